@@ -1,0 +1,52 @@
+# truceline developer commands. `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := out/demo
+
+.PHONY: setup demo test test-fast bench lint format lock clean
+
+setup: $(STAMP)
+
+# Re-installs only when the dependency declarations change; otherwise a no-op.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24,<27"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+demo: setup
+	@mkdir -p $(DEMO)
+	$(BIN)/truceline agreement show illustrative-2026
+	$(BIN)/truceline agreement export illustrative-2026 --out $(DEMO)/agreement.geojson
+	$(BIN)/truceline --db sqlite:///$(DEMO)/truceline.db db upgrade
+	@echo "Derived agreement geometry (open in QGIS): $(DEMO)/agreement.geojson"
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+lint: setup
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+
+format: setup
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
+
+# Regenerates constraints.txt from a clean resolution of pyproject.toml.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24,<27"
+	.lockenv/bin/python -m pip install --quiet ".[dev]"
+	.lockenv/bin/python -m pip freeze --exclude truceline > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache

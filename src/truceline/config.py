@@ -1,0 +1,249 @@
+"""Configuration: every setting declared once, with type, default, unit and description.
+
+The declarations below drive validation, `truceline config show` and docs/configuration.md.
+Values are layered, later layers winning:
+
+1. defaults (declared here);
+2. the site file: `--config FILE`, else `$TRUCELINE_CONFIG`, else `./truceline.toml`, else
+   `/etc/truceline/truceline.toml` (TOML, one table per section, e.g. `[store]`);
+3. the environment: `TRUCELINE_<SECTION>_<NAME>` (e.g. `TRUCELINE_LOG_LEVEL`), plus the aliases a
+   setting declares (`TRUCELINE_DB` for `store.url`);
+4. flags: `--set section.name=value` and the dedicated flags (`--db`, `--log-level`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from truceline.errors import ConfigError
+
+ENV_PREFIX = "TRUCELINE_"
+SITE_FILES = (Path("truceline.toml"), Path("/etc/truceline/truceline.toml"))
+
+
+def setting(
+    default: Any,
+    description: str,
+    *,
+    unit: str | None = None,
+    env: tuple[str, ...] = (),
+    **constraints: Any,
+) -> Any:
+    """Declare one setting: its default, a one-line description, its unit and extra env names."""
+    return Field(
+        default,
+        description=description,
+        json_schema_extra={"unit": unit, "env": list(env)},
+        **constraints,
+    )
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class StoreSettings(Section):
+    url: str = setting(
+        "sqlite:///truceline.db",
+        "Database URL (SQLAlchemy form) or a plain path to a SQLite file. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+        env=("TRUCELINE_DB",),
+    )
+    batch_size: int = setting(
+        5000, "Rows written per transaction when storing in bulk.", unit="rows", ge=1
+    )
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting(
+        "WARNING", "Least severe log level written to standard error."
+    )
+    json_lines: bool = setting(
+        False, "Write log records as JSON lines (for log collectors) instead of plain text."
+    )
+
+
+class GazetteerSettings(Section):
+    min_population: int = setting(
+        500,
+        "Smallest settlement used as a reference point in place descriptions.",
+        unit="people",
+        ge=0,
+    )
+    max_distance_km: float = setting(
+        30.0,
+        "Farthest reference settlement a place description may use; beyond it the "
+        "description gives coordinates only.",
+        unit="km",
+        gt=0,
+    )
+
+
+class GeoSettings(Section):
+    sector_length_km: float = setting(
+        100.0,
+        "Length of line sectors, each with its own local projection for computing.",
+        unit="km",
+        gt=0,
+    )
+
+
+class Settings(BaseModel):
+    """All of truceline's settings, one section per concern."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store: StoreSettings = StoreSettings()
+    log: LogSettings = LogSettings()
+    gazetteer: GazetteerSettings = GazetteerSettings()
+    geo: GeoSettings = GeoSettings()
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """The declaration of one setting, as read from the models above."""
+
+    key: str
+    type_name: str
+    default: Any
+    unit: str | None
+    description: str
+    env: tuple[str, ...]
+
+
+def declared() -> Iterator[SettingInfo]:
+    """Every declared setting, in declaration order."""
+    for section_name, section_field in Settings.model_fields.items():
+        section_model = section_field.annotation
+        assert isinstance(section_model, type) and issubclass(section_model, Section)
+        for name, field in section_model.model_fields.items():
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            env = (f"{ENV_PREFIX}{section_name.upper()}_{name.upper()}", *extra.get("env", []))
+            annotation = field.annotation
+            type_name = getattr(annotation, "__name__", None) or str(annotation)
+            if str(annotation).startswith("typing.Literal"):
+                type_name = " | ".join(repr(a) for a in annotation.__args__)  # type: ignore[union-attr]
+            yield SettingInfo(
+                key=f"{section_name}.{name}",
+                type_name=type_name,
+                default=field.default,
+                unit=extra.get("unit"),
+                description=field.description or "",
+                env=tuple(env),
+            )
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Settings with, for each key, the layer its value came from."""
+
+    settings: Settings
+    origins: Mapping[str, str]
+    site_file: Path | None
+
+    def value(self, key: str) -> Any:
+        section, name = key.split(".", 1)
+        return getattr(getattr(self.settings, section), name)
+
+
+def find_site_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: configuration file not found")
+        return explicit
+    if environ.get("TRUCELINE_CONFIG"):
+        path = Path(environ["TRUCELINE_CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file (from $TRUCELINE_CONFIG) not found")
+        return path
+    return next((p for p in SITE_FILES if p.is_file()), None)
+
+
+def _read_site_file(path: Path, known: set[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: '{section}' must be a table such as [{section}]")
+        for name, value in table.items():
+            key = f"{section}.{name}"
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting '{key}' (see `truceline config show`)")
+            values[key] = value
+    return values
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split a `--set section.name=value` flag into key and value."""
+    key, sep, value = text.partition("=")
+    if not sep or "." not in key:
+        raise ConfigError(f"--set expects section.name=value, got '{text}'")
+    return key.strip(), value.strip()
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Build the settings from defaults, site file, environment and flags, in that order."""
+    environ = os.environ if environ is None else environ
+    infos = {info.key: info for info in declared()}
+    values: dict[str, Any] = {}
+    origins = {key: "default" for key in infos}
+
+    site_file = find_site_file(config_file, environ)
+    if site_file is not None:
+        for key, value in _read_site_file(site_file, set(infos)).items():
+            values[key], origins[key] = value, f"file {site_file}"
+    for key, info in infos.items():
+        for name in info.env:
+            if environ.get(name) not in (None, ""):
+                values[key], origins[key] = environ[name], f"env {name}"
+                break
+    for key, value in (flags or {}).items():
+        if key not in infos:
+            raise ConfigError(f"unknown setting '{key}' (see `truceline config show`)")
+        values[key], origins[key] = value, "flag"
+
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        section, name = key.split(".", 1)
+        nested.setdefault(section, {})[name] = value
+    try:
+        settings = Settings.model_validate(nested)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"][:2])
+        raise ConfigError(
+            f"setting {key} (from {origins.get(key, '?')}): {err['msg']}, got {err.get('input')!r}"
+        ) from exc
+    return LoadedSettings(settings=settings, origins=origins, site_file=site_file)
+
+
+def settings_markdown() -> str:
+    """The settings reference as a Markdown table (docs/configuration.md is generated from it)."""
+    rows = [
+        "| setting | type | default | unit | environment | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in declared():
+        env = ", ".join(f"`{e}`" for e in s.env)
+        rows.append(
+            f"| `{s.key}` | {s.type_name} | `{s.default!r}` | {s.unit or ''} | {env} "
+            f"| {s.description} |"
+        )
+    return "\n".join(rows) + "\n"
