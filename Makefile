@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24,<27"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,postgres]"
 	@touch $(STAMP)
 
 demo: setup
@@ -44,7 +44,7 @@ format: setup
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24,<27"
-	.lockenv/bin/python -m pip install --quiet ".[dev]"
+	.lockenv/bin/python -m pip install --quiet ".[dev,postgres]"
 	.lockenv/bin/python -m pip freeze --exclude truceline > constraints.txt
 	rm -rf .lockenv
 
