@@ -73,11 +73,12 @@ def _root(
 
 
 def _register() -> None:
-    from truceline.cli import agreement, config, db
+    from truceline.cli import agreement, config, db, simulate
 
     app.add_typer(agreement.app, name="agreement")
     app.add_typer(config.app, name="config")
     app.add_typer(db.app, name="db")
+    app.command("simulate")(simulate.simulate)
 
 
 _register()
