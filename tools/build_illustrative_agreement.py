@@ -3,9 +3,10 @@
 A one-off tool developers run by hand after editing the line; nothing here runs at install or
 run time. It reads `src/truceline/data/agreements/illustrative-2026/line.yaml`, resolves each
 waypoint with the bundled gazetteer (a settlement, the midpoint between two settlements, or a
-distance and direction from one: see `resolve_waypoints`), extends both ends along the legs the
-file gives until they lie outside Ukraine's outline, splits the outline with the line
-(`shapely.ops.split`), and writes:
+distance and direction from one: see `resolve_waypoints`), puts in a bundled river centreline
+where the file says to follow a river between two waypoints (see `follow_river`), extends both
+ends along the legs the file gives until they lie outside Ukraine's outline, splits the outline
+with the line (`shapely.ops.split`), and writes:
 
 - `{role: control, party: UA}`: the pieces west of the line;
 - `{role: control, party: RU}`: the pieces east of it, as the de facto situation stands: the
@@ -14,8 +15,10 @@ file gives until they lie outside Ukraine's outline, splits the outline with the
 - `{role: zone, id: buffer-zone}`: the area within 2 km of the line on either side, buffered in
   metres in a Lambert conformal conic fitted to the line, clipped to the outline.
 
-It checks that reference cities fall on the expected side, then prints the line's geodesic
-length (km) and each party's area (km², geodesic). Usage, from the repository root:
+It checks that reference cities, and the settlements line.yaml lists under `expect`, fall on
+the expected side, then prints the line's geodesic length (km: the land front, from the start to
+the waypoint where the line meets the Dnipro, and the Dnipro reach, from there to where the line
+leaves the outline) and each party's area (km², geodesic). Usage, from the repository root:
 
     .venv/bin/python tools/build_illustrative_agreement.py [--dir DIR]
 """
@@ -26,6 +29,7 @@ import argparse
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +119,11 @@ def _settlement(gazetteer: Gazetteer, spec: str | dict) -> Settlement:
     return candidates[int(np.argmin(dist))]
 
 
+def is_follow(spec) -> bool:
+    """Whether a line.yaml waypoint entry is a `{follow: RIVER, reach: REACH}` (see `trace`)."""
+    return isinstance(spec, dict) and "follow" in spec
+
+
 OFFSET = re.compile(
     r"^(?P<km>\d+(?:\.\d+)?) km (?P<dir>[NESW]{1,3}) of (?P<name>.+?)(?: \((?P<oblast>[^)]+)\))?$"
 )
@@ -130,9 +139,12 @@ def resolve_waypoints(specs: list, gazetteer: Gazetteer) -> list[Waypoint]:
       direction from a settlement, the phrase `Gazetteer.describe` writes, for where the front
       bends through villages too small for the gazetteer.
 
-    Every waypoint that does not resolve is reported, not just the first."""
+    `follow` entries are skipped (`trace` puts the river in). Every waypoint that does not
+    resolve is reported, not just the first, numbered as in the file."""
     out, errors = [], []
     for k, spec in enumerate(specs, 1):
+        if is_follow(spec):
+            continue
         try:
             offset = OFFSET.match(spec) if isinstance(spec, str) else None
             if isinstance(spec, dict) and "between" in spec:
@@ -162,6 +174,74 @@ def resolve_waypoints(specs: list, gazetteer: Gazetteer) -> list[Waypoint]:
     if errors:
         raise SystemExit("line.yaml:\n  " + "\n  ".join(errors))
     return out
+
+
+def river_reaches() -> dict[tuple[str, str], LineString]:
+    """The bundled river centrelines (`data/geography/rivers.geojson`, written by
+    `tools/build_geography.py`), keyed on (river, reach), each running downstream."""
+    path = resources.files("truceline").joinpath("data", "geography", "rivers.geojson")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        (f["properties"]["name"], f["properties"]["reach"]): LineString(
+            f["geometry"]["coordinates"]
+        )
+        for f in data["features"]
+    }
+
+
+def follow_river(reach: LineString, name: str, before: Waypoint, after: Waypoint) -> list[Waypoint]:
+    """The stretch of `reach` between its points nearest `before` and `after`, as waypoints: the
+    two cut points and every vertex of the reach between them, in the order from `before` to
+    `after` (downstream or up). Nearest is measured in metres, in a conic fitted to the reach;
+    the reach's own vertices are kept exactly as the file has them."""
+    projection = LocalProjection.lcc_for(reach.bounds)
+    local = projection.to_local(reach)
+    xy = np.asarray(local.coords)
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    cuts = []
+    for w in (before, after):
+        d = float(local.project(projection.to_local(Point(w.lon, w.lat))))
+        cut = projection.to_wgs84(local.interpolate(d))
+        cuts.append((d, Waypoint(float(cut.x), float(cut.y), f"{name}, nearest {w.text}")))
+    (d0, first), (d1, last) = cuts
+    if abs(d1 - d0) < 1.0:
+        raise SystemExit(f"line.yaml: following {name} from {before.text} to {after.text} is empty")
+    lo, hi = min(d0, d1), max(d0, d1)
+    inner = [
+        Waypoint(float(x), float(y), f"{name}, vertex {k}")
+        for k, ((x, y), d) in enumerate(zip(reach.coords, along, strict=True))
+        if lo < d < hi
+    ]
+    return [first, *(inner if d0 < d1 else inner[::-1]), last]
+
+
+def trace(specs: list, gazetteer: Gazetteer) -> tuple[list[Waypoint], int | None]:
+    """The line's vertices from line.yaml's waypoints, and the index of the waypoint where it
+    first meets a river (the one before the first `follow` entry; None without one).
+
+    A `{follow: RIVER, reach: REACH}` entry stands between two waypoints: the line runs from the
+    one before it to the nearest point of that reach of the bundled river centreline, along the
+    reach, and leaves it at its point nearest the waypoint after it."""
+    points = iter(resolve_waypoints(specs, gazetteer))
+    resolved = [spec if is_follow(spec) else next(points) for spec in specs]
+    reaches = None
+    out: list[Waypoint] = []
+    meets = None
+    for k, item in enumerate(resolved):
+        if not is_follow(item):
+            out.append(item)
+            continue
+        before, after = resolved[k - 1] if k else None, resolved[k + 1 : k + 2]
+        if not isinstance(before, Waypoint) or not after or not isinstance(after[0], Waypoint):
+            raise SystemExit(f"line.yaml: {item!r} needs a waypoint before and after it")
+        reaches = reaches or river_reaches()
+        key = (item["follow"], item.get("reach"))
+        if key not in reaches:
+            raise SystemExit(f"line.yaml: no river reach {key}; bundled: {sorted(reaches)}")
+        meets = len(out) - 1 if meets is None else meets
+        name = f"{key[0]} ({key[1]})" if key[1] else key[0]
+        out.extend(follow_river(reaches[key], name, before, after[0]))
+    return out, meets
 
 
 def extend(lon: float, lat: float, legs: list[dict]) -> list[tuple[float, float]]:
@@ -227,7 +307,11 @@ def build(directory: Path) -> dict:
     """Build the areas from `directory/line.yaml`; return the features and figures."""
     spec = yaml.safe_load((directory / "line.yaml").read_text(encoding="utf-8"))
     gazetteer = Gazetteer(min_population=0)
-    waypoints = resolve_waypoints(spec["waypoints"], gazetteer)
+    waypoints, meets_river = trace(spec["waypoints"], gazetteer)
+    expected = {party: dict(places) for party, places in EXPECTED_SIDE.items()}
+    for party, specs in (spec.get("expect") or {}).items():
+        for w in resolve_waypoints(specs, gazetteer):
+            expected[party][w.text] = (w.lon, w.lat)
     chainage_km = 0.0
     for k, w in enumerate(waypoints, 1):
         if k > 1:
@@ -255,7 +339,7 @@ def build(directory: Path) -> dict:
             raise SystemExit(f"{name} control area invalid: {shapely.is_valid_reason(geom)}")
     if shapely.intersection(ua, ru).area > 1e-9:
         raise SystemExit("control areas overlap")
-    for party, places in EXPECTED_SIDE.items():
+    for party, places in expected.items():
         mine, other = (ua, ru) if party == "UA" else (ru, ua)
         for name, (lon, lat) in places.items():
             point = Point(lon, lat)  # nearer, not inside: the 1:50m coast may leave a port out
@@ -273,6 +357,12 @@ def build(directory: Path) -> dict:
     zone = polygonal([shapely.intersection(band, outline)])
 
     line_km = geodesic_length_km(line)
+    land_km = line_km
+    if meets_river is not None:
+        w = waypoints[meets_river]
+        land_km = geodesic_length_km(
+            shapely.ops.substring(line, 0.0, line.project(Point(w.lon, w.lat)))
+        )
     features = [
         feature({"role": "control", "party": "UA", "name": "Controlled by Ukraine"}, ua, 4),
         feature({"role": "control", "party": "RU", "name": "Controlled by Russia"}, ru, 4),
@@ -294,6 +384,10 @@ def build(directory: Path) -> dict:
     return {
         "features": features,
         "line_km": line_km,
+        "land_km": land_km,
+        "river_km": line_km - land_km,
+        "meets_river": None if meets_river is None else waypoints[meets_river].text,
+        "checked_places": sum(len(places) for places in expected.values()),
         "waypoints_km": chainage_km,
         "extended_km": geodesic_length_km(extended),
         "waypoints": len(waypoints),
@@ -313,12 +407,18 @@ def main(argv: list[str] | None = None) -> int:
     text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
     (args.dir / "areas.geojson").write_text(text, encoding="utf-8")
     print(f"wrote {args.dir / 'areas.geojson'}")
+    print(f"{result['checked_places']} places checked on their expected sides")
     print(
         f"line length: {result['line_km']:,.0f} km inside the outline; "
         f"{result['waypoints_km']:,.0f} km from the first to the last of {result['waypoints']} "
-        f"waypoints (the 1:50m outline leaves the Dnipro-Buh estuary out); "
+        f"vertices (the 1:50m outline leaves the Dnipro-Buh estuary out); "
         f"{result['extended_km']:,.0f} km with the extensions"
     )
+    if result["meets_river"]:
+        print(
+            f"  land front {result['land_km']:,.0f} km, to {result['meets_river']}; "
+            f"Dnipro reach {result['river_km']:,.0f} km, from there to the outline's coast"
+        )
     for party, km2 in result["area_km2"].items():
         print(f"{party} control area: {km2:,.0f} km²")
     print(f"buffer zone: {result['zone_km2']:,.0f} km²; outline: {result['outline_km2']:,.0f} km²")

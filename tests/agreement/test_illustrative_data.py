@@ -14,15 +14,22 @@ from shapely.geometry import Point, shape
 
 from truceline.geo.projection import GEOD, LocalProjection, geodesic_distance_m
 
-# The line runs through about 90 waypoints spaced 5-25 km apart, and the 1:50m outline leaves
-# the Dnipro-Buh estuary out, so it measures about 820 km: less than the 1,000-1,200 km usually
-# quoted for the front (those figures follow every village-scale bend, and some include the
-# Sumy and Kharkiv border sectors). The bounds bracket what a generalised tracing can give.
-LINE_KM = (800.0, 1_400.0)
+# The line measures about 866 km inside the 1:50m outline: about 596 km of land front from the
+# Russian border north of Kharkiv, about 271 km down the Dnipro. That is less than the
+# 1,100-1,400 km usually quoted for the front and the Dnipro, because those figures measure the
+# line at much finer resolution (every village-scale bend, every meander) and some include
+# border sectors such as Sumy's, while this trace joins settlement-scale waypoints 2-21 km apart
+# by straight legs, follows a 1:50m centreline through the Kakhovka reservoir, and loses the
+# Dnipro-Buh estuary, which the 1:50m outline counts as sea (line.yaml's header has the detail).
+# The bounds sit close round the measured length so that a waypoint gone astray shows; widen
+# them when the trace is refined, never add wiggles to reach a figure.
+LINE_KM = (840.0, 900.0)
 BUFFER_KM = 2.0
 
 UA_PLACES = {
     "Kyiv": (30.5234, 50.4501),
+    "Lyptsi": (36.4209, 50.2092),
+    "Marhanets": (34.6245, 47.6309),
     "Kharkiv": (36.2304, 49.9935),
     "Zaporizhzhia": (35.1396, 47.8388),
     "Kherson": (32.6169, 46.6354),
@@ -38,6 +45,8 @@ RU_PLACES = {
     "Mariupol": (37.5413, 47.0971),
     "Melitopol": (35.3653, 46.8489),
     "Enerhodar": (34.6570, 47.4990),
+    "Vovchansk": (36.9411, 50.2908),
+    "Nova Kakhovka": (33.3560, 46.7600),
     "Oleshky": (32.7240, 46.6260),
     "Kinburn spit": (31.6000, 46.5500),
 }
@@ -46,6 +55,16 @@ RU_PLACES = {
 def _read(name: str) -> str:
     root = resources.files("truceline").joinpath("data", "agreements", "illustrative-2026")
     return root.joinpath(name).read_text(encoding="utf-8")
+
+
+def _dnipro() -> dict[str, shapely.LineString]:
+    path = resources.files("truceline").joinpath("data", "geography", "rivers.geojson")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        f["properties"]["reach"]: shape(f["geometry"])
+        for f in data["features"]
+        if f["properties"]["name"] == "Dnipro"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +135,31 @@ def test_russian_held_places_including_crimea(control, place, lonlat):
 def test_line_length(line):
     assert line.geom_type == "LineString"
     assert LINE_KM[0] <= line_km(line) <= LINE_KM[1]
+
+
+def test_line_starts_at_the_border_north_of_kharkiv(line):
+    lon, lat = line.coords[0]  # where the line leaves the border, west of Strilecha
+    assert 36.3 < lon < 36.4 and 50.27 < lat < 50.31
+
+
+def test_bundled_dnipro_runs_downstream_in_two_joined_reaches():
+    reaches = _dnipro()
+    assert list(reaches) == ["Kakhovka reservoir", "below the Kakhovka reservoir"]
+    reservoir, lower = reaches.values()
+    assert reservoir.geom_type == lower.geom_type == "LineString"
+    assert reservoir.coords[-1] == lower.coords[0]
+    assert reservoir.coords[0][1] > 47.8  # the reservoir's head, at Zaporizhzhia
+    assert lower.coords[-1][0] < 32.6  # the 1:50m coast below Kherson
+
+
+def test_line_follows_the_kakhovka_reservoir_centreline(line):
+    # from opposite Prymorske to where Natural Earth's reservoir centreline ends, every vertex
+    # of the bundled centreline is a vertex of the line
+    reservoir = np.asarray(_dnipro()["Kakhovka reservoir"].coords)
+    vertices = np.asarray(line.coords)
+    for lon, lat in reservoir[2:]:
+        assert np.min(np.hypot(vertices[:, 0] - lon, vertices[:, 1] - lat)) < 1e-5, (lon, lat)
+    assert shapely.LineString(reservoir[2:]).within(line.buffer(1e-5))
 
 
 def test_line_is_the_boundary_between_the_parties(control, line):
