@@ -73,12 +73,13 @@ def _root(
 
 
 def _register() -> None:
-    from truceline.cli import agreement, config, db, simulate
+    from truceline.cli import agreement, config, db, evaluate, simulate
 
     app.add_typer(agreement.app, name="agreement")
     app.add_typer(config.app, name="config")
     app.add_typer(db.app, name="db")
     app.command("simulate")(simulate.simulate)
+    app.command("evaluate")(evaluate.evaluate)
 
 
 _register()
