@@ -1,0 +1,1 @@
+"""Association: grouping detections from many sensors into the events that caused them."""

@@ -1,0 +1,771 @@
+"""Streaming association of acoustic detections into located events.
+
+Detections arrive in batches, in the order they reach the monitor (not the order they were made).
+Each batch goes through four steps (docs/methods.md, "Association"):
+
+1. **Attach**: a detection whose arrival time fits an existing event's predicted arrival at its
+   sensor (within `attach_sigma` standard deviations) joins that event. Events are found by time
+   (origin time within the longest travel time before the arrival), so the work per detection
+   does not grow with the network.
+2. **Link**: the other detections join a pool of recent unassociated detections, linked to those
+   at neighbouring sensors whose time difference sound could make: |t_i - t_j| <= d_ij / c_min +
+   tol. Each sensor's neighbours come from a k-d tree built once.
+3. **Extract**: a connected component of the link graph with detections at `min_sensors` or more
+   sensors is searched for events: RANSAC over four-detection subsets solved in closed form
+   (`truceline.locate.start`), then the locator (`truceline.locate.solver`) on the best
+   consensus set. Each event found removes its detections, and the search repeats, so a barrage
+   heard by the same sensors seconds apart becomes several events.
+4. **Maintain**: events that gained detections are relocated; outliers the locator removes go
+   back to the pool; events whose origin is older than `close_after_s` behind the newest arrival
+   are closed. Late detections can still attach to closed events, which are then revised.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from truceline.associate.network import AcousticNetwork, enu_basis
+from truceline.config import AssociateSettings, LocateSettings
+from truceline.geo.projection import TangentPlane, to_ecef
+from truceline.locate.atmosphere import Atmosphere
+from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
+from truceline.locate.start import solve_many
+
+log = logging.getLogger(__name__)
+
+LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
+_KEY_STRIDE = 1.0e7  # seconds; sorts (sensor, time) pairs as one float key
+
+
+@dataclass
+class WorkingEvent:
+    """An event while association still works on it; `det` are global detection indices."""
+
+    id: str
+    det: list[int]
+    sensors: set[int]
+    lon: float
+    lat: float
+    tau_s: float
+    ecef: NDArray[np.float64]
+    enu: NDArray[np.float64]
+    speed: SoundSpeed
+    solution: Solution
+    projection: TangentPlane
+    n_at_solve: int
+    closed: bool = False
+    dirty: bool = False
+    version: int = 1
+
+    @property
+    def sigma_pred_s(self) -> float:
+        """Rough one-sigma error of a predicted arrival from the origin's own uncertainty."""
+        cov = self.solution.cov
+        return float(np.sqrt(max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / self.speed.c_mps**2))
+
+
+@dataclass
+class AssociationOutput:
+    """What one batch changed: events created, revised (new detections or relocation), closed."""
+
+    created: list[WorkingEvent] = field(default_factory=list)
+    updated: list[WorkingEvent] = field(default_factory=list)
+    closed: list[WorkingEvent] = field(default_factory=list)
+
+    def extend(self, other: AssociationOutput) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.closed += other.closed
+
+
+class _Grow:
+    """A growable NumPy column."""
+
+    def __init__(self, dtype, capacity: int = 1024):
+        self.a = np.empty(capacity, dtype=dtype)
+        self.n = 0
+
+    def extend(self, values) -> None:
+        values = np.asarray(values)
+        need = self.n + values.size
+        if need > self.a.size:
+            new = np.empty(max(need, 2 * self.a.size), dtype=self.a.dtype)
+            new[: self.n] = self.a[: self.n]
+            self.a = new
+        self.a[self.n : need] = values
+        self.n = need
+
+    @property
+    def v(self):
+        return self.a[: self.n]
+
+
+class AcousticAssociator:
+    """Turns batches of acoustic detections into located events, as a stream."""
+
+    def __init__(
+        self,
+        network: AcousticNetwork,
+        atmosphere: Atmosphere,
+        epoch_ns: int,
+        settings: AssociateSettings | None = None,
+        locator: LocateSettings | None = None,
+        id_prefix: str = "ac",
+    ):
+        self.net = network
+        self.atmosphere = atmosphere
+        self.epoch_ns = epoch_ns
+        self.s = settings = settings or AssociateSettings()
+        self.locator = locator or LocateSettings()
+        self.jitter_s_per_m = self.locator.propagation_jitter_s_per_km * 1e-3
+        self.max_source_m = self.s.max_source_distance_km * 1e3
+        self.id_prefix = id_prefix
+        self.rng = np.random.default_rng(settings.seed)
+        self.graph = network.neighbours(
+            settings.link_neighbours,
+            settings.link_max_distance_km * 1e3,
+            settings.link_min_distance_km * 1e3,
+        )
+        # Every detection ever added, by global index.
+        self.obs_id = _Grow(object)
+        self.sensor = _Grow(np.int64)
+        self.t = _Grow(np.float64)  # s since epoch_ns
+        self.label = _Grow(np.int8)
+        self.az = _Grow(np.float64)
+        self.az_sigma = _Grow(np.float64)
+        self.owner = _Grow(np.int64)  # index into self.events, -1 if none
+        self.pool = np.zeros(0, dtype=np.int64)  # unassociated, recent
+        self.edges = np.zeros((0, 2), dtype=np.int64)  # links among pool detections
+        self.events: list[WorkingEvent] = []
+        self._ids: set[str] = set()
+        self.watermark_s = -np.inf
+        self._keys = np.zeros(0)
+        self._keys_at = -1
+        self.max_travel_s = self.max_source_m / settings.min_speed_mps
+        self.stats = {
+            "detections": 0,
+            "attached": 0,
+            "extract_calls": 0,
+            "events": 0,
+            "expired_unassociated": 0,
+            "relocations": 0,
+        }
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def add(
+        self, obs_ids, sensor_idx, t_ns, labels, az_deg=None, az_sigma_deg=None
+    ) -> AssociationOutput:
+        """Add one batch of detections (arrays of equal length) and do all the work it allows."""
+        n = len(obs_ids)
+        out = AssociationOutput()
+        if n == 0:
+            return out
+        start = self.obs_id.n
+        self.obs_id.extend(np.asarray(obs_ids, dtype=object))
+        self.sensor.extend(np.asarray(sensor_idx, dtype=np.int64))
+        t = (np.asarray(t_ns, dtype=np.int64) - self.epoch_ns) / 1e9
+        self.t.extend(t)
+        self.label.extend(np.asarray(labels, dtype=np.int8))
+        nan = np.full(n, np.nan)
+        self.az.extend(nan if az_deg is None else np.asarray(az_deg, float))
+        self.az_sigma.extend(nan if az_sigma_deg is None else np.asarray(az_sigma_deg, float))
+        self.owner.extend(np.full(n, -1, dtype=np.int64))
+        self.stats["detections"] += n
+        self.watermark_s = max(self.watermark_s, float(t.max()))
+        new = np.arange(start, start + n, dtype=np.int64)
+
+        loose = self._attach(new, out)
+        self._link(loose)
+        self._extract_touched(loose, out)
+        self._maintain(out)
+        return out
+
+    def flush(self) -> AssociationOutput:
+        """Close every open event (end of input)."""
+        out = AssociationOutput()
+        self.watermark_s = np.inf
+        self._maintain(out)
+        return out
+
+    # -- step 1: attach -------------------------------------------------------------------------
+
+    def _event_arrays(self, events: list[int]):
+        ev = [self.events[i] for i in events]
+        tau = np.array([e.tau_s for e in ev])
+        ecef = np.array([e.ecef for e in ev]).reshape(-1, 3)
+        enu = np.array([e.enu for e in ev]).reshape(-1, 2, 3)
+        c = np.array([e.solution.speed.c_mps for e in ev])
+        wind = np.array(
+            [[e.solution.speed.wind_e_mps, e.solution.speed.wind_n_mps] for e in ev]
+        ).reshape(-1, 2)
+        sig = np.array([e.sigma_pred_s for e in ev])
+        return tau, ecef, enu, c, wind, sig
+
+    def predicted_arrival(self, ev_ecef, ev_enu, ev_c, ev_wind, ev_tau, sensor_idx):
+        """Predicted arrival (s) at sensors from origins, pairwise over equal-length arrays;
+        also the distance (m)."""
+        vec = self.net.ecef[sensor_idx] - ev_ecef
+        d = np.maximum(np.linalg.norm(vec, axis=1), 1e-3)
+        ue = np.einsum("ij,ij->i", vec, ev_enu[:, 0, :]) / d
+        un = np.einsum("ij,ij->i", vec, ev_enu[:, 1, :]) / d
+        c_eff = ev_c + ev_wind[:, 0] * ue + ev_wind[:, 1] * un
+        return ev_tau + d / c_eff, d
+
+    def _attach(self, new: NDArray[np.int64], out: AssociationOutput) -> NDArray[np.int64]:
+        if not self.events:
+            return new
+        horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
+        cand = [i for i in self._recent_events(horizon)]
+        if not cand:
+            return new
+        tau, ecef, enu, c, wind, sig = self._event_arrays(cand)
+        order = np.argsort(tau)
+        tau_sorted = tau[order]
+        t_new = self.t.v[new]
+        lo = np.searchsorted(tau_sorted, t_new - self.max_travel_s)
+        hi = np.searchsorted(tau_sorted, t_new + 0.5)
+        counts = hi - lo
+        if counts.sum() == 0:
+            return new
+        pd = np.repeat(np.arange(new.size), counts)
+        pe = order[_ranges(lo, counts)]
+        s_idx = self.sensor.v[new[pd]]
+        pred, d = self.predicted_arrival(ecef[pe], enu[pe], c[pe], wind[pe], tau[pe], s_idx)
+        sigma = np.sqrt(
+            self.net.timing_sigma_s[s_idx] ** 2 + (self.jitter_s_per_m * d) ** 2 + sig[pe] ** 2
+        )
+        z = np.abs(t_new[pd] - pred) / sigma
+        ok = (z <= self.s.attach_sigma) & (d <= self.max_source_m)
+        if not ok.any():
+            return new
+        pd, pe, z = pd[ok], pe[ok], z[ok]
+        # Best event per detection; then at most one detection per (event, sensor).
+        best = np.lexsort((z, pd))
+        pd, pe, z = pd[best], pe[best], z[best]
+        first = np.ones(pd.size, dtype=bool)
+        first[1:] = pd[1:] != pd[:-1]
+        attached = np.zeros(new.size, dtype=bool)
+        for k in np.flatnonzero(first):
+            ev = self.events[cand[pe[k]]]
+            g = int(new[pd[k]])
+            sensor = int(self.sensor.v[g])
+            if sensor in ev.sensors:
+                continue
+            ev.det.append(g)
+            ev.sensors.add(sensor)
+            ev.dirty = True
+            self.owner.a[g] = cand[pe[k]]
+            attached[pd[k]] = True
+        self.stats["attached"] += int(attached.sum())
+        return new[~attached]
+
+    def _recent_events(self, horizon_s: float):
+        # Events are appended in roughly increasing origin time; scan back from the end.
+        for i in range(len(self.events) - 1, -1, -1):
+            if self.events[i].tau_s < horizon_s:
+                # A few out-of-order ones may lie behind; stop after a clear margin.
+                if self.events[i].tau_s < horizon_s - 600:
+                    break
+                continue
+            yield i
+
+    # -- step 2: link -------------------------------------------------------------------------
+
+    def _link(self, loose: NDArray[np.int64]) -> None:
+        if loose.size == 0:
+            return
+        self.pool = np.concatenate([self.pool, loose])
+        keys = self.sensor.v[self.pool] * _KEY_STRIDE + self.t.v[self.pool]
+        order = np.argsort(keys)
+        keys, pool_sorted = keys[order], self.pool[order]
+        g = self.graph
+        s_new = self.sensor.v[loose]
+        n_nb = g.start[s_new + 1] - g.start[s_new]
+        rep = np.repeat(np.arange(loose.size), n_nb)
+        nb_pos = _ranges(g.start[s_new], n_nb)
+        nb = g.index[nb_pos]
+        window = g.distance_m[nb_pos] / self.s.min_speed_mps + self.s.link_tolerance_s
+        t_rep = self.t.v[loose[rep]]
+        lo = np.searchsorted(keys, nb * _KEY_STRIDE + t_rep - window)
+        hi = np.searchsorted(keys, nb * _KEY_STRIDE + t_rep + window, side="right")
+        counts = hi - lo
+        src = np.repeat(loose[rep], counts)
+        dst = pool_sorted[_ranges(lo, counts)]
+        if src.size:
+            self.edges = np.vstack([self.edges, np.column_stack([src, dst])])
+
+    # -- step 3: extract ----------------------------------------------------------------------
+
+    def _components(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Component label of each pool detection (pool order)."""
+        n = self.pool.size
+        order = np.argsort(self.pool)
+        sorted_pool = self.pool[order]
+
+        def position(g: NDArray[np.int64]) -> NDArray[np.int64]:
+            at = np.minimum(np.searchsorted(sorted_pool, g), max(n - 1, 0))
+            return np.where((n > 0) & (sorted_pool[at] == g), order[at], -1)
+
+        if self.edges.size:
+            a, b = position(self.edges[:, 0]), position(self.edges[:, 1])
+            ok = (a >= 0) & (b >= 0)
+            a, b = a[ok], b[ok]
+            self.edges = self.edges[ok]
+        else:
+            a = b = np.zeros(0, dtype=np.int64)
+        graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        return labels, self.pool
+
+    def _extract_touched(self, loose: NDArray[np.int64], out: AssociationOutput) -> None:
+        if loose.size == 0 or self.pool.size == 0:
+            return
+        labels, pool = self._components()
+        touched = set(labels[np.isin(pool, loose)].tolist())
+        sizes = np.bincount(labels)
+        removed: list[int] = []
+        for comp in touched:
+            if sizes[comp] < self.s.min_sensors:
+                continue
+            members = pool[labels == comp]
+            if np.unique(self.sensor.v[members]).size < self.s.min_sensors:
+                continue
+            for ev in self._extract(members):
+                out.created.append(ev)
+                removed.extend(ev.det)
+        if removed:
+            self._drop_from_pool(np.array(removed, dtype=np.int64))
+
+    def _drop_from_pool(self, gone: NDArray[np.int64]) -> None:
+        self.pool = self.pool[~np.isin(self.pool, gone)]
+        if self.edges.size:
+            keep = ~(np.isin(self.edges[:, 0], gone) | np.isin(self.edges[:, 1], gone))
+            self.edges = self.edges[keep]
+
+    def _arrivals(self, det: NDArray[np.int64], projection: TangentPlane) -> Arrivals:
+        s = self.sensor.v[det]
+        x, y = projection.from_ecef(self.net.ecef[s])
+        return Arrivals(
+            np.atleast_1d(x),
+            np.atleast_1d(y),
+            self.t.v[det],
+            self.net.timing_sigma_s[s],
+            self.az.v[det],
+            self.az_sigma.v[det],
+        )
+
+    def _extract(self, members: NDArray[np.int64]) -> list[WorkingEvent]:
+        """Find events in one component's detections, best first, until none is left."""
+        self.stats["extract_calls"] += 1
+        s_idx = self.sensor.v[members]
+        lon0, lat0 = float(np.mean(self.net.lon[s_idx])), float(np.mean(self.net.lat[s_idx]))
+        projection = TangentPlane(lon0, lat0)
+        arr_all = self._arrivals(members, projection)
+        t_mid = float(np.median(arr_all.t_s))
+        speed = self.atmosphere.sound_speed(
+            to_ecef(lon0, lat0)[0], self.epoch_ns + int(t_mid * 1e9)
+        )
+        remaining = np.ones(members.size, dtype=bool)
+        found: list[WorkingEvent] = []
+        for _ in range(64):
+            idx = np.flatnonzero(remaining)
+            if np.unique(s_idx[idx]).size < self.s.min_sensors:
+                break
+            event = self._best_event(members, idx, arr_all, speed, projection)
+            if event is None:
+                break
+            found.append(event)
+            used = np.isin(members, np.array(event.det))
+            remaining &= ~used
+        return found
+
+    def _hypotheses(
+        self, arr: Arrivals, idx: NDArray[np.int64], c: float, sensors: NDArray[np.int64]
+    ) -> tuple[NDArray, NDArray, NDArray]:
+        """Closed-form origins from four-detection subsets: half of each sensor's first
+        arrivals, half of a seed and three detections at other sensors whose time differences
+        from the seed sound could make. `sensors` gives the sensor of each detection in `idx`."""
+        x, y, t = arr.x_m[idx], arr.y_m[idx], arr.t_s[idx]
+        m = idx.size
+        dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+        compatible = (
+            np.abs(t[:, None] - t[None, :]) <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
+        ) & (dist > 1.0)
+        budget = self.s.ransac_hypotheses
+        subsets = []
+        # First arrivals: each sensor's earliest detection. In a salvo these are the first round
+        # (and, once it is extracted, the next), so subsets of them are pure.
+        order = np.lexsort((t, sensors))
+        first = order[np.r_[True, sensors[order][1:] != sensors[order][:-1]]]
+        if first.size >= 4:
+            for _ in range(budget // 2):
+                subsets.append(self.rng.choice(first, size=4, replace=False).tolist())
+        seeds = self.rng.permutation(m)[: budget - len(subsets)]
+        for seed in seeds:
+            others = np.flatnonzero(compatible[seed])
+            if others.size < 3:
+                continue
+            # Prefer near neighbours in time: they are most likely the same event.
+            near = others[np.argsort(np.abs(t[others] - t[seed]))[:8]]
+            pick = self.rng.choice(near, size=3, replace=False)
+            subsets.append([seed, *pick])
+        if not subsets:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        sub = np.array(subsets)
+        return solve_many(x[sub], y[sub], t[sub], c)
+
+    def _best_event(
+        self, members, idx, arr_all: Arrivals, speed: SoundSpeed, projection: TangentPlane
+    ) -> WorkingEvent | None:
+        hx, hy, ht = self._hypotheses(arr_all, idx, speed.c_mps, self.sensor.v[members[idx]])
+        event = self._try_hypotheses(members, idx, arr_all, speed, projection, hx, hy, ht)
+        if event is None:
+            gx, gy, gt = self._grid_start(arr_all, idx, speed)
+            event = self._try_hypotheses(members, idx, arr_all, speed, projection, gx, gy, gt)
+        return event
+
+    def _try_hypotheses(
+        self,
+        members,
+        idx,
+        arr_all: Arrivals,
+        speed: SoundSpeed,
+        projection: TangentPlane,
+        hx,
+        hy,
+        ht,
+    ) -> WorkingEvent | None:
+        valid = np.isfinite(hx) & (np.hypot(hx, hy) < self.max_source_m)
+        if not valid.any():
+            return None
+        hx, hy, ht = hx[valid], hy[valid], ht[valid]
+        x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
+        d = np.hypot(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
+        resid = np.abs(t[None, :] - ht[:, None] - d / speed.c_mps)
+        inlier = resid <= self.s.inlier_tolerance_s
+        tight = (resid <= self.s.tight_tolerance_s).sum(axis=1)
+        # Rank by the tight consensus first: a subset of one sound's detections predicts the
+        # others closely, one mixing the rounds of a salvo does not; then by the loose one.
+        score = inlier.sum(axis=1)
+        rank = tight * (idx.size + 1) + score
+        log.debug(
+            "component of %d: %d hypotheses, best consensus %d (tight %d)",
+            idx.size,
+            hx.size,
+            score.max(),
+            tight.max(),
+        )
+        tried: list[tuple[float, float]] = []
+        for h in np.argsort(-rank, kind="stable"):
+            if score[h] < self.s.min_sensors or len(tried) >= 3:
+                break
+            if any(np.hypot(hx[h] - a, hy[h] - b) < 200.0 for a, b in tried):
+                continue  # the same place as one already tried
+            tried.append((hx[h], hy[h]))
+            chosen = _one_per_sensor(
+                idx[inlier[h]], resid[h][inlier[h]], self.sensor.v[members[idx[inlier[h]]]]
+            )
+            event = self._solve_new(
+                members, chosen, arr_all, idx, speed, projection, (hx[h], hy[h], ht[h])
+            )
+            if event is not None:
+                return event
+        return None
+
+    def _grid_start(self, arr: Arrivals, idx, speed: SoundSpeed):
+        """Starting points that do not depend on the sensors' geometry: a polar grid around the
+        sensors of the earliest arrivals (the first sensor to hear a sound is usually the
+        nearest), each node's origin time fixed by that arrival; the nodes where most other
+        arrivals fit are returned, best first."""
+        x, y, t = arr.x_m[idx], arr.y_m[idx], arr.t_s[idx]
+        radii = np.concatenate([[0.0], 150.0 * 1.15 ** np.arange(33)])
+        radii = radii[radii <= self.max_source_m / 2]
+        angles = np.radians(np.arange(0, 360, 5.0))
+        px = (radii[:, None] * np.sin(angles)[None, :]).ravel()
+        py = (radii[:, None] * np.cos(angles)[None, :]).ravel()
+        pr = np.repeat(radii, angles.size)
+        out_x, out_y, out_t, out_s = [], [], [], []
+        for seed in np.argsort(t)[:3]:
+            gx, gy = x[seed] + px, y[seed] + py
+            gt = t[seed] - pr / speed.c_mps
+            d = np.hypot(x[None, :] - gx[:, None], y[None, :] - gy[:, None])
+            score = (
+                np.abs(t[None, :] - gt[:, None] - d / speed.c_mps) <= self.s.inlier_tolerance_s
+            ).sum(axis=1)
+            best = np.argsort(-score, kind="stable")[:3]
+            out_x += gx[best].tolist()
+            out_y += gy[best].tolist()
+            out_t += gt[best].tolist()
+            out_s += score[best].tolist()
+        order = np.argsort(-np.array(out_s), kind="stable")
+        return (np.array(out_x)[order], np.array(out_y)[order], np.array(out_t)[order])
+
+    def _solve_new(
+        self, members, chosen, arr_all: Arrivals, idx, speed, projection, start
+    ) -> WorkingEvent | None:
+        sol = locate(arr_all.subset(_mask(arr_all.n, chosen)), speed, start, self.locator)
+        if sol is None:
+            log.debug("no solution from %d detections", chosen.size)
+            return None
+        # Gather, and repeat: every remaining detection consistent with the solution, the
+        # closest one per sensor, then solve again, until the set stops changing.
+        x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
+        for _ in range(4):
+            dx, dy = x - sol.x_m, y - sol.y_m
+            d = np.hypot(dx, dy)
+            sp = sol.speed
+            c_eff = sp.c_mps + (sp.wind_e_mps * dx + sp.wind_n_mps * dy) / np.maximum(d, 1)
+            sigma = np.sqrt(arr_all.sigma_s[idx] ** 2 + (self.jitter_s_per_m * d) ** 2)
+            z = np.abs(t - sol.tau_s - d / c_eff) / sigma
+            near = (z <= self.s.attach_sigma) & (d <= self.max_source_m)
+            gathered = _one_per_sensor(idx[near], z[near], self.sensor.v[members[idx[near]]])
+            if gathered.size < self.s.min_sensors or np.array_equal(gathered, chosen[sol.keep]):
+                break
+            sol2 = locate(
+                arr_all.subset(_mask(arr_all.n, gathered)),
+                speed,
+                (sol.x_m, sol.y_m, sol.tau_s),
+                self.locator,
+            )
+            if sol2 is None:
+                break
+            sol, chosen = sol2, gathered
+        sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
+        used = chosen[sol.keep]
+        silent = self._silent(
+            sol,
+            self.sensor.v[members[used]],
+            arr_all.x_m[used],
+            arr_all.y_m[used],
+            projection,
+            speed,
+            self.s.silent_radius_fraction,
+        )
+        if silent > self.s.max_silent_sensors:
+            log.debug("rejected: %d sensors near the origin heard nothing", silent)
+            return None
+        if used.size < self.s.min_sensors or not self._acceptable(sol):
+            log.debug(
+                "rejected: %d used, converged %s, chi2 %.1f on %d dof",
+                used.size,
+                sol.converged,
+                sol.chi2,
+                sol.dof,
+            )
+            return None
+        return self._new_event(members[used], sol, speed, projection)
+
+    def _silent(
+        self,
+        sol: Solution,
+        heard: NDArray[np.int64],
+        hx: NDArray,
+        hy: NDArray,
+        projection: TangentPlane,
+        speed: SoundSpeed,
+        fraction: float,
+    ) -> int:
+        """Sensors nearer the origin than `fraction` of the median distance of those that heard
+        it, that have no detection at all within the inlier tolerance of the predicted arrival
+        (a detection taken by another event still counts as hearing)."""
+        radius = fraction * float(np.median(np.hypot(hx - sol.x_m, hy - sol.y_m)))
+        origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
+        near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
+        near = near[~np.isin(near, heard)]
+        if near.size == 0:
+            return 0
+        d = np.linalg.norm(self.net.ecef[near] - origin, axis=1)
+        predicted = sol.tau_s + d / speed.c_mps
+        keys = self._recent_keys()
+        tol = self.s.inlier_tolerance_s + 0.05 * d / speed.c_mps
+        lo = np.searchsorted(keys, near * _KEY_STRIDE + predicted - tol)
+        hi = np.searchsorted(keys, near * _KEY_STRIDE + predicted + tol)
+        return int(np.count_nonzero(hi == lo))
+
+    def _recent_keys(self) -> NDArray[np.float64]:
+        """Sorted (sensor, time) keys of every detection recent enough to matter, whatever
+        became of it; rebuilt once per batch."""
+        if self._keys_at != self.obs_id.n:
+            horizon = self.watermark_s - self.s.pool_retention_s - 2 * self.max_travel_s
+            t = self.t.v
+            recent = np.flatnonzero(t >= horizon) if np.isfinite(horizon) else np.arange(t.size)
+            self._keys = np.sort(self.sensor.v[recent] * _KEY_STRIDE + t[recent])
+            self._keys_at = self.obs_id.n
+        return self._keys
+
+    def _resolve_mirror(
+        self, sol: Solution, chosen, arr_all: Arrivals, speed: SoundSpeed, projection: TangentPlane
+    ) -> Solution:
+        """Sensors nearly on one line cannot tell a source from its mirror image across that line
+        by timing alone. Solve from both sides and keep the side where fewer sensors that did not
+        hear the sound lie closer to it than the sensors that did."""
+        used = chosen[sol.keep]
+        x, y = arr_all.x_m[used], arr_all.y_m[used]
+        pts = np.column_stack([x - x.mean(), y - y.mean()])
+        _, sv, vt = np.linalg.svd(pts, full_matrices=False)
+        if sv.size < 2 or sv[1] > 0.25 * sv[0]:
+            return sol
+        normal = vt[1]
+        offset = np.array([sol.x_m - x.mean(), sol.y_m - y.mean()]) @ normal
+        mx, my = sol.x_m - 2 * offset * normal[0], sol.y_m - 2 * offset * normal[1]
+        alt = locate(
+            arr_all.subset(_mask(arr_all.n, chosen)), speed, (mx, my, sol.tau_s), self.locator
+        )
+        if (
+            alt is None
+            or not self._acceptable(alt)
+            or np.hypot(alt.x_m - sol.x_m, alt.y_m - sol.y_m) < 1.0
+        ):
+            return sol
+        if not self._acceptable(sol):
+            return alt
+        heard = self.sensor.v[chosen]
+
+        def silent_nearer(candidate: Solution) -> int:
+            return self._silent(
+                candidate, heard, arr_all.x_m[chosen], arr_all.y_m[chosen], projection, speed, 1.0
+            )
+
+        a, b = silent_nearer(sol), silent_nearer(alt)
+        if b < a or (b == a and alt.chi2 < sol.chi2):
+            return alt
+        return sol
+
+    def _acceptable(self, sol: Solution) -> bool:
+        return (
+            sol.converged
+            and sol.n_used >= self.s.min_sensors
+            and sol.chi2 / max(sol.dof, 1) <= self.s.max_reduced_chi2
+        )
+
+    def _new_event(
+        self, det: NDArray[np.int64], sol: Solution, speed: SoundSpeed, projection: TangentPlane
+    ) -> WorkingEvent:
+        lon, lat = projection.inverse(sol.x_m, sol.y_m)
+        lon, lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
+        event_id = self._event_id(sol.tau_s)
+        event = WorkingEvent(
+            id=event_id,
+            det=[int(g) for g in det],
+            sensors=set(self.sensor.v[det].tolist()),
+            lon=lon,
+            lat=lat,
+            tau_s=sol.tau_s,
+            ecef=to_ecef(lon, lat)[0],
+            enu=enu_basis(lon, lat),
+            speed=speed,
+            solution=sol,
+            projection=TangentPlane(lon, lat),
+            n_at_solve=len(det),
+        )
+        # Re-express the solution in the event's own projection (centred on the origin).
+        index = len(self.events)
+        self.events.append(event)
+        self.owner.a[det] = index
+        self.stats["events"] += 1
+        return event
+
+    def _event_id(self, tau_s: float) -> str:
+        from truceline.timeutil import format_time
+
+        ns = self.epoch_ns + round(tau_s * 1e9)
+        stamp = format_time(ns - ns % 1_000_000).replace("-", "").replace(":", "")
+        base = f"{self.id_prefix}-{stamp}"
+        event_id, k = base, 1
+        while event_id in self._ids:
+            k += 1
+            event_id = f"{base}-{k}"
+        self._ids.add(event_id)
+        return event_id
+
+    # -- step 4: maintain ---------------------------------------------------------------------
+
+    def relocate(self, ev: WorkingEvent) -> list[int]:
+        """Relocate an event on all its detections; return the detections it gave up."""
+        self.stats["relocations"] += 1
+        det = np.array(ev.det, dtype=np.int64)
+        arr = self._arrivals(det, ev.projection)
+        sol = locate(arr, ev.speed, (0.0, 0.0, ev.tau_s), self.locator)  # plane centred on it
+        ev.dirty = False
+        if sol is None:
+            return []
+        released = det[~sol.keep].tolist()
+        kept = det[sol.keep]
+        lon, lat = ev.projection.inverse(sol.x_m, sol.y_m)
+        ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
+        ev.tau_s, ev.solution = sol.tau_s, sol
+        ev.ecef, ev.enu = to_ecef(ev.lon, ev.lat)[0], enu_basis(ev.lon, ev.lat)
+        ev.det = kept.tolist()
+        ev.sensors = set(self.sensor.v[kept].tolist())
+        ev.n_at_solve = len(ev.det)
+        ev.version += 1
+        if released:
+            self.owner.a[np.array(released)] = -1
+        # Re-centre the projection on the new origin so later solves stay exact.
+        ev.projection = TangentPlane(ev.lon, ev.lat)
+        return released
+
+    def _maintain(self, out: AssociationOutput) -> None:
+        released: list[int] = []
+        close_before = self.watermark_s - self.s.close_after_s
+        horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
+        for i in self._recent_events(horizon if np.isfinite(horizon) else -np.inf):
+            ev = self.events[i]
+            closing = not ev.closed and ev.tau_s < close_before
+            grown = len(ev.det) >= ev.n_at_solve * (1 + self.s.relocate_growth)
+            if ev.dirty and (grown or closing or ev.closed):
+                released += self.relocate(ev)
+                if ev not in out.created:
+                    out.updated.append(ev)
+            if closing:
+                if ev.dirty:
+                    released += self.relocate(ev)
+                ev.closed = True
+                out.closed.append(ev)
+        if released:
+            back = np.array(released, dtype=np.int64)
+            back = back[self.t.v[back] >= self.watermark_s - self.s.pool_retention_s]
+            self.pool = np.concatenate([self.pool, back])
+        # Forget pool detections too old to join anything new.
+        if np.isfinite(self.watermark_s):
+            old = self.t.v[self.pool] < self.watermark_s - self.s.pool_retention_s
+        else:
+            old = np.ones(self.pool.size, dtype=bool)
+        if old.any():
+            self.stats["expired_unassociated"] += int(old.sum())
+            self._drop_from_pool(self.pool[old])
+
+
+def _ranges(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Concatenation of arange(s, s + c) for each (s, c), vectorised."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    offsets = np.repeat(ends - counts, counts)
+    return np.repeat(np.asarray(starts, dtype=np.int64), counts) + (np.arange(total) - offsets)
+
+
+def _one_per_sensor(
+    idx: NDArray[np.int64], score: NDArray[np.float64], sensors: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Of detections `idx`, keep the best-scoring (lowest) one per sensor."""
+    order = np.lexsort((score, sensors))
+    s = sensors[order]
+    first = np.ones(s.size, dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    return np.sort(idx[order][first])
+
+
+def _mask(n: int, chosen: NDArray[np.int64]) -> NDArray[np.bool_]:
+    m = np.zeros(n, dtype=bool)
+    m[chosen] = True
+    return m

@@ -1,0 +1,1 @@
+"""Localisation: the origin of an event, with its uncertainty, from its detections."""

@@ -1,0 +1,308 @@
+"""Origin of an impulsive sound from arrival times (and back-azimuths) at known sensors.
+
+Model, in a local tangent plane (metres) with the source at ground level (docs/methods.md):
+
+    t_j = tau + f_j,   f_j = d_j / (c + w . u_j),   d_j = |s_j - x|,   u_j = (s_j - x) / d_j
+
+with c the speed of sound and w = (w_e, w_n) the horizontal wind, and errors
+e_j ~ N(0, sigma_j^2), sigma_j^2 = sigma_sensor_j^2 + (k d_j)^2 (k in s/km, d in km).
+Back-azimuths, where measured, add az_j = atan2(x_e - s_je, x_n - s_jn) + N(0, sigma_az_j^2).
+
+The weather reports give c and w only to within their measurement errors (and the air between the
+station and the event differs again), so c, w_e and w_n are estimated with the origin, each with
+a Gaussian prior centred on the report: sigma_c (from the temperature error) and sigma_w. The
+unknowns are theta = (x_e, x_n, tau, w_e, w_n, c); the covariance of the origin is the (x, y, tau)
+block of the inverse information, so it carries the weather's uncertainty and its correlations.
+
+The solver is Gauss-Newton with iteratively reweighted least squares (Huber weights) from a
+starting point given by the associator. The worst arrival beyond `outlier_sigma` is removed and
+the solve repeated. The covariance is scaled by the Jordan-Sverdrup variance factor
+s^2 = (nu0 + chi^2) / (nu0 + dof), so the 95% ellipse stays honest with few sensors and widens
+when the misfit is larger than the noise model expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from truceline.config import LocateSettings
+
+F64 = NDArray[np.float64]
+N_PARAMS = 6  # x_e, x_n, tau, w_e, w_n, c
+
+
+@dataclass(frozen=True, slots=True)
+class SoundSpeed:
+    """Speed of sound (m/s) and wind (east, north, m/s) for one event."""
+
+    c_mps: float
+    wind_e_mps: float = 0.0
+    wind_n_mps: float = 0.0
+
+    @staticmethod
+    def from_temperature(
+        temperature_c: float, wind_e_mps: float = 0.0, wind_n_mps: float = 0.0
+    ) -> SoundSpeed:
+        """c = 331.3 sqrt(1 + T / 273.15) m/s for air temperature T in degrees Celsius."""
+        return SoundSpeed(
+            331.3 * float(np.sqrt(1.0 + temperature_c / 273.15)), wind_e_mps, wind_n_mps
+        )
+
+
+def sound_speed_sigma_mps(temperature_c: float, temperature_sigma_c: float) -> float:
+    """One-sigma error of c (m/s) from a temperature error: dc/dT = 331.3 / (2 sqrt(...) 273.15)."""
+    return 331.3 / (2 * 273.15 * np.sqrt(1 + temperature_c / 273.15)) * temperature_sigma_c
+
+
+@dataclass(frozen=True, slots=True)
+class Arrivals:
+    """Observations of one event in a local plane; arrays of equal length n.
+
+    `t_s` are arrival times in seconds relative to any epoch; `sigma_s` their one-sigma errors
+    without the propagation term; `az_deg`/`az_sigma_deg` are NaN where no azimuth was measured.
+    """
+
+    x_m: F64
+    y_m: F64
+    t_s: F64
+    sigma_s: F64
+    az_deg: F64
+    az_sigma_deg: F64
+
+    @property
+    def n(self) -> int:
+        return int(self.x_m.size)
+
+    def subset(self, keep: NDArray[np.bool_]) -> Arrivals:
+        return Arrivals(
+            self.x_m[keep],
+            self.y_m[keep],
+            self.t_s[keep],
+            self.sigma_s[keep],
+            self.az_deg[keep],
+            self.az_sigma_deg[keep],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """A located origin. `cov` is the scaled 3x3 covariance of (x_m, y_m, tau_s), the weather's
+    uncertainty included; `speed` the fitted sound speed and wind; `keep` marks the arrivals used
+    (False: removed as outliers)."""
+
+    x_m: float
+    y_m: float
+    tau_s: float
+    cov: F64
+    speed: SoundSpeed
+    chi2: float
+    dof: int
+    scale2: float
+    rms_s: float
+    keep: NDArray[np.bool_]
+    iterations: int
+    converged: bool
+    prior_dof: float
+
+    @property
+    def n_used(self) -> int:
+        return int(self.keep.sum())
+
+    def ellipse95(self) -> tuple[float, float, float]:
+        """Semi-major, semi-minor (m) and major-axis azimuth (deg from north) at 95%."""
+        return ellipse_axes(self.cov[:2, :2], ellipse_k2(0.95, self.dof, self.prior_dof))
+
+
+def ellipse_k2(level: float, dof: int, prior_dof: float) -> float:
+    """Squared radius of a 2-D confidence region at `level` for a covariance scaled by the
+    Jordan-Sverdrup factor with `dof` residual and `prior_dof` prior degrees of freedom:
+    2 F(level; 2, dof + prior_dof), tending to the chi-square quantile as dof grows."""
+    return 2.0 * float(stats.f.ppf(level, 2, max(dof, 0) + prior_dof))
+
+
+def ellipse_axes(cov2: F64, k2: float) -> tuple[float, float, float]:
+    """Semi-axes (m) and major-axis azimuth (deg clockwise from north, in [0, 180)) of the
+    ellipse {e : e' cov2^-1 e <= k2} for a covariance of (east, north) in m^2."""
+    vals, vecs = np.linalg.eigh(cov2)
+    vals = np.clip(vals, 0.0, None)
+    major_vec = vecs[:, 1]
+    azimuth = float(np.degrees(np.arctan2(major_vec[0], major_vec[1]))) % 180.0
+    return float(np.sqrt(k2 * vals[1])), float(np.sqrt(k2 * vals[0])), azimuth
+
+
+def travel_time(theta: F64, sx: F64, sy: F64) -> tuple[F64, F64, F64]:
+    """Travel time f_j (s) from the origin to each sensor, its gradient with respect to
+    theta = (x, y, tau, w_e, w_n, c) as an (n, 6) array, and the distances d_j (m)."""
+    x, y, _, we, wn, c = theta
+    dx, dy = sx - x, sy - y
+    d = np.maximum(np.hypot(dx, dy), 1e-3)
+    a = we * dx + wn * dy  # w . (s - x)
+    denom = c * d + a  # f = d^2 / (c d + a)
+    f = d * d / denom
+    den2 = denom * denom
+    dd_dx, dd_dy = -dx / d, -dy / d
+    grad = np.empty((d.size, N_PARAMS))
+    grad[:, 0] = (2 * d * dd_dx * denom - d * d * (c * dd_dx - we)) / den2
+    grad[:, 1] = (2 * d * dd_dy * denom - d * d * (c * dd_dy - wn)) / den2
+    grad[:, 2] = 0.0
+    grad[:, 3] = -d * d * dx / den2
+    grad[:, 4] = -d * d * dy / den2
+    grad[:, 5] = -d * d * d / den2
+    return f, grad, d
+
+
+@dataclass(frozen=True, slots=True)
+class _Prior:
+    speed: SoundSpeed
+    sigma_c: float
+    sigma_w: float
+
+
+def _prior(speed: SoundSpeed, settings: LocateSettings) -> _Prior:
+    t_c = (speed.c_mps / 331.3) ** 2 * 273.15 - 273.15
+    return _Prior(
+        speed,
+        max(sound_speed_sigma_mps(t_c, settings.temperature_sigma_c), 1e-6),
+        max(settings.wind_sigma_mps, 1e-6),
+    )
+
+
+def _residuals(
+    theta: F64, arr: Arrivals, prior: _Prior, settings: LocateSettings, has_az: NDArray[np.bool_]
+) -> tuple[F64, F64, F64]:
+    """Normalised residuals r/sigma (times, azimuths, then the three weather priors), their
+    Jacobian with respect to theta, and the arrivals' time sigmas."""
+    x, y, tau = theta[0], theta[1], theta[2]
+    f, grad, d = travel_time(theta, arr.x_m, arr.y_m)
+    sigma_t = np.sqrt(arr.sigma_s**2 + (settings.propagation_jitter_s_per_km * 1e-3 * d) ** 2)
+    r_t = (arr.t_s - tau - f) / sigma_t
+    jac_t = -grad / sigma_t[:, None]
+    jac_t[:, 2] = -1.0 / sigma_t
+    parts_r, parts_j = [r_t], [jac_t]
+    if has_az.any():
+        sx, sy = arr.x_m[has_az], arr.y_m[has_az]
+        ex, ny = x - sx, y - sy
+        d2 = np.maximum(ex * ex + ny * ny, 1.0)
+        predicted = np.arctan2(ex, ny)
+        sig_az = np.radians(arr.az_sigma_deg[has_az])
+        r_az = np.angle(np.exp(1j * (np.radians(arr.az_deg[has_az]) - predicted))) / sig_az
+        jac_az = np.zeros((r_az.size, N_PARAMS))
+        jac_az[:, 0] = -(ny / d2) / sig_az
+        jac_az[:, 1] = (ex / d2) / sig_az
+        parts_r.append(r_az)
+        parts_j.append(jac_az)
+    p = prior.speed
+    r_p = np.array(
+        [
+            (theta[3] - p.wind_e_mps) / prior.sigma_w,
+            (theta[4] - p.wind_n_mps) / prior.sigma_w,
+            (theta[5] - p.c_mps) / prior.sigma_c,
+        ]
+    )
+    jac_p = np.zeros((3, N_PARAMS))
+    jac_p[0, 3] = 1.0 / prior.sigma_w
+    jac_p[1, 4] = 1.0 / prior.sigma_w
+    jac_p[2, 5] = 1.0 / prior.sigma_c
+    parts_r.append(r_p)
+    parts_j.append(jac_p)
+    return np.concatenate(parts_r), np.vstack(parts_j), sigma_t
+
+
+def locate(
+    arr: Arrivals,
+    speed: SoundSpeed,
+    start: tuple[float, float, float],
+    settings: LocateSettings | None = None,
+) -> Solution | None:
+    """Locate one origin; None when fewer than 4 arrivals remain or the solve is singular."""
+    settings = settings or LocateSettings()
+    prior = _prior(speed, settings)
+    keep = np.ones(arr.n, dtype=bool)
+    theta = np.array([*start, speed.wind_e_mps, speed.wind_n_mps, speed.c_mps], dtype=float)
+    total_iterations = 0
+    converged = False
+    for _ in range(settings.max_outliers + 1):  # remove the worst outlier, one per round
+        sub = arr.subset(keep)
+        if sub.n < 4:
+            return None
+        result, iterations, converged = _gauss_newton(sub, prior, theta, settings)
+        total_iterations += iterations
+        if result is None:
+            return None
+        theta = result
+        has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
+        r, _, _ = _residuals(theta, sub, prior, settings, has_az)
+        r_t = np.abs(r[: sub.n])
+        worst = int(np.argmax(r_t))
+        if r_t[worst] <= settings.outlier_sigma:
+            break
+        keep[np.flatnonzero(keep)[worst]] = False
+    sub = arr.subset(keep)
+    if sub.n < 4:
+        return None
+    has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
+    r, jac, sigma_t = _residuals(theta, sub, prior, settings, has_az)
+    try:
+        cov_full = np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        return None
+    dof = r.size - N_PARAMS  # the three prior rows pay for the three weather parameters
+    chi2 = float(r @ r)
+    scale2 = (settings.prior_dof + chi2) / (settings.prior_dof + max(dof, 0))
+    rms = float(np.sqrt(np.mean((r[: sub.n] * sigma_t) ** 2)))
+    return Solution(
+        x_m=float(theta[0]),
+        y_m=float(theta[1]),
+        tau_s=float(theta[2]),
+        cov=cov_full[:3, :3] * scale2,
+        speed=SoundSpeed(float(theta[5]), float(theta[3]), float(theta[4])),
+        chi2=chi2,
+        dof=dof,
+        scale2=scale2,
+        rms_s=rms,
+        keep=keep,
+        iterations=total_iterations,
+        converged=converged,
+        prior_dof=settings.prior_dof,
+    )
+
+
+def _gauss_newton(
+    arr: Arrivals, prior: _Prior, theta: F64, settings: LocateSettings
+) -> tuple[F64 | None, int, bool]:
+    has_az = np.isfinite(arr.az_deg) & np.isfinite(arr.az_sigma_deg)
+    for iteration in range(1, settings.max_iterations + 1):
+        r, jac, _ = _residuals(theta, arr, prior, settings, has_az)
+        a = np.abs(r)
+        w = np.where(a <= settings.huber_k, 1.0, settings.huber_k / np.maximum(a, 1e-12))
+        jw = jac * w[:, None]
+        try:
+            step = np.linalg.solve(jw.T @ jac, -(jw.T @ r))
+        except np.linalg.LinAlgError:
+            return None, iteration, False
+        # Damp very long steps (far starting points): at most 2 km per iteration.
+        length = np.hypot(step[0], step[1])
+        if length > 2000.0:
+            step *= 2000.0 / length
+        theta = theta + step
+        if np.hypot(step[0], step[1]) < settings.tolerance_m:
+            return theta, iteration, True
+    return theta, settings.max_iterations, False
+
+
+def crb_covariance(
+    x: float, y: float, arr: Arrivals, speed: SoundSpeed, settings: LocateSettings | None = None
+) -> F64:
+    """The Cramér-Rao bound: the (x, y, tau) block of the inverse Fisher information at the true
+    origin, for the sensors and noise of `arr` (its times are not used) and the weather's
+    uncertainty as the locator models it."""
+    settings = settings or LocateSettings()
+    prior = _prior(speed, settings)
+    has_az = np.isfinite(arr.az_deg) & np.isfinite(arr.az_sigma_deg)
+    theta = np.array([x, y, 0.0, speed.wind_e_mps, speed.wind_n_mps, speed.c_mps])
+    _, jac, _ = _residuals(theta, arr, prior, settings, has_az)
+    return np.linalg.inv(jac.T @ jac)[:3, :3]

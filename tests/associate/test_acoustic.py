@@ -1,0 +1,158 @@
+"""Association on a synthetic network: events found, barrages split, late detections joined."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from truceline.associate.acoustic import AcousticAssociator
+from truceline.associate.network import AcousticNetwork
+from truceline.geo.projection import TangentPlane
+from truceline.locate.atmosphere import Atmosphere
+from truceline.records import Sensor
+
+EPOCH = 1_772_323_200_000_000_000  # 2026-03-01T00:00:00Z
+C = 331.3 * np.sqrt(1 + 20 / 273.15)
+PLANE = TangentPlane(37.8, 48.4)
+
+
+def network(rng) -> tuple[AcousticNetwork, np.ndarray]:
+    xs = np.arange(-15000, 15001, 1000.0)
+    pts = np.array(
+        [
+            (x + rng.normal(0, 100), y + rng.normal(0, 100))
+            for y in (-6000, -2000, 2000, 6000)
+            for x in xs
+        ]
+    )
+    lon, lat = PLANE.inverse(pts[:, 0], pts[:, 1])
+    sensors = [
+        Sensor(
+            id=f"S{i:03d}",
+            kind="acoustic",
+            operator="monitor",
+            lon=float(lon[i]),
+            lat=float(lat[i]),
+        )
+        for i in range(len(pts))
+    ]
+    return AcousticNetwork(sensors), pts
+
+
+def detections(rng, pts, sources, taus, radius_m=4500.0):
+    rows = []
+    for k, ((sx, sy), tau) in enumerate(zip(sources, taus, strict=True)):
+        d = np.hypot(pts[:, 0] - sx, pts[:, 1] - sy)
+        heard = rng.random(len(pts)) < 1 / (1 + np.exp((d - radius_m) / 500))
+        t = tau + d / C + rng.normal(0, np.sqrt(0.01**2 + (5e-6 * d) ** 2))
+        rows += [(f"o{k}-{i}", i, t[i], k) for i in np.flatnonzero(heard)]
+    return rows
+
+
+def run(assoc: AcousticAssociator, rows, delay_s, batch_s=5.0):
+    arrive = np.array([r[2] for r in rows]) + delay_s
+    order = np.argsort(arrive)
+    rows = [rows[i] for i in order]
+    arrive = arrive[order]
+    edges = np.searchsorted(arrive, np.arange(0, arrive.max() + batch_s, batch_s))
+    for a, b in itertools.pairwise(edges):
+        if b > a:
+            chunk = rows[a:b]
+            assoc.add(
+                [r[0] for r in chunk],
+                [r[1] for r in chunk],
+                [EPOCH + round(r[2] * 1e9) for r in chunk],
+                [1] * len(chunk),
+            )
+    assoc.flush()
+
+
+def score(assoc, rows):
+    cause = {r[0]: r[3] for r in rows}
+    found = {}
+    for ev in assoc.events:
+        srcs = [cause.get(assoc.obs_id.v[g], -1) for g in ev.det]
+        k, c = Counter(srcs).most_common(1)[0]
+        if k >= 0 and c / len(srcs) > 0.5 and k not in found:
+            found[k] = ev
+    return found
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rng = np.random.default_rng(7)
+    net, pts = network(rng)
+    n = 120
+    sources = np.column_stack([rng.uniform(-12000, 12000, n), rng.uniform(-4000, 4000, n)])
+    taus = np.sort(rng.uniform(0, 1800, n))
+    rows = detections(rng, pts, sources, taus)
+    false_alarms = [
+        (f"fa{j}", int(rng.integers(len(pts))), float(rng.uniform(0, 1800)), -1)
+        for j in range(rng.poisson(10 * 0.5 * len(pts)))
+    ]  # 10 per sensor-hour
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH)
+    run(assoc, rows + false_alarms, rng.exponential(2.0, len(rows) + len(false_alarms)))
+    return assoc, rows, sources, taus
+
+
+def test_recall_and_precision_inside_the_network(scene):
+    assoc, rows, _, _ = scene
+    heard = Counter(r[3] for r in rows)
+    eligible = [k for k, n in heard.items() if n >= 5]
+    found = score(assoc, rows)
+    recall = sum(k in found for k in eligible) / len(eligible)
+    precision = len(found) / len(assoc.events)
+    assert recall >= 0.95, recall
+    assert precision >= 0.97, precision
+
+
+def test_locations_are_metre_class(scene):
+    assoc, rows, sources, _ = scene
+    errors = []
+    for k, ev in score(assoc, rows).items():
+        x, y = ev.projection.forward(*PLANE.inverse(*sources[k]))
+        errors.append(np.hypot(x[0], y[0]))
+    assert np.median(errors) < 10.0
+
+
+def test_a_barrage_from_one_place_becomes_one_event_per_round():
+    rng = np.random.default_rng(3)
+    net, pts = network(rng)
+    taus = [100.0, 104.0, 108.0, 112.0]
+    rows = detections(rng, pts, [(1000.0, 500.0)] * 4, taus)
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH)
+    run(assoc, rows, np.zeros(len(rows)))
+    origin_times = sorted(ev.tau_s for ev in assoc.events)
+    assert len(origin_times) == 4
+    np.testing.assert_allclose(origin_times, taus, atol=0.05)
+
+
+def test_a_late_detection_joins_its_closed_event():
+    rng = np.random.default_rng(4)
+    net, pts = network(rng)
+    # A second sound five minutes later moves the clock on, so the first event closes before
+    # one of its detections arrives, ten minutes late.
+    rows = detections(rng, pts, [(0.0, 0.0), (5000.0, 0.0)], [60.0, 360.0])
+    first = [i for i, r in enumerate(rows) if r[3] == 0]
+    assert len(first) > 6
+    late = rows[first[-1]]
+    delays = np.zeros(len(rows))
+    delays[first[-1]] = 600.0
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH)
+    closed_before_late = []
+    original_add = assoc.add
+
+    def add(ids, *args):
+        if late[0] in ids:
+            closed_before_late.append([e.closed for e in assoc.events])
+        return original_add(ids, *args)
+
+    assoc.add = add
+    run(assoc, rows, delays)
+    assert closed_before_late and closed_before_late[0][0], "the first event had closed"
+    event = min(assoc.events, key=lambda e: e.tau_s)
+    assert late[0] in {assoc.obs_id.v[g] for g in event.det}
+    assert event.version > 1  # revised when it arrived

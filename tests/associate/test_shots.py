@@ -1,0 +1,65 @@
+"""Launch or impact from labels, and pairing by time of flight."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from truceline.ballistics import BallisticTable, Projectile
+from truceline.config import ShotsSettings
+from truceline.geo.projection import destination
+from truceline.shots import ShotInput, decide, label_log_odds
+from truceline.weapons import weapon_classes
+
+
+def tof(weapon: str, range_m: float) -> float:
+    table = BallisticTable.build(Projectile.for_weapon(weapon_classes()[weapon]))
+    return float(table.solve(range_m, "low")[1])
+
+
+def test_label_log_odds():
+    s = ShotsSettings()
+    assert label_log_odds(3, 1, s) == pytest.approx(2 * np.log(0.8 / 0.1))
+    assert label_log_odds(0, 0, s) == 0.0
+
+
+def test_unpaired_events_follow_their_labels():
+    d = decide([ShotInput(37.0, 48.0, 0.0, 5, 1), ShotInput(38.0, 47.0, 10.0, 1, 4)])
+    assert [x.type for x in d] == ["launch", "impact"]
+    assert d[0].paired is None and d[0].p_launch > 0.99
+
+
+def test_a_launch_pairs_with_the_impact_its_time_of_flight_fits():
+    lon, lat = 37.2, 48.3
+    i_lon, i_lat = destination(lon, lat, 300.0, 20_000.0)
+    flight = tof("artillery-100mm-plus", 20_000.0)
+    # Labels mislead (the launch looks like an impact); the pair's timing decides.
+    events = [
+        ShotInput(lon, lat, 100.0, 2, 3),
+        ShotInput(float(i_lon), float(i_lat), 100.0 + flight, 1, 4),
+    ]
+    d = decide(events)
+    assert d[0].paired == 1 and d[1].paired == 0
+    assert (d[0].type, d[1].type) == ("launch", "impact")
+    assert d[0].weapon == "artillery-100mm-plus"
+
+
+def test_a_barrage_pairs_each_round_with_its_own_impact():
+    lon, lat = 37.2, 48.3
+    flight = tof("artillery-100mm-plus", 15_000.0)
+    events = []
+    for k in range(4):  # four rounds ten seconds apart, impacts a few tens of metres apart
+        i_lon, i_lat = destination(lon, lat, 45.0, 15_000.0 + 30 * k)
+        events.append(ShotInput(lon, lat, 10.0 * k, 4, 1))
+        events.append(ShotInput(float(i_lon), float(i_lat), 10.0 * k + flight + 0.09 * k, 1, 4))
+    d = decide(events)
+    for k in range(4):
+        assert d[2 * k].paired == 2 * k + 1, [x.paired for x in d]
+
+
+def test_times_that_fit_no_weapon_do_not_pair():
+    i_lon, i_lat = destination(37.2, 48.3, 0.0, 20_000.0)
+    d = decide(
+        [ShotInput(37.2, 48.3, 0.0, 4, 1), ShotInput(float(i_lon), float(i_lat), 400.0, 1, 4)]
+    )
+    assert d[0].paired is None and d[1].paired is None
