@@ -31,8 +31,18 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-simulate-") as tmp:
         out = Path(args.out or tmp)
-        command = [sys.executable, "-m", "truceline", "simulate", "--scenario", args.scenario,
-                   "--out", str(out), "--no-progress", "--json"]
+        command = [
+            sys.executable,
+            "-m",
+            "truceline",
+            "simulate",
+            "--scenario",
+            args.scenario,
+            "--out",
+            str(out),
+            "--no-progress",
+            "--json",
+        ]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
         start = time.perf_counter()
@@ -48,8 +58,11 @@ def main() -> int:
             "seed": summary["seed"],
             "wall_s": round(wall, 1),
             "simulate_s": summary["wall_s"],
-            "cpu_s": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-                           + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime, 1),
+            "cpu_s": round(
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+                + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
+                1,
+            ),
             "load_avg_1min_after": round(os.getloadavg()[0], 2),
             "peak_rss_mib": round(peak_rss_mib(children=True), 1),
             "acoustic_sensors": summary["sensors"]["acoustic"],

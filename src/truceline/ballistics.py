@@ -80,13 +80,18 @@ class Projectile:
         """The projectile of a `truceline.weapons.WeaponClass` that has ballistic figures."""
         if weapon.muzzle_velocity_mps is None:
             raise ValueError(f"weapon class '{weapon.id}' has no ballistic figures")
-        return cls(muzzle_velocity_mps=weapon.muzzle_velocity_mps, mass_kg=weapon.mass_kg,
-                   caliber_mm=weapon.caliber_mm, drag_coefficient=weapon.drag_coefficient,
-                   min_elevation_deg=weapon.min_elevation_deg,
-                   max_elevation_deg=weapon.max_elevation_deg)
+        return cls(
+            muzzle_velocity_mps=weapon.muzzle_velocity_mps,
+            mass_kg=weapon.mass_kg,
+            caliber_mm=weapon.caliber_mm,
+            drag_coefficient=weapon.drag_coefficient,
+            min_elevation_deg=weapon.min_elevation_deg,
+            max_elevation_deg=weapon.max_elevation_deg,
+        )
 
 
 # -- exact integration -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -122,10 +127,17 @@ def _rhs(k_m2pkg: float, atmosphere: Atmosphere):
     return rhs
 
 
-def fly(projectile: Projectile, position_m: ArrayLike, velocity_mps: ArrayLike, *,
-        to_height_m: float = 0.0, backward: bool = False,
-        atmosphere: Atmosphere = STANDARD_ATMOSPHERE, max_time_s: float = 3600.0,
-        rtol: float = 1e-10) -> Trajectory:
+def fly(
+    projectile: Projectile,
+    position_m: ArrayLike,
+    velocity_mps: ArrayLike,
+    *,
+    to_height_m: float = 0.0,
+    backward: bool = False,
+    atmosphere: Atmosphere = STANDARD_ATMOSPHERE,
+    max_time_s: float = 3600.0,
+    rtol: float = 1e-10,
+) -> Trajectory:
     """Integrate from a state (east, north, up in m; velocity in m/s) until the projectile
     reaches `to_height_m`: descending, forward in time; or, with `backward`, going back in time
     (for tracing a measured state back to its launch height). Raises `ValueError` if the height is
@@ -138,8 +150,16 @@ def fly(projectile: Projectile, position_m: ArrayLike, velocity_mps: ArrayLike, 
     reach.terminal = True
     reach.direction = 0.0 if backward else -1.0
     end = -max_time_s if backward else max_time_s
-    sol = solve_ivp(_rhs(projectile.drag_factor_m2pkg, atmosphere), (0.0, end), state,
-                    method="DOP853", rtol=rtol, atol=1e-9, events=reach, dense_output=True)
+    sol = solve_ivp(
+        _rhs(projectile.drag_factor_m2pkg, atmosphere),
+        (0.0, end),
+        state,
+        method="DOP853",
+        rtol=rtol,
+        atol=1e-9,
+        events=reach,
+        dense_output=True,
+    )
     if sol.status != 1:
         raise ValueError(f"height {to_height_m} m not reached within {max_time_s} s")
     t = np.append(sol.t[:-1], sol.t_events[0][0])
@@ -147,28 +167,36 @@ def fly(projectile: Projectile, position_m: ArrayLike, velocity_mps: ArrayLike, 
     return Trajectory(t, states, sol.sol)
 
 
-def shoot(projectile: Projectile, elevation_deg: float, *,
-          atmosphere: Atmosphere = STANDARD_ATMOSPHERE) -> Trajectory:
+def shoot(
+    projectile: Projectile, elevation_deg: float, *, atmosphere: Atmosphere = STANDARD_ATMOSPHERE
+) -> Trajectory:
     """The flight from (0, 0, 0) at `elevation_deg`, fired north (+y), back to height 0."""
     el = np.radians(elevation_deg)
     v0 = projectile.muzzle_velocity_mps
-    return fly(projectile, (0.0, 0.0, 0.0), (0.0, v0 * np.cos(el), v0 * np.sin(el)),
-               atmosphere=atmosphere)
+    return fly(
+        projectile, (0.0, 0.0, 0.0), (0.0, v0 * np.cos(el), v0 * np.sin(el)), atmosphere=atmosphere
+    )
 
 
-def impact(projectile: Projectile, elevation_deg: float, *,
-           atmosphere: Atmosphere = STANDARD_ATMOSPHERE) -> tuple[float, float]:
+def impact(
+    projectile: Projectile, elevation_deg: float, *, atmosphere: Atmosphere = STANDARD_ATMOSPHERE
+) -> tuple[float, float]:
     """(range_m, time_of_flight_s) of a shot at `elevation_deg` on flat ground."""
     traj = shoot(projectile, elevation_deg, atmosphere=atmosphere)
     return float(traj.end[1]), traj.duration_s
 
 
-def max_range(projectile: Projectile, *, atmosphere: Atmosphere = STANDARD_ATMOSPHERE
-              ) -> tuple[float, float]:
+def max_range(
+    projectile: Projectile, *, atmosphere: Atmosphere = STANDARD_ATMOSPHERE
+) -> tuple[float, float]:
     """(elevation_deg, range_m) of the longest shot within the projectile's elevation limits."""
     lo, hi = projectile.min_elevation_deg, projectile.max_elevation_deg
-    res = minimize_scalar(lambda e: -impact(projectile, e, atmosphere=atmosphere)[0],
-                          bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    res = minimize_scalar(
+        lambda e: -impact(projectile, e, atmosphere=atmosphere)[0],
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
     best_el = float(res.x)
     # The optimum may sit on a limit (a gun that cannot elevate to its ballistic optimum).
     candidates = [(best_el, -float(res.fun))]
@@ -177,27 +205,49 @@ def max_range(projectile: Projectile, *, atmosphere: Atmosphere = STANDARD_ATMOS
     return max(candidates, key=lambda c: c[1])
 
 
-def solve_elevation(projectile: Projectile, range_m: float, branch: Branch = "low", *,
-                    atmosphere: Atmosphere = STANDARD_ATMOSPHERE, xtol_deg: float = 1e-9
-                    ) -> float:
+def solve_elevation(
+    projectile: Projectile,
+    range_m: float,
+    branch: Branch = "low",
+    *,
+    atmosphere: Atmosphere = STANDARD_ATMOSPHERE,
+    xtol_deg: float = 1e-9,
+) -> float:
     """The elevation (deg) that lands a shot at `range_m` on flat ground: the `low` branch (below
     the maximum-range elevation; guns, rockets) or the `high` one (mortars, plunging fire).
     Raises `ValueError` if the range is out of reach on that branch."""
     best_el, best_range = max_range(projectile, atmosphere=atmosphere)
-    lo, hi = ((projectile.min_elevation_deg, best_el) if branch == "low"
-              else (best_el, projectile.max_elevation_deg))
+    lo, hi = (
+        (projectile.min_elevation_deg, best_el)
+        if branch == "low"
+        else (best_el, projectile.max_elevation_deg)
+    )
     r_lo = impact(projectile, lo, atmosphere=atmosphere)[0]
     r_hi = impact(projectile, hi, atmosphere=atmosphere)[0]
     if not min(r_lo, r_hi) <= range_m <= max(r_lo, r_hi):
-        raise ValueError(f"range {range_m:.0f} m is outside {min(r_lo, r_hi):.0f}-"
-                         f"{max(r_lo, r_hi):.0f} m on the {branch} branch "
-                         f"(maximum {best_range:.0f} m at {best_el:.2f}°)")
-    return float(brentq(lambda e: impact(projectile, e, atmosphere=atmosphere)[0] - range_m,
-                        lo, hi, xtol=xtol_deg, rtol=1e-14))
+        raise ValueError(
+            f"range {range_m:.0f} m is outside {min(r_lo, r_hi):.0f}-"
+            f"{max(r_lo, r_hi):.0f} m on the {branch} branch "
+            f"(maximum {best_range:.0f} m at {best_el:.2f}°)"
+        )
+    return float(
+        brentq(
+            lambda e: impact(projectile, e, atmosphere=atmosphere)[0] - range_m,
+            lo,
+            hi,
+            xtol=xtol_deg,
+            rtol=1e-14,
+        )
+    )
 
 
-def time_of_flight(projectile: Projectile, range_m: float, branch: Branch = "low", *,
-                   atmosphere: Atmosphere = STANDARD_ATMOSPHERE) -> float:
+def time_of_flight(
+    projectile: Projectile,
+    range_m: float,
+    branch: Branch = "low",
+    *,
+    atmosphere: Atmosphere = STANDARD_ATMOSPHERE,
+) -> float:
     """Time of flight (s) of the shot that lands at `range_m` on the given branch."""
     el = solve_elevation(projectile, range_m, branch, atmosphere=atmosphere)
     return impact(projectile, el, atmosphere=atmosphere)[1]
@@ -212,9 +262,15 @@ TABLE_SAMPLES = 129
 _STEPS = 512  # RK4 steps per trajectory in the second pass (a multiple of TABLE_SAMPLES - 1)
 
 
-def _rk4_flights(k_m2pkg: float, atmosphere: Atmosphere, v0: float, el_rad: NDArray[np.float64],
-                 dt: NDArray[np.float64], steps: int, keep_every: int
-                 ) -> tuple[NDArray[np.float64], ...]:
+def _rk4_flights(
+    k_m2pkg: float,
+    atmosphere: Atmosphere,
+    v0: float,
+    el_rad: NDArray[np.float64],
+    dt: NDArray[np.float64],
+    steps: int,
+    keep_every: int,
+) -> tuple[NDArray[np.float64], ...]:
     """Integrate all elevations at once with per-trajectory step `dt` for `steps` steps; return
     x, z, vx, vz at every `keep_every`-th step (shape (n, steps // keep_every + 1))."""
     rho0, scale = atmosphere.density_kgpm3, atmosphere.scale_height_m
@@ -265,8 +321,9 @@ class BallisticTable:
     best: int
 
     @classmethod
-    def build(cls, projectile: Projectile, atmosphere: Atmosphere = STANDARD_ATMOSPHERE
-              ) -> BallisticTable:
+    def build(
+        cls, projectile: Projectile, atmosphere: Atmosphere = STANDARD_ATMOSPHERE
+    ) -> BallisticTable:
         return _table(projectile, atmosphere)
 
     @property
@@ -281,8 +338,9 @@ class BallisticTable:
         r = self.range_m[self._branch(branch)]
         return float(r.min()), float(r.max())
 
-    def solve(self, range_m: ArrayLike, branch: Branch = "low"
-              ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def solve(
+        self, range_m: ArrayLike, branch: Branch = "low"
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(elevation_deg, time_of_flight_s) for each range; ranges outside the branch's reach
         are clipped to it."""
         sl = self._branch(branch)
@@ -293,8 +351,9 @@ class BallisticTable:
         q = np.clip(np.asarray(range_m, dtype=float), r[0], r[-1])
         return np.interp(q, r, el), np.interp(q, r, tof)
 
-    def position(self, elevation_deg: ArrayLike, t_s: ArrayLike
-                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def position(
+        self, elevation_deg: ArrayLike, t_s: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(downrange_m, height_m) at time `t_s` after launch of shots fired at `elevation_deg`
         (arrays broadcast against each other); times are clipped to the flight."""
         el, t = np.broadcast_arrays(np.asarray(elevation_deg, float), np.asarray(t_s, float))
@@ -307,8 +366,9 @@ class BallisticTable:
         wj = tau - j
 
         def bilinear(a: NDArray[np.float64]) -> NDArray[np.float64]:
-            return ((a[i, j] * (1 - wj) + a[i, j + 1] * wj) * (1 - wi)
-                    + (a[i + 1, j] * (1 - wj) + a[i + 1, j + 1] * wj) * wi)
+            return (a[i, j] * (1 - wj) + a[i, j + 1] * wj) * (1 - wi) + (
+                a[i + 1, j] * (1 - wj) + a[i + 1, j + 1] * wj
+            ) * wi
 
         return bilinear(self.x_m), bilinear(self.z_m)
 
@@ -333,8 +393,9 @@ def _table(projectile: Projectile, atmosphere: Atmosphere) -> BallisticTable:
     t_land = (first - 1 + za / (za - zb)) * dt1
     # Pass 2: exactly _STEPS steps to the landing time, keeping TABLE_SAMPLES states.
     dt2 = t_land / _STEPS
-    x2, z2, vx2, vz2 = _rk4_flights(k, atmosphere, v0, el, dt2, _STEPS,
-                                    _STEPS // (TABLE_SAMPLES - 1))
+    x2, z2, vx2, vz2 = _rk4_flights(
+        k, atmosphere, v0, el, dt2, _STEPS, _STEPS // (TABLE_SAMPLES - 1)
+    )
     # One Newton step moves the end exactly to height 0.
     t_fix = -z2[:, -1] / vz2[:, -1]
     tof = t_land + t_fix

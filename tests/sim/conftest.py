@@ -57,8 +57,10 @@ def busy(tmp_path_factory) -> Run:
     data["duration_h"] = 1.0
     data["activity"]["parties"]["RU"]["launches_per_hour"] = 500
     data["activity"]["parties"]["UA"]["launches_per_hour"] = 300
-    data["activity"]["parties"]["UA"]["profile"] = [{"from_h": 0, "factor": 1.0},
-                                                    {"from_h": 0.5, "factor": 0.5}]
+    data["activity"]["parties"]["UA"]["profile"] = [
+        {"from_h": 0, "factor": 1.0},
+        {"from_h": 0.5, "factor": 0.5},
+    ]
     for row in data["sensors"]["acoustic"]:
         row["false_alarms_per_hour"] = 5.0
         row["azimuth_fraction"] = 1.0

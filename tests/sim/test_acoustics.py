@@ -85,10 +85,10 @@ def test_arrival_time_residuals_have_the_configured_sigma(busy: Run):
     rows = []
     for t, o in _detections(busy):
         slon, slat, sig = where[o["sensor"]]
-        rows.append((*t["position"], parse_time(t["time"]), slon, slat, sig,
-                     parse_time(o["time"])))
-    src_lon, src_lat, t0, s_lon, s_lat, sig_s, t_obs = (np.array(c) for c in zip(*rows,
-                                                                                strict=True))
+        rows.append((*t["position"], parse_time(t["time"]), slon, slat, sig, parse_time(o["time"])))
+    src_lon, src_lat, t0, s_lon, s_lat, sig_s, t_obs = (
+        np.array(c) for c in zip(*rows, strict=True)
+    )
     diff = ecef(s_lon, s_lat) - ecef(src_lon, src_lat)
     d = np.linalg.norm(diff, axis=1)
     basis = enu_basis(src_lon, src_lat)

@@ -32,8 +32,9 @@ def test_shipped_scenarios_are_bundled_and_valid():
 
 def test_repository_scenarios_point_at_the_bundled_ones():
     for name in SHIPPED:
-        assert (REPO / "scenarios" / f"{name}.yaml").resolve() == \
-            (REPO / "src" / "truceline" / "data" / "scenarios" / f"{name}.yaml").resolve()
+        assert (REPO / "scenarios" / f"{name}.yaml").resolve() == (
+            REPO / "src" / "truceline" / "data" / "scenarios" / f"{name}.yaml"
+        ).resolve()
 
 
 def test_unknown_field_names_file_and_field(tmp_path):
@@ -43,8 +44,10 @@ def test_unknown_field_names_file_and_field(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(InputError) as info:
         load_scenario(path)
-    assert any(str(path) in line and "sensors.acoustic[0].spacing: unknown field" in line
-               for line in info.value.lines())
+    assert any(
+        str(path) in line and "sensors.acoustic[0].spacing: unknown field" in line
+        for line in info.value.lines()
+    )
 
 
 def test_bad_values_are_all_reported():

@@ -16,8 +16,15 @@ from truceline.timeutil import parse_time
 
 from .conftest import Run, run_scenario, scenario_data
 
-FILES = ("agreement.yaml", "areas.geojson", "sensors.geojson", "observations.jsonl",
-         "truth.jsonl", "scenario.yaml", "truth_summary.json")
+FILES = (
+    "agreement.yaml",
+    "areas.geojson",
+    "sensors.geojson",
+    "observations.jsonl",
+    "truth.jsonl",
+    "scenario.yaml",
+    "truth_summary.json",
+)
 
 
 def test_same_seed_byte_identical_other_seed_differs(quick: Run, tmp_path):
@@ -31,8 +38,19 @@ def test_same_seed_byte_identical_other_seed_differs(quick: Run, tmp_path):
 
 def test_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["simulate", "--scenario", "sector-quick", "--seed", "1", "--out",
-              str(tmp_path), "--no-progress", "--json"])
+        main(
+            [
+                "simulate",
+                "--scenario",
+                "sector-quick",
+                "--seed",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+                "--json",
+            ]
+        )
     assert info.value.code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["scenario"] == "sector-quick" and summary["seed"] == 1
@@ -71,7 +89,8 @@ def test_observations_follow_the_contract(quick: Run):
         parse_time(obs["time"])
         kind = obs["kind"]
         assert names[obs["sensor"]]["kind"] == {"acoustic": "acoustic", "weather": "weather"}.get(
-            kind, "radar")
+            kind, "radar"
+        )
         if kind == "acoustic":
             assert obs["signal"] in ("launch", "impact", "unknown")
             assert isinstance(obs["snr_db"], float)
@@ -90,8 +109,7 @@ def test_observations_follow_the_contract(quick: Run):
             assert kind == "weather" and len(obs["wind_mps"]) == 2
             assert isinstance(obs["temperature_c"], float)
     assert resent == quick.summary.resent > 0
-    assert set(quick.summary.observations) == {"acoustic", "radar_track", "radar_plot",
-                                               "weather"}
+    assert set(quick.summary.observations) == {"acoustic", "radar_track", "radar_plot", "weather"}
 
 
 def test_delivery_is_out_of_order_with_late_lines(quick: Run):
@@ -141,8 +159,9 @@ def test_launches_on_own_side_impacts_across(quick: Run):
     assert across.mean() >= 0.98
     for t in launches:
         assert t["time_of_flight_s"] > 0
-        tof_ns = parse_time(next(i for i in impacts if i["id"] == t["paired"])["time"]) \
-            - parse_time(t["time"])
+        tof_ns = parse_time(
+            next(i for i in impacts if i["id"] == t["paired"])["time"]
+        ) - parse_time(t["time"])
         assert abs(tof_ns / NS - t["time_of_flight_s"]) < 1e-3
 
 
@@ -153,8 +172,9 @@ def test_crossings_of_air_tracks(quick: Run):
     for t in crossing:
         first = t["crossings"][0]
         assert first["direction"] == f"{t['party']}->{'RU' if t['party'] == 'UA' else 'UA'}"
-        assert parse_time(t["path"][0][3]) < parse_time(first["time"]) \
-            < parse_time(t["path"][-1][3])
+        assert (
+            parse_time(t["path"][0][3]) < parse_time(first["time"]) < parse_time(t["path"][-1][3])
+        )
 
 
 def _expected_launches(run: Run, party: str) -> tuple[float, float, float]:
@@ -193,8 +213,10 @@ def test_false_alarm_count_matches_rate(busy: Run):
     caused = {i for t in busy.truth() for i in t["observations"]}
     acoustic = {o["id"] for o in busy.observations() if o["kind"] == "acoustic"}
     count = len(acoustic - caused)
-    expected = sum(5.0 for f in busy.sensors() if f["properties"]["kind"] == "acoustic") \
+    expected = (
+        sum(5.0 for f in busy.sensors() if f["properties"]["kind"] == "acoustic")
         * busy.scenario.duration_h
+    )
     lo, hi = poisson.ppf([0.00135, 0.99865], expected)
     assert lo <= count <= hi, (count, expected)
 
@@ -210,8 +232,13 @@ def test_labels_are_wrong_at_the_configured_rate(busy: Run):
             if o["kind"] != "acoustic":
                 continue
             counts["all"] += 1
-            counts["unknown" if o["signal"] == "unknown" else
-                   "right" if o["signal"] == t["type"] else "wrong"] += 1
+            counts[
+                "unknown"
+                if o["signal"] == "unknown"
+                else "right"
+                if o["signal"] == t["type"]
+                else "wrong"
+            ] += 1
     spec = busy.scenario.acoustics
     n = counts["all"]
     for key, p in (("wrong", spec.label_error_fraction), ("unknown", spec.label_unknown_fraction)):

@@ -11,16 +11,25 @@ from rich.table import Table
 
 
 def simulate(
-    scenario: Annotated[str, typer.Option(
-        "--scenario", help="Scenario file, or a name: scenarios/NAME.yaml here, else a bundled "
-                           "scenario (sector-quick, sector-day, line-heavy-day, "
-                           "ceasefire-breach).")],
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="Scenario file, or a name: scenarios/NAME.yaml here, else a bundled "
+            "scenario (sector-quick, sector-day, line-heavy-day, "
+            "ceasefire-breach).",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.")],
-    seed: Annotated[int | None, typer.Option(
-        "--seed", min=0, help="Random seed (default: the scenario's).")] = None,
-    progress: Annotated[bool, typer.Option(
-        "--progress/--no-progress", help="Progress bar on standard error (only on a "
-                                         "terminal).")] = True,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Random seed (default: the scenario's).")
+    ] = None,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress", help="Progress bar on standard error (only on a terminal)."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate a scenario: write agreement.yaml, areas.geojson, sensors.geojson,
@@ -34,9 +43,11 @@ def simulate(
         typer.echo(json.dumps(summary.as_dict(), indent=2))
         return
     console = Console()
-    console.print(f"[bold]{summary.scenario}[/] seed {summary.seed}: {summary.agreement}, line "
-                  f"km {summary.sector_km[0]:,.1f}-{summary.sector_km[1]:,.1f}, "
-                  f"{summary.duration_h:g} h from {summary.start}, {summary.wall_s:.1f} s")
+    console.print(
+        f"[bold]{summary.scenario}[/] seed {summary.seed}: {summary.agreement}, line "
+        f"km {summary.sector_km[0]:,.1f}-{summary.sector_km[1]:,.1f}, "
+        f"{summary.duration_h:g} h from {summary.start}, {summary.wall_s:.1f} s"
+    )
     table = Table(show_header=True)
     for col, justify in (("what", "left"), ("count", "right")):
         table.add_column(col, justify=justify)

@@ -108,8 +108,14 @@ def _pos(lon: float, lat: float) -> list[float]:
     return [float(lon), float(lat)]
 
 
-def simulate(scenario: Scenario | str | Path, seed: int | None, out_dir: str | Path,
-             progress: bool = True, *, base_dir: Path | None = None) -> SimulationSummary:
+def simulate(
+    scenario: Scenario | str | Path,
+    seed: int | None,
+    out_dir: str | Path,
+    progress: bool = True,
+    *,
+    base_dir: Path | None = None,
+) -> SimulationSummary:
     """Run a scenario (a `Scenario`, a scenario file or a bundled name) with `seed` (None: the
     scenario's own) and write its files to `out_dir`. `base_dir` resolves a relative agreement
     path of a `Scenario` given as an object (default: the current directory)."""
@@ -129,22 +135,28 @@ def simulate(scenario: Scenario | str | Path, seed: int | None, out_dir: str | P
     _copy_agreement(agreement, out)
 
     network = build_network(frame, spec, _rng(seed, _LAYOUT))
-    (out / "sensors.geojson").write_text(json.dumps(network.geojson(), separators=(",", ":"))
-                                         + "\n", encoding="utf-8")
+    (out / "sensors.geojson").write_text(
+        json.dumps(network.geojson(), separators=(",", ":")) + "\n", encoding="utf-8"
+    )
     fire = FireModel(frame, spec, _rng(seed, _BATTERIES))
     objs = sorties(frame, spec, _rng(seed, _AIR))
     parked = parked_weapons(frame, spec, _rng(seed, _PARKED))
     resolved = spec.model_dump(mode="json")
-    resolved.update(seed=seed, sector={"start_km": round(frame.start_km, 3),
-                                       "end_km": round(frame.end_km, 3)},
-                    agreement=agreement.name if agreement.path is None else str(agreement.path))
-    (out / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False,
-                                                      allow_unicode=True), encoding="utf-8")
+    resolved.update(
+        seed=seed,
+        sector={"start_km": round(frame.start_km, 3), "end_km": round(frame.end_km, 3)},
+        agreement=agreement.name if agreement.path is None else str(agreement.path),
+    )
+    (out / "scenario.yaml").write_text(
+        yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
 
     run = _Run(spec, seed, frame, network, fire, objs, agreement)
     windows = int(np.ceil(spec.duration_ns / (WINDOW_S * NS)))
-    with (open(out / "observations.jsonl", "w", encoding="utf-8") as obs_file,
-          open(out / "truth.jsonl", "w", encoding="utf-8") as truth_file):
+    with (
+        open(out / "observations.jsonl", "w", encoding="utf-8") as obs_file,
+        open(out / "truth.jsonl", "w", encoding="utf-8") as truth_file,
+    ):
         queue = DeliveryQueue(spec.delivery, obs_file)
         truth = _Truth(truth_file)
         run.write_parked(truth, parked)
@@ -152,20 +164,38 @@ def simulate(scenario: Scenario | str | Path, seed: int | None, out_dir: str | P
             task = bar.add_task(f"simulating {spec.name}", total=windows)
             for w in range(windows):
                 run.window(w, queue, truth)
-                bar.update(task, advance=1, description=f"simulating {spec.name} "
-                           f"({queue.stats.delivered:,} observations)")
+                bar.update(
+                    task,
+                    advance=1,
+                    description=f"simulating {spec.name} ({queue.stats.delivered:,} observations)",
+                )
             run.finish(truth)
             queue.flush()
     summary = SimulationSummary(
-        scenario=spec.name, seed=seed, out_dir=str(out), agreement=agreement.name,
-        sector_km=(round(frame.start_km, 3), round(frame.end_km, 3)), start=spec.start,
-        duration_h=spec.duration_h, sensors=network.counts(), sources=dict(truth.by_type),
+        scenario=spec.name,
+        seed=seed,
+        out_dir=str(out),
+        agreement=agreement.name,
+        sector_km=(round(frame.start_km, 3), round(frame.end_km, 3)),
+        start=spec.start,
+        duration_h=spec.duration_h,
+        sensors=network.counts(),
+        sources=dict(truth.by_type),
         launches_by_party=dict(sorted(truth.launches_by_party.items())),
-        observations=dict(run.kinds), false_alarms=run.false_alarms,
-        lines_written=queue.stats.delivered, resent=queue.stats.resent, late=queue.stats.late)
-    (out / "truth_summary.json").write_text(json.dumps(
-        {k: v for k, v in summary.as_dict().items() if k not in ("wall_s", "files", "out_dir")},
-        indent=2) + "\n", encoding="utf-8")
+        observations=dict(run.kinds),
+        false_alarms=run.false_alarms,
+        lines_written=queue.stats.delivered,
+        resent=queue.stats.resent,
+        late=queue.stats.late,
+    )
+    (out / "truth_summary.json").write_text(
+        json.dumps(
+            {k: v for k, v in summary.as_dict().items() if k not in ("wall_s", "files", "out_dir")},
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     summary.files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
     summary.wall_s = round(time.perf_counter() - wall0, 3)
     return summary
@@ -193,17 +223,31 @@ def _copy_agreement(agreement: Agreement, out: Path) -> None:
 
 def _progress(enabled: bool) -> Progress:
     console = Console(stderr=True)
-    return Progress(TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console,
-                    disable=not (enabled and sys.stderr.isatty()), transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not (enabled and sys.stderr.isatty()),
+        transient=False,
+    )
 
 
 class _Run:
     """The state carried from window to window."""
 
-    def __init__(self, spec: Scenario, seed: int, frame: SectorFrame, network: Network,
-                 fire: FireModel, objs: AirObjects, agreement: Agreement):
+    def __init__(
+        self,
+        spec: Scenario,
+        seed: int,
+        frame: SectorFrame,
+        network: Network,
+        fire: FireModel,
+        objs: AirObjects,
+        agreement: Agreement,
+    ):
         self.spec, self.seed, self.frame, self.net = spec, seed, frame, network
         self.fire, self.objs, self.agreement = fire, objs, agreement
         self.classes = weapon_classes()
@@ -232,40 +276,74 @@ class _Run:
         shots = self.fire.shots(t0, t1, _rng(seed, _FIRE, w))
         det_obj = self._detonations(t0, t1)
         sources = self._sources(shots, det_obj)
-        det = acoustics.detect(sources, self.net.acoustic, spec.weather, spec.acoustics,
-                               _rng(seed, _ACOUSTIC, w))
-        fa = acoustics.false_alarms(self.net.acoustic, t0, t1, spec.acoustics,
-                                    _rng(seed, _FALSE, w))
+        det = acoustics.detect(
+            sources, self.net.acoustic, spec.weather, spec.acoustics, _rng(seed, _ACOUSTIC, w)
+        )
+        fa = acoustics.false_alarms(
+            self.net.acoustic, t0, t1, spec.acoustics, _rng(seed, _FALSE, w)
+        )
         allac = acoustics.Detections.concat([det, fa])
         ac_ids = observation_ids(self.names, allac.sensor, allac.time_ns, self.counters)
         a = self.net.acoustic
-        lines = acoustic_lines(ac_ids, self.names, allac.sensor, allac.time_ns, allac.snr_db,
-                               allac.signal, allac.azimuth_deg,
-                               a.azimuth_sigma_deg[allac.sensor])
+        lines = acoustic_lines(
+            ac_ids,
+            self.names,
+            allac.sensor,
+            allac.time_ns,
+            allac.snr_db,
+            allac.signal,
+            allac.azimuth_deg,
+            a.azimuth_sigma_deg[allac.sensor],
+        )
         observed = [allac.time_ns]
         self.kinds["acoustic"] += allac.size
         self.false_alarms += fa.size
 
-        tracks = counter_battery_tracks(self.net.counter_battery, shots, self.fire.tables,
-                                        self.agreement.projection, _rng(seed, _CB, w))
+        tracks = counter_battery_tracks(
+            self.net.counter_battery,
+            shots,
+            self.fire.tables,
+            self.agreement.projection,
+            _rng(seed, _CB, w),
+        )
         tr_ids: list[str] = []
         if tracks.size:
             first = tracks.time_ns[tracks.offsets[:-1]]
             last = tracks.time_ns[tracks.offsets[1:] - 1]
-            tr_ids = observation_ids(self.names, np.array([self.index[s] for s in tracks.sensor]),
-                                     first, self.counters)
+            tr_ids = observation_ids(
+                self.names, np.array([self.index[s] for s in tracks.sensor]), first, self.counters
+            )
             lines += track_lines(tr_ids, tracks)
             observed.append(last)
             self.kinds["radar_track"] += tracks.size
 
-        plots = air_plots(self.net.air, self.near, self.objs, (t0 - spec.start_ns) / NS,
-                          (t1 - spec.start_ns) / NS, spec.start_ns, self.agreement.projection,
-                          _rng(seed, _PLOTS, w))
+        plots = air_plots(
+            self.net.air,
+            self.near,
+            self.objs,
+            (t0 - spec.start_ns) / NS,
+            (t1 - spec.start_ns) / NS,
+            spec.start_ns,
+            self.agreement.projection,
+            _rng(seed, _PLOTS, w),
+        )
         if plots.size:
-            pl_ids = observation_ids(self.names, np.array([self.index[s] for s in plots.sensor]),
-                                     plots.time_ns, self.counters)
-            lines += plot_lines(pl_ids, plots.sensor, plots.time_ns, plots.lon, plots.lat,
-                                plots.alt, plots.sigma_m, plots.velocity)
+            pl_ids = observation_ids(
+                self.names,
+                np.array([self.index[s] for s in plots.sensor]),
+                plots.time_ns,
+                self.counters,
+            )
+            lines += plot_lines(
+                pl_ids,
+                plots.sensor,
+                plots.time_ns,
+                plots.lon,
+                plots.lat,
+                plots.alt,
+                plots.sigma_m,
+                plots.velocity,
+            )
             observed.append(plots.time_ns)
             self.kinds["radar_plot"] += plots.size
             self.false_alarms += int((plots.obj < 0).sum())
@@ -275,8 +353,9 @@ class _Run:
         wx = self._weather(t0, t1, _rng(seed, _WEATHER, w))
         if wx is not None:
             names, times, temp, we, wn = wx
-            ids = observation_ids(self.names, np.array([self.index[s] for s in names]), times,
-                                  self.counters)
+            ids = observation_ids(
+                self.names, np.array([self.index[s] for s in names]), times, self.counters
+            )
             lines += weather_lines(ids, names, times, temp, we, wn)
             observed.append(times)
             self.kinds["weather"] += len(ids)
@@ -316,17 +395,27 @@ class _Run:
             d_lat.append(lat)
         launch_level = np.array([cls[w].launch_level_db or 0.0 for w in shots.weapon])
         impact_level = np.array([cls[w].impact_level_db or 0.0 for w in shots.weapon])
-        det_level = np.array([cls[self.objs.weapon[i]].impact_level_db or 0.0
-                              for i in det_obj.tolist()])
+        det_level = np.array(
+            [cls[self.objs.weapon[i]].impact_level_db or 0.0 for i in det_obj.tolist()]
+        )
         lon = np.concatenate([shots.launch_lon, shots.impact_lon, d_lon])
         lat = np.concatenate([shots.launch_lat, shots.impact_lat, d_lat])
         return acoustics.Sources(
-            time_ns=np.concatenate([shots.launch_ns, shots.impact_ns,
-                                    np.array(d_t, np.int64)]).astype(np.int64),
-            lon=lon, lat=lat, xyz=ecef(lon, lat),
+            time_ns=np.concatenate(
+                [shots.launch_ns, shots.impact_ns, np.array(d_t, np.int64)]
+            ).astype(np.int64),
+            lon=lon,
+            lat=lat,
+            xyz=ecef(lon, lat),
             level_db=np.concatenate([launch_level, impact_level, det_level]),
-            signal=np.concatenate([np.full(n, acoustics.LAUNCH), np.full(n, acoustics.IMPACT),
-                                   np.full(det_obj.size, acoustics.IMPACT)]).astype(np.int64))
+            signal=np.concatenate(
+                [
+                    np.full(n, acoustics.LAUNCH),
+                    np.full(n, acoustics.IMPACT),
+                    np.full(det_obj.size, acoustics.IMPACT),
+                ]
+            ).astype(np.int64),
+        )
 
     def _weather(self, t0: int, t1: int, rng: np.random.Generator):
         names, times = [], []
@@ -342,10 +431,12 @@ class _Run:
         if not names:
             return None
         times_a = np.concatenate(times).astype(np.int64)
-        sig_t = np.concatenate([np.full(len(g.ids), g.spec.temperature_sigma_c)
-                                for g in self.net.weather])
-        sig_w = np.concatenate([np.full(len(g.ids), g.spec.wind_sigma_mps)
-                                for g in self.net.weather])
+        sig_t = np.concatenate(
+            [np.full(len(g.ids), g.spec.temperature_sigma_c) for g in self.net.weather]
+        )
+        sig_w = np.concatenate(
+            [np.full(len(g.ids), g.spec.wind_sigma_mps) for g in self.net.weather]
+        )
         all_ids = [sid for g in self.net.weather for sid in g.ids]
         pos = {sid: i for i, sid in enumerate(all_ids)}
         k = np.array([pos[s] for s in names])
@@ -362,15 +453,31 @@ class _Run:
         start = format_time(self.spec.start_ns)
         until = format_time(self.spec.start_ns + self.spec.duration_ns)
         for i in range(len(parked.party)):
-            truth.write({"id": f"P{i + 1}", "type": "parked-weapon", "time": start,
-                         "position": _pos(parked.lon[i], parked.lat[i]),
-                         "party": parked.party[i], "weapon": parked.weapon[i],
-                         "observations": [], "until": until, "rule": parked.rule[i],
-                         "distance_to_line_km": round(float(parked.distance_km[i]), 3)})
+            truth.write(
+                {
+                    "id": f"P{i + 1}",
+                    "type": "parked-weapon",
+                    "time": start,
+                    "position": _pos(parked.lon[i], parked.lat[i]),
+                    "party": parked.party[i],
+                    "weapon": parked.weapon[i],
+                    "observations": [],
+                    "until": until,
+                    "rule": parked.rule[i],
+                    "distance_to_line_km": round(float(parked.distance_km[i]), 3),
+                }
+            )
 
-    def _write_truth(self, truth: _Truth, shots: Shots, det_obj: np.ndarray,
-                     det: acoustics.Detections, ac_ids: list[str], tracks, tr_ids: list[str]
-                     ) -> None:
+    def _write_truth(
+        self,
+        truth: _Truth,
+        shots: Shots,
+        det_obj: np.ndarray,
+        det: acoustics.Detections,
+        ac_ids: list[str],
+        tracks,
+        tr_ids: list[str],
+    ) -> None:
         n = shots.size
         # Detections are the first det.size entries of ac_ids (false alarms follow).
         groups: list[list[str]] = [[] for _ in range(2 * n + det_obj.size)]
@@ -385,24 +492,50 @@ class _Run:
             num = int(shots.number[i])
             common = {"party": shots.party[i], "weapon": shots.weapon[i]}
             link = {"shot": f"S{num}", "barrage": f"B{int(shots.barrage[i])}"}
-            truth.write({"id": f"L{num}", "type": "launch", "time": t_launch[i],
-                         "position": _pos(shots.launch_lon[i], shots.launch_lat[i]), **common,
-                         "observations": groups[i], "paired": f"I{num}", **link,
-                         "aim": _pos(shots.aim_lon[i], shots.aim_lat[i]),
-                         "range_m": round(float(shots.range_m[i]), 1),
-                         "azimuth_deg": round(float(shots.azimuth_deg[i]), 4),
-                         "elevation_deg": round(float(shots.elevation_deg[i]), 4),
-                         "time_of_flight_s": round(float(shots.time_of_flight_s[i]), 4)})
-            truth.write({"id": f"I{num}", "type": "impact", "time": t_impact[i],
-                         "position": _pos(shots.impact_lon[i], shots.impact_lat[i]), **common,
-                         "observations": groups[n + i], "paired": f"L{num}", **link})
+            truth.write(
+                {
+                    "id": f"L{num}",
+                    "type": "launch",
+                    "time": t_launch[i],
+                    "position": _pos(shots.launch_lon[i], shots.launch_lat[i]),
+                    **common,
+                    "observations": groups[i],
+                    "paired": f"I{num}",
+                    **link,
+                    "aim": _pos(shots.aim_lon[i], shots.aim_lat[i]),
+                    "range_m": round(float(shots.range_m[i]), 1),
+                    "azimuth_deg": round(float(shots.azimuth_deg[i]), 4),
+                    "elevation_deg": round(float(shots.elevation_deg[i]), 4),
+                    "time_of_flight_s": round(float(shots.time_of_flight_s[i]), 4),
+                }
+            )
+            truth.write(
+                {
+                    "id": f"I{num}",
+                    "type": "impact",
+                    "time": t_impact[i],
+                    "position": _pos(shots.impact_lon[i], shots.impact_lat[i]),
+                    **common,
+                    "observations": groups[n + i],
+                    "paired": f"L{num}",
+                    **link,
+                }
+            )
         for j, i in enumerate(det_obj.tolist()):
             t, lon, lat = self._detonation_place(i)
             num = int(self.objs.number[i])
-            truth.write({"id": f"T{num}-impact", "type": "impact", "time": format_time(t),
-                         "position": _pos(lon, lat), "party": self.objs.party[i],
-                         "weapon": self.objs.weapon[i], "observations": groups[2 * n + j],
-                         "air_track": f"T{num}"})
+            truth.write(
+                {
+                    "id": f"T{num}-impact",
+                    "type": "impact",
+                    "time": format_time(t),
+                    "position": _pos(lon, lat),
+                    "party": self.objs.party[i],
+                    "weapon": self.objs.weapon[i],
+                    "observations": groups[2 * n + j],
+                    "air_track": f"T{num}",
+                }
+            )
 
     def _write_air(self, truth: _Truth, which: np.ndarray) -> None:
         o = self.objs
@@ -411,17 +544,39 @@ class _Run:
             k = int(o.count[i])
             lon, lat = round_coords(*proj.inverse(o.x[i, :k], o.y[i, :k]))
             times = format_times(self.spec.start_ns + np.rint(o.t_s[i, :k] * NS).astype(np.int64))
-            path = [[float(lon[j]), float(lat[j]), round(float(o.alt[i, j]), 1), times[j]]
-                    for j in range(k)]
+            path = [
+                [float(lon[j]), float(lat[j]), round(float(o.alt[i, j]), 1), times[j]]
+                for j in range(k)
+            ]
             in_time = o.end_s[i] < self.end_s
-            outcome = ("returned" if not o.crossing[i] else "lost" if not o.detonates[i]
-                       else "detonated" if in_time else "detonates-after-end")
-            obj = {"id": f"T{int(o.number[i])}", "type": "air-track", "time": times[0],
-                   "position": path[0][:2], "party": o.party[i], "weapon": o.weapon[i],
-                   "observations": self.air_obs.pop(i, []), "path": path,
-                   "crossings": [{"time": format_time(c["time_ns"]), "position": c["position"],
-                                  "direction": c["direction"]} for c in o.crossings[i]],
-                   "outcome": outcome}
+            outcome = (
+                "returned"
+                if not o.crossing[i]
+                else "lost"
+                if not o.detonates[i]
+                else "detonated"
+                if in_time
+                else "detonates-after-end"
+            )
+            obj = {
+                "id": f"T{int(o.number[i])}",
+                "type": "air-track",
+                "time": times[0],
+                "position": path[0][:2],
+                "party": o.party[i],
+                "weapon": o.weapon[i],
+                "observations": self.air_obs.pop(i, []),
+                "path": path,
+                "crossings": [
+                    {
+                        "time": format_time(c["time_ns"]),
+                        "position": c["position"],
+                        "direction": c["direction"],
+                    }
+                    for c in o.crossings[i]
+                ],
+                "outcome": outcome,
+            }
             if o.detonates[i] and in_time:
                 obj["impact"] = f"T{int(o.number[i])}-impact"
             truth.write(obj)

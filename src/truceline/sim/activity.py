@@ -24,23 +24,28 @@ from truceline.weapons import WeaponClass, weapon_classes
 NS = 1_000_000_000
 
 
-def profile_segments(party: PartyActivity, start_ns: int, end_ns: int, scenario_start_ns: int
-                     ) -> list[tuple[int, int, float]]:
+def profile_segments(
+    party: PartyActivity, start_ns: int, end_ns: int, scenario_start_ns: int
+) -> list[tuple[int, int, float]]:
     """The pieces (from_ns, to_ns, factor) of the party's profile overlapping [start, end)."""
     steps = sorted(party.profile, key=lambda s: s.from_h)
     out = []
     for i, step in enumerate(steps):
         a = scenario_start_ns + round(step.from_h * 3600 * NS)
-        b = scenario_start_ns + round(steps[i + 1].from_h * 3600 * NS) if i + 1 < len(steps) \
+        b = (
+            scenario_start_ns + round(steps[i + 1].from_h * 3600 * NS)
+            if i + 1 < len(steps)
             else end_ns
+        )
         a, b = max(a, start_ns), min(b, end_ns)
         if b > a and step.factor > 0:
             out.append((a, b, step.factor))
     return out
 
 
-def poisson_times(rng: np.random.Generator, rate_per_h: float,
-                  segments: list[tuple[int, int, float]]) -> NDArray[np.int64]:
+def poisson_times(
+    rng: np.random.Generator, rate_per_h: float, segments: list[tuple[int, int, float]]
+) -> NDArray[np.int64]:
     """Event times (ns, sorted) of a Poisson process of `rate_per_h` × each segment's factor."""
     times = []
     for a, b, factor in segments:
@@ -126,21 +131,27 @@ class FireModel:
             tactics = act.fire(wid)
             share = pa.mix[wid] / sum(pa.mix.values())
             segments = profile_segments(pa, start_ns, end_ns, self.scenario.start_ns)
-            starts = poisson_times(rng, pa.launches_per_hour * share / tactics.rounds_mean,
-                                   segments)
+            starts = poisson_times(
+                rng, pa.launches_per_hour * share / tactics.rounds_mean, segments
+            )
             if starts.size:
                 parts.append(self._barrages(party, bat, starts, rng))
         if not parts:
             return _empty_shots()
-        shots = Shots(*(np.concatenate([getattr(p, f) for p in parts])
-                        if not isinstance(getattr(parts[0], f), list)
-                        else [x for p in parts for x in getattr(p, f)]
-                        for f in Shots.__dataclass_fields__))
+        shots = Shots(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                if not isinstance(getattr(parts[0], f), list)
+                else [x for p in parts for x in getattr(p, f)]
+                for f in Shots.__dataclass_fields__
+            )
+        )
         order = np.argsort(shots.launch_ns, kind="stable")
         return _take(shots, order)
 
-    def _barrages(self, party: str, bat: Batteries, starts: NDArray[np.int64],
-                  rng: np.random.Generator) -> Shots:
+    def _barrages(
+        self, party: str, bat: Batteries, starts: NDArray[np.int64], rng: np.random.Generator
+    ) -> Shots:
         frame, weapon = self.frame, bat.weapon
         act = self.scenario.activity
         tactics = act.fire(weapon.id)
@@ -150,8 +161,9 @@ class FireModel:
         which = rng.integers(0, bat.lon.size, nb)
         # Aim point: across the line near the battery's chainage, within reach.
         max_km = weapon.max_range_km
-        lateral = np.clip(rng.normal(0.0, act.lateral_fraction * max_km, nb),
-                          -0.3 * max_km, 0.3 * max_km)
+        lateral = np.clip(
+            rng.normal(0.0, act.lateral_fraction * max_km, nb), -0.3 * max_km, 0.3 * max_km
+        )
         km = np.clip(bat.km[which] + lateral, frame.start_km, frame.end_km)
         lo, hi = tactics.target_fraction
         depth = max_km * (lo + (hi - lo) * rng.random(nb))
@@ -163,8 +175,9 @@ class FireModel:
         clamped = np.clip(dist, reach_lo, reach_hi)
         moved = clamped != dist
         if np.any(moved):
-            lo_m, la_m, _ = GEOD.fwd(bat.lon[which][moved], bat.lat[which][moved], az[moved],
-                                     clamped[moved])
+            lo_m, la_m, _ = GEOD.fwd(
+                bat.lon[which][moved], bat.lat[which][moved], az[moved], clamped[moved]
+            )
             lo_m, la_m = round_coords(lo_m, la_m)
             across = frame.agreement.party_at(lo_m, la_m) == other
             idx = np.flatnonzero(moved)[across]
@@ -183,8 +196,9 @@ class FireModel:
         sp = act.battery_spread_m
         b = which[barrage]
         x, y = frame.agreement.projection.forward(bat.lon[b], bat.lat[b])
-        l_lon, l_lat = frame.to_lonlat(x + rng.normal(0, sp, n) if sp else x,
-                                       y + rng.normal(0, sp, n) if sp else y)
+        l_lon, l_lat = frame.to_lonlat(
+            x + rng.normal(0, sp, n) if sp else x, y + rng.normal(0, sp, n) if sp else y
+        )
         az_r, _, rng_r = GEOD.inv(l_lon, l_lat, aim_lon[barrage], aim_lat[barrage])
         sigma = tactics.dispersion_fraction * rng_r
         range_m = np.clip(rng_r + rng.normal(0.0, 1.0, n) * sigma, reach_lo, reach_hi)
@@ -199,9 +213,24 @@ class FireModel:
         self.next_shot += n
         barrages = np.arange(self.next_barrage, self.next_barrage + nb)[barrage]
         self.next_barrage += nb
-        return Shots(numbers, barrages, [party] * n, [weapon.id] * n, launch_ns, impact_ns,
-                     l_lon, l_lat, i_lon, i_lat, aim_lon[barrage], aim_lat[barrage], elevation,
-                     tof, range_m, azimuth)
+        return Shots(
+            numbers,
+            barrages,
+            [party] * n,
+            [weapon.id] * n,
+            launch_ns,
+            impact_ns,
+            l_lon,
+            l_lat,
+            i_lon,
+            i_lat,
+            aim_lon[barrage],
+            aim_lat[barrage],
+            elevation,
+            tof,
+            range_m,
+            azimuth,
+        )
 
 
 def _take(shots: Shots, idx: NDArray[np.int64]) -> Shots:
@@ -220,6 +249,7 @@ def _empty_shots() -> Shots:
 
 # -- parked heavy weapons ----------------------------------------------------------------------
 
+
 @dataclass
 class Parked:
     """Heavy weapons parked inside withdrawal zones for the whole scenario (truth only)."""
@@ -235,8 +265,11 @@ class Parked:
 def parked_weapons(frame: SectorFrame, scenario: Scenario, rng: np.random.Generator) -> Parked:
     """Place each party's parked weapons: a withdrawal rule at random, one of its classes, at a
     depth uniform in [0.2, 0.9] × the rule's distance; kept only if inside the zone."""
-    rules = [r for r in frame.agreement.rules
-             if r.kind is RuleKind.WITHDRAWAL and r.classes and r.min_distance_km]
+    rules = [
+        r
+        for r in frame.agreement.rules
+        if r.kind is RuleKind.WITHDRAWAL and r.classes and r.min_distance_km
+    ]
     out = Parked([], [], [], np.zeros(0), np.zeros(0), np.zeros(0))
     if not rules:
         return out
@@ -261,6 +294,9 @@ def parked_weapons(frame: SectorFrame, scenario: Scenario, rng: np.random.Genera
         lats.append(lat[inside])
         dists.append(dist[inside])
     if lons:
-        out.lon, out.lat, out.distance_km = (np.concatenate(lons), np.concatenate(lats),
-                                             np.concatenate(dists))
+        out.lon, out.lat, out.distance_km = (
+            np.concatenate(lons),
+            np.concatenate(lats),
+            np.concatenate(dists),
+        )
     return out

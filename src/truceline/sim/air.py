@@ -33,12 +33,12 @@ class AirObjects:
     number: NDArray[np.int64]
     party: list[str]
     weapon: list[str]
-    x: NDArray[np.float64]           # (n, W) projected metres
+    x: NDArray[np.float64]  # (n, W) projected metres
     y: NDArray[np.float64]
-    alt: NDArray[np.float64]         # height above ground, m
-    t_s: NDArray[np.float64]         # seconds since the scenario start
+    alt: NDArray[np.float64]  # height above ground, m
+    t_s: NDArray[np.float64]  # seconds since the scenario start
     count: NDArray[np.int64]
-    crossing: NDArray[np.bool_]      # an attack across the line
+    crossing: NDArray[np.bool_]  # an attack across the line
     detonates: NDArray[np.bool_]
     crossings: list[list[dict]] = field(default_factory=list)
 
@@ -54,8 +54,9 @@ class AirObjects:
     def end_s(self) -> NDArray[np.float64]:
         return self.t_s[np.arange(self.size), self.count - 1]
 
-    def state(self, obj: NDArray[np.int64], t_s: NDArray[np.float64]
-              ) -> tuple[NDArray[np.float64], ...]:
+    def state(
+        self, obj: NDArray[np.int64], t_s: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], ...]:
         """(x, y, alt, vx, vy, valt) of objects `obj` at times `t_s` (clipped to the flight)."""
         tw = self.t_s[obj]
         last = self.count[obj] - 1
@@ -87,35 +88,57 @@ def sorties(frame: SectorFrame, scenario: Scenario, rng: np.random.Generator) ->
             n = times.size
             if n == 0:
                 continue
-            crossing_p = (tactics.crossing_fraction if sortie.crossing_fraction is None
-                          else sortie.crossing_fraction)
+            crossing_p = (
+                tactics.crossing_fraction
+                if sortie.crossing_fraction is None
+                else sortie.crossing_fraction
+            )
             crossing = rng.random(n) < crossing_p
-            speed = classes[cid].mean_speed_mps * (1 + tactics.speed_spread
-                                                   * (2 * rng.random(n) - 1))
-            alt = tactics.altitude_m[0] + (tactics.altitude_m[1] - tactics.altitude_m[0]) \
-                * rng.random(n)
+            speed = classes[cid].mean_speed_mps * (
+                1 + tactics.speed_spread * (2 * rng.random(n) - 1)
+            )
+            alt = tactics.altitude_m[0] + (
+                tactics.altitude_m[1] - tactics.altitude_m[0]
+            ) * rng.random(n)
             km0 = frame.start_km + rng.random(n) * frame.length_km
             d0 = tactics.launch_depth_km[0] + np.diff(tactics.launch_depth_km)[0] * rng.random(n)
             lon0, lat0 = frame.place(rng, party, km0, d0)
-            d1 = np.where(crossing,
-                          tactics.target_depth_km[0] + np.diff(tactics.target_depth_km)[0]
-                          * rng.random(n), 0.5 + 1.5 * rng.random(n))
-            km1 = np.clip(km0 + rng.normal(0.0, 0.3, n) * (d0 + d1), frame.start_km,
-                          frame.end_km)
+            d1 = np.where(
+                crossing,
+                tactics.target_depth_km[0] + np.diff(tactics.target_depth_km)[0] * rng.random(n),
+                0.5 + 1.5 * rng.random(n),
+            )
+            km1 = np.clip(km0 + rng.normal(0.0, 0.3, n) * (d0 + d1), frame.start_km, frame.end_km)
             lon1, lat1 = np.zeros(n), np.zeros(n)
             if np.any(crossing):
                 lon1[crossing], lat1[crossing] = frame.place(
-                    rng, frame.other(party), km1[crossing], d1[crossing])
+                    rng, frame.other(party), km1[crossing], d1[crossing]
+                )
             if np.any(~crossing):
                 lon1[~crossing], lat1[~crossing] = frame.place(
-                    rng, party, km1[~crossing], d1[~crossing], min_fraction=0.0)
+                    rng, party, km1[~crossing], d1[~crossing], min_fraction=0.0
+                )
             detonates = crossing & (rng.random(n) < tactics.hit_fraction)
             lost_at = 0.5 + 0.5 * rng.random(n)
             dogleg = rng.normal(0.0, 0.1, n) if cid != "fpv-drone" else np.zeros(n)
             for i in range(n):
-                rows.append((party, cid, times[i], lon0[i], lat0[i], lon1[i], lat1[i],
-                             bool(crossing[i]), bool(detonates[i]), lost_at[i], dogleg[i],
-                             speed[i], alt[i]))
+                rows.append(
+                    (
+                        party,
+                        cid,
+                        times[i],
+                        lon0[i],
+                        lat0[i],
+                        lon1[i],
+                        lat1[i],
+                        bool(crossing[i]),
+                        bool(detonates[i]),
+                        lost_at[i],
+                        dogleg[i],
+                        speed[i],
+                        alt[i],
+                    )
+                )
     rows.sort(key=lambda r: (r[2], r[0], r[1]))
     return _build(frame, scenario, rows)
 
@@ -129,8 +152,21 @@ def _build(frame: SectorFrame, scenario: Scenario, rows: list[tuple]) -> AirObje
     t = np.zeros(shape)
     count = np.zeros(n, np.int64)
     proj = frame.agreement.projection
-    for i, (_, _, t0, lon0, lat0, lon1, lat1, crossing, detonates, lost_at, dogleg, speed,
-            cruise) in enumerate(rows):
+    for i, (
+        _,
+        _,
+        t0,
+        lon0,
+        lat0,
+        lon1,
+        lat1,
+        crossing,
+        detonates,
+        lost_at,
+        dogleg,
+        speed,
+        cruise,
+    ) in enumerate(rows):
         (xa, xb), (ya, yb) = proj.forward([lon0, lon1], [lat0, lat1])
         dx, dy = xb - xa, yb - ya
         nx, ny = -dy, dx  # left normal (unnormalised: scales with length)
@@ -143,12 +179,11 @@ def _build(frame: SectorFrame, scenario: Scenario, rows: list[tuple]) -> AirObje
             if not detonates:  # lost: the track ends part-way, in the air
                 keep = [f < lost_at for f in fr]
                 o = float(np.interp(lost_at, fr, off))
-                px = [p for p, k in zip(px, keep, strict=True) if k] + [
-                    xa + dx * lost_at + nx * o]
-                py = [p for p, k in zip(py, keep, strict=True) if k] + [
-                    ya + dy * lost_at + ny * o]
+                px = [p for p, k in zip(px, keep, strict=True) if k] + [xa + dx * lost_at + nx * o]
+                py = [p for p, k in zip(py, keep, strict=True) if k] + [ya + dy * lost_at + ny * o]
                 hs = [h for h, k in zip(hs, keep, strict=True) if k] + [
-                    float(np.interp(lost_at, fr, hs))]
+                    float(np.interp(lost_at, fr, hs))
+                ]
         else:  # patrol to near the line and back
             px = [xa, xa + dx * 0.05, xb, xa + dx * 0.05, xa]
             py = [ya, ya + dy * 0.05, yb, ya + dy * 0.05, ya]
@@ -160,9 +195,18 @@ def _build(frame: SectorFrame, scenario: Scenario, rows: list[tuple]) -> AirObje
         count[i] = k
         x[i, :k], y[i, :k], alt[i, :k], t[i, :k] = px, py, hs, times
         x[i, k:], y[i, k:], alt[i, k:], t[i, k:] = px[-1], py[-1], hs[-1], times[-1]
-    objs = AirObjects(np.arange(1, n + 1), [r[0] for r in rows], [r[1] for r in rows], x, y, alt,
-                      t, count, np.array([r[7] for r in rows], bool),
-                      np.array([r[8] for r in rows], bool))
+    objs = AirObjects(
+        np.arange(1, n + 1),
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        x,
+        y,
+        alt,
+        t,
+        count,
+        np.array([r[7] for r in rows], bool),
+        np.array([r[8] for r in rows], bool),
+    )
     objs.crossings = _crossings(frame, objs, scenario.start_ns)
     return objs
 
@@ -173,9 +217,12 @@ def _crossings(frame: SectorFrame, objs: AirObjects, start_ns: int) -> list[list
         return []
     line = frame.agreement.line_local
     shapely.prepare(line)
-    paths = [shapely.LineString(np.column_stack([objs.x[i, :objs.count[i]],
-                                                 objs.y[i, :objs.count[i]]]))
-             for i in range(objs.size)]
+    paths = [
+        shapely.LineString(
+            np.column_stack([objs.x[i, : objs.count[i]], objs.y[i, : objs.count[i]]])
+        )
+        for i in range(objs.size)
+    ]
     hits = shapely.intersection(np.array(paths, dtype=object), line)
     out = []
     for i, (path, hit) in enumerate(zip(paths, hits, strict=True)):
@@ -184,18 +231,24 @@ def _crossings(frame: SectorFrame, objs: AirObjects, start_ns: int) -> list[list
             out.append([])
             continue
         along = np.sort(shapely.line_locate_point(path, np.array(pts, dtype=object)))
-        xy = np.column_stack([objs.x[i, :objs.count[i]], objs.y[i, :objs.count[i]]])
+        xy = np.column_stack([objs.x[i, : objs.count[i]], objs.y[i, : objs.count[i]]])
         cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
-        tt = objs.t_s[i, :objs.count[i]]
+        tt = objs.t_s[i, : objs.count[i]]
         times = np.interp(along, cum, tt)
         where = shapely.line_interpolate_point(path, along)
-        lon, lat = round_coords(*frame.agreement.projection.inverse(shapely.get_x(where),
-                                                                    shapely.get_y(where)))
+        lon, lat = round_coords(
+            *frame.agreement.projection.inverse(shapely.get_x(where), shapely.get_y(where))
+        )
         own, other = objs.party[i], frame.other(objs.party[i])
         rows = []
         for j in range(along.size):
             a, b = (own, other) if j % 2 == 0 else (other, own)
-            rows.append({"time_ns": start_ns + round(times[j] * NS),
-                         "position": [float(lon[j]), float(lat[j])], "direction": f"{a}->{b}"})
+            rows.append(
+                {
+                    "time_ns": start_ns + round(times[j] * NS),
+                    "position": [float(lon[j]), float(lat[j])],
+                    "direction": f"{a}->{b}",
+                }
+            )
         out.append(rows)
     return out

@@ -48,21 +48,24 @@ class DeliveryQueue:
     def pending(self) -> int:
         return len(self._lines)
 
-    def push(self, lines: list[str], observed_ns: NDArray[np.int64],
-             rng: np.random.Generator) -> None:
+    def push(
+        self, lines: list[str], observed_ns: NDArray[np.int64], rng: np.random.Generator
+    ) -> None:
         n = len(lines)
         if n == 0:
             return
         spec = self.spec
-        delay_s = spec.network_delay_median_s * np.exp(spec.network_delay_sigma
-                                                       * rng.normal(0.0, 1.0, n))
+        delay_s = spec.network_delay_median_s * np.exp(
+            spec.network_delay_sigma * rng.normal(0.0, 1.0, n)
+        )
         late = rng.random(n) < spec.late_fraction
         lo, hi = spec.late_delay_s
         delay_s = delay_s + np.where(late, lo + (hi - lo) * rng.random(n), 0.0)
         due = np.asarray(observed_ns, np.int64) + np.rint(delay_s * NS).astype(np.int64)
         resend = np.flatnonzero(rng.random(n) < spec.resend_fraction)
-        again = due[resend] + np.rint(rng.exponential(max(spec.resend_delay_s, 1e-9),
-                                                      resend.size) * NS).astype(np.int64)
+        again = due[resend] + np.rint(
+            rng.exponential(max(spec.resend_delay_s, 1e-9), resend.size) * NS
+        ).astype(np.int64)
         self.stats.late += int(late.sum())
         self.stats.resent += int(resend.size)
         new_lines = lines + [lines[i] for i in resend]

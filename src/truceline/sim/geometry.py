@@ -29,8 +29,9 @@ positions written are exactly the ones the physics used."""
 
 def ecef(lon: ArrayLike, lat: ArrayLike, height_m: ArrayLike = 0.0) -> NDArray[np.float64]:
     """ECEF coordinates (n, 3), metres, of WGS 84 longitude, latitude (deg) and height (m)."""
-    lon, lat, h = np.broadcast_arrays(np.asarray(lon, float), np.asarray(lat, float),
-                                      np.asarray(height_m, float))
+    lon, lat, h = np.broadcast_arrays(
+        np.asarray(lon, float), np.asarray(lat, float), np.asarray(height_m, float)
+    )
     x, y, z = _TO_ECEF.transform(lon, lat, h)
     return np.column_stack([np.ravel(x), np.ravel(y), np.ravel(z)])
 
@@ -53,8 +54,10 @@ def enu_basis(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
 
 
 def round_coords(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], ...]:
-    return (np.round(np.asarray(lon, float), COORD_DECIMALS),
-            np.round(np.asarray(lat, float), COORD_DECIMALS))
+    return (
+        np.round(np.asarray(lon, float), COORD_DECIMALS),
+        np.round(np.asarray(lat, float), COORD_DECIMALS),
+    )
 
 
 @dataclass
@@ -83,8 +86,9 @@ class SectorFrame:
         else:
             start, end = spec.start_km, min(spec.end_km, total_km)
             if start >= total_km:
-                raise UsageError(f"sector start_km {start} is beyond the end of the line "
-                                 f"({total_km:.1f} km)")
+                raise UsageError(
+                    f"sector start_km {start} is beyond the end of the line ({total_km:.1f} km)"
+                )
         frame = cls(agreement, float(start), float(end), "", "")
         frame.left_party, frame.right_party = frame._sides()
         return frame
@@ -94,8 +98,11 @@ class SectorFrame:
         return self.end_km - self.start_km
 
     def _sides(self) -> tuple[str, str]:
-        km = np.linspace(self.start_km, self.end_km, 41)[1:-1] if self.length_km > 0.1 else \
-            np.array([self.start_km])
+        km = (
+            np.linspace(self.start_km, self.end_km, 41)[1:-1]
+            if self.length_km > 0.1
+            else np.array([self.start_km])
+        )
         votes = []
         for sign in (1.0, -1.0):
             x, y = self.offset(km, sign * 3.0)
@@ -116,21 +123,25 @@ class SectorFrame:
             return 1.0
         if party == self.right_party:
             return -1.0
-        raise UsageError(f"party '{party}' is on neither side of the sector's line "
-                         f"({self.left_party} left, {self.right_party} right)")
+        raise UsageError(
+            f"party '{party}' is on neither side of the sector's line "
+            f"({self.left_party} left, {self.right_party} right)"
+        )
 
     def other(self, party: str) -> str:
         return self.right_party if party == self.left_party else self.left_party
 
     def point(self, km: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Projected (x, y) of the line at chainage `km`, metres."""
-        km = np.clip(np.atleast_1d(np.asarray(km, float)), 0.0,
-                     self.agreement.line_local.length / 1e3)
+        km = np.clip(
+            np.atleast_1d(np.asarray(km, float)), 0.0, self.agreement.line_local.length / 1e3
+        )
         pts = shapely.line_interpolate_point(self.agreement.line_local, km * 1e3)
         return shapely.get_x(pts), shapely.get_y(pts)
 
-    def left_normal(self, km: ArrayLike, half_window_km: float = 1.0
-                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def left_normal(
+        self, km: ArrayLike, half_window_km: float = 1.0
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Unit normal pointing left of the line at chainage `km` (tangent over ±window)."""
         km = np.atleast_1d(np.asarray(km, float))
         xa, ya = self.point(km - half_window_km)
@@ -140,8 +151,9 @@ class SectorFrame:
         norm[norm == 0] = 1.0
         return -ty / norm, tx / norm
 
-    def offset(self, km: ArrayLike, signed_depth_km: ArrayLike
-               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def offset(
+        self, km: ArrayLike, signed_depth_km: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Projected (x, y) at chainage `km`, `signed_depth_km` to the left (negative: right)."""
         x, y = self.point(km)
         nx, ny = self.left_normal(km)
@@ -152,9 +164,15 @@ class SectorFrame:
         lon, lat = self.agreement.projection.inverse(x, y)
         return round_coords(lon, lat)
 
-    def place(self, rng: np.random.Generator, party: str, km: NDArray[np.float64],
-              depth_km: NDArray[np.float64], lateral_sigma_m: float = 0.0,
-              min_fraction: float = 0.5) -> tuple[NDArray[np.float64], ...]:
+    def place(
+        self,
+        rng: np.random.Generator,
+        party: str,
+        km: NDArray[np.float64],
+        depth_km: NDArray[np.float64],
+        lateral_sigma_m: float = 0.0,
+        min_fraction: float = 0.5,
+    ) -> tuple[NDArray[np.float64], ...]:
         """Points (lon, lat) on `party`'s side at chainage `km` and depth `depth_km` (plus a
         random lateral displacement), each inside `party`'s control area and at least
         `min_fraction` of its depth from the line. Points failing that are redrawn at a new
@@ -186,8 +204,9 @@ class SectorFrame:
                 ok = owner != other
             lon[todo[ok]], lat[todo[ok]] = lo[ok], la[ok]
             todo = todo[~ok]
-            km[todo] = np.clip(km[todo] + rng.normal(0.0, 2.0, todo.size), self.start_km,
-                               self.end_km)
+            km[todo] = np.clip(
+                km[todo] + rng.normal(0.0, 2.0, todo.size), self.start_km, self.end_km
+            )
             depth[todo] *= 0.75
         if todo.size:  # nothing acceptable: put them on the line's own side at 100 m
             x, y = self.offset(km[todo], sgn * 0.1)

@@ -68,59 +68,104 @@ class Network:
     weather: list[WeatherGroup]
 
     def counts(self) -> dict[str, int]:
-        return {"acoustic": self.acoustic.size,
-                "counter_battery_radar": sum(len(g.ids) for g in self.counter_battery),
-                "air_radar": sum(len(g.ids) for g in self.air),
-                "weather": sum(len(g.ids) for g in self.weather)}
+        return {
+            "acoustic": self.acoustic.size,
+            "counter_battery_radar": sum(len(g.ids) for g in self.counter_battery),
+            "air_radar": sum(len(g.ids) for g in self.air),
+            "weather": sum(len(g.ids) for g in self.weather),
+        }
 
     def geojson(self) -> dict:
         """sensors.geojson (contract section 2), with extension properties."""
         feats = []
         a = self.acoustic
         for i, sid in enumerate(a.ids):
-            props = {"id": sid, "kind": "acoustic", "operator": a.operator[i],
-                     "timing_sigma_s": float(a.timing_sigma_s[i]), "row": int(a.row[i]),
-                     "noise_db": float(a.noise_db[i]), "threshold_db": float(a.threshold_db[i])}
+            props = {
+                "id": sid,
+                "kind": "acoustic",
+                "operator": a.operator[i],
+                "timing_sigma_s": float(a.timing_sigma_s[i]),
+                "row": int(a.row[i]),
+                "noise_db": float(a.noise_db[i]),
+                "threshold_db": float(a.threshold_db[i]),
+            }
             if a.azimuth[i]:
                 props["azimuth_sigma_deg"] = float(a.azimuth_sigma_deg[i])
             feats.append(_point(a.lon[i], a.lat[i], props))
         for g in self.counter_battery:
             s = g.spec
             for i, sid in enumerate(g.ids):
-                feats.append(_point(g.lon[i], g.lat[i], {
-                    "id": sid, "kind": "radar", "operator": s.operator, "radar": "counter-battery",
-                    "range_m": s.range_km * 1e3, "sector": {"azimuth_deg": float(g.facing_deg[i]),
-                                                            "width_deg": s.sector_width_deg}}))
+                feats.append(
+                    _point(
+                        g.lon[i],
+                        g.lat[i],
+                        {
+                            "id": sid,
+                            "kind": "radar",
+                            "operator": s.operator,
+                            "radar": "counter-battery",
+                            "range_m": s.range_km * 1e3,
+                            "sector": {
+                                "azimuth_deg": float(g.facing_deg[i]),
+                                "width_deg": s.sector_width_deg,
+                            },
+                        },
+                    )
+                )
         for g in self.air:
             s = g.spec
             for i, sid in enumerate(g.ids):
-                feats.append(_point(g.lon[i], g.lat[i], {
-                    "id": sid, "kind": "radar", "operator": s.operator,
-                    "radar": "air-surveillance", "range_m": s.range_km * 1e3,
-                    "scan_period_s": s.scan_period_s, "sigma_m": s.sigma_m,
-                    "antenna_height_m": s.antenna_height_m}))
+                feats.append(
+                    _point(
+                        g.lon[i],
+                        g.lat[i],
+                        {
+                            "id": sid,
+                            "kind": "radar",
+                            "operator": s.operator,
+                            "radar": "air-surveillance",
+                            "range_m": s.range_km * 1e3,
+                            "scan_period_s": s.scan_period_s,
+                            "sigma_m": s.sigma_m,
+                            "antenna_height_m": s.antenna_height_m,
+                        },
+                    )
+                )
         for w in self.weather:
             for i, sid in enumerate(w.ids):
-                feats.append(_point(w.lon[i], w.lat[i], {
-                    "id": sid, "kind": "weather", "operator": w.spec.operator,
-                    "interval_s": w.spec.interval_s}))
+                feats.append(
+                    _point(
+                        w.lon[i],
+                        w.lat[i],
+                        {
+                            "id": sid,
+                            "kind": "weather",
+                            "operator": w.spec.operator,
+                            "interval_s": w.spec.interval_s,
+                        },
+                    )
+                )
         return {"type": "FeatureCollection", "features": feats}
 
 
 def _point(lon: float, lat: float, props: dict) -> dict:
-    return {"type": "Feature", "geometry": {"type": "Point",
-                                            "coordinates": [float(lon), float(lat)]},
-            "properties": props}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+        "properties": props,
+    }
 
 
-def _row_points(frame: SectorFrame, side: str, offset_km: float, spacing_km: float
-                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _row_points(
+    frame: SectorFrame, side: str, offset_km: float, spacing_km: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Nominal projected positions of a row: an offset curve of the sector's line, sampled every
     `spacing_km` starting half a spacing in."""
     line = frame.agreement.line_local
     piece = ops.substring(line, frame.start_km * 1e3, frame.end_km * 1e3)
-    curve = shapely.offset_curve(piece, frame.sign(side) * offset_km * 1e3, quad_segs=8,
-                                 join_style="round")
+    curve = shapely.offset_curve(
+        piece, frame.sign(side) * offset_km * 1e3, quad_segs=8, join_style="round"
+    )
     xs, ys = [], []
     for part in shapely.get_parts(curve):
         if part.length < spacing_km * 1e3 / 2:
@@ -137,8 +182,21 @@ def _row_points(frame: SectorFrame, side: str, offset_km: float, spacing_km: flo
 def build_network(frame: SectorFrame, scenario: Scenario, rng: np.random.Generator) -> Network:
     """Place every sensor of the scenario's layout."""
     agreement = frame.agreement
-    cols: dict[str, list] = {k: [] for k in ("lon", "lat", "operator", "row", "timing", "noise",
-                                              "threshold", "azimuth", "az_sigma", "fa")}
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "lon",
+            "lat",
+            "operator",
+            "row",
+            "timing",
+            "noise",
+            "threshold",
+            "azimuth",
+            "az_sigma",
+            "fa",
+        )
+    }
     for r, row in enumerate(scenario.sensors.acoustic):
         x, y = _row_points(frame, row.side, row.offset_km, row.spacing_km)
         x = x + rng.normal(0.0, row.jitter_m, x.size)
@@ -165,30 +223,43 @@ def build_network(frame: SectorFrame, scenario: Scenario, rng: np.random.Generat
     xyz = ecef(lon, lat)
     width = max(5, len(str(lon.size)))
     acoustic = AcousticNetwork(
-        ids=[f"A{i:0{width}d}" for i in range(1, lon.size + 1)], lon=lon, lat=lat, xyz=xyz,
-        operator=cols["operator"], row=np.concatenate(cols["row"]).astype(np.int64),
-        timing_sigma_s=np.concatenate(cols["timing"]), noise_db=np.concatenate(cols["noise"]),
+        ids=[f"A{i:0{width}d}" for i in range(1, lon.size + 1)],
+        lon=lon,
+        lat=lat,
+        xyz=xyz,
+        operator=cols["operator"],
+        row=np.concatenate(cols["row"]).astype(np.int64),
+        timing_sigma_s=np.concatenate(cols["timing"]),
+        noise_db=np.concatenate(cols["noise"]),
         threshold_db=np.concatenate(cols["threshold"]),
         azimuth=np.concatenate(cols["azimuth"]).astype(bool),
         azimuth_sigma_deg=np.concatenate(cols["az_sigma"]),
-        false_alarms_per_hour=np.concatenate(cols["fa"]), tree=cKDTree(xyz))
+        false_alarms_per_hour=np.concatenate(cols["fa"]),
+        tree=cKDTree(xyz),
+    )
 
-    counter_battery = [_radars(frame, spec, rng, f"CB{g + 1}-")
-                       for g, spec in enumerate(scenario.sensors.counter_battery)]
-    air = [_radars(frame, spec, rng, f"AR{g + 1}-")
-           for g, spec in enumerate(scenario.sensors.air)]
+    counter_battery = [
+        _radars(frame, spec, rng, f"CB{g + 1}-")
+        for g, spec in enumerate(scenario.sensors.counter_battery)
+    ]
+    air = [_radars(frame, spec, rng, f"AR{g + 1}-") for g, spec in enumerate(scenario.sensors.air)]
     weather = []
     for g, spec in enumerate(scenario.sensors.weather):
         count = max(1, round(frame.length_km / spec.spacing_km))
         km = frame.start_km + (np.arange(count) + 0.5) * frame.length_km / count
         lon_w, lat_w = frame.place(rng, spec.side, km, np.full(count, spec.offset_km))
-        weather.append(WeatherGroup(spec, [f"WX{g + 1}-{i + 1:03d}" for i in range(count)],
-                                    lon_w, lat_w))
+        weather.append(
+            WeatherGroup(spec, [f"WX{g + 1}-{i + 1:03d}" for i in range(count)], lon_w, lat_w)
+        )
     return Network(acoustic, counter_battery, air, weather)
 
 
-def _radars(frame: SectorFrame, spec: CounterBatteryRadars | AirRadars,
-            rng: np.random.Generator, prefix: str) -> RadarGroup:
+def _radars(
+    frame: SectorFrame,
+    spec: CounterBatteryRadars | AirRadars,
+    rng: np.random.Generator,
+    prefix: str,
+) -> RadarGroup:
     if spec.positions is not None:
         lon, lat = round_coords([p[0] for p in spec.positions], [p[1] for p in spec.positions])
     else:
@@ -197,5 +268,12 @@ def _radars(frame: SectorFrame, spec: CounterBatteryRadars | AirRadars,
         lon, lat = frame.place(rng, spec.side, km, np.full(count, spec.depth_km))
     near_lon, near_lat = frame.agreement.nearest_on_line(lon, lat)
     facing = geodesic_azimuth_deg(lon, lat, near_lon, near_lat)
-    return RadarGroup(spec, [f"{prefix}{i + 1:03d}" for i in range(lon.size)], lon, lat,
-                      ecef(lon, lat, 0.0), enu_basis(lon, lat), facing)
+    return RadarGroup(
+        spec,
+        [f"{prefix}{i + 1:03d}" for i in range(lon.size)],
+        lon,
+        lat,
+        ecef(lon, lat, 0.0),
+        enu_basis(lon, lat),
+        facing,
+    )

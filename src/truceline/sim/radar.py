@@ -42,10 +42,10 @@ class Tracks:
     """Counter-battery radar tracks (one entry each); points flattened with `offsets`."""
 
     sensor: list[str]
-    shot: NDArray[np.int64]          # index into the window's Shots
+    shot: NDArray[np.int64]  # index into the window's Shots
     sigma_m: NDArray[np.float64]
     radar_class: list[str]
-    offsets: NDArray[np.int64]       # points of track i: offsets[i]:offsets[i+1]
+    offsets: NDArray[np.int64]  # points of track i: offsets[i]:offsets[i+1]
     time_ns: NDArray[np.int64]
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
@@ -67,7 +67,7 @@ class Plots:
     lat: NDArray[np.float64]
     alt: NDArray[np.float64]
     sigma_m: NDArray[np.float64]
-    velocity: NDArray[np.float64]    # (n, 3) east, north, up; NaN rows where not reported
+    velocity: NDArray[np.float64]  # (n, 3) east, north, up; NaN rows where not reported
 
     @property
     def size(self) -> int:
@@ -78,8 +78,9 @@ def _wrap180(a: NDArray[np.float64]) -> NDArray[np.float64]:
     return (a + 180.0) % 360.0 - 180.0
 
 
-def _relative(group: RadarGroup, r: NDArray[np.int64], xyz: NDArray[np.float64]
-              ) -> tuple[NDArray[np.float64], ...]:
+def _relative(
+    group: RadarGroup, r: NDArray[np.int64], xyz: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], ...]:
     """Slant range (m), azimuth (deg) and elevation (deg) of points from radars `r`."""
     rel = xyz - group.xyz[r]
     basis = group.basis[r]
@@ -87,17 +88,34 @@ def _relative(group: RadarGroup, r: NDArray[np.int64], xyz: NDArray[np.float64]
     n = np.einsum("ij,ij->i", rel, basis[:, 1])
     u = np.einsum("ij,ij->i", rel, basis[:, 2])
     slant = np.sqrt(e * e + n * n + u * u)
-    return slant, np.degrees(np.arctan2(e, n)) % 360.0, np.degrees(np.arcsin(
-        np.clip(u / np.maximum(slant, 1e-9), -1, 1))), np.hypot(e, n)
+    return (
+        slant,
+        np.degrees(np.arctan2(e, n)) % 360.0,
+        np.degrees(np.arcsin(np.clip(u / np.maximum(slant, 1e-9), -1, 1))),
+        np.hypot(e, n),
+    )
 
 
-def counter_battery_tracks(groups: list[RadarGroup], shots: Shots,
-                           tables: dict[str, BallisticTable], projection,
-                           rng: np.random.Generator) -> Tracks:
+def counter_battery_tracks(
+    groups: list[RadarGroup],
+    shots: Shots,
+    tables: dict[str, BallisticTable],
+    projection,
+    rng: np.random.Generator,
+) -> Tracks:
     """Tracks of the window's shots by every counter-battery radar that acquires them."""
     classes = weapon_classes()
-    empty = Tracks([], np.zeros(0, np.int64), np.zeros(0), [], np.zeros(1, np.int64),
-                   np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+    empty = Tracks(
+        [],
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        [],
+        np.zeros(1, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+    )
     if shots.size == 0 or not groups:
         return empty
     launch = ecef(shots.launch_lon, shots.launch_lat)
@@ -110,8 +128,9 @@ def counter_battery_tracks(groups: list[RadarGroup], shots: Shots,
         spec = group.spec
         reach = spec.range_km * 1e3
         for r in range(len(group.ids)):
-            d = np.min([np.linalg.norm(p - group.xyz[r], axis=1) for p in (launch, mid, impact)],
-                       axis=0)
+            d = np.min(
+                [np.linalg.norm(p - group.xyz[r], axis=1) for p in (launch, mid, impact)], axis=0
+            )
             cand = np.flatnonzero(d <= reach + 0.5 * shots.range_m)
             if cand.size == 0:
                 continue
@@ -121,14 +140,18 @@ def counter_battery_tracks(groups: list[RadarGroup], shots: Shots,
                 t = samples[None, :] * shots.time_of_flight_s[s, None]
                 x, z = table.position(shots.elevation_deg[s, None], t)
                 m = s.size
-                lon, lat, _ = GEOD.fwd(np.repeat(shots.launch_lon[s], 129),
-                                       np.repeat(shots.launch_lat[s], 129),
-                                       np.repeat(shots.azimuth_deg[s], 129), x.ravel())
-                slant, az, el, _ = _relative(group, np.full(m * 129, r),
-                                             ecef(lon, lat, z.ravel()))
-                vis = ((slant <= reach) & (el >= spec.min_elevation_deg)
-                       & (np.abs(_wrap180(az - group.facing_deg[r])) <= spec.sector_width_deg / 2)
-                       ).reshape(m, 129)
+                lon, lat, _ = GEOD.fwd(
+                    np.repeat(shots.launch_lon[s], 129),
+                    np.repeat(shots.launch_lat[s], 129),
+                    np.repeat(shots.azimuth_deg[s], 129),
+                    x.ravel(),
+                )
+                slant, az, el, _ = _relative(group, np.full(m * 129, r), ecef(lon, lat, z.ravel()))
+                vis = (
+                    (slant <= reach)
+                    & (el >= spec.min_elevation_deg)
+                    & (np.abs(_wrap180(az - group.facing_deg[r])) <= spec.sector_width_deg / 2)
+                ).reshape(m, 129)
                 vis[:, 0] = False
                 seen = vis.any(axis=1) & (rng.random(m) < spec.pd)
                 if not np.any(seen):
@@ -139,14 +162,19 @@ def counter_battery_tracks(groups: list[RadarGroup], shots: Shots,
                 t_first = t[rows, j0]
                 sigma = spec.sigma_m + spec.sigma_per_km_m * slant[rows, j0] / 1e3
                 t_end = np.minimum(t_first + spec.track_duration_s, shots.time_of_flight_s[s])
-                npts = np.maximum(1, np.floor((t_end - t_first) / spec.point_interval_s)
-                                  .astype(np.int64) + 1)
+                npts = np.maximum(
+                    1, np.floor((t_end - t_first) / spec.point_interval_s).astype(np.int64) + 1
+                )
                 owner = np.repeat(rows, npts)
                 k = np.arange(owner.size) - np.repeat(np.cumsum(npts) - npts, npts)
                 tp = t_first[owner] + k * spec.point_interval_s
                 xp, zp = table.position(shots.elevation_deg[s][owner], tp)
-                plon, plat, _ = GEOD.fwd(shots.launch_lon[s][owner], shots.launch_lat[s][owner],
-                                         shots.azimuth_deg[s][owner], xp)
+                plon, plat, _ = GEOD.fwd(
+                    shots.launch_lon[s][owner],
+                    shots.launch_lat[s][owner],
+                    shots.azimuth_deg[s][owner],
+                    xp,
+                )
                 px, py = projection.forward(plon, plat)
                 sg = sigma[owner]
                 px = px + rng.normal(0, 1, px.size) * sg
@@ -154,25 +182,47 @@ def counter_battery_tracks(groups: list[RadarGroup], shots: Shots,
                 zp = zp + rng.normal(0, 1, px.size) * sg
                 plon, plat = round_coords(*projection.inverse(px, py))
                 tns = shots.launch_ns[s][owner] + np.rint(tp * NS).astype(np.int64)
-                parts.append(([group.ids[r]] * s.size, s, sigma,
-                              [classes[wid].radar_class or "shell"] * s.size, npts, tns, plon,
-                              plat, np.round(zp, 1)))
+                parts.append(
+                    (
+                        [group.ids[r]] * s.size,
+                        s,
+                        sigma,
+                        [classes[wid].radar_class or "shell"] * s.size,
+                        npts,
+                        tns,
+                        plon,
+                        plat,
+                        np.round(zp, 1),
+                    )
+                )
     if not parts:
         return empty
     npts = np.concatenate([p[4] for p in parts])
-    return Tracks([x for p in parts for x in p[0]], np.concatenate([p[1] for p in parts]),
-                  np.concatenate([p[2] for p in parts]), [x for p in parts for x in p[3]],
-                  np.concatenate([[0], np.cumsum(npts)]).astype(np.int64),
-                  *(np.concatenate([p[i] for p in parts]) for i in range(5, 9)))
+    return Tracks(
+        [x for p in parts for x in p[0]],
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        [x for p in parts for x in p[3]],
+        np.concatenate([[0], np.cumsum(npts)]).astype(np.int64),
+        *(np.concatenate([p[i] for p in parts]) for i in range(5, 9)),
+    )
 
 
 def near_paths(groups: list[RadarGroup], objs: AirObjects, projection) -> list[NDArray]:
     """For each air-radar group, a boolean (objects × radars): does the path come within
     range of the radar (in the projection, with a 2% margin)?"""
     out = []
-    paths = np.array([shapely.LineString(np.column_stack([objs.x[i, :max(objs.count[i], 2)],
-                                                          objs.y[i, :max(objs.count[i], 2)]]))
-                      for i in range(objs.size)], dtype=object)
+    paths = np.array(
+        [
+            shapely.LineString(
+                np.column_stack(
+                    [objs.x[i, : max(objs.count[i], 2)], objs.y[i, : max(objs.count[i], 2)]]
+                )
+            )
+            for i in range(objs.size)
+        ],
+        dtype=object,
+    )
     for group in groups:
         gx, gy = projection.forward(group.lon, group.lat)
         pts = shapely.points(gx, gy)
@@ -184,8 +234,16 @@ def near_paths(groups: list[RadarGroup], objs: AirObjects, projection) -> list[N
     return out
 
 
-def air_plots(groups: list[RadarGroup], near: list[NDArray], objs: AirObjects, start_s: float,
-              end_s: float, epoch_ns: int, projection, rng: np.random.Generator) -> Plots:
+def air_plots(
+    groups: list[RadarGroup],
+    near: list[NDArray],
+    objs: AirObjects,
+    start_s: float,
+    end_s: float,
+    epoch_ns: int,
+    projection,
+    rng: np.random.Generator,
+) -> Plots:
     """Plots and clutter of every air radar with detection times in [start_s, end_s) (seconds
     since the scenario start `epoch_ns`)."""
     parts = []
@@ -198,19 +256,35 @@ def air_plots(groups: list[RadarGroup], near: list[NDArray], objs: AirObjects, s
             k1 = int(np.ceil((end_s - phase) / period))
             scans = phase + np.arange(k0, k1 + 1) * period
             scans = scans[(scans + period > start_s) & (scans < end_s)]
-            alive = np.flatnonzero(near_g[:, r] & (objs.start_s < end_s)
-                                   & (objs.end_s > start_s - period))
+            alive = np.flatnonzero(
+                near_g[:, r] & (objs.start_s < end_s) & (objs.end_s > start_s - period)
+            )
             if alive.size and scans.size:
-                parts.append(_object_plots(group, r, objs, alive, scans, start_s, end_s,
-                                           epoch_ns, projection, rng))
+                parts.append(
+                    _object_plots(
+                        group, r, objs, alive, scans, start_s, end_s, epoch_ns, projection, rng
+                    )
+                )
             parts.append(_clutter(group, r, scans, start_s, end_s, epoch_ns, projection, rng))
     parts = [p for p in parts if p.size]
     if not parts:
-        return Plots([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
-                     np.zeros(0), np.zeros(0), np.zeros((0, 3)))
-    plots = Plots([x for p in parts for x in p.sensor],
-                  *(np.concatenate([getattr(p, f) for p in parts])
-                    for f in ("obj", "time_ns", "lon", "lat", "alt", "sigma_m", "velocity")))
+        return Plots(
+            [],
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros((0, 3)),
+        )
+    plots = Plots(
+        [x for p in parts for x in p.sensor],
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("obj", "time_ns", "lon", "lat", "alt", "sigma_m", "velocity")
+        ),
+    )
     return plots
 
 
@@ -221,8 +295,18 @@ def _true_north_angle(projection, lon, lat) -> NDArray[np.float64]:
     return np.arctan2(x1 - x0, y1 - y0)
 
 
-def _object_plots(group: RadarGroup, r: int, objs: AirObjects, alive, scans, start_s, end_s,
-                  epoch_ns, projection, rng) -> Plots:
+def _object_plots(
+    group: RadarGroup,
+    r: int,
+    objs: AirObjects,
+    alive,
+    scans,
+    start_s,
+    end_s,
+    epoch_ns,
+    projection,
+    rng,
+) -> Plots:
     spec = group.spec
     obj = np.repeat(alive, scans.size)
     scan = np.tile(scans, alive.size)
@@ -237,8 +321,9 @@ def _object_plots(group: RadarGroup, r: int, objs: AirObjects, alive, scans, sta
     slant, _, _, ground = _relative(group, np.full(obj.size, r), ecef(lon, lat, h))
     horizon = HORIZON_M_PER_SQRT_M * (np.sqrt(spec.antenna_height_m) + np.sqrt(np.maximum(h, 0)))
     seen = (slant <= spec.range_km * 1e3) & (ground <= horizon) & (rng.random(obj.size) < spec.pd)
-    obj, t, x, y, h, vx, vy, vh, lon, lat = (a[seen] for a in (obj, t, x, y, h, vx, vy, vh, lon,
-                                                                lat))
+    obj, t, x, y, h, vx, vy, vh, lon, lat = (
+        a[seen] for a in (obj, t, x, y, h, vx, vy, vh, lon, lat)
+    )
     n = obj.size
     sg = spec.sigma_m
     px = x + rng.normal(0, 1, n) * sg
@@ -255,8 +340,7 @@ def _object_plots(group: RadarGroup, r: int, objs: AirObjects, alive, scans, sta
     return Plots([group.ids[r]] * n, obj, tns, plon, plat, np.round(ph, 1), np.full(n, sg), vel)
 
 
-def _clutter(group: RadarGroup, r: int, scans, start_s, end_s, epoch_ns, projection, rng
-             ) -> Plots:
+def _clutter(group: RadarGroup, r: int, scans, start_s, end_s, epoch_ns, projection, rng) -> Plots:
     spec = group.spec
     counts = rng.poisson(spec.clutter_per_scan, scans.size)
     n = int(counts.sum())
@@ -272,6 +356,13 @@ def _clutter(group: RadarGroup, r: int, scans, start_s, end_s, epoch_ns, project
         vel[:] = np.nan
     lon, lat = round_coords(lon[ok], lat[ok])
     m = int(ok.sum())
-    return Plots([group.ids[r]] * m, np.full(m, -1, np.int64),
-                 epoch_ns + np.rint(t[ok] * NS).astype(np.int64), lon, lat,
-                 np.round(alt[ok], 1), np.full(m, spec.sigma_m), vel[ok])
+    return Plots(
+        [group.ids[r]] * m,
+        np.full(m, -1, np.int64),
+        epoch_ns + np.rint(t[ok] * NS).astype(np.int64),
+        lon,
+        lat,
+        np.round(alt[ok], 1),
+        np.full(m, spec.sigma_m),
+        vel[ok],
+    )

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from truceline.sim.acoustics import SIGNALS
 
-_FRACTION_CUTS = np.array([10 ** k for k in range(1, 10)], dtype=np.int64)
+_FRACTION_CUTS = np.array([10**k for k in range(1, 10)], dtype=np.int64)
 
 
 def format_times(time_ns: NDArray[np.int64]) -> list[str]:
@@ -30,8 +30,12 @@ def format_times(time_ns: NDArray[np.int64]) -> list[str]:
     return [s[:k] + "Z" for s, k in zip(text, keep, strict=True)]
 
 
-def observation_ids(sensor_names: Sequence[str], sensor: NDArray[np.int64],
-                    time_ns: NDArray[np.int64], counters: NDArray[np.int64]) -> list[str]:
+def observation_ids(
+    sensor_names: Sequence[str],
+    sensor: NDArray[np.int64],
+    time_ns: NDArray[np.int64],
+    counters: NDArray[np.int64],
+) -> list[str]:
     """Ids `SENSOR-N`, N counting each sensor's observations in time order from 1; `counters`
     (one per sensor, updated in place) carries the counts across windows."""
     n = sensor.size
@@ -45,38 +49,63 @@ def observation_ids(sensor_names: Sequence[str], sensor: NDArray[np.int64],
     number = np.empty(n, np.int64)
     number[order] = counters[s_sorted] + rank + 1
     np.add.at(counters, sensor, 1)
-    return [f"{sensor_names[s]}-{k}" for s, k in zip(sensor.tolist(), number.tolist(),
-                                                      strict=True)]
+    return [f"{sensor_names[s]}-{k}" for s, k in zip(sensor.tolist(), number.tolist(), strict=True)]
 
 
-def acoustic_lines(ids: list[str], sensor_names: Sequence[str], sensor: NDArray[np.int64],
-                   time_ns: NDArray[np.int64], snr_db: NDArray[np.float64],
-                   signal: NDArray[np.int64], azimuth_deg: NDArray[np.float64],
-                   azimuth_sigma_deg: NDArray[np.float64]) -> list[str]:
+def acoustic_lines(
+    ids: list[str],
+    sensor_names: Sequence[str],
+    sensor: NDArray[np.int64],
+    time_ns: NDArray[np.int64],
+    snr_db: NDArray[np.float64],
+    signal: NDArray[np.int64],
+    azimuth_deg: NDArray[np.float64],
+    azimuth_sigma_deg: NDArray[np.float64],
+) -> list[str]:
     times = format_times(time_ns)
     snr = [f"{v:.1f}" for v in snr_db.tolist()]
     has_az = ~np.isnan(azimuth_deg)
     tails = [""] * len(ids)
     for i in np.flatnonzero(has_az).tolist():
-        tails[i] = (f',"azimuth_deg":{azimuth_deg[i]:.1f},'
-                    f'"azimuth_sigma_deg":{azimuth_sigma_deg[i]:g}')
-    return [f'{{"id":"{i}","kind":"acoustic","sensor":"{sensor_names[s]}","time":"{t}",'
-            f'"snr_db":{q},"signal":"{SIGNALS[g]}"{a}}}\n'
-            for i, s, t, q, g, a in zip(ids, sensor.tolist(), times, snr, signal.tolist(), tails,
-                                        strict=True)]
+        tails[i] = (
+            f',"azimuth_deg":{azimuth_deg[i]:.1f},"azimuth_sigma_deg":{azimuth_sigma_deg[i]:g}'
+        )
+    return [
+        f'{{"id":"{i}","kind":"acoustic","sensor":"{sensor_names[s]}","time":"{t}",'
+        f'"snr_db":{q},"signal":"{SIGNALS[g]}"{a}}}\n'
+        for i, s, t, q, g, a in zip(
+            ids, sensor.tolist(), times, snr, signal.tolist(), tails, strict=True
+        )
+    ]
 
 
-def plot_lines(ids: list[str], sensor: list[str], time_ns, lon, lat, alt, sigma_m,
-               velocity) -> list[str]:
+def plot_lines(
+    ids: list[str], sensor: list[str], time_ns, lon, lat, alt, sigma_m, velocity
+) -> list[str]:
     times = format_times(time_ns)
     out = []
     vel_ok = ~np.isnan(velocity[:, 0]) if len(ids) else np.zeros(0, bool)
-    for k, (i, s, t, x, y, z, sg) in enumerate(zip(ids, sensor, times, lon.tolist(), lat.tolist(),
-                                                   alt.tolist(), sigma_m.tolist(), strict=True)):
-        v = (f',"velocity_mps":[{velocity[k, 0]:.1f},{velocity[k, 1]:.1f},'
-             f'{velocity[k, 2]:.1f}]' if vel_ok[k] else "")
-        out.append(f'{{"id":"{i}","kind":"radar_plot","sensor":"{s}","time":"{t}",'
-                   f'"position":[{x:.7f},{y:.7f},{z:.1f}],"sigma_m":{sg:g}{v}}}\n')
+    for k, (i, s, t, x, y, z, sg) in enumerate(
+        zip(
+            ids,
+            sensor,
+            times,
+            lon.tolist(),
+            lat.tolist(),
+            alt.tolist(),
+            sigma_m.tolist(),
+            strict=True,
+        )
+    ):
+        v = (
+            f',"velocity_mps":[{velocity[k, 0]:.1f},{velocity[k, 1]:.1f},{velocity[k, 2]:.1f}]'
+            if vel_ok[k]
+            else ""
+        )
+        out.append(
+            f'{{"id":"{i}","kind":"radar_plot","sensor":"{s}","time":"{t}",'
+            f'"position":[{x:.7f},{y:.7f},{z:.1f}],"sigma_m":{sg:g}{v}}}\n'
+        )
     return out
 
 
@@ -86,21 +115,35 @@ def track_lines(ids: list[str], tracks) -> list[str]:
     lon, lat, alt = tracks.lon.tolist(), tracks.lat.tolist(), tracks.alt.tolist()
     off = tracks.offsets.tolist()
     for k, i in enumerate(ids):
-        pts = ",".join(f'{{"time":"{times[j]}","position":[{lon[j]:.7f},{lat[j]:.7f},'
-                       f'{alt[j]:.1f}]}}' for j in range(off[k], off[k + 1]))
-        out.append(f'{{"id":"{i}","kind":"radar_track","sensor":"{tracks.sensor[k]}",'
-                   f'"time":"{times[off[k]]}","points":[{pts}],'
-                   f'"sigma_m":{tracks.sigma_m[k]:.1f},"class":"{tracks.radar_class[k]}"}}\n')
+        pts = ",".join(
+            f'{{"time":"{times[j]}","position":[{lon[j]:.7f},{lat[j]:.7f},{alt[j]:.1f}]}}'
+            for j in range(off[k], off[k + 1])
+        )
+        out.append(
+            f'{{"id":"{i}","kind":"radar_track","sensor":"{tracks.sensor[k]}",'
+            f'"time":"{times[off[k]]}","points":[{pts}],'
+            f'"sigma_m":{tracks.sigma_m[k]:.1f},"class":"{tracks.radar_class[k]}"}}\n'
+        )
     return out
 
 
-def weather_lines(ids: list[str], sensor: list[str], time_ns, temperature_c, wind_e,
-                  wind_n) -> list[str]:
+def weather_lines(
+    ids: list[str], sensor: list[str], time_ns, temperature_c, wind_e, wind_n
+) -> list[str]:
     times = format_times(time_ns)
-    return [f'{{"id":"{i}","kind":"weather","sensor":"{s}","time":"{t}",'
-            f'"temperature_c":{c:.1f},"wind_mps":[{e:.1f},{n:.1f}]}}\n'
-            for i, s, t, c, e, n in zip(ids, sensor, times, temperature_c.tolist(),
-                                        wind_e.tolist(), wind_n.tolist(), strict=True)]
+    return [
+        f'{{"id":"{i}","kind":"weather","sensor":"{s}","time":"{t}",'
+        f'"temperature_c":{c:.1f},"wind_mps":[{e:.1f},{n:.1f}]}}\n'
+        for i, s, t, c, e, n in zip(
+            ids,
+            sensor,
+            times,
+            temperature_c.tolist(),
+            wind_e.tolist(),
+            wind_n.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def truth_line(obj: dict) -> str:
