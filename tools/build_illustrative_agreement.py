@@ -351,8 +351,10 @@ def build(directory: Path) -> dict:
         parts = ", ".join(f"{geodesic_length_km(p):.1f} km" for p in shapely.get_parts(line))
         raise SystemExit(f"the line leaves the outline between its ends (parts: {parts})")
 
+    # The zone is "within 2 km of the line" for the line this file publishes (clipped to the
+    # outline), so that it agrees with every distance computed from the agreement.
     projection = LocalProjection.lcc_for(extended.bounds)
-    local = projection.to_local(shapely.segmentize(extended, DENSIFY_DEG))
+    local = projection.to_local(shapely.segmentize(line, DENSIFY_DEG))
     band = projection.to_wgs84(shapely.buffer(local, BUFFER_ZONE_KM * 1000.0, quad_segs=8))
     zone = polygonal([shapely.intersection(band, outline)])
 
