@@ -162,9 +162,19 @@ def counter_battery_tracks(
                 t_first = t[rows, j0]
                 sigma = spec.sigma_m + spec.sigma_per_km_m * slant[rows, j0] / 1e3
                 t_end = np.minimum(t_first + spec.track_duration_s, shots.time_of_flight_s[s])
-                npts = np.maximum(
-                    1, np.floor((t_end - t_first) / spec.point_interval_s).astype(np.int64) + 1
+                npts = np.floor((t_end - t_first) / spec.point_interval_s).astype(np.int64) + 1
+                # A track needs two points at least (contract section 3): a shell glimpsed for
+                # less than one point interval is not tracked.
+                tracked = npts >= 2
+                if not np.any(tracked):
+                    continue
+                s, t_first, sigma, npts = (
+                    s[tracked],
+                    t_first[tracked],
+                    sigma[tracked],
+                    npts[tracked],
                 )
+                rows = np.arange(s.size)
                 owner = np.repeat(rows, npts)
                 k = np.arange(owner.size) - np.repeat(np.cumsum(npts) - npts, npts)
                 tp = t_first[owner] + k * spec.point_interval_s

@@ -68,7 +68,9 @@ def acoustic_lines(
     tails = [""] * len(ids)
     for i in np.flatnonzero(has_az).tolist():
         tails[i] = (
-            f',"azimuth_deg":{azimuth_deg[i]:.1f},"azimuth_sigma_deg":{azimuth_sigma_deg[i]:g}'
+            # Round, then wrap: 359.96 must be written 0.0, not 360.0 (azimuths are in [0, 360)).
+            f',"azimuth_deg":{round(float(azimuth_deg[i]), 1) % 360.0:.1f},'
+            f'"azimuth_sigma_deg":{azimuth_sigma_deg[i]:g}'
         )
     return [
         f'{{"id":"{i}","kind":"acoustic","sensor":"{sensor_names[s]}","time":"{t}",'
