@@ -95,58 +95,125 @@ class GeoSettings(Section):
     )
 
 
+class IngestSettings(Section):
+    window_hours: float = setting(
+        48.0,
+        "Half-width of a run's time window when it is inferred from the data (the median "
+        "time of the most recent observations, plus or minus this); observations timed outside "
+        "it are quarantined as out-of-window.",
+        unit="h",
+        gt=0,
+    )
+    future_tolerance_s: float | None = setting(
+        None,
+        "If set, observations timed later than their receipt plus this are quarantined "
+        "as out-of-window (for live feeds; leave unset to replay archives or simulations).",
+        unit="s",
+        ge=0,
+    )
+
+
 class AssociateSettings(Section):
     """Association of acoustic detections into events (docs/methods.md, Association)."""
 
     min_sensors: int = setting(
-        5, "Fewest distinct sensors an acoustic event may rest on.", unit="sensors", ge=4)
+        5, "Fewest distinct sensors an acoustic event may rest on.", unit="sensors", ge=4
+    )
     link_neighbours: int = setting(
-        8, "Nearest sensors each sensor is linked to, besides its Delaunay neighbours.",
-        unit="sensors", ge=1)
+        8,
+        "Nearest sensors each sensor is linked to, besides its Delaunay neighbours.",
+        unit="sensors",
+        ge=1,
+    )
     link_min_distance_km: float = setting(
-        3.0, "Sensors closer than this are always linked.", unit="km", ge=0)
+        3.0, "Sensors closer than this are always linked.", unit="km", ge=0
+    )
     link_max_distance_km: float = setting(
-        12.0, "Sensors farther apart than this are never linked.", unit="km", gt=0)
+        12.0, "Sensors farther apart than this are never linked.", unit="km", gt=0
+    )
     link_tolerance_s: float = setting(
-        0.3, "Slack added to the largest time difference sound allows between two linked "
-        "sensors.", unit="s", ge=0)
+        0.3,
+        "Slack added to the largest time difference sound allows between two linked sensors.",
+        unit="s",
+        ge=0,
+    )
     min_speed_mps: float = setting(
-        290.0, "Slowest effective speed of sound assumed when bounding time differences "
-        "(cold air against the wind).", unit="m/s", gt=0)
+        290.0,
+        "Slowest effective speed of sound assumed when bounding time differences "
+        "(cold air against the wind).",
+        unit="m/s",
+        gt=0,
+    )
     max_source_distance_km: float = setting(
-        30.0, "Farthest a sound source is assumed to be from a sensor that heard it.",
-        unit="km", gt=0)
+        30.0,
+        "Farthest a sound source is assumed to be from a sensor that heard it.",
+        unit="km",
+        gt=0,
+    )
     ransac_hypotheses: int = setting(
-        40, "Four-detection subsets tried per search for an event in a linked group.",
-        unit="subsets", ge=1)
+        40,
+        "Four-detection subsets tried per search for an event in a linked group.",
+        unit="subsets",
+        ge=1,
+    )
     inlier_tolerance_s: float = setting(
-        1.0, "Largest misfit of a detection to a trial origin for it to count in the "
-        "consensus.", unit="s", gt=0)
+        1.0,
+        "Largest misfit of a detection to a trial origin for it to count in the consensus.",
+        unit="s",
+        gt=0,
+    )
     tight_tolerance_s: float = setting(
-        0.15, "Misfit within which a detection counts in the tight consensus that ranks trial "
-        "origins first (separates the rounds of a salvo).", unit="s", gt=0)
+        0.15,
+        "Misfit within which a detection counts in the tight consensus that ranks trial "
+        "origins first (separates the rounds of a salvo).",
+        unit="s",
+        gt=0,
+    )
     attach_sigma: float = setting(
-        4.0, "A detection joins an event when its misfit is within this many standard "
-        "deviations.", unit="sigma", gt=0)
+        4.0,
+        "A detection joins an event when its misfit is within this many standard deviations.",
+        unit="sigma",
+        gt=0,
+    )
     max_reduced_chi2: float = setting(
-        6.0, "Largest chi-square per degree of freedom of an accepted origin.", gt=0)
+        6.0, "Largest chi-square per degree of freedom of an accepted origin.", gt=0
+    )
     silent_radius_fraction: float = setting(
-        0.7, "Sensors nearer an origin than this fraction of the median distance of the sensors "
-        "that heard it are expected to have heard it too.", unit="fraction", gt=0)
+        0.7,
+        "Sensors nearer an origin than this fraction of the median distance of the sensors "
+        "that heard it are expected to have heard it too.",
+        unit="fraction",
+        gt=0,
+    )
     max_silent_sensors: int = setting(
-        2, "An origin is rejected when more expected sensors than this heard nothing near the "
-        "predicted time.", unit="sensors", ge=0)
+        2,
+        "An origin is rejected when more expected sensors than this heard nothing near the "
+        "predicted time.",
+        unit="sensors",
+        ge=0,
+    )
     relocate_growth: float = setting(
-        0.3, "An open event is relocated when its detections have grown by this fraction.",
-        unit="fraction", ge=0)
+        0.3,
+        "An open event is relocated when its detections have grown by this fraction.",
+        unit="fraction",
+        ge=0,
+    )
     pool_retention_s: float = setting(
-        300.0, "How long an unassociated detection waits for others to form an event.",
-        unit="s", gt=0)
+        300.0,
+        "How long an unassociated detection waits for others to form an event.",
+        unit="s",
+        gt=0,
+    )
     close_after_s: float = setting(
-        150.0, "An event is closed (final until a late detection revises it) when the newest "
-        "arrival is this much later than its origin.", unit="s", gt=0)
+        150.0,
+        "An event is closed (final until a late detection revises it) when the newest "
+        "arrival is this much later than its origin.",
+        unit="s",
+        gt=0,
+    )
     batch_s: float = setting(
-        5.0, "Span of arrival times processed together when reading a file.", unit="s", gt=0)
+        5.0, "Span of arrival times processed together when reading a file.", unit="s", gt=0
+    )
     seed: int = setting(0, "Seed of the random subset choice, for reproducible runs.")
 
 
@@ -154,50 +221,87 @@ class LocateSettings(Section):
     """The acoustic locator (docs/methods.md, Localisation)."""
 
     propagation_jitter_s_per_km: float = setting(
-        0.005, "Growth with distance of the one-sigma arrival-time error from unmodelled "
-        "propagation.", unit="s/km", ge=0)
+        0.005,
+        "Growth with distance of the one-sigma arrival-time error from unmodelled propagation.",
+        unit="s/km",
+        ge=0,
+    )
     huber_k: float = setting(
-        2.0, "Residuals beyond this many sigma are down-weighted (Huber).", unit="sigma", gt=0)
+        2.0, "Residuals beyond this many sigma are down-weighted (Huber).", unit="sigma", gt=0
+    )
     outlier_sigma: float = setting(
-        4.0, "Arrivals with a residual beyond this many sigma are removed, worst first.",
-        unit="sigma", gt=0)
+        4.0,
+        "Arrivals with a residual beyond this many sigma are removed, worst first.",
+        unit="sigma",
+        gt=0,
+    )
     max_outliers: int = setting(8, "Most arrivals removed as outliers from one origin.", ge=0)
     prior_dof: float = setting(
-        8.0, "Prior degrees of freedom of the variance factor (Jordan-Sverdrup): how much the "
-        "noise model is trusted against the observed misfit.", ge=0)
+        8.0,
+        "Prior degrees of freedom of the variance factor (Jordan-Sverdrup): how much the "
+        "noise model is trusted against the observed misfit.",
+        ge=0,
+    )
     max_iterations: int = setting(30, "Most Gauss-Newton iterations.", ge=1)
-    tolerance_m: float = setting(0.01, "Convergence: the last step moved less than this.",
-                                 unit="m", gt=0)
+    tolerance_m: float = setting(
+        0.01, "Convergence: the last step moved less than this.", unit="m", gt=0
+    )
     temperature_sigma_c: float = setting(
-        0.5, "One-sigma error of the air temperature taken from a weather report for an event "
-        "(measurement and change since); sets the prior on the speed of sound.", unit="°C",
-        gt=0)
+        0.5,
+        "One-sigma error of the air temperature taken from a weather report for an event "
+        "(measurement and change since); sets the prior on the speed of sound.",
+        unit="°C",
+        gt=0,
+    )
     wind_sigma_mps: float = setting(
-        0.5, "One-sigma error of each wind component taken from a weather report for an event.",
-        unit="m/s", gt=0)
+        0.5,
+        "One-sigma error of each wind component taken from a weather report for an event.",
+        unit="m/s",
+        gt=0,
+    )
     default_temperature_c: float = setting(
-        20.0, "Air temperature assumed when no weather observation is near in space and time.",
-        unit="°C")
+        20.0,
+        "Air temperature assumed when no weather observation is near in space and time.",
+        unit="°C",
+    )
     weather_max_age_h: float = setting(
-        6.0, "Oldest weather report used for an event.", unit="h", gt=0)
+        6.0, "Oldest weather report used for an event.", unit="h", gt=0
+    )
 
 
 class ShotsSettings(Section):
     """Launch or impact, and launch-impact pairing (docs/methods.md, Shots)."""
 
     label_error_fraction: float = setting(
-        0.1, "Share of detections whose sensor labels a launch as impact or the reverse.",
-        unit="fraction", gt=0, lt=0.5)
+        0.1,
+        "Share of detections whose sensor labels a launch as impact or the reverse.",
+        unit="fraction",
+        gt=0,
+        lt=0.5,
+    )
     label_unknown_fraction: float = setting(
-        0.1, "Share of detections labelled unknown.", unit="fraction", ge=0, lt=0.5)
+        0.1, "Share of detections labelled unknown.", unit="fraction", ge=0, lt=0.5
+    )
     tof_relative_sigma: float = setting(
-        0.03, "One-sigma error of a predicted time of flight, relative part.",
-        unit="fraction", ge=0)
+        0.03, "One-sigma error of a predicted time of flight, relative part.", unit="fraction", ge=0
+    )
     tof_sigma_s: float = setting(
-        0.5, "One-sigma error of a predicted time of flight, constant part.", unit="s", gt=0)
+        0.5, "One-sigma error of a predicted time of flight, constant part.", unit="s", gt=0
+    )
     max_z: float = setting(
-        3.5, "Largest misfit of launch-to-impact time to time of flight for a pair.",
-        unit="sigma", gt=0)
+        3.5,
+        "Largest misfit of launch-to-impact time to time of flight for a pair.",
+        unit="sigma",
+        gt=0,
+    )
+    min_label_probability: float = setting(
+        0.05,
+        "A pair is considered only if the sensors' labels give its roles (the earlier "
+        "event launched, the later is an impact) at least this probability.",
+        unit="probability",
+        gt=0,
+        lt=1,
+    )
 
 
 class Settings(BaseModel):
@@ -209,6 +313,7 @@ class Settings(BaseModel):
     log: LogSettings = LogSettings()
     gazetteer: GazetteerSettings = GazetteerSettings()
     geo: GeoSettings = GeoSettings()
+    ingest: IngestSettings = IngestSettings()
     associate: AssociateSettings = AssociateSettings()
     locate: LocateSettings = LocateSettings()
     shots: ShotsSettings = ShotsSettings()
@@ -350,8 +455,9 @@ def settings_markdown() -> str:
     ]
     for s in declared():
         env = ", ".join(f"`{e}`" for e in s.env)
+        type_name = s.type_name.replace("|", "\\|")  # a union's bar would split the cell
         rows.append(
-            f"| `{s.key}` | {s.type_name} | `{s.default!r}` | {s.unit or ''} | {env} "
+            f"| `{s.key}` | {type_name} | `{s.default!r}` | {s.unit or ''} | {env} "
             f"| {s.description} |"
         )
     return "\n".join(rows) + "\n"

@@ -18,7 +18,7 @@ from truceline.logs import configure_logging
 app = typer.Typer(
     name="truceline",
     help="Ceasefire monitoring along a contact line: locate events, check them against the "
-         "agreement, attribute them, keep verifiable evidence.",
+    "agreement, attribute them, keep verifiable evidence.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -46,19 +46,38 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="Site configuration file (TOML); default $TRUCELINE_CONFIG, "
-                         "./truceline.toml or /etc/truceline/truceline.toml.")] = None,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Database URL or SQLite path (setting store.url; env TRUCELINE_DB).")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Override a setting: section.name=value (repeatable).")] = None,
-    log_level: Annotated[str | None, typer.Option(
-        "--log-level", help="DEBUG, INFO, WARNING or ERROR (setting log.level).")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="More log output (-v info, -vv debug).")] = 0,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Site configuration file (TOML); default $TRUCELINE_CONFIG, "
+            "./truceline.toml or /etc/truceline/truceline.toml.",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Database URL or SQLite path (setting store.url; env TRUCELINE_DB)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a setting: section.name=value (repeatable)."),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR (setting log.level)."),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."),
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     flags: dict[str, str] = dict(parse_assignment(s) for s in set_ or [])
     if db is not None:
@@ -73,12 +92,13 @@ def _root(
 
 
 def _register() -> None:
-    from truceline.cli import agreement, config, db, evaluate, simulate
+    from truceline.cli import agreement, config, db, evaluate, ingest, simulate
 
     app.add_typer(agreement.app, name="agreement")
     app.add_typer(config.app, name="config")
     app.add_typer(db.app, name="db")
     app.command("simulate")(simulate.simulate)
+    app.command("ingest")(ingest.ingest)
     app.command("evaluate")(evaluate.evaluate)
 
 
