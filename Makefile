@@ -20,8 +20,21 @@ demo: setup
 	@mkdir -p $(DEMO)
 	$(BIN)/truceline agreement show illustrative-2026
 	$(BIN)/truceline agreement export illustrative-2026 --out $(DEMO)/agreement.geojson
-	$(BIN)/truceline --db sqlite:///$(DEMO)/truceline.db db upgrade
-	@echo "Derived agreement geometry (open in QGIS): $(DEMO)/agreement.geojson"
+	$(BIN)/truceline place 37.62 48.52 --agreement illustrative-2026
+	$(BIN)/truceline simulate --scenario sector-quick --seed 1 --out $(DEMO)/sim
+	@rm -f $(DEMO)/truceline.db*
+	$(BIN)/truceline --db $(DEMO)/truceline.db process --agreement $(DEMO)/sim/agreement.yaml \
+	  --sensors $(DEMO)/sim/sensors.geojson --observations $(DEMO)/sim/observations.jsonl \
+	  --out $(DEMO)
+	$(BIN)/truceline evaluate --truth $(DEMO)/sim/truth.jsonl --events $(DEMO)/events.geojson \
+	  --observations $(DEMO)/sim/observations.jsonl --sensors $(DEMO)/sim/sensors.geojson \
+	  --json $(DEMO)/evaluation.json
+	@echo
+	@echo "Agreement geometry for QGIS:  $(DEMO)/agreement.geojson"
+	@echo "Simulated scenario and truth: $(DEMO)/sim/"
+	@echo "Located events:               $(DEMO)/events.geojson"
+	@echo "Scores against the truth:     $(DEMO)/evaluation.json"
+	@echo "Store (SQLite):               $(DEMO)/truceline.db"
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q

@@ -12,11 +12,12 @@ unknown labels carrying no information.
 class's reach of the launch and the time between them fits the class's time of flight at that
 range (`truceline.ballistics`, low or high branch): z = (t_I - t_L - T_w(r)) / sigma_T with
 sigma_T = a * T_w(r) + b (charge, atmosphere and the origin times' own errors). Candidate pairs
-have |z| <= z_max; their score is log-likelihood: -z^2/2 plus the label log-odds of L being a
-launch and I an impact. Within each connected cluster of candidates the assignment that maximises
-the summed score is taken (Hungarian algorithm), so the rounds of a barrage pair with their own
-impacts. Pairing decides the type (the earlier event of a pair is the launch); unpaired events keep
-the type their labels favour.
+have |z| <= z_max, and labels that give the roles (L launched, I is an impact) a probability of
+at least `min_label_probability`; their score is log-likelihood: -z^2/2 plus the label log-odds
+of L being a launch and I an impact. Within each connected cluster of candidates the assignment
+that maximises the summed score is taken (Hungarian algorithm), so the rounds of a barrage pair
+with their own impacts. Pairing decides the type (the earlier event of a pair is the launch);
+unpaired events keep the type their labels favour.
 """
 
 from __future__ import annotations
@@ -127,9 +128,14 @@ def decide(
                 better = np.abs(z) < np.abs(best_z[ok])
                 idx = np.flatnonzero(ok)[better]
                 best_z[idx], best_w[idx] = z[better], k
-            good = np.abs(best_z) <= settings.max_z
+            labels = _log_sigmoid(odds[a]) + _log_sigmoid(-odds[b])
+            # A pair must fit in time, and the labels must not speak strongly against its roles
+            # (probability at least `min_label_probability` that a launched and b is an impact).
+            good = (np.abs(best_z) <= settings.max_z) & (
+                labels >= np.log(settings.min_label_probability)
+            )
             a, b, z, w = a[good], b[good], best_z[good], best_w[good]
-            score = -0.5 * z**2 + _log_sigmoid(odds[a]) + _log_sigmoid(-odds[b])
+            score = -0.5 * z**2 + labels[good]
             cand_a, cand_b, cand_score, cand_z, cand_w = a, b, score, z, w
 
     paired = np.full(n, -1)

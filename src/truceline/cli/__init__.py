@@ -92,14 +92,16 @@ def _root(
 
 
 def _register() -> None:
-    from truceline.cli import agreement, config, db, evaluate, ingest, simulate
+    from truceline.cli import agreement, config, db, evaluate, ingest, place, process, simulate
 
     app.add_typer(agreement.app, name="agreement")
     app.add_typer(config.app, name="config")
     app.add_typer(db.app, name="db")
     app.command("simulate")(simulate.simulate)
     app.command("ingest")(ingest.ingest)
+    app.command("process")(process.process)
     app.command("evaluate")(evaluate.evaluate)
+    app.command("place")(place.place)
 
 
 _register()

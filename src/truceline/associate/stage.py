@@ -1,0 +1,223 @@
+"""The acoustic stage: accepted observations in, located launch and impact events out.
+
+It reads observations in the order they were received (weather reports set the speed of sound;
+acoustic detections are associated and located in batches of `associate.batch_s` of arrival
+time), then decides launch or impact and pairs launches with impacts (`truceline.shots`), and
+makes `Event` records. The same object serves a file (`feed` then `finish`) and a stream (`feed`
+returns the events each batch created or revised).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from truceline import __version__
+from truceline.associate.acoustic import LABEL_CODES, AcousticAssociator, WorkingEvent
+from truceline.associate.network import AcousticNetwork
+from truceline.config import Settings
+from truceline.geo.projection import to_ecef
+from truceline.locate.atmosphere import Atmosphere
+from truceline.records import (
+    Ellipse,
+    EvaluationMode,
+    EvaluationStatus,
+    Event,
+    Observation,
+    Origin,
+    Provenance,
+    Sensor,
+)
+from truceline.shots import ShotInput, decide
+
+METHOD = "acoustic: link + RANSAC + Gauss-Newton (weather priors); shots: labels + ballistics"
+_DAY_NS = 86_400_000_000_000
+
+
+@dataclass
+class StageCounts:
+    """What the stage saw and made."""
+
+    weather: int = 0
+    acoustic: int = 0
+    other_kinds: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    seconds: float = 0.0
+
+
+class AcousticStage:
+    """Associates and locates acoustic detections as they arrive."""
+
+    def __init__(self, sensors: Sequence[Sensor], settings: Settings):
+        self.settings = settings
+        acoustic = [s for s in sensors if s.kind == "acoustic"]
+        self.network = AcousticNetwork(acoustic)
+        self.sensor_by_id = {s.id: s for s in sensors}
+        self.atmosphere = Atmosphere(
+            settings.locate.default_temperature_c, settings.locate.weather_max_age_h * 3600.0
+        )
+        self.associator: AcousticAssociator | None = None
+        self.counts = StageCounts()
+        self._batch: list[tuple[str, int, int, int, float, float]] = []
+        self._batch_start_ns: int | None = None
+        self._batch_span_ns = round(settings.associate.batch_s * 1e9)
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def feed(self, obs: Observation) -> list[WorkingEvent]:
+        """Take one accepted observation; return events created or revised by a finished batch."""
+        if obs.kind == "weather":
+            self._weather(obs)
+            return []
+        if obs.kind != "acoustic":
+            self.counts.other_kinds[obs.kind] = self.counts.other_kinds.get(obs.kind, 0) + 1
+            return []
+        index = self.network.index_of.get(obs.sensor)
+        if index is None:  # an acoustic observation from a sensor of another kind
+            self.counts.other_kinds["acoustic-from-non-acoustic-sensor"] = (
+                self.counts.other_kinds.get("acoustic-from-non-acoustic-sensor", 0) + 1
+            )
+            return []
+        self.counts.acoustic += 1
+        f = obs.fields
+        done: list[WorkingEvent] = []
+        if self._batch and obs.time_ns - self._batch_start_ns > self._batch_span_ns:
+            done = self.flush_batch()
+        if not self._batch:
+            self._batch_start_ns = obs.time_ns
+        self._batch.append(
+            (
+                obs.id,
+                index,
+                obs.time_ns,
+                LABEL_CODES.get(f.get("signal", "unknown"), 0),
+                float(f.get("azimuth_deg", math.nan)),
+                float(f.get("azimuth_sigma_deg", math.nan)),
+            )
+        )
+        return done
+
+    def _weather(self, obs: Observation) -> None:
+        sensor = self.sensor_by_id.get(obs.sensor)
+        if sensor is None or "temperature_c" not in obs.fields:
+            return
+        self.counts.weather += 1
+        wind = obs.fields.get("wind_mps")
+        self.atmosphere.add(
+            sensor.id,
+            tuple(to_ecef(sensor.lon, sensor.lat)[0]),
+            obs.time_ns,
+            float(obs.fields["temperature_c"]),
+            (float(wind[0]), float(wind[1])) if wind else None,
+        )
+
+    def flush_batch(self) -> list[WorkingEvent]:
+        """Associate the pending batch now."""
+        if not self._batch:
+            return []
+        started = time.perf_counter()
+        if self.associator is None:
+            first = min(b[2] for b in self._batch)
+            self.associator = AcousticAssociator(
+                self.network,
+                self.atmosphere,
+                first - first % _DAY_NS,
+                self.settings.associate,
+                self.settings.locate,
+            )
+        cols = list(zip(*self._batch, strict=True))
+        self._batch = []
+        out = self.associator.add(*cols)
+        self.counts.batches += 1
+        self.counts.seconds += time.perf_counter() - started
+        return out.created + out.updated
+
+    def finish(self) -> list[Event]:
+        """End of input: close every event, decide launch or impact, pair, make records."""
+        self.flush_batch()
+        if self.associator is None:
+            return []
+        started = time.perf_counter()
+        self.associator.flush()
+        events = self.associator.events
+        decisions = decide(
+            [
+                ShotInput(
+                    e.lon,
+                    e.lat,
+                    e.tau_s,
+                    int(np.count_nonzero(self.associator.label.v[e.det] == LABEL_CODES["launch"])),
+                    int(np.count_nonzero(self.associator.label.v[e.det] == LABEL_CODES["impact"])),
+                )
+                for e in events
+            ],
+            self.settings.shots,
+        )
+        created_ns = time.time_ns()
+        records = [
+            self._record(e, d, events, created_ns) for e, d in zip(events, decisions, strict=True)
+        ]
+        self.counts.seconds += time.perf_counter() - started
+        return records
+
+    # -- output ------------------------------------------------------------------------------------
+
+    def _record(
+        self, ev: WorkingEvent, decision, events: list[WorkingEvent], created_ns: int
+    ) -> Event:
+        assoc = self.associator
+        assert assoc is not None
+        sol = ev.solution
+        major, minor, azimuth = sol.ellipse95()
+        evidence = tuple(str(assoc.obs_id.v[g]) for g in sorted(ev.det, key=lambda g: assoc.t.v[g]))
+        operators: dict[str, int] = {}
+        for s in ev.sensors:
+            op = str(self.network.operator[s])
+            operators[op] = operators.get(op, 0) + 1
+        labels = assoc.label.v[ev.det]
+        properties = {
+            "n_sensors": len(ev.sensors),
+            "sensors_by_operator": dict(sorted(operators.items())),
+            "labels": {
+                "launch": int(np.count_nonzero(labels == LABEL_CODES["launch"])),
+                "impact": int(np.count_nonzero(labels == LABEL_CODES["impact"])),
+                "unknown": int(np.count_nonzero(labels == LABEL_CODES["unknown"])),
+            },
+            "p_launch_from_labels": round(decision.p_launch, 4),
+            "rms_residual_s": round(sol.rms_s, 5),
+            "chi2": round(sol.chi2, 3),
+            "dof": sol.dof,
+            "sound_speed_mps": round(sol.speed.c_mps, 2),
+            "wind_mps": [round(sol.speed.wind_e_mps, 2), round(sol.speed.wind_n_mps, 2)],
+        }
+        if decision.weapon is not None:
+            properties["weapon_fit"] = {"class": decision.weapon, "tof_z": round(decision.tof_z, 3)}
+        origin = Origin(
+            lon=ev.lon,
+            lat=ev.lat,
+            time_ns=assoc.epoch_ns + round(ev.tau_s * 1e9),
+            ellipse95=Ellipse(major, minor, azimuth),
+            covariance=tuple(tuple(float(v) for v in row) for row in sol.cov),
+            rms_residual_s=sol.rms_s,
+            n_sensors=len(ev.sensors),
+        )
+        return Event(
+            id=ev.id,
+            type=decision.type,
+            origin=origin,
+            evidence=evidence,
+            paired=events[decision.paired].id if decision.paired is not None else None,
+            provenance=Provenance(
+                evaluation_mode=EvaluationMode.AUTOMATIC,
+                evaluation_status=EvaluationStatus.PRELIMINARY,
+                author=f"truceline {__version__}",
+                created_ns=created_ns,
+                method=METHOD,
+                inputs=evidence,
+            ),
+            properties=properties,
+        )

@@ -1,0 +1,73 @@
+"""`truceline process`: observations in, located events out (contract section 6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from truceline.errors import UsageError
+
+
+def process(
+    ctx: typer.Context,
+    agreement: Annotated[
+        str, typer.Option("--agreement", help="agreement.yaml, its directory or a bundled name.")
+    ],
+    sensors: Annotated[Path, typer.Option("--sensors", help="sensors.geojson.")],
+    observations: Annotated[
+        str, typer.Option("--observations", help="observations.jsonl, or - for standard input.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Directory for events.geojson.")],
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar (only on a terminal).")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ingest observations (bad ones quarantined with their reason), associate and locate
+    acoustic events, decide launch or impact and pair them; store everything (--db) and write
+    OUT/events.geojson."""
+    from truceline.process import process as run
+
+    if observations != "-" and not Path(observations).is_file():
+        raise UsageError(f"{observations}: observations file not found")
+    summary, _ = run(agreement, sensors, observations, out, ctx.obj.settings, progress=progress)
+    data = summary.as_dict()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"truceline process: run {summary.run_id}")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    ing = summary.ingest
+    rows = [
+        ("lines read", ing.lines),
+        ("observations accepted", ing.accepted),
+        ("re-sent (no-op)", ing.duplicates),
+        ("quarantined", ing.quarantined_total),
+        *((f"  {code}", n) for code, n in sorted(ing.quarantined.items())),
+        ("acoustic detections", summary.acoustic_detections),
+        ("weather reports", summary.weather_reports),
+        *(
+            (f"stored, not yet processed: {k}", n)
+            for k, n in sorted(summary.not_yet_processed.items())
+        ),
+        ("events", summary.events),
+        ("  launches", summary.launches),
+        ("  impacts", summary.impacts),
+        ("  launch-impact pairs", summary.paired),
+    ]
+    for label, n in rows:
+        table.add_row(label, f"{n:,}")
+    console = Console()
+    console.print(table)
+    rate = data["detections_per_s"]
+    console.print(
+        f"{summary.elapsed_s:.1f} s"
+        + (f" ({rate:,.0f} detections/s)" if rate else "")
+        + f"; events: {summary.events_path}"
+    )

@@ -1,0 +1,1 @@
+"""Publishing: events and their evidence in the formats people and other tools read."""

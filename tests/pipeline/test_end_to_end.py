@@ -1,0 +1,105 @@
+"""The whole chain with real components: simulate -> process (SQLite) -> evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from truceline.cli import main
+from truceline.store import open_store
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("e2e")
+    sim = out / "sim"
+    for argv in (
+        [
+            "simulate",
+            "--scenario",
+            "sector-quick",
+            "--seed",
+            "1",
+            "--out",
+            str(sim),
+            "--no-progress",
+        ],
+        [
+            "--db",
+            str(out / "truceline.db"),
+            "process",
+            "--agreement",
+            str(sim / "agreement.yaml"),
+            "--sensors",
+            str(sim / "sensors.geojson"),
+            "--observations",
+            str(sim / "observations.jsonl"),
+            "--out",
+            str(out / "events"),
+            "--no-progress",
+        ],
+        [
+            "evaluate",
+            "--truth",
+            str(sim / "truth.jsonl"),
+            "--events",
+            str(out / "events" / "events.geojson"),
+            "--observations",
+            str(sim / "observations.jsonl"),
+            "--sensors",
+            str(sim / "sensors.geojson"),
+            "--json",
+            str(out / "evaluation.json"),
+        ],
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0, argv
+    return out
+
+
+def metric(run: Path, group: str, key: str) -> float:
+    scores = json.loads((run / "evaluation.json").read_text())
+    return scores["groups"][group]["metrics"][key]
+
+
+def test_events_follow_the_contract(run):
+    events = json.loads((run / "events" / "events.geojson").read_text())
+    assert events["type"] == "FeatureCollection" and events["features"]
+    for feature in events["features"]:
+        props = feature["properties"]
+        assert feature["geometry"]["type"] == "Point"
+        assert props["type"] in ("launch", "impact")
+        assert props["time"].endswith("Z")
+        assert set(props["ellipse95"]) == {"major_m", "minor_m", "azimuth_deg"}
+        assert props["ellipse95"]["major_m"] >= props["ellipse95"]["minor_m"] > 0
+        assert len(props["evidence"]) >= 5
+        assert props["evaluation_mode"] == "automatic"
+    ids = {f["properties"]["id"] for f in events["features"]}
+    for feature in events["features"]:
+        paired = feature["properties"].get("paired")
+        assert paired is None or paired in ids
+
+
+def test_the_store_holds_the_run(run):
+    with open_store(run / "truceline.db") as store:
+        events = store.events()
+        assert len(events) == len(
+            json.loads((run / "events" / "events.geojson").read_text())["features"]
+        )
+        assert store.observation_count() > 3000
+        (last,) = store.runs()[-1:]
+        assert last.summary["events"] == len(events)
+
+
+def test_accuracy_on_sector_quick(run):
+    # Measured on this scenario and seed; the issue's targets are judged on sector-day and
+    # line-heavy-day in docs/performance.md. These floors catch regressions.
+    assert metric(run, "detection", "recall") >= 0.92
+    assert metric(run, "detection", "precision") >= 0.97
+    assert 0.90 <= metric(run, "location", "ellipse_coverage") <= 0.99
+    assert metric(run, "location", "location_error_median_m") < 10.0
+    assert metric(run, "launch_impact", "launch_impact_accuracy") >= 0.95
+    assert metric(run, "crb", "crb_pooled_ratio") <= 1.25
