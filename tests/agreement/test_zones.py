@@ -20,8 +20,9 @@ def agreement():
 def points(agreement):
     """A grid of points around the line with each one's side and distance to the line."""
     min_lon, min_lat, max_lon, max_lat = agreement.line.bounds
-    lon, lat = np.meshgrid(np.linspace(min_lon - 0.6, max_lon + 0.6, 90),
-                           np.linspace(min_lat - 0.4, max_lat + 0.4, 90))
+    lon, lat = np.meshgrid(
+        np.linspace(min_lon - 0.6, max_lon + 0.6, 90), np.linspace(min_lat - 0.4, max_lat + 0.4, 90)
+    )
     lon, lat = lon.ravel(), lat.ravel()
     party = agreement.party_at(lon, lat)
     keep = party != ""
@@ -40,8 +41,7 @@ def test_distance_to_line_matches_brute_force(agreement, points):
     lon, lat, _, dist = points
     rng = np.random.default_rng(1)
     for i in rng.choice(lon.size, 12, replace=False):
-        assert dist[i] == pytest.approx(brute_force_distance_m(agreement, lon[i], lat[i]),
-                                        abs=5.0)
+        assert dist[i] == pytest.approx(brute_force_distance_m(agreement, lon[i], lat[i]), abs=5.0)
 
 
 @pytest.mark.parametrize("party", ["UA", "RU"])
@@ -49,8 +49,8 @@ def test_artillery_zone_is_25_km_deep(agreement, points, party):
     lon, lat, side, dist = points
     zone = agreement.withdrawal_zone("heavy-artillery", party)
     inside = shapely.contains_xy(zone, lon, lat)
-    near = (side == party) & (dist > 18_000) & (dist < 22_000)   # about 20 km behind
-    far = (side == party) & (dist > 28_000) & (dist < 32_000)    # about 30 km behind
+    near = (side == party) & (dist > 18_000) & (dist < 22_000)  # about 20 km behind
+    far = (side == party) & (dist > 28_000) & (dist < 32_000)  # about 30 km behind
     other = side != party
     assert near.sum() > 20 and far.sum() > 20
     assert inside[near].all()

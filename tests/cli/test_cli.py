@@ -23,6 +23,11 @@ COMMANDS = [
     ["db"],
     ["db", "upgrade"],
     ["db", "status"],
+    ["simulate"],
+    ["ingest"],
+    ["process"],
+    ["evaluate"],
+    ["place"],
 ]
 
 
