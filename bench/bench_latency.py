@@ -1,0 +1,248 @@
+"""Benchmark of streaming latency (issue 4): from the arrival of the last detection an event needs
+to the event being emitted by `AcousticStage.feed` / `flush_batch`.
+
+    python bench/bench_latency.py [--scenario sector-day] [--seed 1] [--start-h 0] [--hours 24]
+                                  [--warmup-min 10] [--batch-s 0.25] [--mode both] [--json FILE]
+
+Replay of a simulated day (bench/.cache/SCENARIO-SEED/, made by bench_process.py or
+`truceline simulate`) as a live feed on a simulated clock:
+
+* `observations.jsonl` is in delivery order (out of order in sensor time). Each accepted
+  observation arrives at its position in the file; its **arrival time** is the running maximum of
+  the sensor `time` of every observation read so far (the monitor's clock): an observation
+  delivered late arrives when the clock is already past its own time, an on-time one arrives at
+  its own time.
+* Observations are parsed and validated up front with `ObservationReader` (ingest's cost is
+  measured by bench_ingest.py), then fed to one `AcousticStage` with
+  `associate.batch_s = --batch-s`, as fast as possible. Weather reports from the start of the day
+  are fed (they set the speed of sound); acoustic detections from `--warmup-min` before the slice
+  (so the associator's pool and events are in a steady state) to its end.
+* An event's **first emission** is the first `feed` / `flush_batch` call that returns it. Its
+  **completing detection** is the last to arrive (file order) of the detections it holds at that
+  moment (`WorkingEvent.det` -> `associator.obs_id`).
+* **latency** = (wall clock when that call returns) - (wall clock when the completing detection
+  was fed) + **batching wait**: the simulated time from the completing detection's arrival to the
+  moment the batch that emitted the event was ready (the arrival whose `feed` flushed it, or the
+  timer's moment, below), since a live system waits that long. When an event is emitted by a
+  later batch than its completing detection's, both parts include that delay (the wall part holds
+  the processing of every call in between, so it overstates the cost a little).
+* **latency with queueing**: the same events on a live single-threaded monitor: batch k is
+  ready at its flushing arrival a_k and done at d_k = max(a_k, d_{k-1}) + p_k, where p_k is
+  the measured wall time of the call that processed it; latency = d_k - arrival of the completing
+  detection. It differs from the first figure only where processing fell behind real time.
+* **keep-up**: processing seconds (all `feed` / `flush_batch` calls) per simulated second.
+
+Two ways of flushing batches (`--mode both` runs each on its own new stage):
+
+* `feed`: the stage as it is; a batch is only processed when `feed` receives an acoustic
+  detection more than `batch_s` (sensor time) after the batch's first, so in a lull the batch waits
+  for the next detection.
+* `timer`: a live driver that also calls `flush_batch()` once the monitor's clock is `batch_s`
+  past the arrival of the batch's first detection (checked at each arrival in the replay; the
+  batch counts as ready at that exact moment).
+
+Events counted: those whose completing detection arrived inside the slice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import peak_rss_mib, write_result
+from truceline.associate.stage import AcousticStage
+from truceline.config import AssociateSettings, Settings
+from truceline.ingest.observations import ObservationReader
+from truceline.ingest.sensors import read_sensors
+from truceline.records import Observation
+
+HERE = Path(__file__).resolve().parent
+NS = 1_000_000_000
+
+
+def load(data: Path) -> tuple[list, list[Observation], np.ndarray]:
+    sensors = read_sensors(data / "sensors.geojson")
+    reader = ObservationReader(sensors, source_name="observations.jsonl")
+    with open(data / "observations.jsonl", "rb") as f:
+        obs = [o for o in reader.read_lines(f) if isinstance(o, Observation)]
+    times = np.fromiter((o.time_ns for o in obs), dtype=np.int64, count=len(obs))
+    arrival = np.maximum.accumulate(times)  # the monitor's clock: latest sensor time seen
+    return sensors, obs, arrival
+
+
+def pct(values: np.ndarray, q: float) -> float:
+    return round(float(np.percentile(values, q)), 4) if values.size else float("nan")
+
+
+def replay(sensors, obs, arrival, window, batch_s: float, mode: str) -> dict:
+    """Feed one slice to a new stage; latency figures for the events first emitted."""
+    warm_ns, start_ns, end_ns = window
+    span_ns = round(batch_s * NS)
+    stage = AcousticStage(sensors, Settings(associate=AssociateSettings(batch_s=batch_s)))
+    fed_wall: dict[str, float] = {}  # acoustic obs id -> wall clock when fed
+    arr_of: dict[str, int] = {}  # acoustic obs id -> arrival (ns)
+    pos_of: dict[str, int] = {}  # acoustic obs id -> position in the file
+    first: dict[str, tuple] = {}  # event id -> (wall at return, batch ready ns, det ids, batch)
+    batches: list[tuple[int, float]] = []  # (batch ready: simulated ns, processing wall s)
+    busy = 0.0
+    opened: int | None = None  # arrival of the first detection of the pending batch
+    clock = time.perf_counter
+
+    def emitted(events, wall: float, ready_ns: int) -> None:
+        if not events:
+            return
+        ids = stage.associator.obs_id.v
+        for ev in events:
+            if ev.id not in first:
+                first[ev.id] = (wall, ready_ns, [ids[g] for g in ev.det], len(batches) - 1)
+
+    def tick(ready_ns: int) -> float:
+        """A clock-driven flush of the pending batch, ready at simulated time `ready_ns`."""
+        nonlocal opened
+        w0 = clock()
+        out = stage.flush_batch()
+        w1 = clock()
+        batches.append((ready_ns, w1 - w0))
+        emitted(out, w1, ready_ns)
+        opened = None
+        return w1 - w0
+
+    for i, o in enumerate(obs):
+        a = int(arrival[i])
+        if a >= end_ns:
+            break
+        if o.kind == "acoustic":
+            if a < warm_ns:
+                continue
+        elif o.kind != "weather":
+            continue  # other kinds cost nothing in the stage; they still advance the clock
+        if mode == "timer" and opened is not None and a >= opened + span_ns:
+            busy += tick(opened + span_ns)
+        n_before = stage.counts.batches
+        w0 = clock()
+        if o.kind == "acoustic":
+            fed_wall[o.id] = w0
+            arr_of[o.id] = a
+            pos_of[o.id] = i
+        out = stage.feed(o)
+        w1 = clock()
+        busy += w1 - w0
+        if stage.counts.batches != n_before:  # feed flushed the batch before this detection
+            batches.append((a, w1 - w0))
+            opened = None
+        emitted(out, w1, a)
+        if opened is None and stage._batch:
+            opened = a
+    # End of the slice: the last batch, as a timer would flush it.
+    if stage._batch:
+        busy += tick(max(opened + span_ns, max(arr_of.values())))
+
+    # Queueing model: when each batch would be done on a live single-threaded monitor.
+    done = np.empty(len(batches))
+    prev = -np.inf
+    for k, (ready, p) in enumerate(batches):
+        prev = max(ready / NS, prev) + p
+        done[k] = prev
+
+    lat, wait, proc, queued = [], [], [], []
+    for wall, ready_ns, det_ids, k in first.values():
+        known = [d for d in det_ids if d in pos_of]
+        if not known:
+            continue
+        last = max(known, key=pos_of.__getitem__)
+        a = arr_of[last]
+        if not start_ns <= a < end_ns:
+            continue
+        w = (ready_ns - a) / NS
+        p = wall - fed_wall[last]
+        wait.append(w)
+        proc.append(p)
+        lat.append(w + p)
+        queued.append(done[k] - a / NS)
+    lat_a, wait_a, proc_a, q_a = map(np.array, (lat, wait, proc, queued))
+    sim_s = (end_ns - warm_ns) / NS
+    proc_b = np.array([p for _, p in batches])
+
+    def top(v: np.ndarray) -> float | None:
+        return round(float(v.max()), 4) if v.size else None
+
+    return {
+        "flush": mode,
+        "acoustic_detections_in_slice": sum(1 for a in arr_of.values() if start_ns <= a < end_ns),
+        "acoustic_fed_incl_warmup": len(arr_of),
+        "batches": len(batches),
+        "events_emitted": len(first),
+        "events_counted": int(lat_a.size),
+        "latency_p50_s": pct(lat_a, 50),
+        "latency_p90_s": pct(lat_a, 90),
+        "latency_p99_s": pct(lat_a, 99),
+        "latency_max_s": top(lat_a),
+        "share_under_1s": round(float(np.mean(lat_a < 1.0)), 5) if lat_a.size else None,
+        "processing_p50_s": pct(proc_a, 50),
+        "processing_p99_s": pct(proc_a, 99),
+        "processing_max_s": top(proc_a),
+        "batching_wait_p50_s": pct(wait_a, 50),
+        "batching_wait_p99_s": pct(wait_a, 99),
+        "batching_wait_max_s": top(wait_a),
+        "queued_latency_p50_s": pct(q_a, 50),
+        "queued_latency_p99_s": pct(q_a, 99),
+        "queued_latency_max_s": top(q_a),
+        "batch_processing_p99_s": pct(proc_b, 99),
+        "batch_processing_max_s": top(proc_b),
+        "processing_s": round(busy, 2),
+        "simulated_s": round(sim_s, 1),
+        "processing_s_per_simulated_s": round(busy / sim_s, 4),
+        "associator_stats": dict(stage.associator.stats) if stage.associator else {},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", default="sector-day")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start-h", type=float, default=0.0, help="slice start, hours into day")
+    parser.add_argument("--hours", type=float, default=24.0, help="slice length, hours")
+    parser.add_argument(
+        "--warmup-min", type=float, default=10.0, help="acoustic detections fed before the slice"
+    )
+    parser.add_argument("--batch-s", type=float, default=0.25)
+    parser.add_argument(
+        "--mode",
+        choices=("feed", "timer", "both"),
+        default="both",
+        help="feed: batches flushed only by feed(); timer: also by a clock tick (see above)",
+    )
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    data = HERE / ".cache" / f"{args.scenario}-{args.seed}"
+
+    t0 = time.perf_counter()
+    sensors, obs, arrival = load(data)
+    load_s = time.perf_counter() - t0
+    day0 = int(arrival[0]) - int(arrival[0]) % (86_400 * NS)
+    start_ns = day0 + round(args.start_h * 3600 * NS)
+    end_ns = start_ns + round(args.hours * 3600 * NS)
+    warm_ns = start_ns - round(args.warmup_min * 60 * NS)
+
+    modes = ("feed", "timer") if args.mode == "both" else (args.mode,)
+    figures = {
+        "scenario": f"{args.scenario} seed {args.seed}",
+        "slice": f"{args.start_h:g} h to {args.start_h + args.hours:g} h of arrival time "
+        f"(+{args.warmup_min:g} min warm-up)",
+        "batch_s": args.batch_s,
+        "load_and_validate_s": round(load_s, 1),
+    }
+    for mode in modes:
+        result = replay(sensors, obs, arrival, (warm_ns, start_ns, end_ns), args.batch_s, mode)
+        figures[mode] = result
+    figures["peak_rss_mib"] = round(peak_rss_mib(), 0)
+    write_result(args.json, "latency", figures)
+
+
+if __name__ == "__main__":
+    main()
