@@ -30,9 +30,9 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from truceline.associate.network import AcousticNetwork, enu_basis
+from truceline.associate.network import AcousticNetwork
 from truceline.config import AssociateSettings, LocateSettings
-from truceline.geo.projection import TangentPlane, to_ecef
+from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
 from truceline.locate.atmosphere import Atmosphere
 from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
 from truceline.locate.start import solve_many
@@ -659,7 +659,7 @@ class AcousticAssociator:
             lat=lat,
             tau_s=sol.tau_s,
             ecef=to_ecef(lon, lat)[0],
-            enu=enu_basis(lon, lat),
+            enu=enu_basis(lon, lat)[0, :2],
             speed=speed,
             solution=sol,
             projection=TangentPlane(lon, lat),
@@ -701,7 +701,7 @@ class AcousticAssociator:
         lon, lat = ev.projection.inverse(sol.x_m, sol.y_m)
         ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
         ev.tau_s, ev.solution = sol.tau_s, sol
-        ev.ecef, ev.enu = to_ecef(ev.lon, ev.lat)[0], enu_basis(ev.lon, ev.lat)
+        ev.ecef, ev.enu = to_ecef(ev.lon, ev.lat)[0], enu_basis(ev.lon, ev.lat)[0, :2]
         ev.det = kept.tolist()
         ev.sensors = set(self.sensor.v[kept].tolist())
         ev.n_at_solve = len(ev.det)

@@ -14,14 +14,6 @@ from truceline.geo.projection import to_ecef
 from truceline.records import Sensor
 
 
-def enu_basis(lon: float, lat: float) -> NDArray[np.float64]:
-    """Rows: unit east and north vectors (ECEF) at a point."""
-    lam, phi = np.radians(lon), np.radians(lat)
-    east = np.array([-np.sin(lam), np.cos(lam), 0.0])
-    north = np.array([-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)])
-    return np.vstack([east, north])
-
-
 @dataclass(frozen=True)
 class NeighbourGraph:
     """For each sensor i, its neighbours `index[start[i]:start[i+1]]` at `distance_m`."""

@@ -153,12 +153,15 @@ _FROM_ECEF = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
 
 
 def to_ecef(lon: ArrayLike, lat: ArrayLike, height_m: ArrayLike = 0.0) -> NDArray[np.float64]:
-    """WGS 84 longitude, latitude (deg) and ellipsoidal height (m) to ECEF, shape (n, 3), m."""
-    lon_a = np.atleast_1d(np.asarray(lon, float))
-    lat_a = np.atleast_1d(np.asarray(lat, float))
-    h = np.broadcast_to(np.asarray(height_m, float), lon_a.shape)
+    """WGS 84 longitude, latitude (deg) and ellipsoidal height (m), broadcast against each other,
+    to ECEF points of shape (n, 3), metres (n the broadcast size, inputs flattened)."""
+    lon_a, lat_a, h = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(lon, float)),
+        np.asarray(lat, float),
+        np.asarray(height_m, float),
+    )
     x, y, z = _TO_ECEF.transform(lon_a, lat_a, h)
-    return np.column_stack([x, y, z])
+    return np.column_stack([np.ravel(x), np.ravel(y), np.ravel(z)])
 
 
 def from_ecef(
@@ -168,6 +171,18 @@ def from_ecef(
     p = np.atleast_2d(np.asarray(ecef, float))
     lon, lat, h = _FROM_ECEF.transform(p[:, 0], p[:, 1], p[:, 2])
     return np.asarray(lon), np.asarray(lat), np.asarray(h)
+
+
+def enu_basis(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
+    """Unit vectors east, north, up in ECEF at geodetic lon/lat (deg): shape (n, 3, 3), indexed
+    [point, axis, xyz]."""
+    lam = np.radians(np.atleast_1d(np.asarray(lon, float)))
+    phi = np.radians(np.atleast_1d(np.asarray(lat, float)))
+    sl, cl, sp, cp = np.sin(lam), np.cos(lam), np.sin(phi), np.cos(phi)
+    east = np.stack([-sl, cl, np.zeros_like(sl)], axis=-1)
+    north = np.stack([-sp * cl, -sp * sl, cp], axis=-1)
+    up = np.stack([cp * cl, cp * sl, sp], axis=-1)
+    return np.stack([east, north, up], axis=1)
 
 
 class TangentPlane:
@@ -182,14 +197,7 @@ class TangentPlane:
 
     def __init__(self, lon0: float, lat0: float):
         self.lon0, self.lat0 = float(lon0), float(lat0)
-        lam, phi = np.radians(self.lon0), np.radians(self.lat0)
-        self.rotation = np.array(
-            [
-                [-np.sin(lam), np.cos(lam), 0.0],
-                [-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)],
-                [np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)],
-            ]
-        )
+        self.rotation = enu_basis(self.lon0, self.lat0)[0]
         self.origin = to_ecef(self.lon0, self.lat0)[0]
 
     def from_ecef(

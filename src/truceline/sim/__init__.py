@@ -27,11 +27,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from truceline.agreement import load_agreement
 from truceline.agreement.model import Agreement
+from truceline.geo.projection import to_ecef
 from truceline.sim import acoustics
 from truceline.sim.activity import NS, FireModel, Shots, parked_weapons
 from truceline.sim.air import AirObjects, sorties
 from truceline.sim.delivery import DeliveryQueue
-from truceline.sim.geometry import SectorFrame, ecef, round_coords
+from truceline.sim.geometry import SectorFrame, round_coords
 from truceline.sim.layout import Network, build_network
 from truceline.sim.radar import air_plots, counter_battery_tracks, near_paths
 from truceline.sim.scenario import Scenario, check_parties, load_scenario
@@ -406,7 +407,7 @@ class _Run:
             ).astype(np.int64),
             lon=lon,
             lat=lat,
-            xyz=ecef(lon, lat),
+            xyz=to_ecef(lon, lat),
             level_db=np.concatenate([launch_level, impact_level, det_level]),
             signal=np.concatenate(
                 [

@@ -24,8 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
-from truceline.geo.projection import geodesic_azimuth_deg
-from truceline.sim.geometry import enu_basis
+from truceline.geo.projection import enu_basis, geodesic_azimuth_deg
 from truceline.sim.layout import AcousticNetwork
 from truceline.sim.scenario import AcousticsSpec, WeatherSpec
 

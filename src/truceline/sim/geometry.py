@@ -13,44 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from pyproj import Transformer
 
 from truceline.agreement.model import Agreement
 from truceline.errors import UsageError
 from truceline.sim.scenario import Scenario
 
-_TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
-_FROM_ECEF = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
-
 COORD_DECIMALS = 7
 """Longitudes and latitudes are rounded to 1e-7 degrees (about 1 cm) before any use, so that the
 positions written are exactly the ones the physics used."""
-
-
-def ecef(lon: ArrayLike, lat: ArrayLike, height_m: ArrayLike = 0.0) -> NDArray[np.float64]:
-    """ECEF coordinates (n, 3), metres, of WGS 84 longitude, latitude (deg) and height (m)."""
-    lon, lat, h = np.broadcast_arrays(
-        np.asarray(lon, float), np.asarray(lat, float), np.asarray(height_m, float)
-    )
-    x, y, z = _TO_ECEF.transform(lon, lat, h)
-    return np.column_stack([np.ravel(x), np.ravel(y), np.ravel(z)])
-
-
-def geodetic(xyz: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-    """(lon, lat, height_m) of ECEF points (n, 3)."""
-    lon, lat, h = _FROM_ECEF.transform(xyz[:, 0], xyz[:, 1], xyz[:, 2])
-    return np.asarray(lon), np.asarray(lat), np.asarray(h)
-
-
-def enu_basis(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
-    """Unit vectors east, north, up (n, 3, 3: [point, axis, xyz]) at geodetic lon/lat (deg)."""
-    lam = np.radians(np.atleast_1d(np.asarray(lon, float)))
-    phi = np.radians(np.atleast_1d(np.asarray(lat, float)))
-    sl, cl, sp, cp = np.sin(lam), np.cos(lam), np.sin(phi), np.cos(phi)
-    east = np.stack([-sl, cl, np.zeros_like(sl)], axis=-1)
-    north = np.stack([-sp * cl, -sp * sl, cp], axis=-1)
-    up = np.stack([cp * cl, cp * sl, sp], axis=-1)
-    return np.stack([east, north, up], axis=1)
 
 
 def round_coords(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], ...]:

@@ -10,8 +10,8 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from shapely import ops
 
-from truceline.geo.projection import geodesic_azimuth_deg
-from truceline.sim.geometry import SectorFrame, ecef, enu_basis, round_coords
+from truceline.geo.projection import enu_basis, geodesic_azimuth_deg, to_ecef
+from truceline.sim.geometry import SectorFrame, round_coords
 from truceline.sim.scenario import AirRadars, CounterBatteryRadars, Scenario, WeatherStations
 
 
@@ -220,7 +220,7 @@ def build_network(frame: SectorFrame, scenario: Scenario, rng: np.random.Generat
         cols["fa"].append(np.full(n, row.false_alarms_per_hour))
     lon = np.concatenate(cols["lon"])
     lat = np.concatenate(cols["lat"])
-    xyz = ecef(lon, lat)
+    xyz = to_ecef(lon, lat)
     width = max(5, len(str(lon.size)))
     acoustic = AcousticNetwork(
         ids=[f"A{i:0{width}d}" for i in range(1, lon.size + 1)],
@@ -273,7 +273,7 @@ def _radars(
         [f"{prefix}{i + 1:03d}" for i in range(lon.size)],
         lon,
         lat,
-        ecef(lon, lat, 0.0),
+        to_ecef(lon, lat, 0.0),
         enu_basis(lon, lat),
         facing,
     )

@@ -24,10 +24,10 @@ import shapely
 from numpy.typing import NDArray
 
 from truceline.ballistics import BallisticTable
-from truceline.geo.projection import GEOD
+from truceline.geo.projection import GEOD, to_ecef
 from truceline.sim.activity import NS, Shots
 from truceline.sim.air import AirObjects
-from truceline.sim.geometry import ecef, round_coords
+from truceline.sim.geometry import round_coords
 from truceline.sim.layout import RadarGroup
 from truceline.weapons import weapon_classes
 
@@ -118,8 +118,8 @@ def counter_battery_tracks(
     )
     if shots.size == 0 or not groups:
         return empty
-    launch = ecef(shots.launch_lon, shots.launch_lat)
-    impact = ecef(shots.impact_lon, shots.impact_lat)
+    launch = to_ecef(shots.launch_lon, shots.launch_lat)
+    impact = to_ecef(shots.impact_lon, shots.impact_lat)
     mid = (launch + impact) / 2
     weapons = np.array(shots.weapon)
     parts: list[tuple] = []
@@ -146,7 +146,8 @@ def counter_battery_tracks(
                     np.repeat(shots.azimuth_deg[s], 129),
                     x.ravel(),
                 )
-                slant, az, el, _ = _relative(group, np.full(m * 129, r), ecef(lon, lat, z.ravel()))
+                xyz = to_ecef(lon, lat, z.ravel())
+                slant, az, el, _ = _relative(group, np.full(m * 129, r), xyz)
                 vis = (
                     (slant <= reach)
                     & (el >= spec.min_elevation_deg)
@@ -322,13 +323,13 @@ def _object_plots(
     scan = np.tile(scans, alive.size)
     x, y, h, *_ = objs.state(obj, scan)
     lon, lat = projection.inverse(x, y)
-    _, az, _, _ = _relative(group, np.full(obj.size, r), ecef(lon, lat, h))
+    _, az, _, _ = _relative(group, np.full(obj.size, r), to_ecef(lon, lat, h))
     t = scan + az / 360.0 * spec.scan_period_s
     ok = (t >= start_s) & (t < end_s) & (t >= objs.start_s[obj]) & (t <= objs.end_s[obj])
     obj, t = obj[ok], t[ok]
     x, y, h, vx, vy, vh = objs.state(obj, t)
     lon, lat = projection.inverse(x, y)
-    slant, _, _, ground = _relative(group, np.full(obj.size, r), ecef(lon, lat, h))
+    slant, _, _, ground = _relative(group, np.full(obj.size, r), to_ecef(lon, lat, h))
     horizon = HORIZON_M_PER_SQRT_M * (np.sqrt(spec.antenna_height_m) + np.sqrt(np.maximum(h, 0)))
     seen = (slant <= spec.range_km * 1e3) & (ground <= horizon) & (rng.random(obj.size) < spec.pd)
     obj, t, x, y, h, vx, vy, vh, lon, lat = (
