@@ -8,8 +8,7 @@ import itertools
 import numpy as np
 from scipy.special import ndtr
 
-from truceline.geo.projection import geodesic_azimuth_deg
-from truceline.sim.geometry import ecef, enu_basis
+from truceline.geo.projection import enu_basis, geodesic_azimuth_deg, to_ecef
 from truceline.timeutil import parse_time
 from truceline.weapons import weapon_classes
 
@@ -42,13 +41,13 @@ def test_detection_probability_follows_the_configured_curve(busy: Run):
     spec = busy.scenario.acoustics
     ids, lon, lat, props = _acoustic_sensors(busy)
     index = {s: i for i, s in enumerate(ids)}
-    xyz = ecef(lon, lat)
+    xyz = to_ecef(lon, lat)
     noise = np.array([p["noise_db"] for p in props])
     threshold = np.array([p["threshold_db"] for p in props])
     obs_sensor = {o["id"]: o["sensor"] for o in busy.observations() if o["kind"] == "acoustic"}
     probs, hits = [], []
     for t, level in _sources(busy):
-        d = np.linalg.norm(xyz - ecef(*t["position"]), axis=1)
+        d = np.linalg.norm(xyz - to_ecef(*t["position"]), axis=1)
         snr = level - 20 * np.log10(d) - spec.absorption_db_per_km * d / 1e3 - noise
         p = ndtr((snr - threshold) / spec.sigma_db)
         heard = np.zeros(len(ids), bool)
@@ -89,7 +88,7 @@ def test_arrival_time_residuals_have_the_configured_sigma(busy: Run):
     src_lon, src_lat, t0, s_lon, s_lat, sig_s, t_obs = (
         np.array(c) for c in zip(*rows, strict=True)
     )
-    diff = ecef(s_lon, s_lat) - ecef(src_lon, src_lat)
+    diff = to_ecef(s_lon, s_lat) - to_ecef(src_lon, src_lat)
     d = np.linalg.norm(diff, axis=1)
     basis = enu_basis(src_lon, src_lat)
     east = np.einsum("ij,ij->i", diff, basis[:, 0])
