@@ -69,3 +69,21 @@ def test_console_script_runs_as_module():
         [sys.executable, "-m", "truceline", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"truceline {__version__}"
+
+
+def test_db_status_of_a_missing_store_says_so_and_creates_nothing(tmp_path, capsys):
+    path = tmp_path / "none.db"
+    for db in (str(path), f"sqlite:///{path}"):
+        with pytest.raises(SystemExit) as info:
+            main(["--db", db, "db", "status"])
+        assert info.value.code == 2
+        assert "run `truceline db upgrade`" in capsys.readouterr().err
+        assert not path.exists()
+    with pytest.raises(SystemExit) as info:
+        main(["--db", str(path), "db", "upgrade"])
+    assert info.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(["--db", str(path), "db", "status"])
+    assert info.value.code == 0
+    assert "observations: 0" in capsys.readouterr().out

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
-
-from truceline.errors import UsageError
 
 app = typer.Typer(
     help="The store (SQLite by default; --db or TRUCELINE_DB for another).", no_args_is_help=True
@@ -27,12 +23,7 @@ def status(ctx: typer.Context) -> None:
     """Schema version and how many records of each kind the store holds."""
     from truceline.store import open_store
 
-    url = ctx.obj.settings.store.url
-    if "://" not in url or url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///")) if "://" in url else Path(url)
-        if str(path) and not path.exists():
-            raise UsageError(f"no store at {path}: run `truceline db upgrade` to create it")
-    with open_store(url, upgrade=False) as store:
+    with open_store(ctx.obj.settings.store.url, upgrade=False, create=False) as store:
         current, head = store.schema_version(), store.head_version()
         typer.echo(f"store: {store.url}")
         typer.echo(

@@ -95,15 +95,17 @@ def open_store(
     url: str | os.PathLike[str],
     *,
     upgrade: bool = True,
+    create: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Store:
     """Open the store at `url`: an SQLAlchemy URL or a plain path to a SQLite file.
 
-    SQLite files are created, with their parent directories, as needed. With `upgrade` the schema
-    is migrated to the newest version. Raises `UsageError` for an unsupported or unreachable
-    database.
+    SQLite files are created, with their parent directories, as needed; with `create` False a
+    missing SQLite file is an error instead (for commands that only look). With `upgrade` the
+    schema is migrated to the newest version. Raises `UsageError` for an unsupported or
+    unreachable database.
     """
-    engine = _create_engine(url)
+    engine = _create_engine(url, create=create)
     store = Store(engine, batch_size=batch_size)
     try:
         store._check_reachable()
@@ -115,7 +117,7 @@ def open_store(
     return store
 
 
-def _create_engine(url: str | os.PathLike[str]) -> Engine:
+def _create_engine(url: str | os.PathLike[str], *, create: bool = True) -> Engine:
     text = os.fspath(url) if isinstance(url, os.PathLike) else url
     if not isinstance(text, str) or not text.strip():
         raise UsageError("no database given: pass a path to a SQLite file or a database URL")
@@ -138,6 +140,8 @@ def _create_engine(url: str | os.PathLike[str]) -> Engine:
     if backend == "sqlite" and database and database != ":memory:":
         if database.startswith("file:"):
             raise UsageError(f"{shown}: SQLite URI file names are not supported; give a path")
+        if not create and not Path(database).exists():
+            raise UsageError(f"no store at {database}: run `truceline db upgrade` to create it")
         try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
