@@ -144,30 +144,36 @@ class AcousticStage:
         started = time.perf_counter()
         self.associator.flush()
         events = self.associator.events
+        labels = [self._label_counts(e) for e in events]
         decisions = decide(
             [
-                ShotInput(
-                    e.lon,
-                    e.lat,
-                    e.tau_s,
-                    int(np.count_nonzero(self.associator.label.v[e.det] == LABEL_CODES["launch"])),
-                    int(np.count_nonzero(self.associator.label.v[e.det] == LABEL_CODES["impact"])),
-                )
-                for e in events
+                ShotInput(e.lon, e.lat, e.tau_s, n["launch"], n["impact"])
+                for e, n in zip(events, labels, strict=True)
             ],
             self.settings.shots,
         )
         created_ns = time.time_ns()
         records = [
-            self._record(e, d, events, created_ns) for e, d in zip(events, decisions, strict=True)
+            self._record(e, n, d, events, created_ns)
+            for e, n, d in zip(events, labels, decisions, strict=True)
         ]
         self.counts.seconds += time.perf_counter() - started
         return records
 
     # -- output ------------------------------------------------------------------------------------
 
+    def _label_counts(self, ev: WorkingEvent) -> dict[str, int]:
+        """How many of the event's detections their sensors labelled launch, impact, unknown."""
+        codes = self.associator.label.v[ev.det]
+        return {name: int(np.count_nonzero(codes == code)) for name, code in LABEL_CODES.items()}
+
     def _record(
-        self, ev: WorkingEvent, decision, events: list[WorkingEvent], created_ns: int
+        self,
+        ev: WorkingEvent,
+        labels: dict[str, int],
+        decision,
+        events: list[WorkingEvent],
+        created_ns: int,
     ) -> Event:
         assoc = self.associator
         assert assoc is not None
@@ -178,15 +184,10 @@ class AcousticStage:
         for s in ev.sensors:
             op = str(self.network.operator[s])
             operators[op] = operators.get(op, 0) + 1
-        labels = assoc.label.v[ev.det]
         properties = {
             "n_sensors": len(ev.sensors),
             "sensors_by_operator": dict(sorted(operators.items())),
-            "labels": {
-                "launch": int(np.count_nonzero(labels == LABEL_CODES["launch"])),
-                "impact": int(np.count_nonzero(labels == LABEL_CODES["impact"])),
-                "unknown": int(np.count_nonzero(labels == LABEL_CODES["unknown"])),
-            },
+            "labels": {k: labels[k] for k in ("launch", "impact", "unknown")},
             "p_launch_from_labels": round(decision.p_launch, 4),
             "rms_residual_s": round(sol.rms_s, 5),
             "chi2": round(sol.chi2, 3),
