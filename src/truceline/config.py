@@ -162,6 +162,33 @@ class AssociateSettings(Section):
         unit="s",
         gt=0,
     )
+    stack_density: float = setting(
+        1.5,
+        "Detections per sensor in a linked group from which trial origins are also found by "
+        "stacking on a grid (salvos), besides RANSAC.",
+        unit="detections/sensor",
+        gt=0,
+    )
+    settle_s: float = setting(
+        2.0,
+        "A dense group is searched once its newest detection is this far behind the newest "
+        "arrival, so that a salvo is seen whole.",
+        unit="s",
+        ge=0,
+    )
+    settle_max_s: float = setting(
+        40.0,
+        "Longest a dense group waits to settle, from its oldest detection to the newest "
+        "arrival, before it is searched anyway (busy sectors keep growing groups).",
+        unit="s",
+        gt=0,
+    )
+    solve_candidates: int = setting(
+        3,
+        "Distinct trial origins solved per search; the one explaining the most sensors wins.",
+        unit="origins",
+        ge=1,
+    )
     tight_tolerance_s: float = setting(
         0.15,
         "Misfit within which a detection counts in the tight consensus that ranks trial "
@@ -176,13 +203,20 @@ class AssociateSettings(Section):
         gt=0,
     )
     max_reduced_chi2: float = setting(
-        6.0, "Largest chi-square per degree of freedom of an accepted origin.", gt=0
+        3.0, "Largest chi-square per degree of freedom of an accepted origin.", gt=0
     )
     silent_radius_fraction: float = setting(
         0.7,
         "Sensors nearer an origin than this fraction of the median distance of the sensors "
         "that heard it are expected to have heard it too.",
         unit="fraction",
+        gt=0,
+    )
+    silent_sigma: float = setting(
+        5.0,
+        "A sensor counts as having heard an origin when it has a detection within this many "
+        "standard deviations of the predicted arrival.",
+        unit="sigma",
         gt=0,
     )
     max_silent_sensors: int = setting(

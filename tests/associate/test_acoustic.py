@@ -156,3 +156,21 @@ def test_a_late_detection_joins_its_closed_event():
     event = min(assoc.events, key=lambda e: e.tau_s)
     assert late[0] in {assoc.obs_id.v[g] for g in event.det}
     assert event.version > 1  # revised when it arrived
+
+
+def test_a_salvo_half_a_second_apart_is_told_apart_round_by_round():
+    """Twelve rockets from one battery (within 100 m), 0.5 s apart, each heard by part of the
+    sensors: every sensor's detections interleave rounds, which RANSAC alone mixes up."""
+    rng = np.random.default_rng(11)
+    net, pts = network(rng)
+    n = 12
+    sources = np.column_stack([rng.normal(2000, 60, n), rng.normal(-1000, 60, n)])
+    taus = 200.0 + 0.5 * np.arange(n) + rng.uniform(-0.05, 0.05, n)
+    rows = detections(rng, pts, sources, taus, radius_m=3500.0)
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH)
+    run(assoc, rows, rng.exponential(1.0, len(rows)))
+    found = score(assoc, rows)
+    heard = Counter(r[3] for r in rows)
+    eligible = [k for k, c in heard.items() if c >= 5]
+    assert sum(k in found for k in eligible) >= 0.9 * len(eligible), (len(found), len(eligible))
+    assert len(found) >= 0.9 * len(assoc.events), (len(found), len(assoc.events))

@@ -31,6 +31,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from truceline.associate.network import AcousticNetwork
+from truceline.associate.stack import coarse_regions, fine_peaks
 from truceline.config import AssociateSettings, LocateSettings
 from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
 from truceline.locate.atmosphere import Atmosphere
@@ -141,6 +142,7 @@ class AcousticAssociator:
         self.az_sigma = _Grow(np.float64)
         self.owner = _Grow(np.int64)  # index into self.events, -1 if none
         self.pool = np.zeros(0, dtype=np.int64)  # unassociated, recent
+        self.deferred = np.zeros(0, dtype=np.int64)  # pool detections of unsettled dense groups
         self.edges = np.zeros((0, 2), dtype=np.int64)  # links among pool detections
         self.events: list[WorkingEvent] = []
         self._ids: set[str] = set()
@@ -183,7 +185,7 @@ class AcousticAssociator:
 
         loose = self._attach(new, out)
         self._link(loose)
-        self._extract_touched(loose, out)
+        self._extract_touched(np.concatenate([loose, self.deferred]), out)
         self._maintain(out)
         return out
 
@@ -191,6 +193,7 @@ class AcousticAssociator:
         """Close every open event (end of input)."""
         out = AssociationOutput()
         self.watermark_s = np.inf
+        self._extract_touched(self.deferred, out)
         self._maintain(out)
         return out
 
@@ -331,15 +334,27 @@ class AcousticAssociator:
         touched = set(labels[np.isin(pool, loose)].tolist())
         sizes = np.bincount(labels)
         removed: list[int] = []
+        deferred: list[NDArray[np.int64]] = []
+        settled_before = self.watermark_s - self.s.settle_s
+        waited_before = self.watermark_s - self.s.settle_max_s
         for comp in touched:
             if sizes[comp] < self.s.min_sensors:
                 continue
             members = pool[labels == comp]
-            if np.unique(self.sensor.v[members]).size < self.s.min_sensors:
+            n_sensors = np.unique(self.sensor.v[members]).size
+            if n_sensors < self.s.min_sensors:
+                continue
+            # A dense group (a salvo) is searched once it has stopped growing: searched while
+            # its rounds are still arriving, a partial view lets mixed rounds pass as events.
+            dense = members.size >= self.s.stack_density * n_sensors
+            t_members = self.t.v[members]
+            if dense and t_members.max() > settled_before and t_members.min() > waited_before:
+                deferred.append(members)
                 continue
             for ev in self._extract(members):
                 out.created.append(ev)
                 removed.extend(ev.det)
+        self.deferred = np.concatenate(deferred) if deferred else np.zeros(0, dtype=np.int64)
         if removed:
             self._drop_from_pool(np.array(removed, dtype=np.int64))
 
@@ -374,11 +389,24 @@ class AcousticAssociator:
         )
         remaining = np.ones(members.size, dtype=bool)
         found: list[WorkingEvent] = []
+        # Dense groups (salvos) are also searched by stacking; the coarse search for the areas
+        # where sources lie is done once per group, the fine one for each event.
+        regions = None
+        if members.size >= self.s.stack_density * np.unique(s_idx).size:
+            regions = coarse_regions(
+                arr_all.x_m,
+                arr_all.y_m,
+                arr_all.t_s,
+                speed.c_mps,
+                speed.wind_e_mps,
+                speed.wind_n_mps,
+                margin_m=min(self.max_source_m / 2, 8_000.0),
+            )
         for _ in range(64):
             idx = np.flatnonzero(remaining)
             if np.unique(s_idx[idx]).size < self.s.min_sensors:
                 break
-            event = self._best_event(members, idx, arr_all, speed, projection)
+            event = self._best_event(members, idx, arr_all, speed, projection, regions)
             if event is None:
                 break
             found.append(event)
@@ -422,10 +450,35 @@ class AcousticAssociator:
         return solve_many(x[sub], y[sub], t[sub], c)
 
     def _best_event(
-        self, members, idx, arr_all: Arrivals, speed: SoundSpeed, projection: TangentPlane
+        self,
+        members,
+        idx,
+        arr_all: Arrivals,
+        speed: SoundSpeed,
+        projection: TangentPlane,
+        regions: list[tuple[float, float]] | None,
     ) -> WorkingEvent | None:
-        hx, hy, ht = self._hypotheses(arr_all, idx, speed.c_mps, self.sensor.v[members[idx]])
-        event = self._try_hypotheses(members, idx, arr_all, speed, projection, hx, hy, ht)
+        """The best event among the detections `idx` of a group: trial origins from RANSAC,
+        and from stacking within `regions` (dense groups), else from a polar grid."""
+        sensors = self.sensor.v[members[idx]]
+        hx, hy, ht = self._hypotheses(arr_all, idx, speed.c_mps, sensors)
+        peaks = []
+        if regions is not None:
+            peaks = fine_peaks(
+                arr_all.x_m[idx],
+                arr_all.y_m[idx],
+                arr_all.t_s[idx],
+                speed.c_mps,
+                speed.wind_e_mps,
+                speed.wind_n_mps,
+                regions,
+            )
+            hx = np.concatenate([[p.x_m for p in peaks], hx])
+            hy = np.concatenate([[p.y_m for p in peaks], hy])
+            ht = np.concatenate([[p.tau_s for p in peaks], ht])
+        event = self._try_hypotheses(
+            members, idx, arr_all, speed, projection, hx, hy, ht, n_forced=len(peaks)
+        )
         if event is None:
             gx, gy, gt = self._grid_start(arr_all, idx, speed)
             event = self._try_hypotheses(members, idx, arr_all, speed, projection, gx, gy, gt)
@@ -441,14 +494,21 @@ class AcousticAssociator:
         hx,
         hy,
         ht,
+        n_forced: int = 0,
     ) -> WorkingEvent | None:
+        """Rank trial origins (hx, hy, ht) by consensus and solve the best few; the first
+        `n_forced` are always solved."""
         valid = np.isfinite(hx) & (np.hypot(hx, hy) < self.max_source_m)
         if not valid.any():
             return None
+        n_forced = int(valid[:n_forced].sum())
         hx, hy, ht = hx[valid], hy[valid], ht[valid]
+        valid = np.ones(hx.size, dtype=bool)
         x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
-        d = np.hypot(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
-        resid = np.abs(t[None, :] - ht[:, None] - d / speed.c_mps)
+        dx, dy = x[None, :] - hx[:, None], y[None, :] - hy[:, None]
+        d = np.maximum(np.hypot(dx, dy), 1.0)
+        c_eff = speed.c_mps + (speed.wind_e_mps * dx + speed.wind_n_mps * dy) / d
+        resid = np.abs(t[None, :] - ht[:, None] - d / c_eff)
         inlier = resid <= self.s.inlier_tolerance_s
         tight = (resid <= self.s.tight_tolerance_s).sum(axis=1)
         # Rank by the tight consensus first: a subset of one sound's detections predicts the
@@ -462,22 +522,37 @@ class AcousticAssociator:
             score.max(),
             tight.max(),
         )
+        # Solve from the best few distinct trial origins and keep the origin that explains the
+        # most sensors: any five detections fit some origin, so a mix of a salvo's rounds can pass
+        # the misfit test, but it does not gather the other sensors the way one round does.
         tried: list[tuple[float, float]] = []
-        for h in np.argsort(-rank, kind="stable"):
-            if score[h] < self.s.min_sensors or len(tried) >= 3:
+        best: tuple[NDArray[np.int64], Solution] | None = None
+        order = np.argsort(-rank, kind="stable")
+        forced = np.flatnonzero(valid[:n_forced])
+        for h in np.concatenate([forced, order[~np.isin(order, forced)]]):
+            if len(tried) >= self.s.solve_candidates + forced.size:
                 break
+            if score[h] < self.s.min_sensors:
+                continue
             if any(np.hypot(hx[h] - a, hy[h] - b) < 200.0 for a, b in tried):
                 continue  # the same place as one already tried
             tried.append((hx[h], hy[h]))
-            chosen = _one_per_sensor(
-                idx[inlier[h]], resid[h][inlier[h]], self.sensor.v[members[idx[inlier[h]]]]
+            # Start from the tight consensus where it suffices: within the loose tolerance, a
+            # sensor that missed this sound may offer another round of a salvo instead.
+            near = (
+                (resid[h] <= self.s.tight_tolerance_s)
+                if tight[h] >= self.s.min_sensors
+                else inlier[h]
             )
-            event = self._solve_new(
+            chosen = _one_per_sensor(idx[near], resid[h][near], self.sensor.v[members[idx[near]]])
+            found = self._solve_new(
                 members, chosen, arr_all, idx, speed, projection, (hx[h], hy[h], ht[h])
             )
-            if event is not None:
-                return event
-        return None
+            if found is not None and (best is None or _better(found[1], best[1])):
+                best = found
+        if best is None:
+            return None
+        return self._new_event(members[best[0]], best[1], speed, projection)
 
     def _grid_start(self, arr: Arrivals, idx, speed: SoundSpeed):
         """Starting points that do not depend on the sensors' geometry: a polar grid around the
@@ -509,7 +584,10 @@ class AcousticAssociator:
 
     def _solve_new(
         self, members, chosen, arr_all: Arrivals, idx, speed, projection, start
-    ) -> WorkingEvent | None:
+    ) -> tuple[NDArray[np.int64], Solution] | None:
+        """Locate from a trial origin and its consensus, gather every consistent detection and
+        check the result; returns the detections used (positions in `members`) and the
+        solution, or None."""
         sol = locate(arr_all.subset(_mask(arr_all.n, chosen)), speed, start, self.locator)
         if sol is None:
             log.debug("no solution from %d detections", chosen.size)
@@ -560,7 +638,7 @@ class AcousticAssociator:
                 sol.dof,
             )
             return None
-        return self._new_event(members[used], sol, speed, projection)
+        return used, sol
 
     def _silent(
         self,
@@ -581,10 +659,18 @@ class AcousticAssociator:
         near = near[~np.isin(near, heard)]
         if near.size == 0:
             return 0
-        d = np.linalg.norm(self.net.ecef[near] - origin, axis=1)
-        predicted = sol.tau_s + d / speed.c_mps
+        vec = self.net.ecef[near] - origin
+        d = np.maximum(np.linalg.norm(vec, axis=1), 1.0)
+        east, north = enu_basis(*projection.inverse(sol.x_m, sol.y_m))[0, :2]
+        sp = sol.speed
+        c_eff = sp.c_mps + (sp.wind_e_mps * (vec @ east) + sp.wind_n_mps * (vec @ north)) / d
+        predicted = sol.tau_s + d / c_eff
         keys = self._recent_keys()
-        tol = self.s.inlier_tolerance_s + 0.05 * d / speed.c_mps
+        cov = sol.cov
+        sigma_origin2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / sp.c_mps**2
+        tol = self.s.silent_sigma * np.sqrt(
+            self.net.timing_sigma_s[near] ** 2 + (self.jitter_s_per_m * d) ** 2 + sigma_origin2
+        )
         lo = np.searchsorted(keys, near * _KEY_STRIDE + predicted - tol)
         hi = np.searchsorted(keys, near * _KEY_STRIDE + predicted + tol)
         return int(np.count_nonzero(hi == lo))
@@ -752,6 +838,13 @@ def _ranges(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.
     ends = np.cumsum(counts)
     offsets = np.repeat(ends - counts, counts)
     return np.repeat(np.asarray(starts, dtype=np.int64), counts) + (np.arange(total) - offsets)
+
+
+def _better(a: Solution, b: Solution) -> bool:
+    """Whether origin `a` beats `b`: more sensors explained, then the smaller misfit."""
+    if a.n_used != b.n_used:
+        return a.n_used > b.n_used
+    return a.chi2 / max(a.dof, 1) < b.chi2 / max(b.dof, 1)
 
 
 def _one_per_sensor(
