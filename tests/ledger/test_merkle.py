@@ -33,8 +33,8 @@ def ref_path(m: int, d: list[bytes]) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m < k:
-        return ref_path(m, d[:k]) + [ref_mth(d[k:])]
-    return ref_path(m - k, d[k:]) + [ref_mth(d[:k])]
+        return [*ref_path(m, d[:k]), ref_mth(d[k:])]
+    return [*ref_path(m - k, d[k:]), ref_mth(d[:k])]
 
 
 def ref_subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
@@ -45,8 +45,8 @@ def ref_subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m <= k:
-        return ref_subproof(m, d[:k], b) + [ref_mth(d[k:])]
-    return ref_subproof(m - k, d[k:], False) + [ref_mth(d[:k])]
+        return [*ref_subproof(m, d[:k], b), ref_mth(d[k:])]
+    return [*ref_subproof(m - k, d[k:], False), ref_mth(d[:k])]
 
 
 # -- a tree built with TreeBuilder, nodes kept in a dict ------------------------------------------
@@ -88,7 +88,9 @@ def test_inclusion_proofs_match_the_reference_and_verify(data: list[bytes], draw
     leaf = merkle.leaf_hash(data[index])
     assert merkle.verify_inclusion(index, size, leaf, path, root)
     # Any other leaf, index, size or path fails.
-    assert not merkle.verify_inclusion(index, size, merkle.leaf_hash(data[index] + b"x"), path, root)
+    assert not merkle.verify_inclusion(
+        index, size, merkle.leaf_hash(data[index] + b"x"), path, root
+    )
     if size > 1:
         assert not merkle.verify_inclusion((index + 1) % size, size, leaf, path, root)
         bent = [bytes([path[0][0] ^ 1]) + path[0][1:], *path[1:]]
