@@ -87,6 +87,8 @@ class Entry:
     data: bytes
     """The canonical JSON bytes (the leaf's data)."""
     supersedes: int | None = None
+    content_hash: bytes = b""
+    """SHA-256 of the canonical JSON of the record, as indexed (`content_hash`)."""
 
     @property
     def leaf_hash(self) -> bytes:
@@ -401,4 +403,5 @@ def _entry(row: Any) -> Entry:
         record_id=row.record_id,
         data=row.data.encode("utf-8"),
         supersedes=row.supersedes,
+        content_hash=bytes(row.content_hash),
     )
