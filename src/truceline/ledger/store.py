@@ -41,6 +41,7 @@ from truceline.ledger import merkle
 from truceline.ledger.canonical import canonical_json, canonical_text, plain
 from truceline.ledger.head import TreeHead
 from truceline.ledger.keys import Ed25519PrivateKey
+from truceline.records import Observation
 from truceline.store import schema
 from truceline.timeutil import now_ns
 
@@ -57,6 +58,17 @@ _heads = schema.ledger_heads
 
 def record_document(kind: str, record: Any) -> tuple[str | None, dict[str, Any]]:
     """(record id, record as plain JSON types) of a record of `kind` for its entry."""
+    if type(record) is Observation:  # the hot path: its fields are JSON types already
+        return record.id, {
+            "id": record.id,
+            "kind": record.kind,
+            "sensor": record.sensor,
+            "time_ns": record.time_ns,
+            "raw": record.raw,
+            "received_ns": record.received_ns,
+            "signature": record.signature,
+            "fields": record.fields,
+        }
     document = plain(record)
     if not isinstance(document, dict):
         raise TypeError(f"a {kind} record must be a dataclass or a mapping")
@@ -75,6 +87,27 @@ def record_document(kind: str, record: Any) -> tuple[str | None, dict[str, Any]]
 def content_hash(document: dict[str, Any]) -> bytes:
     """SHA-256 of the canonical JSON of a record: what the store and the ledger must agree on."""
     return hashlib.sha256(canonical_json(document)).digest()
+
+
+def entry_text(
+    kind: str,
+    ident: str | None,
+    record_text: str,
+    supersedes: dict[str, Any] | None,
+    appended_ns: int,
+    run_id: str | None,
+    auth: str | None = None,
+) -> str:
+    """The canonical JSON text of an entry, around the canonical text of its record (equal to
+    `canonical_text` of the whole entry; the record is encoded once)."""
+    head = f'{{"appended_ns":{appended_ns},'
+    if auth is not None:
+        head += f'"auth":{canonical_text(auth)},'
+    return (
+        f'{head}"id":{canonical_text(ident)},"kind":{canonical_text(kind)},'
+        f'"record":{record_text},"run":{canonical_text(run_id)},'
+        f'"supersedes":{canonical_text(supersedes)},"v":{ENTRY_VERSION}}}'
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +177,12 @@ class Ledger:
         if kind == "observation":
             keys = self._keys(connection)
         stamp = now_ns()
-        entry_rows: list[dict[str, Any]] = []
-        node_rows: list[dict[str, Any]] = []
+        entry_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
         added: list[int] = []
         for ident, document in docs:
-            content = content_hash(document)
+            record_text = canonical_text(document)
+            content = hashlib.sha256(record_text.encode("utf-8")).digest()
             supersedes = None
             if kind in VERSIONED:
                 before = previous.get(ident)  # type: ignore[arg-type]
@@ -156,40 +190,41 @@ class Ledger:
                     if before[1] == content:
                         continue  # unchanged: already the current version
                     supersedes = {"index": before[0], "leaf_hash": before[2].hex()}
-            entry: dict[str, Any] = {
-                "v": ENTRY_VERSION,
-                "kind": kind,
-                "id": ident,
-                "record": document,
-                "supersedes": supersedes,
-                "appended_ns": stamp,
-                "run": run_id,
-            }
+            auth = None
             if kind == "observation":
                 key = keys.get(document["sensor"])
-                entry["auth"] = (
+                auth = (
                     "no-key" if key is None else "signed" if document["signature"] else "unsigned"
                 )
-            text = canonical_text(entry)
+            text = entry_text(kind, ident, record_text, supersedes, stamp, run_id, auth)
             index = builder.size
             made = builder.append(merkle.leaf_hash(text.encode("utf-8")))
             if kind in VERSIONED:
                 previous[ident] = (index, content, made[0][2])  # type: ignore[index]
             entry_rows.append(
-                {
-                    "idx": index,
-                    "kind": kind,
-                    "record_id": ident,
-                    "content_hash": content,
-                    "supersedes": None if supersedes is None else supersedes["index"],
-                    "data": text,
-                }
+                (
+                    index,
+                    kind,
+                    ident,
+                    content,
+                    None if supersedes is None else supersedes["index"],
+                    text,
+                )
             )
-            node_rows.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in made)
+            node_rows.extend(made)
             added.append(index)
         if entry_rows:
-            connection.execute(sa.insert(_entries), entry_rows)
-            connection.execute(sa.insert(_nodes), node_rows)
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            # Plain executemany of tuples: a third of the cost of Core's insert of dicts.
+            connection.exec_driver_sql(
+                "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, "
+                f"data) VALUES ({', '.join([mark] * 6)})",
+                entry_rows,
+            )
+            connection.exec_driver_sql(
+                f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
+                node_rows,
+            )
         if kind == "sensor":
             self._sensor_keys = None
         return added
