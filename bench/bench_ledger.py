@@ -101,7 +101,8 @@ def main() -> None:
                     n = min(args.batch, checkpoint - done)
                     batch = observations(done, n)
                     w0, c0 = time.perf_counter(), time.process_time()
-                    ledger.append_records("observation", batch)
+                    # As the store appends the observations it has just inserted (`new`).
+                    ledger.append_records("observation", batch, new=True)
                     wall += time.perf_counter() - w0
                     cpu += time.process_time() - c0
                     done += n

@@ -144,13 +144,13 @@ class Ledger:
     # -- appending --------------------------------------------------------------------------
 
     def append_records(
-        self, kind: str, records: Iterable[Any], *, run_id: str | None = None
+        self, kind: str, records: Iterable[Any], *, run_id: str | None = None, new: bool = False
     ) -> list[int]:
         """Append records of `kind` in one transaction; returns the indices of new entries.
         The single entry point for records the store does not write itself."""
         try:
             with self._engine.begin() as connection:
-                return self.append(connection, kind, records, run_id=run_id)
+                return self.append(connection, kind, records, run_id=run_id, new=new)
         except BaseException:
             self.reset()
             raise
@@ -162,9 +162,12 @@ class Ledger:
         records: Iterable[Any],
         *,
         run_id: str | None = None,
+        new: bool = False,
     ) -> list[int]:
         """Append records of `kind` inside the caller's transaction (call `reset()` if it rolls
-        back). Returns the indices of the new entries."""
+        back). Returns the indices of the new entries. `new` says the records cannot be on the
+        ledger yet (observations the store has just inserted), which saves looking up their
+        previous versions."""
         if kind not in KINDS:
             raise ValueError(f"unknown ledger kind {kind!r} (known: {', '.join(sorted(KINDS))})")
         docs = [record_document(kind, record) for record in records]
@@ -172,7 +175,7 @@ class Ledger:
             return []
         builder = self._tree(connection)
         previous: dict[str, tuple[int, bytes, bytes]] = {}  # id -> (index, content, leaf hash)
-        if kind in VERSIONED:
+        if kind in VERSIONED and not new:
             previous = self._latest(connection, kind, [ident for ident, _ in docs if ident])
         if kind == "observation":
             keys = self._keys(connection)

@@ -324,11 +324,17 @@ class Store:
             raise
 
     def _to_ledger(
-        self, connection: Connection, kind: str, records: Iterable[Any], run_id: str | None
+        self,
+        connection: Connection,
+        kind: str,
+        records: Iterable[Any],
+        run_id: str | None,
+        *,
+        new: bool = False,
     ) -> None:
         """Append records just written to the ledger, in the same transaction."""
         if self.ledger is not None:
-            self.ledger.append(connection, kind, records, run_id=run_id)
+            self.ledger.append(connection, kind, records, run_id=run_id, new=new)
 
     def _batch_size(self, batch_size: int | None) -> int:
         size = self.batch_size if batch_size is None else batch_size
@@ -400,7 +406,7 @@ class Store:
             inserted = set(connection.execute(stmt, rows).scalars())
             if inserted:
                 new = [batch[index] for i, index in first.items() if i in inserted]
-                self._to_ledger(connection, "observation", new, run_id)
+                self._to_ledger(connection, "observation", new, run_id, new=True)
             # Only ids that were stored before are compared, with one indexed look-up each.
             clashing = [i for i in first if i not in inserted]
             stored = {o.id: o for o in self._observations_by_id(connection, clashing)}
