@@ -78,6 +78,7 @@ def process(
             f"evidence ledger: {ledger['tree_size']:,} entries, "
             f"root {ledger['root_hash'][:16]}..., head {state}",
             highlight=False,
+            soft_wrap=True,
         )
         if ledger.get("note"):
-            console.print(f"  {ledger['note']}", highlight=False)
+            console.print(f"  {ledger['note']}", highlight=False, soft_wrap=True)
