@@ -23,9 +23,17 @@ demo: setup
 	$(BIN)/truceline place 37.62 48.52 --agreement illustrative-2026
 	$(BIN)/truceline simulate --scenario sector-quick --seed 1 --out $(DEMO)/sim
 	@rm -f $(DEMO)/truceline.db*
-	$(BIN)/truceline --db $(DEMO)/truceline.db process --agreement $(DEMO)/sim/agreement.yaml \
+	@test -f $(DEMO)/monitor.key || $(BIN)/truceline keys init $(DEMO)/monitor.key
+	$(BIN)/truceline --db $(DEMO)/truceline.db --set ledger.key_path=$(DEMO)/monitor.key \
+	  process --agreement $(DEMO)/sim/agreement.yaml \
 	  --sensors $(DEMO)/sim/sensors.geojson --observations $(DEMO)/sim/observations.jsonl \
 	  --out $(DEMO)
+	@rm -rf $(DEMO)/evidence
+	$(BIN)/truceline --db $(DEMO)/truceline.db --set ledger.key_path=$(DEMO)/monitor.key \
+	  export-evidence "$$($(BIN)/python -c 'import json, sys; \
+	  print(json.load(open(sys.argv[1]))["features"][0]["properties"]["id"])' \
+	  $(DEMO)/events.geojson)" --out $(DEMO)/evidence
+	$(BIN)/truceline verify $(DEMO)/evidence --key $(DEMO)/monitor.key.pub
 	$(BIN)/truceline evaluate --truth $(DEMO)/sim/truth.jsonl --events $(DEMO)/events.geojson \
 	  --observations $(DEMO)/sim/observations.jsonl --sensors $(DEMO)/sim/sensors.geojson \
 	  --json $(DEMO)/evaluation.json
@@ -35,6 +43,7 @@ demo: setup
 	@echo "Located events:               $(DEMO)/events.geojson"
 	@echo "Scores against the truth:     $(DEMO)/evaluation.json"
 	@echo "Store (SQLite):               $(DEMO)/truceline.db"
+	@echo "Evidence of the first event:  $(DEMO)/evidence (monitor's key: $(DEMO)/monitor.key.pub)"
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q

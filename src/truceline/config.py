@@ -111,6 +111,12 @@ class IngestSettings(Section):
         unit="s",
         ge=0,
     )
+    unsigned_policy: Literal["quarantine", "accept-flagged", "accept"] = setting(
+        "quarantine",
+        "What to do with an unsigned observation from a sensor that has a public_key: "
+        "quarantine it (reason code unsigned), accept it and count it in the run's summary "
+        "(its ledger entry says auth unsigned), or accept it silently.",
+    )
 
 
 class AssociateSettings(Section):
@@ -338,6 +344,22 @@ class ShotsSettings(Section):
     )
 
 
+class LedgerSettings(Section):
+    """The evidence ledger (docs/ledger.md)."""
+
+    enabled: bool = setting(
+        True,
+        "Append every record the store writes (observations accepted and quarantined, events, "
+        "violations, reviews, ...) to the tamper-evident Merkle ledger.",
+    )
+    key_path: str | None = setting(
+        None,
+        "The monitor's Ed25519 private key file (from `truceline keys init`); `process` signs "
+        "a tree head with it at the end of each run. Unset: heads are not signed.",
+        env=("TRUCELINE_KEY",),
+    )
+
+
 class Settings(BaseModel):
     """All of truceline's settings, one section per concern."""
 
@@ -351,6 +373,7 @@ class Settings(BaseModel):
     associate: AssociateSettings = AssociateSettings()
     locate: LocateSettings = LocateSettings()
     shots: ShotsSettings = ShotsSettings()
+    ledger: LedgerSettings = LedgerSettings()
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from truceline.associate.stage import AcousticStage
 from truceline.config import Settings
 from truceline.ingest import Ingestion, IngestSummary
 from truceline.ingest.sensors import read_sensors
+from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
 from truceline.records import Event
-from truceline.store import open_store
+from truceline.store import Store, open_store
 
 
 @dataclass
@@ -40,6 +41,8 @@ class ProcessSummary:
     associate_seconds: float = 0.0
     elapsed_s: float = 0.0
     events_path: str = ""
+    ledger: dict[str, Any] = field(default_factory=dict)
+    """The evidence ledger after the run: size, root, whether a head was signed (or why not)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +62,32 @@ class ProcessSummary:
             if self.elapsed_s
             else None,
             "events_path": self.events_path,
+            "ledger": self.ledger,
         }
+
+
+def sign_run_head(store: Store, key: Ed25519PrivateKey | None) -> dict[str, Any]:
+    """The evidence ledger's state after a run, its tree head signed with `key` (the monitor's,
+    from `ledger.key_path`); without a key, says how to make one."""
+    ledger = store.ledger
+    if ledger is None:
+        return {"enabled": False}
+    if key is None:
+        head = ledger.head()
+        return {
+            "tree_size": head.tree_size,
+            "root_hash": head.root_hash.hex(),
+            "signed": False,
+            "note": "no key: make one with `truceline keys init KEYFILE`, then set "
+            "ledger.key_path (or TRUCELINE_KEY) to sign a tree head after each run",
+        }
+    head = ledger.sign_head(key)
+    return {
+        "tree_size": head.tree_size,
+        "root_hash": head.root_hash.hex(),
+        "signed": True,
+        "key_id": head.key_id,
+    }
 
 
 def process(
@@ -75,8 +103,15 @@ def process(
     started = time.perf_counter()
     load_agreement(agreement)  # validated up front: a broken agreement stops the run (exit 2)
     sensor_list = read_sensors(sensors)
+    key = None
+    if settings.ledger.enabled and settings.ledger.key_path:
+        key = load_private_key(settings.ledger.key_path)  # before the work, not after it
     out = Path(out_dir)
-    with open_store(settings.store.url, batch_size=settings.store.batch_size) as store:
+    with open_store(
+        settings.store.url,
+        batch_size=settings.store.batch_size,
+        ledger=settings.ledger.enabled,
+    ) as store:
         run_id = store.begin_run("process", settings.model_dump(mode="json"))
         ingestion = Ingestion(
             store,
@@ -109,5 +144,6 @@ def process(
             run={"id": run_id, "elapsed_s": round(summary.elapsed_s, 3), "truceline": __version__},
         )
         summary.events_path = str(path)
+        summary.ledger = sign_run_head(store, key)
         store.finish_run(run_id, summary.as_dict())
     return summary, events

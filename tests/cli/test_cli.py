@@ -28,6 +28,16 @@ COMMANDS = [
     ["process"],
     ["evaluate"],
     ["place"],
+    ["keys"],
+    ["keys", "init"],
+    ["keys", "show"],
+    ["ledger"],
+    ["ledger", "head"],
+    ["ledger", "prove"],
+    ["ledger", "consistency"],
+    ["ledger", "check"],
+    ["export-evidence"],
+    ["verify"],
 ]
 
 

@@ -15,7 +15,18 @@ from truceline.store.__main__ import main
 from truceline.store.migrate import head_revision
 from truceline.store.schema import metadata
 
-TABLES = {"sensors", "observations", "quarantine", "events", "violations", "reviews", "runs"}
+TABLES = {
+    "sensors",
+    "observations",
+    "quarantine",
+    "events",
+    "violations",
+    "reviews",
+    "runs",
+    "ledger_entries",
+    "ledger_nodes",
+    "ledger_heads",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -28,7 +39,7 @@ def _tables(url: str) -> set[str]:
 
 def test_a_fresh_database_is_migrated_to_head(store_url: str) -> None:
     with open_store(store_url) as store:
-        assert store.head_version() == head_revision() == "0001"
+        assert store.head_version() == head_revision() == "0002"
         assert store.schema_version() == store.head_version()
     assert TABLES | {"alembic_version"} <= _tables(store_url)
 
@@ -82,7 +93,7 @@ def test_the_migration_command_line_works_without_alembic_ini(
     url = f"url={store_url}"
     main(["--raiseerr", "-x", url, "upgrade", "head"])
     main(["--raiseerr", "-x", url, "current"])
-    assert "0001 (head)" in capsys.readouterr().out
+    assert "0002 (head)" in capsys.readouterr().out
     main(["--raiseerr", "-x", url, "check"])  # autogenerate finds nothing to do
     main(["--raiseerr", "-x", url, "downgrade", "base"])
     assert _tables(store_url) <= {"alembic_version"}

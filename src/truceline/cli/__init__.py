@@ -92,7 +92,19 @@ def _root(
 
 
 def _register() -> None:
-    from truceline.cli import agreement, config, db, evaluate, ingest, place, process, simulate
+    from truceline.cli import (
+        agreement,
+        config,
+        db,
+        evaluate,
+        evidence,
+        ingest,
+        keys,
+        ledger,
+        place,
+        process,
+        simulate,
+    )
 
     app.add_typer(agreement.app, name="agreement")
     app.add_typer(config.app, name="config")
@@ -102,6 +114,10 @@ def _register() -> None:
     app.command("process")(process.process)
     app.command("evaluate")(evaluate.evaluate)
     app.command("place")(place.place)
+    app.add_typer(keys.app, name="keys")
+    app.add_typer(ledger.app, name="ledger")
+    app.command("export-evidence")(evidence.export_evidence)
+    app.command("verify")(evidence.verify)
 
 
 _register()

@@ -58,7 +58,11 @@ def ingest(
     if observations != "-" and not Path(observations).is_file():
         raise UsageError(f"{observations}: observations file not found")
     sensor_list = read_sensors(sensors)
-    with open_store(settings.store.url, batch_size=settings.store.batch_size) as store:
+    with open_store(
+        settings.store.url,
+        batch_size=settings.store.batch_size,
+        ledger=settings.ledger.enabled,
+    ) as store:
         run_id = store.begin_run(
             "ingest",
             {

@@ -71,3 +71,14 @@ def process(
         + (f" ({rate:,.0f} detections/s)" if rate else "")
         + f"; events: {summary.events_path}"
     )
+    ledger = summary.ledger
+    if ledger.get("tree_size") is not None:
+        state = f"signed (key {ledger['key_id'][:16]})" if ledger["signed"] else "not signed"
+        console.print(
+            f"evidence ledger: {ledger['tree_size']:,} entries, "
+            f"root {ledger['root_hash'][:16]}..., head {state}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if ledger.get("note"):
+            console.print(f"  {ledger['note']}", highlight=False, soft_wrap=True)

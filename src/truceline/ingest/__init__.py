@@ -81,6 +81,9 @@ class IngestSummary:
     """Reason code -> inputs quarantined."""
     examples: dict[str, str] = field(default_factory=dict)
     """Reason code -> the first input quarantined for it, as `source: reason`."""
+    unsigned_accepted: int = 0
+    """Unsigned observations from sensors with a public key, accepted because
+    `ingest.unsigned_policy` is `accept-flagged` (also counted in `accepted`)."""
     window: str = ""
     """The time window applied, in words."""
     seconds: float = 0.0
@@ -114,6 +117,7 @@ class IngestSummary:
             "quarantined": dict(sorted(self.quarantined.items())),
             "quarantined_total": self.quarantined_total,
             "examples": dict(sorted(self.examples.items())),
+            "unsigned_accepted": self.unsigned_accepted,
             "window": self.window,
             "seconds": round(self.seconds, 3),
         }
@@ -191,6 +195,7 @@ class Ingestion:
         summary = self.summary
         summary.lines, summary.blank = counts.lines, counts.blank
         summary.duplicates_in_run = counts.duplicates
+        summary.unsigned_accepted = counts.unsigned_accepted
         summary.window = _describe_window(self.reader.window)
         summary.seconds = time.perf_counter() - start
 

@@ -14,8 +14,11 @@ in the order they are made (the first that fails gives the reason code):
 4. the sensor's kind can make this kind of observation (`bad-value`); the kind's own fields are
    present, typed and in range (`missing-field`, `bad-value`); every number is finite
    (`non-finite`);
-5. `time` lies inside the run's window (`out-of-window`; see `TimeWindow`);
-6. an id received before in the run is a duplicate (counted, nothing emitted) when its content
+5. an observation from a sensor with a `public_key` carries a good Ed25519 signature (contract
+   section 3; `bad-signature`), or, unsigned, is quarantined (`unsigned`) or accepted as the
+   setting `ingest.unsigned_policy` says;
+6. `time` lies inside the run's window (`out-of-window`; see `TimeWindow`);
+7. an id received before in the run is a duplicate (counted, nothing emitted) when its content
    is the same, or a `duplicate-conflict` when it is not.
 
 The hot path is the standard `json` scanner plus hand-written checks: on the 2-core dev
@@ -38,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from truceline.config import IngestSettings
+from truceline.ledger.canonical import canonical_json
+from truceline.ledger.keys import Ed25519PublicKey, public_key_from_b64, verify_signature
 from truceline.records import (
     FrozenDict,
     Observation,
@@ -96,6 +101,13 @@ class _Reject(Exception):  # noqa: N818 (a rejection, not an error)
     def __init__(self, code: QuarantineReason, reason: str) -> None:
         self.code = code
         self.reason = reason
+
+
+def _public_key(text: str) -> Ed25519PublicKey | None:
+    try:
+        return public_key_from_b64(text)
+    except ValueError:
+        return None
 
 
 def _frozen(items: dict[str, Any]) -> FrozenDict:
@@ -507,6 +519,9 @@ class ReadCounts:
     accepted: int = 0
     duplicates: int = 0
     """Lines that repeat an observation accepted earlier in the run: no-ops."""
+    unsigned_accepted: int = 0
+    """Unsigned observations from sensors with a public key, accepted by the
+    `accept-flagged` policy (counted among `accepted` too)."""
     quarantined: Counter[str] = field(default_factory=Counter)
     """Reason code -> lines quarantined."""
 
@@ -533,7 +548,12 @@ class ObservationReader:
     ) -> None:
         settings = settings or IngestSettings()
         self.source_name = source_name
+        sensors = list(sensors)
         self._sensor_kinds = {sensor.id: sensor.kind for sensor in sensors}
+        self._sensor_keys: dict[str, Ed25519PublicKey | None] = {
+            sensor.id: _public_key(sensor.public_key) for sensor in sensors if sensor.public_key
+        }
+        self._unsigned_policy = settings.unsigned_policy
         tolerance = settings.future_tolerance_s
         self.window = TimeWindow(
             round(settings.window_hours * _HOURS_NS),
@@ -667,6 +687,8 @@ class ObservationReader:
             if not known.issuperset(obj):
                 for name in obj.keys() - known:
                     obj[name] = _check_extra(name, obj[name])
+            if self._sensor_keys and sensor in self._sensor_keys:
+                self._authenticate(text, sensor, signature)
             return _make_observation(
                 ident, kind, sensor, time_ns, text, received_ns, signature, obj
             )
@@ -678,6 +700,36 @@ class ObservationReader:
                 source=f"{self.source_name}:{lineno}",
                 received_ns=received_ns,
                 observation_id=storable(ident) if type(ident) is str and ident else None,
+            )
+
+    def _authenticate(self, text: str, sensor: str, signature: str | None) -> None:
+        """Check the signature of an observation from a sensor with a public key: Ed25519 over
+        the canonical JSON (keys sorted, `,` and `:`, UTF-8) of the object without `signature`
+        (contract section 3)."""
+        key = self._sensor_keys[sensor]
+        if signature is None:
+            if self._unsigned_policy == "quarantine":
+                raise _Reject(
+                    R.UNSIGNED,
+                    f"not signed, but sensor {sensor!r} has a public key "
+                    f"(ingest.unsigned_policy = quarantine)",
+                )
+            return
+        if key is None:
+            raise _Reject(
+                R.BAD_SIGNATURE, f"sensor {sensor!r}'s public_key is not a usable Ed25519 key"
+            )
+        try:
+            original = json.loads(text)
+            del original["signature"]
+            message = canonical_json(original)
+        except (ValueError, KeyError, TypeError, RecursionError):
+            message = None
+        if message is None or not verify_signature(key, signature, message):
+            raise _Reject(
+                R.BAD_SIGNATURE,
+                f"signature does not verify with sensor {sensor!r}'s public key (changed in "
+                f"transit, signed by another key, or not signed as contract section 3 says)",
             )
 
     def _common_problem(self, kind: Any, sensor: Any, when: Any) -> None:
@@ -802,6 +854,12 @@ class ObservationReader:
         previous = self._seen.get(observation.id)
         if previous is None:
             self._seen[observation.id] = content << _LINE_BITS | (lineno & _LINE_MASK)
+            if (
+                observation.signature is None
+                and self._unsigned_policy == "accept-flagged"
+                and observation.sensor in self._sensor_keys
+            ):
+                self.counts.unsigned_accepted += 1
             return observation
         if previous >> _LINE_BITS == content:
             self.counts.duplicates += 1

@@ -36,6 +36,7 @@ from truceline.sim.geometry import SectorFrame, round_coords
 from truceline.sim.layout import Network, build_network
 from truceline.sim.radar import air_plots, counter_battery_tracks, near_paths
 from truceline.sim.scenario import Scenario, check_parties, load_scenario
+from truceline.sim.signing import SensorSigner
 from truceline.sim.writer import (
     acoustic_lines,
     format_times,
@@ -56,6 +57,7 @@ WINDOW_S = 600
 # Purposes of the random streams (the first element of each spawn key).
 _LAYOUT, _BATTERIES, _AIR, _PARKED = 1, 2, 3, 4
 _FIRE, _ACOUSTIC, _FALSE, _CB, _PLOTS, _WEATHER, _DELIVERY = 10, 11, 12, 13, 14, 15, 16
+_KEYS, _SIGNING = 5, 17
 
 
 def _rng(seed: int, purpose: int, window: int = 0) -> np.random.Generator:
@@ -81,6 +83,7 @@ class SimulationSummary:
     lines_written: int
     resent: int
     late: int
+    signing: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     files: dict[str, int] = field(default_factory=dict)
 
@@ -136,8 +139,14 @@ def simulate(
     _copy_agreement(agreement, out)
 
     network = build_network(frame, spec, _rng(seed, _LAYOUT))
+    sensors_geojson = network.geojson()
+    signer = None
+    if spec.signing.sensor_fraction > 0:
+        ids = [f["properties"]["id"] for f in sensors_geojson["features"]]
+        signer = SensorSigner(spec.signing, seed, ids, _rng(seed, _KEYS))
+        signer.add_public_keys(sensors_geojson)
     (out / "sensors.geojson").write_text(
-        json.dumps(network.geojson(), separators=(",", ":")) + "\n", encoding="utf-8"
+        json.dumps(sensors_geojson, separators=(",", ":")) + "\n", encoding="utf-8"
     )
     fire = FireModel(frame, spec, _rng(seed, _BATTERIES))
     objs = sorties(frame, spec, _rng(seed, _AIR))
@@ -153,6 +162,7 @@ def simulate(
     )
 
     run = _Run(spec, seed, frame, network, fire, objs, agreement)
+    run.signer = signer
     windows = int(np.ceil(spec.duration_ns / (WINDOW_S * NS)))
     with (
         open(out / "observations.jsonl", "w", encoding="utf-8") as obs_file,
@@ -188,10 +198,15 @@ def simulate(
         lines_written=queue.stats.delivered,
         resent=queue.stats.resent,
         late=queue.stats.late,
+        signing=dict(sorted(signer.counts.items())) if signer else {},
     )
     (out / "truth_summary.json").write_text(
         json.dumps(
-            {k: v for k, v in summary.as_dict().items() if k not in ("wall_s", "files", "out_dir")},
+            {
+                k: v
+                for k, v in summary.as_dict().items()
+                if k not in ("wall_s", "files", "out_dir") and (k != "signing" or v)
+            },
             indent=2,
         )
         + "\n",
@@ -267,6 +282,7 @@ class _Run:
         self.air_obs: dict[int, list[str]] = {}
         self.air_written = np.zeros(objs.size, bool)
         self.end_s = spec.duration_ns / NS
+        self.signer: SensorSigner | None = None
 
     # -- one window ---------------------------------------------------------------------------
 
@@ -361,6 +377,8 @@ class _Run:
             observed.append(times)
             self.kinds["weather"] += len(ids)
 
+        if self.signer is not None:
+            lines = self.signer.sign(lines, _rng(seed, _SIGNING, w))
         queue.push(lines, np.concatenate(observed), _rng(seed, _DELIVERY, w))
         queue.flush(t1)
         self._write_truth(truth, shots, det_obj, det, ac_ids, tracks, tr_ids)

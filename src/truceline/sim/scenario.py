@@ -642,6 +642,33 @@ class DeliverySpec(_Strict):
     )
 
 
+class SigningSpec(_Strict):
+    """Sensors that sign their observations with Ed25519 keys (contract sections 2 and 3)."""
+
+    sensor_fraction: float = param(
+        0.0,
+        "Share of sensors given a key (their public_key is in sensors.geojson).",
+        unit="fraction",
+        ge=0,
+        le=1,
+    )
+    unsigned_fraction: float = param(
+        0.0,
+        "Share of the observations of sensors with keys sent without a signature.",
+        unit="fraction",
+        ge=0,
+        le=1,
+    )
+    bad_signature_fraction: float = param(
+        0.0,
+        "Share of the observations of sensors with keys whose signature is wrong (made over "
+        "other bytes, as if changed in transit).",
+        unit="fraction",
+        ge=0,
+        le=1,
+    )
+
+
 class Scenario(_Strict):
     """A simulation scenario."""
 
@@ -659,6 +686,7 @@ class Scenario(_Strict):
     sensors: SensorLayout = param(..., "Sensor layout.")
     activity: ActivitySpec = param(..., "What the parties do.")
     delivery: DeliverySpec = param(DeliverySpec(), "Network delivery of observations.")
+    signing: SigningSpec = param(SigningSpec(), "Sensors that sign their observations.")
 
     @field_validator("start", mode="before")
     @classmethod
@@ -811,6 +839,7 @@ DOCUMENTED = (
     AirTactics,
     AcousticsSpec,
     DeliverySpec,
+    SigningSpec,
 )
 
 

@@ -97,16 +97,18 @@ def open_store(
     upgrade: bool = True,
     create: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    ledger: bool = True,
 ) -> Store:
     """Open the store at `url`: an SQLAlchemy URL or a plain path to a SQLite file.
 
     SQLite files are created, with their parent directories, as needed; with `create` False a
     missing SQLite file is an error instead (for commands that only look). With `upgrade` the
     schema is migrated to the newest version. Raises `UsageError` for an unsupported or
-    unreachable database.
+    unreachable database. With `ledger` (setting `ledger.enabled`), every record written is
+    also appended to the evidence ledger (`Store.ledger`; docs/ledger.md).
     """
     engine = _create_engine(url, create=create)
-    store = Store(engine, batch_size=batch_size)
+    store = Store(engine, batch_size=batch_size, ledger=ledger)
     try:
         store._check_reachable()
         if upgrade:
@@ -190,7 +192,9 @@ class Store:
     Use `open_store` to make one; close it with `close()` or a `with` block.
     """
 
-    def __init__(self, engine: Engine, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self, engine: Engine, *, batch_size: int = DEFAULT_BATCH_SIZE, ledger: bool = True
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self._engine = engine
@@ -202,6 +206,10 @@ class Store:
         self._insert: Callable[[sa.Table], Any] = (
             postgresql.insert if backend == "postgresql" else sqlite.insert
         )
+        from truceline.ledger.store import Ledger  # here: the ledger imports the store's schema
+
+        self.ledger: Ledger | None = Ledger(engine) if ledger else None
+        """The evidence ledger every write appends to, in the same transaction; None if off."""
 
     # -- lifecycle and schema -------------------------------------------------------------------
 
@@ -306,10 +314,27 @@ class Store:
         try:
             with self._engine.begin() as connection:
                 yield connection
-        except StatementError as exc:
-            if isinstance(exc.orig, ValueError | TypeError) and not isinstance(exc, DBAPIError):
-                raise type(exc.orig)(f"cannot store a record: {exc.orig}") from exc
+        except BaseException as exc:
+            if self.ledger is not None:
+                self.ledger.reset()  # its cached right edge may hold what was rolled back
+            if isinstance(exc, StatementError):
+                orig = exc.orig
+                if isinstance(orig, ValueError | TypeError) and not isinstance(exc, DBAPIError):
+                    raise type(orig)(f"cannot store a record: {orig}") from exc
             raise
+
+    def _to_ledger(
+        self,
+        connection: Connection,
+        kind: str,
+        records: Iterable[Any],
+        run_id: str | None,
+        *,
+        new: bool = False,
+    ) -> None:
+        """Append records just written to the ledger, in the same transaction."""
+        if self.ledger is not None:
+            self.ledger.append(connection, kind, records, run_id=run_id, new=new)
 
     def _batch_size(self, batch_size: int | None) -> int:
         size = self.batch_size if batch_size is None else batch_size
@@ -333,6 +358,7 @@ class Store:
             rows = {sensor.id: _sensor_row(sensor) for sensor in batch}  # last one wins
             with self._writing() as connection:
                 connection.execute(stmt, list(rows.values()))
+                self._to_ledger(connection, "sensor", {s.id: s for s in batch}.values(), None)
             count += len(batch)
         return count
 
@@ -378,6 +404,9 @@ class Store:
         rows = [_observation_row(batch[index], run_id) for index in first.values()]
         with self._writing() as connection:
             inserted = set(connection.execute(stmt, rows).scalars())
+            if inserted:
+                new = [batch[index] for i, index in first.items() if i in inserted]
+                self._to_ledger(connection, "observation", new, run_id, new=True)
             # Only ids that were stored before are compared, with one indexed look-up each.
             clashing = [i for i in first if i not in inserted]
             stored = {o.id: o for o in self._observations_by_id(connection, clashing)}
@@ -447,6 +476,7 @@ class Store:
                 connection.execute(
                     sa.insert(schema.quarantine), [_quarantined_row(q, run_id) for q in batch]
                 )
+                self._to_ledger(connection, "quarantine", batch, run_id)
             count += len(batch)
         return count
 
@@ -502,6 +532,7 @@ class Store:
                     violations.append(violation)
             with self._writing() as connection:
                 connection.execute(stmt, [_event_row(e, run_id) for e in latest.values()])
+                self._to_ledger(connection, "event", latest.values(), run_id)
                 ids = list(latest)
                 for chunk in _chunks(ids):
                     connection.execute(
@@ -572,6 +603,7 @@ class Store:
         )
         rows = {v.id: _violation_row(v, run_id) for v in violations}
         connection.execute(stmt, list(rows.values()))
+        self._to_ledger(connection, "violation", {v.id: v for v in violations}.values(), run_id)
 
     def violations(self, event_id: str | None = None) -> list[Violation]:
         """Violations, of one event or of all, by event then id."""
@@ -599,6 +631,7 @@ class Store:
                     "time_ns": review.time_ns,
                 },
             )
+            self._to_ledger(connection, "review", [review], None)
 
     def reviews(self, target_id: str | None = None) -> list[Review]:
         """Reviews of one record (or of all), oldest first."""

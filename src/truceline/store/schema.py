@@ -141,3 +141,40 @@ runs = sa.Table(
     sa.Column("settings", Json, nullable=False),
     sa.Column("summary", Json),
 )
+
+# -- the evidence ledger (truceline.ledger; docs/ledger.md) -------------------------------------
+
+# Leaf index: the rowid itself on SQLite.
+LeafIndex = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("idx", LeafIndex, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("record_id", sa.Text),
+    sa.Column("content_hash", sa.LargeBinary, nullable=False),
+    sa.Column("supersedes", sa.BigInteger),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_ledger_entries_kind_record_id", "kind", "record_id"),
+)
+
+ledger_nodes = sa.Table(
+    "ledger_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+)
+
+ledger_heads = sa.Table(
+    "ledger_heads",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("timestamp_ns", sa.BigInteger, nullable=False),
+    sa.Column("key_id", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_ledger_heads_tree_size", "tree_size"),
+)

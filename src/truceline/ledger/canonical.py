@@ -1,0 +1,50 @@
+"""Canonical JSON: the one byte string each ledger entry, tree head and bundle file is.
+
+    json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+               allow_nan=False).encode("utf-8")
+
+Keys sorted (by code point), no whitespace, UTF-8 (characters beyond ASCII written as
+themselves; JSON's own escapes for `"`, `\\` and control characters), integers as digits,
+floats in Python's shortest round-trip form (`0.1`, `1e-07`, `-0.0`), no NaN or infinities.
+This is also the form a sensor signs (contract section 3). A verifier never needs to
+re-create it: entries are hashed as the bytes stored; it needs it only to check that a file
+is in canonical form (so that no byte can change without being noticed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+def canonical_json(value: Any) -> bytes:
+    """`value` (plain JSON types; tuples as arrays) as canonical JSON bytes."""
+    return _encode(value).encode("utf-8")
+
+
+def canonical_text(value: Any) -> str:
+    """`canonical_json` as text."""
+    return _encode(value)
+
+
+def plain(value: Any) -> Any:
+    """A record as plain JSON types: dataclasses as objects of their fields, enums as their
+    values, mappings as dicts, sequences as lists."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value.value if isinstance(value, Enum) else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Enum):
+        return plain(value.value)
+    raise TypeError(f"cannot put a {type(value).__name__} on the ledger")

@@ -1,0 +1,193 @@
+"""The ledger in the store: what writes append, versions, rollbacks, and tampering detected."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from tests.store.factories import event, observation, violation
+from truceline.ledger import merkle
+from truceline.ledger.audit import audit
+from truceline.ledger.canonical import canonical_text
+from truceline.ledger.keys import Ed25519PrivateKey
+from truceline.ledger.store import entry_text
+from truceline.records import Quarantined, Review, Sensor
+from truceline.store import Store, open_store
+
+T0 = 1_772_323_200_000_000_000
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+
+
+def fill(store: Store) -> None:
+    store.add_sensors([Sensor("A-01", "acoustic", "monitor", 37.8, 48.0)])
+    store.add_observations([observation(f"obs-{i}") for i in (1, 2, 3)], run_id="r1")
+    store.add_observations([observation("obs-1")])  # a re-send: nothing new
+    store.quarantine([Quarantined("{bad", "not valid JSON", "malformed-json", "o.jsonl:9", T0)])
+    store.add_events([event()], run_id="r1")
+    store.add_review(Review("ev-1", "confirmed", "checked the waveforms", "analyst-1", T0 + 9))
+
+
+def kinds(store: Store) -> list[str]:
+    return [entry.kind for entry in store.ledger.entries()]
+
+
+def sql(store: Store, statement: str) -> None:
+    with store._engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+
+
+def test_every_write_is_appended_once(store: Store) -> None:
+    fill(store)
+    assert kinds(store) == [
+        "sensor",
+        *["observation"] * 3,
+        "quarantine",
+        "event",
+        "violation",
+        "review",
+    ]
+    store.add_events([event()])  # the same event again: already the current version
+    assert store.ledger.size() == 8
+    entry = store.ledger.latest("observation", "obs-2")
+    document = json.loads(entry.data)
+    assert document["record"]["raw"] == observation("obs-2").raw
+    assert document["run"] == "r1" and document["auth"] == "no-key"
+    assert canonical_text(document).encode() == entry.data
+    assert audit(store) == []
+
+
+def test_entry_text_is_the_canonical_json_of_the_entry() -> None:
+    record = {"b": [1, 2.5, "é"], "a": None}
+    supersedes = {"index": 3, "leaf_hash": "ab"}
+    text = entry_text("event", "E-1", canonical_text(record), supersedes, 7, None, "signed")
+    whole = {
+        "v": 1,
+        "kind": "event",
+        "id": "E-1",
+        "record": record,
+        "supersedes": supersedes,
+        "appended_ns": 7,
+        "run": None,
+        "auth": "signed",
+    }
+    assert text == canonical_text(whole)
+
+
+def test_a_correction_appends_a_version_linked_to_the_one_it_supersedes(store: Store) -> None:
+    fill(store)
+    first = store.ledger.latest("event", "ev-1")
+    moved = event(origin=dataclasses.replace(event().origin, lon=37.9))
+    store.add_events([moved])
+    history = store.ledger.history("event", "ev-1")
+    assert [e.index for e in history] == [first.index, store.ledger.size() - 1]
+    supersedes = json.loads(history[-1].data)["supersedes"]
+    assert supersedes == {"index": first.index, "leaf_hash": first.leaf_hash.hex()}
+    assert store.ledger.latest("violation", "ev-1/no-fire").index == first.index + 1  # unchanged
+    assert audit(store) == []
+
+
+def test_a_rolled_back_write_leaves_no_entry_and_the_tree_whole(store: Store) -> None:
+    fill(store)
+    size = store.ledger.size()
+    with pytest.raises(ValueError):
+        store.add_violations([violation("x/no-fire", "no-such-event")])
+    assert store.ledger.size() == size
+    store.add_observations([observation("obs-9")])
+    assert store.ledger.size() == size + 1
+    assert audit(store) == []
+
+
+def test_proofs_from_the_store_verify(store: Store) -> None:
+    fill(store)
+    old = store.ledger.sign_head(KEY)
+    store.add_observations([observation(f"later-{i}") for i in range(13)])
+    new = store.ledger.sign_head(KEY)
+    assert new.verify(KEY.public_key()) and old.verify(KEY.public_key())
+    for index in range(new.tree_size):
+        path = store.ledger.inclusion_proof(index, new.tree_size)
+        leaf = store.ledger.entry(index).leaf_hash
+        assert merkle.verify_inclusion(index, new.tree_size, leaf, path, new.root_hash)
+    path = store.ledger.consistency_proof(old.tree_size, new.tree_size)
+    assert merkle.verify_consistency(
+        old.tree_size, new.tree_size, old.root_hash, new.root_hash, path
+    )
+    assert audit(store, KEY.public_key()) == []
+
+
+def test_the_ledger_can_be_off(tmp_path) -> None:
+    with open_store(tmp_path / "t.db", ledger=False) as store:
+        fill(store)
+        assert store.ledger is None
+    with open_store(tmp_path / "t.db") as store:
+        assert store.ledger.size() == 0
+
+
+# -- tampering ------------------------------------------------------------------------------------
+
+
+def test_an_edited_observation_row_is_named(store: Store) -> None:
+    fill(store)
+    sql(store, "UPDATE observations SET raw = replace(raw, '12.5', '22.5') WHERE id = 'obs-2'")
+    assert audit(store) == [
+        "observation 'obs-2': the stored row differs from its current ledger entry"
+    ]
+
+
+def test_an_edited_event_row_is_named(store: Store) -> None:
+    fill(store)
+    sql(store, "UPDATE events SET lon = 37.5 WHERE id = 'ev-1'")
+    sql(store, "UPDATE violations SET party = 'UA'")
+    assert audit(store) == [
+        "event 'ev-1': the stored row differs from its current ledger entry",
+        "violation 'ev-1/no-fire': the stored row differs from its current ledger entry",
+    ]
+
+
+def test_deleted_and_edited_quarantine_and_reviews_are_named(store: Store) -> None:
+    fill(store)
+    sql(store, "DELETE FROM quarantine")
+    sql(store, "UPDATE reviews SET status = 'rejected'")
+    problems = audit(store)
+    assert "review of 'ev-1': the stored row is not on the ledger (edited or added)" in problems
+    assert "quarantine: 1 ledger entries with no stored row (deleted)" in problems
+    assert "review: 1 ledger entries with no stored row (deleted)" in problems
+
+
+def test_an_edited_entry_is_named(store: Store) -> None:
+    fill(store)
+    sql(store, "UPDATE ledger_entries SET data = replace(data, 'obs-3', 'obs-4') WHERE idx = 3")
+    problems = audit(store)
+    assert problems[0] == (
+        "entry #3 (observation 'obs-3'): its bytes do not hash to the stored leaf hash: "
+        "the entry was edited"
+    )
+
+
+def test_a_rewritten_tree_is_caught_by_the_signed_head(store: Store) -> None:
+    """Rewriting an entry and all its hashes consistently still breaks the signed head."""
+    fill(store)
+    store.ledger.sign_head(KEY)
+    # Forge: another row for entry 5, with its leaf and node hashes recomputed.
+    entries = list(store.ledger.entries())
+    data = [e.data for e in entries]
+    data[5] = data[5].replace(b'"launch"', b'"impact"')
+    builder = merkle.TreeBuilder()
+    with store._engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM ledger_nodes"))
+        for index, item in enumerate(data):
+            for level, i, value in builder.append(merkle.leaf_hash(item)):
+                connection.execute(
+                    sa.text("INSERT INTO ledger_nodes VALUES (:l, :i, :h)"),
+                    {"l": level, "i": i, "h": value},
+                )
+            connection.execute(
+                sa.text("UPDATE ledger_entries SET data = :d WHERE idx = :i"),
+                {"d": item.decode(), "i": index},
+            )
+    problems = audit(store, KEY.public_key())
+    assert any(
+        "signed head #1 (size 8): the entries stored now give another root" in p for p in problems
+    )
