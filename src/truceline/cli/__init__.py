@@ -92,7 +92,17 @@ def _root(
 
 
 def _register() -> None:
-    from truceline.cli import agreement, config, db, evaluate, ingest, place, process, simulate
+    from truceline.cli import (
+        agreement,
+        config,
+        db,
+        evaluate,
+        ingest,
+        place,
+        process,
+        review,
+        simulate,
+    )
 
     app.add_typer(agreement.app, name="agreement")
     app.add_typer(config.app, name="config")
@@ -102,6 +112,7 @@ def _register() -> None:
     app.command("process")(process.process)
     app.command("evaluate")(evaluate.evaluate)
     app.command("place")(place.place)
+    app.command("review")(review.review)
 
 
 _register()
