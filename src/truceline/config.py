@@ -360,7 +360,7 @@ class AttributeSettings(Section):
     )
     party_threshold: float = setting(
         0.5,
-        "A violation names a party when that party's attribution is at least this; below it "
+        "A violation names a party when that party's attribution exceeds this; otherwise "
         "the violation's party is undetermined.",
         unit="probability",
         gt=0,

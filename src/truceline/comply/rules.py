@@ -3,7 +3,7 @@
 Every rule applies from the agreement's `effective` time. For each event and rule the engine
 computes the probability that the rule was breached, whoever breached it; at or above
 `attribute.violation_threshold` it records a `Violation` naming the top attributed party when
-that party's probability is at least `attribute.party_threshold` (else the party is undetermined,
+that party's probability exceeds `attribute.party_threshold` (else the party is undetermined,
 None). The violation's probability is then P(breach) × P(party), or P(breach) without a party.
 
 - `no-fire`: a launch or an impact (a firing; every explosion counts, as the OSCE counted them)
@@ -186,13 +186,13 @@ class RulesEngine:
         created_ns: int = 0,
     ) -> dict[str, list[Violation]]:
         """{event id: violations}, each naming the top attributed party (from `attributions`,
-        else the event's own) when it is at least `party_threshold` likely."""
+        else the event's own) when its probability exceeds `party_threshold`."""
         breaches = self.breaches(events)
         out: dict[str, list[Violation]] = {}
         for event in events:
             attribution = (attributions or {}).get(event.id, event.attribution)
             top, top_p = max(attribution.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0.0))
-            party = top if top and top_p >= self.settings.party_threshold else None
+            party = top if top and top_p > self.settings.party_threshold else None
             out[event.id] = [
                 Violation(
                     id=f"{event.id}:{b.rule.id}",

@@ -15,7 +15,7 @@ breaching sources that were detected (matched to an event) whose event carries t
 limits it).
 
 **Attribution**: an event is attributed right when its most probable party has probability of
-at least 0.5 and is the source's party (the party that fired, for an impact too). Accuracy is
+more than 0.5 and is the source's party (the party that fired, for an impact too). Accuracy is
 given per band of the true source's distance from the line. Calibration uses each matched
 event's stated probability of its top party (its confidence; 0 when nothing is attributed)
 against whether that party is the true one: the reliability table by the ICD 203 bands, the
@@ -89,19 +89,32 @@ def true_breaches(sources: Sequence[TruthSource], agreement) -> dict[str, set[st
     return out
 
 
-def violation_rows(
-    matching: Matching, events: Sequence[EventFeature], context: Context
-) -> list[Row]:
-    """Precision and recall of violations per rule, and the share naming the right party."""
-    agreement = context.agreement
-    if agreement is None:
-        return [skipped("violations", "violations", "no agreement (--agreement)")]
+@dataclass(frozen=True, slots=True)
+class RuleCounts:
+    """Counts behind one rule's precision and recall."""
+
+    flagged: int
+    """Events carrying a violation of the rule."""
+    right: int
+    """... whose matched source truly breaches it."""
+    breaching: int
+    """True sources breaching the rule."""
+    detected: int
+    """... matched to an event."""
+    found: int
+    """... whose event carries the violation."""
+
+
+def violation_counts(
+    matching: Matching, events: Sequence[EventFeature], agreement
+) -> dict[str, RuleCounts]:
+    """{rule id: counts} over the agreement's rules (module docstring)."""
     sources = [s for s in matching.sources if s.type in (*SHOT_TYPES, "air-track")]
     truth = true_breaches(sources, agreement)
     by_event = matching.by_event
     by_source = matching.by_source
     stated = {e.id: {v["rule"] for v in e.violations} for e in events}
-    rows: list[Row] = []
+    out = {}
     for rule in agreement.rules:
         flagged = [e for e in events if rule.id in stated[e.id]]
         right = sum(
@@ -112,13 +125,29 @@ def violation_rows(
         breaching = [sid for sid, rules in truth.items() if rule.id in rules]
         detected = [sid for sid in breaching if sid in by_source]
         found = sum(rule.id in stated.get(by_source[sid].event.id, ()) for sid in detected)
+        out[rule.id] = RuleCounts(len(flagged), right, len(breaching), len(detected), found)
+    return out
+
+
+def violation_rows(
+    matching: Matching, events: Sequence[EventFeature], context: Context
+) -> list[Row]:
+    """Precision and recall of violations per rule, and the share naming the right party."""
+    agreement = context.agreement
+    if agreement is None:
+        return [skipped("violations", "violations", "no agreement (--agreement)")]
+    counts = violation_counts(matching, events, agreement)
+    by_event = matching.by_event
+    rows: list[Row] = []
+    for rule in agreement.rules:
+        c = counts[rule.id]
         label = f"{rule.id} (art. {rule.article})"
         rows.append(
             fraction(
                 f"precision_{rule.id}",
                 f"{label} precision",
-                right,
-                len(flagged),
+                c.right,
+                c.flagged,
                 PRECISION_TARGET,
                 "no violations of this rule stated",
             )
@@ -127,8 +156,8 @@ def violation_rows(
             fraction(
                 f"recall_{rule.id}",
                 f"{label} recall (detected sources)",
-                found,
-                len(detected),
+                c.found,
+                c.detected,
                 RECALL_TARGET,
                 "no detected source breaches this rule",
             )
@@ -137,8 +166,8 @@ def violation_rows(
             fraction(
                 f"recall_all_{rule.id}",
                 f"{label} recall (all sources)",
-                found,
-                len(breaching),
+                c.found,
+                c.breaching,
                 empty="no source breaches this rule",
             )
         )
@@ -172,7 +201,7 @@ class Scored:
     distance_km: float
 
 
-def _scored(matching: Matching, context: Context) -> list[Scored]:
+def scored_events(matching: Matching, context: Context) -> list[Scored]:
     matches = [
         m for m in matching.matches if m.source.party and m.event.type in (*SHOT_TYPES, "air-track")
     ]
@@ -186,7 +215,7 @@ def _scored(matching: Matching, context: Context) -> list[Scored]:
     for m, d in zip(matches, dist_km, strict=True):
         att = m.event.attribution
         top, top_p = max(att.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0.0))
-        correct = bool(top) and top_p >= 0.5 and top == m.source.party
+        correct = bool(top) and top_p > 0.5 and top == m.source.party
         brier = sum((att.get(q, 0.0) - (1.0 if q == m.source.party else 0.0)) ** 2 for q in parties)
         out.append(Scored(m, float(top_p), correct, float(brier), float(d)))
     return out
@@ -226,7 +255,7 @@ def attribution_rows(
     """Accuracy per distance band, the reliability table, ECE, Brier, almost-certain errors."""
     if context.agreement is None:
         return [skipped("attribution", "attribution", "no agreement (--agreement)")]
-    scored = _scored(matching, context)
+    scored = scored_events(matching, context)
     if not scored:
         return [skipped("attribution", "attribution", "no matched events with a true party")]
     launches = [s for s in scored if s.match.source.type == "launch"]
@@ -325,11 +354,11 @@ def attribution_rows(
             'no "almost certain" attributions',
         )
     )
-    undetermined = sum(s.confidence < 0.5 for s in scored)
+    undetermined = sum(s.confidence <= 0.5 for s in scored)
     rows.append(
         fraction(
             "undetermined",
-            "events with no party at >= 50%",
+            "events with no party above 50%",
             undetermined,
             len(scored),
         )
