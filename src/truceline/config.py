@@ -360,6 +360,77 @@ class LedgerSettings(Section):
     )
 
 
+class AttributeSettings(Section):
+    """Attribution and the rules engine (docs/methods.md, Attribution)."""
+
+    yardstick: Literal["icd203", "phia"] = setting(
+        "icd203",
+        "Words for probabilities: U.S. ICD 203 (default) or the UK PHIA yardstick.",
+    )
+    samples: int = setting(
+        1024,
+        "Draws from each origin's Gaussian used to integrate it over control areas and zones.",
+        unit="draws",
+        ge=64,
+    )
+    covariance_scale: float = setting(
+        1.0,
+        "Factor applied to each origin's position covariance before integrating it "
+        "(above 1 when the locator's ellipses are known to be too small).",
+        gt=0,
+    )
+    default_sigma_m: float = setting(
+        200.0,
+        "One-sigma position error assumed for an event that carries no covariance (each axis).",
+        unit="m",
+        gt=0,
+    )
+    own_side_impact_share: float = setting(
+        0.05,
+        "Share of a party's rounds assumed to land on its own side of the line (short rounds, "
+        "dispersion); the likelihood that an impact came from the party whose area it is in.",
+        unit="fraction",
+        gt=0,
+        lt=0.5,
+    )
+    one_party_trust: float = setting(
+        0.9,
+        "Weight given to evidence that rests only on one party's sensors when it points at "
+        "another party; the withheld rest is undetermined.",
+        unit="fraction",
+        ge=0,
+        le=1,
+    )
+    calibration: str = setting(
+        "bundled",
+        "Calibration map of the top party's probability: `bundled` (fitted on simulated "
+        "training seeds, docs/performance.md), `none`, or a path to a JSON map.",
+    )
+    violation_threshold: float = setting(
+        0.5,
+        "A violation is recorded when the probability that the rule was breached (whoever "
+        "breached it) is at least this.",
+        unit="probability",
+        gt=0,
+        le=1,
+    )
+    party_threshold: float = setting(
+        0.5,
+        "A violation names a party when that party's attribution exceeds this; otherwise "
+        "the violation's party is undetermined.",
+        unit="probability",
+        gt=0,
+        le=1,
+    )
+    track_sigma_m: float = setting(
+        100.0,
+        "One-sigma position error of an air track's points, for the probability that a "
+        "track crossed the line.",
+        unit="m",
+        gt=0,
+    )
+
+
 class Settings(BaseModel):
     """All of truceline's settings, one section per concern."""
 
@@ -374,6 +445,7 @@ class Settings(BaseModel):
     locate: LocateSettings = LocateSettings()
     shots: ShotsSettings = ShotsSettings()
     ledger: LedgerSettings = LedgerSettings()
+    attribute: AttributeSettings = AttributeSettings()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """`truceline process`: the pipeline in one process, on the default store.
 
 ingest (validate, deduplicate, quarantine, store) -> acoustic stage (associate, locate, shots)
--> events in the store and in `events.geojson`. Later stages (violations, attribution, the
-evidence ledger) plug in after the acoustic stage; each stage talks only through records, so the
-same stages can later run as separate workers on a stream.
+-> attribution and rules (attribute.stage) -> events and violations in the store and in
+`events.geojson`. Later stages (the evidence ledger) plug in after these; each stage talks only
+through records, so the same stages can later run as separate workers on a stream.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from truceline import __version__
 from truceline.agreement import load_agreement
 from truceline.associate.stage import AcousticStage
+from truceline.attribute.stage import AttributionStage
 from truceline.config import Settings
 from truceline.ingest import Ingestion, IngestSummary
 from truceline.ingest.sensors import read_sensors
@@ -38,6 +39,8 @@ class ProcessSummary:
     launches: int = 0
     impacts: int = 0
     paired: int = 0
+    attributed: int = 0
+    violations: int = 0
     associate_seconds: float = 0.0
     elapsed_s: float = 0.0
     events_path: str = ""
@@ -56,6 +59,8 @@ class ProcessSummary:
             "launches": self.launches,
             "impacts": self.impacts,
             "paired": self.paired,
+            "attributed": self.attributed,
+            "violations": self.violations,
             "associate_seconds": round(self.associate_seconds, 3),
             "elapsed_s": round(self.elapsed_s, 3),
             "detections_per_s": round(self.acoustic_detections / self.elapsed_s, 1)
@@ -101,7 +106,7 @@ def process(
 ) -> tuple[ProcessSummary, list[Event]]:
     """Run the pipeline on files; write `out_dir/events.geojson` and fill the store."""
     started = time.perf_counter()
-    load_agreement(agreement)  # validated up front: a broken agreement stops the run (exit 2)
+    terms = load_agreement(agreement)  # validated up front: a broken agreement stops the run
     sensor_list = read_sensors(sensors)
     key = None
     if settings.ledger.enabled and settings.ledger.key_path:
@@ -126,7 +131,8 @@ def process(
             for obs in batch:
                 stage.feed(obs)
         events = stage.finish()
-        store.add_events(events, run_id=run_id)
+        events, violations = AttributionStage(terms, settings.attribute).apply(events)
+        store.add_events(events, run_id=run_id)  # with their violations
         summary = ProcessSummary(run_id=run_id, ingest=ingestion.summary)
         summary.acoustic_detections = stage.counts.acoustic
         summary.weather_reports = stage.counts.weather
@@ -135,6 +141,8 @@ def process(
         summary.launches = sum(e.type == "launch" for e in events)
         summary.impacts = sum(e.type == "impact" for e in events)
         summary.paired = sum(e.paired is not None for e in events) // 2
+        summary.violations = len(violations)
+        summary.attributed = sum(bool(e.attribution) for e in events)
         summary.associate_seconds = stage.counts.seconds
         summary.elapsed_s = time.perf_counter() - started
         path = out / "events.geojson"

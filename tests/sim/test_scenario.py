@@ -18,7 +18,14 @@ from truceline.sim.scenario import (
 
 from .conftest import scenario_data
 
-SHIPPED = ["ceasefire-breach", "line-heavy-day", "sector-day", "sector-quick"]
+SHIPPED = [
+    "attribution-near-line",
+    "attribution-one-party",
+    "ceasefire-breach",
+    "line-heavy-day",
+    "sector-day",
+    "sector-quick",
+]
 REPO = Path(__file__).resolve().parents[2]
 
 

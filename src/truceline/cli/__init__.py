@@ -103,6 +103,7 @@ def _register() -> None:
         ledger,
         place,
         process,
+        review,
         simulate,
     )
 
@@ -118,6 +119,7 @@ def _register() -> None:
     app.add_typer(ledger.app, name="ledger")
     app.command("export-evidence")(evidence.export_evidence)
     app.command("verify")(evidence.verify)
+    app.command("review")(review.review)
 
 
 _register()

@@ -71,12 +71,22 @@ def evaluate(
             "else the setting locate.propagation_jitter_s_per_km).",
         ),
     ] = None,
+    agreement: Annotated[
+        str | None,
+        typer.Option(
+            "--agreement",
+            help="agreement.yaml (or a bundled name) for the violation and attribution scores; "
+            "default: agreement.yaml beside the truth file, if there is one.",
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with code 1 when a target is missed.")
     ] = False,
 ) -> None:
     """Match events to true sources and print recall, precision, location error, ellipse
-    coverage, the Cramér-Rao bound comparison, launch/impact and pairing accuracy."""
+    coverage, the Cramér-Rao bound comparison, launch/impact and pairing accuracy; with an
+    agreement, violation precision and recall per rule, attribution accuracy per distance band
+    from the line and the calibration table."""
     from truceline.cli import AppContext
     from truceline.config import LocateSettings
     from truceline.errors import UsageError
@@ -101,7 +111,15 @@ def evaluate(
     else:
         jitter, origin = locate.propagation_jitter_s_per_km, "setting locate"
     locate = locate.model_copy(update={"propagation_jitter_s_per_km": jitter})
-    context = Context(inputs, min_sensors=min_sensors, locator=locate, noise_origin=origin)
+    from truceline.agreement import load_agreement
+
+    beside = truth.parent / "agreement.yaml"
+    if agreement is None and beside.is_file():
+        agreement = str(beside)
+    terms = load_agreement(agreement) if agreement is not None else None
+    context = Context(
+        inputs, min_sensors=min_sensors, locator=locate, noise_origin=origin, agreement=terms
+    )
     rule = cast(Rule, match)
     settings = MatchSettings(rule=rule, window_s=window_s, distance_m=distance_m)
     report = run(inputs, settings, context)

@@ -43,6 +43,8 @@ class TruthSource:
     """Id of the paired launch or impact source (a simulator extension of the contract)."""
     party: str | None = None
     weapon: str | None = None
+    crossed: bool = False
+    """Air tracks: whether the track crossed the contact line (truth `crossings` not empty)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,12 @@ class EventFeature:
     ellipse95: Ellipse | None = None
     evidence: tuple[str, ...] = ()
     paired: str | None = None
+    attribution: dict[str, float] = field(default_factory=dict)
+    """Party id -> probability (contract section 4); empty if not attributed."""
+    violations: tuple[dict[str, Any], ...] = ()
+    """The event's violations as written: `rule`, `article`, `party`, `probability`, ..."""
+    detail: dict[str, Any] = field(default_factory=dict)
+    """`attribution_detail` (a truceline extension), if present."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +165,7 @@ def read_truth(path: Path) -> list[TruthSource]:
                     paired=obj.get("paired"),
                     party=obj.get("party"),
                     weapon=obj.get("weapon"),
+                    crossed=bool(obj.get("crossings")),
                 )
             )
     if problems:
@@ -196,6 +205,13 @@ def _point(geometry: Any) -> tuple[float, float]:
     return math.nan, math.nan
 
 
+def _attribution(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    out = {str(k): _float(v) for k, v in value.items()}
+    return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
 def read_events(path: Path) -> tuple[list[EventFeature], dict[str, Any] | None]:
     """The events of an events.geojson file and its `properties.run` (None if absent). Features
     without a Point geometry get NaN coordinates, without `ellipse95` no ellipse; a feature
@@ -224,6 +240,13 @@ def read_events(path: Path) -> tuple[list[EventFeature], dict[str, Any] | None]:
                 ellipse95=_ellipse(props.get("ellipse95")),
                 evidence=tuple(str(o) for o in props.get("evidence") or ()),
                 paired=props.get("paired"),
+                attribution=_attribution(props.get("attribution")),
+                violations=tuple(
+                    v
+                    for v in props.get("violations") or ()
+                    if isinstance(v, dict) and v.get("rule")
+                ),
+                detail=props.get("attribution_detail") or {},
             )
         )
     if problems:

@@ -132,6 +132,9 @@ class Context:
     min_sensors: int = 5
     locator: LocateSettings = field(default_factory=LocateSettings)
     noise_origin: str = "setting locate"
+    agreement: Any = None
+    """The agreement (`truceline.agreement.Agreement`) for the violation and attribution
+    scores; None skips them."""
     _heard: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _weather: Any = field(default=None, repr=False)
     _sensor_ecef: dict[str, F64] | None = field(default=None, repr=False)

@@ -179,11 +179,18 @@ def evaluate(
     inputs: Inputs,
     settings: MatchSettings | None = None,
     context: Context | None = None,
-    groups: Sequence[MetricGroup] = METRIC_GROUPS,
+    groups: Sequence[MetricGroup] | None = None,
 ) -> Report:
-    """Match the events to truth (default `MatchSettings()`) and compute every metric group."""
+    """Match the events to truth (default `MatchSettings()`) and compute every metric group
+    (default: `METRIC_GROUPS`, and the violation and attribution groups when the context has an
+    agreement)."""
     started = time.perf_counter()
     context = context or Context(inputs)
+    if groups is None:
+        from truceline.evaluate.attribution import ATTRIBUTION_GROUPS
+
+        extra = ATTRIBUTION_GROUPS if context.agreement is not None else []
+        groups = [*METRIC_GROUPS, *extra]
     matching = match_events(inputs.events, inputs.truth, settings or MatchSettings())
     results = [
         GroupResult(g.name, g.title, g.compute(matching, inputs.events, context)) for g in groups

@@ -1,0 +1,44 @@
+"""The attribution stage: events in, events with `attribution` and `violations` out.
+
+Runs after the acoustic stage (and, later, the radar stage): every event is attributed
+(`truceline.attribute.model`), then checked against the agreement's rules
+(`truceline.comply.rules`); the violations are attached to their events, so storing the events
+stores them too (the store's `violations` table).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from truceline.agreement.model import Agreement
+from truceline.attribute.areas import Integrator
+from truceline.attribute.calibration import load_calibration
+from truceline.attribute.model import Attributor, with_attribution
+from truceline.comply.rules import RulesEngine
+from truceline.config import AttributeSettings
+from truceline.records import Event, Violation
+
+
+class AttributionStage:
+    """Attribution and the rules engine over one agreement."""
+
+    def __init__(self, agreement: Agreement, settings: AttributeSettings):
+        integrator = Integrator(agreement, settings.samples)
+        self.attributor = Attributor(
+            agreement, settings, load_calibration(settings.calibration), integrator
+        )
+        self.rules = RulesEngine(agreement, settings, integrator)
+
+    def apply(
+        self, events: Sequence[Event], created_ns: int | None = None
+    ) -> tuple[list[Event], list[Violation]]:
+        """The events with their attribution and violations, and all violations in event order.
+        Events of types it cannot attribute pass through unchanged."""
+        created = time.time_ns() if created_ns is None else created_ns
+        attributions = self.attributor.attribute(events)
+        attributed = [with_attribution(e, attributions.get(e.id)) for e in events]
+        found = self.rules.violations(attributed, created_ns=created)
+        out = [replace(e, violations=tuple(found.get(e.id, ()))) for e in attributed]
+        return out, [v for e in out for v in e.violations]

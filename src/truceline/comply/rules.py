@@ -1,0 +1,216 @@
+"""The rules engine: which events breach which rules of the agreement (contract section 1).
+
+Every rule applies from the agreement's `effective` time. For each event and rule the engine
+computes the probability that the rule was breached, whoever breached it; at or above
+`attribute.violation_threshold` it records a `Violation` naming the top attributed party when
+that party's probability exceeds `attribute.party_threshold` (else the party is undetermined,
+None). The violation's probability is then P(breach) × P(party), or P(breach) without a party.
+
+- `no-fire`: a launch or an impact (a firing; every explosion counts, as the OSCE counted them)
+  timed at or after the effective time. P(breach) = 1 for a located event.
+- `withdrawal`: a launch of one of the rule's weapon classes (known from launch-impact pairing,
+  the `weapon_fit` of the event) from within `min_distance_km` of the line.
+  P(breach) = P(launch) × P(origin within the distance), the origin's Gaussian integrated over
+  the band along the line. A launch whose class is unknown breaches no withdrawal rule here.
+- `zone-exclusion`: a launch from inside the zone: P(launch) × P(origin in the zone).
+- `no-crossing`: an air track (`type: air-track` with `path: [[lon, lat, alt_m, time], ...]`)
+  whose points lie in more than one party's area. P(breach) = Φ(d / σ) with d the farthest
+  distance of a point beyond the line from the area the track started in and σ =
+  `attribute.track_sigma_m`; the party is the one the track came from.
+
+Explanations are short and regular, for people and for programs:
+`launch 6.2 km inside RU-controlled area, 41 min after effect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from truceline import __version__
+from truceline.agreement.model import NO_PARTY, Agreement, Rule, RuleKind
+from truceline.attribute.areas import Integrator
+from truceline.attribute.model import SHOT_TYPES, event_covariance, p_launch
+from truceline.config import AttributeSettings
+from truceline.records import EvaluationMode, EvaluationStatus, Event, Provenance, Violation
+
+METHOD = "rules/1"
+NS = 1_000_000_000
+
+
+def after_effect(time_ns: int, effective_ns: int) -> str:
+    """`41 min after effect`, `3.2 h after effect`, `2 d after effect`, `12 min before effect`."""
+    dt = (time_ns - effective_ns) / NS
+    word = "after" if dt >= 0 else "before"
+    dt = abs(dt)
+    if dt < 3600:
+        text = f"{dt / 60:.0f} min"
+    elif dt < 2 * 86400:
+        text = f"{dt / 3600:.1f} h"
+    else:
+        text = f"{dt / 86400:.0f} d"
+    return f"{text} {word} effect"
+
+
+def where(party: str, distance_m: float) -> str:
+    """`6.2 km inside RU-controlled area` or `in no party's area`."""
+    if party == NO_PARTY:
+        return "in no party's area"
+    return f"{distance_m / 1e3:.1f} km inside {party}-controlled area"
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One rule breached by one event, before it becomes a `Violation`."""
+
+    rule: Rule
+    probability: float
+    explanation: str
+
+
+class RulesEngine:
+    """Checks events against one agreement's rules."""
+
+    def __init__(
+        self,
+        agreement: Agreement,
+        settings: AttributeSettings,
+        integrator: Integrator | None = None,
+    ):
+        self.agreement = agreement
+        self.settings = settings
+        self.integrator = integrator or Integrator(agreement, settings.samples)
+
+    def breaches(self, events: Sequence[Event]) -> dict[str, list[Breach]]:
+        """{event id: breaches at or above the threshold}, rules in the agreement's order."""
+        a = self.agreement
+        out: dict[str, list[Breach]] = {e.id: [] for e in events}
+        if not events:
+            return out
+        effective = a.effective_ns
+        lon = np.array([e.origin.lon for e in events])
+        lat = np.array([e.origin.lat for e in events])
+        side = a.party_at(lon, lat)
+        dist = a.distance_to_line_m(lon, lat)
+        covs = np.array([event_covariance(e, self.settings) for e in events])
+        pl = np.array([p_launch(e) if e.type in SHOT_TYPES else 0.0 for e in events])
+        is_shot = np.array([e.type in SHOT_TYPES for e in events])
+        after = np.array([e.time_ns >= effective for e in events])
+        threshold = self.settings.violation_threshold
+        idx_launch = np.flatnonzero(is_shot & after & (pl > 0))
+
+        def describe_shot(i: int) -> str:
+            e = events[i]
+            role = "launch" if pl[i] >= 0.5 else "impact"
+            return f"{role} {where(side[i], dist[i])}, {after_effect(e.time_ns, effective)}"
+
+        for rule in a.rules:
+            if rule.kind is RuleKind.NO_FIRE:
+                for i in np.flatnonzero(is_shot & after):
+                    text = describe_shot(i)
+                    partner = events[i].paired
+                    if partner:
+                        text += f"; paired with {partner}"
+                    out[events[i].id].append(Breach(rule, 1.0, text))
+            elif rule.kind is RuleKind.WITHDRAWAL and rule.min_distance_km is not None:
+                classes = set(rule.classes)
+                chosen = [
+                    i
+                    for i in idx_launch
+                    if str((events[i].properties.get("weapon_fit") or {}).get("class")) in classes
+                ]
+                if not chosen:
+                    continue
+                sel = np.array(chosen)
+                within = self.integrator.probability(
+                    f"band:{rule.min_distance_km:g}", lon[sel], lat[sel], covs[sel]
+                )
+                for i, p_in in zip(sel, within, strict=True):
+                    p = float(pl[i] * p_in)
+                    if p >= threshold:
+                        weapon = events[i].properties["weapon_fit"]["class"]
+                        text = (
+                            f"{weapon} {describe_shot(i)}; within {rule.min_distance_km:g} km "
+                            f"of the line"
+                        )
+                        out[events[i].id].append(Breach(rule, p, text))
+            elif rule.kind is RuleKind.ZONE_EXCLUSION and rule.zone in a.zones:
+                if idx_launch.size == 0:
+                    continue
+                inside = self.integrator.probability(
+                    f"zone:{rule.zone}", lon[idx_launch], lat[idx_launch], covs[idx_launch]
+                )
+                for i, p_in in zip(idx_launch, inside, strict=True):
+                    p = float(pl[i] * p_in)
+                    if p >= threshold:
+                        text = f"{describe_shot(i)}; inside zone {rule.zone}"
+                        out[events[i].id].append(Breach(rule, p, text))
+            elif rule.kind is RuleKind.NO_CROSSING:
+                for e in events:
+                    if e.type != "air-track" or not e.path or e.time_ns < effective:
+                        continue
+                    breach = self._crossing(e, rule)
+                    if breach is not None and breach.probability >= threshold:
+                        out[e.id].append(breach)
+        return out
+
+    def _crossing(self, event: Event, rule: Rule) -> Breach | None:
+        a = self.agreement
+        path = np.array([p[:2] for p in event.path or ()], float)
+        times = [p[3] for p in event.path or ()]
+        parties = a.party_at(path[:, 0], path[:, 1])
+        start = next((p for p in parties if p != NO_PARTY), NO_PARTY)
+        if start == NO_PARTY:
+            return None
+        beyond = np.flatnonzero((parties != NO_PARTY) & (parties != start))
+        if beyond.size == 0:
+            return None
+        d = a.distance_to_line_m(path[beyond, 0], path[beyond, 1])
+        k = int(np.argmax(d))
+        p = float(ndtr(d[k] / self.settings.track_sigma_m))
+        other = parties[beyond[k]]
+        first = int(beyond[0])
+        text = (
+            f"air track from {start}-controlled area {d[k] / 1e3:.1f} km into "
+            f"{other}-controlled area, {after_effect(times[first], a.effective_ns)}"
+        )
+        return Breach(rule, p, text)
+
+    def violations(
+        self,
+        events: Sequence[Event],
+        attributions: Mapping[str, Mapping[str, float]] | None = None,
+        created_ns: int = 0,
+    ) -> dict[str, list[Violation]]:
+        """{event id: violations}, each naming the top attributed party (from `attributions`,
+        else the event's own) when its probability exceeds `party_threshold`."""
+        breaches = self.breaches(events)
+        out: dict[str, list[Violation]] = {}
+        for event in events:
+            attribution = (attributions or {}).get(event.id, event.attribution)
+            top, top_p = max(attribution.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0.0))
+            party = top if top and top_p > self.settings.party_threshold else None
+            out[event.id] = [
+                Violation(
+                    id=f"{event.id}:{b.rule.id}",
+                    rule=b.rule.id,
+                    article=b.rule.article,
+                    event_id=event.id,
+                    party=party,
+                    probability=round(b.probability * (top_p if party is not None else 1.0), 6),
+                    explanation=b.explanation + ("" if party else "; party undetermined"),
+                    provenance=Provenance(
+                        evaluation_mode=EvaluationMode.AUTOMATIC,
+                        evaluation_status=EvaluationStatus.PRELIMINARY,
+                        author=f"truceline {__version__}",
+                        created_ns=created_ns,
+                        method=METHOD,
+                        inputs=(event.id,),
+                    ),
+                )
+                for b in breaches[event.id]
+            ]
+        return out
