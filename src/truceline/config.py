@@ -322,15 +322,26 @@ class RadarSettings(Section):
         unit="fraction",
         gt=0,
     )
+    max_impact_ellipse_m: float = setting(
+        1000.0,
+        "A track's predicted impact becomes an event only if the major semi-axis of its 95% "
+        "ellipse is at most this (short early tracks of long shots predict too loosely).",
+        unit="m",
+        gt=0,
+    )
     merge_sigma: float = setting(
         3.5,
         "A radar launch or impact and an acoustic event are the same shot when their positions "
-        "differ by less than this many sigma (combined covariance) ...",
+        "differ by less than this many sigma of the combined covariance and their origin times "
+        "by less than `merge_window_s`.",
         unit="sigma",
         gt=0,
     )
     merge_window_s: float = setting(
-        3.0, "... and their origin times by less than this.", unit="s", gt=0
+        3.0,
+        "Largest origin-time difference of a radar and an acoustic event of one shot.",
+        unit="s",
+        gt=0,
     )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",

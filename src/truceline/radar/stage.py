@@ -136,7 +136,9 @@ class RadarStage:
 
     def _shot_events(self, obs: Observation, bt: Backtrack, created_ns: int) -> list[Event]:
         launch_id, impact_id = f"RL-{obs.id}", f"RI-{obs.id}"
-        has_impact = bt.impact is not None
+        has_impact = (
+            bt.impact is not None and bt.impact.ellipse95()[0] <= self.radar.max_impact_ellipse_m
+        )
         props = {
             "radar_track": obs.id,
             "radar": obs.sensor,
@@ -150,6 +152,8 @@ class RadarStage:
         ):
             if point is None:
                 continue
+            if kind == "impact" and point.ellipse95()[0] > self.radar.max_impact_ellipse_m:
+                continue  # too uncertain a prediction to place an impact
             lon, lat = bt.plane.inverse(point.east_m, point.north_m)
             major, minor, az = point.ellipse95()
             origin = Origin(
@@ -374,18 +378,16 @@ def merge(
             if d2 < merge_sigma**2:
                 pairs.append((d2, r.id, int(k)))
     pairs.sort()
+    # Each radar event joins its nearest acoustic event; several radars may join one shot.
     used_r: dict[str, int] = {}
-    used_a: set[int] = set()
     for _, rid, k in pairs:
-        if rid in used_r or k in used_a:
-            continue
-        used_r[rid] = k
-        used_a.add(k)
+        if rid not in used_r:
+            used_r[rid] = k
     by_id = {e.id: e for e in shots}
     final_id = {rid: cands[k].id for rid, k in used_r.items()}
     fused: dict[str, Event] = {}
     for rid, k in used_r.items():
-        fused[cands[k].id] = _fuse(cands[k], by_id[rid])
+        fused[cands[k].id] = _fuse(fused.get(cands[k].id, cands[k]), by_id[rid])
     # Pairing follows the radar: a merged launch pairs with its radar impact (merged or not).
     out_radar = []
     new_pair: dict[str, str | None] = {}
@@ -435,6 +437,8 @@ def _fuse(a: Event, r: Event) -> Event:
     props = dict(a.properties)
     props["radar"] = {k: v for k, v in r.properties.items()}
     props["radar"]["event"] = r.id
+    props["radar"]["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
+    props["radar_all"] = [*a.properties.get("radar_all", ()), props["radar"]]
     props["acoustic_type"] = a.type
     prov = replace(
         a.provenance,
