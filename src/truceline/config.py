@@ -329,6 +329,12 @@ class RadarSettings(Section):
         unit="m",
         gt=0,
     )
+    standalone_shots: bool = setting(
+        False,
+        "Also publish radar launches and impacts that join no acoustic event. Off by default: "
+        "until radar-radar and radar-acoustic duplicates are resolved (issue 5 report) they "
+        "lower event precision.",
+    )
     merge_sigma: float = setting(
         3.5,
         "A radar launch or impact and an acoustic event are the same shot when their positions "

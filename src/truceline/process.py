@@ -101,6 +101,7 @@ def process(
             radar.finish(),
             settings.radar.merge_sigma,
             settings.radar.merge_window_s,
+            settings.radar.standalone_shots,
         )
         radar.counts.merged = merged
         store.add_events(events, run_id=run_id)

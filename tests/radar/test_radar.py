@@ -78,7 +78,7 @@ def test_tracker_follows_two_crossing_targets_through_clutter_and_misses():
 def test_ospa_gospa_basics():
     a = np.array([[0.0, 0, 0], [1000, 0, 0]])
     assert ospa_gospa(a, a) == (0.0, 0.0)
-    o, g = ospa_gospa(a, a[:1] + [30, 40, 0])
+    o, g = ospa_gospa(a, a[:1] + np.array([30.0, 40.0, 0.0]))
     assert 700 < o < 1000 and g > 0
 
 
@@ -96,7 +96,9 @@ def quick_slice(tmp_path_factory):
 
 
 def test_process_makes_radar_events_and_crossings(quick_slice, tmp_path):
-    settings = Settings(store={"url": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    settings = Settings(
+        store={"url": f"sqlite:///{tmp_path / 'db.sqlite'}"}, radar={"standalone_shots": True}
+    )
     summary, events = process(
         quick_slice / "agreement.yaml",
         quick_slice / "sensors.geojson",

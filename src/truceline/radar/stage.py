@@ -346,16 +346,21 @@ def _provenance(created_ns: int, method: str, inputs: tuple[str, ...]) -> Proven
 
 
 def merge(
-    acoustic: list[Event], radar: list[Event], merge_sigma: float, window_s: float
+    acoustic: list[Event],
+    radar: list[Event],
+    merge_sigma: float,
+    window_s: float,
+    standalone: bool = True,
 ) -> tuple[list[Event], int]:
     """Join each radar launch or impact with the acoustic event of the same shot (within
-    `window_s` in time and `merge_sigma` in combined position sigma; the nearest wins, each
-    acoustic event at most once). Returns all events and the number merged."""
+    `window_s` in time and `merge_sigma` in combined position sigma; the nearest wins; several
+    radars may join one acoustic event). Radar shots that join none are kept only if
+    `standalone`. Returns all events and the number of radar events merged."""
     shots = [e for e in radar if e.type in ("launch", "impact") and e.origin.covariance]
     others = [e for e in radar if e not in shots]
     cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
     if not shots or not cands:
-        return acoustic + radar, 0
+        return acoustic + (radar if standalone else others), 0
     times = np.array([e.time_ns for e in cands], np.int64)
     order = np.argsort(times)
     times_sorted = times[order]
@@ -395,8 +400,10 @@ def merge(
         partner = final_id.get(r.paired, r.paired) if r.paired else None
         mine = final_id.get(r.id, r.id)
         new_pair[mine] = partner
-        if r.id not in final_id:
+        if r.id not in final_id and standalone:
             out_radar.append(replace(r, paired=partner))
+    kept = {e.id for e in acoustic} | {e.id for e in out_radar}
+    new_pair = {k: (v if v in kept else None) for k, v in new_pair.items()}
     repaired = set(new_pair)
     out_acoustic = []
     for a in acoustic:
