@@ -64,6 +64,7 @@ $(PYOCTO_VENV)/.installed: pyproject.toml constraints.txt
 
 bench: setup
 	-@$(MAKE) --no-print-directory $(PYOCTO_VENV)/.installed
+	-$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench-radar]"
 	$(BIN)/python bench/run.py
 
 lint: setup

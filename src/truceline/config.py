@@ -431,6 +431,109 @@ class AttributeSettings(Section):
     )
 
 
+class RadarSettings(Section):
+    """Radar: projectile backtracking, air tracking, crossings (docs/methods.md, Radar)."""
+
+    backtrack: Literal["ballistic-ut"] = setting(
+        "ballistic-ut",
+        "Projectile backtracker: `ballistic-ut` fits a point-mass ballistic state to the track "
+        "and carries its covariance to launch and impact by the unscented transform.",
+    )
+    step_s: float = setting(
+        0.05, "Integration step of the ballistic model (fixed-step RK4).", unit="s", gt=0
+    )
+    muzzle_speed_sigma: float = setting(
+        0.05,
+        "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "
+        "fraction of it (the prior that picks the weapon class and steadies the backtrack).",
+        unit="fraction",
+        gt=0,
+    )
+    max_impact_ellipse_m: float = setting(
+        1000.0,
+        "A track's predicted impact becomes an event only if the major semi-axis of its 95% "
+        "ellipse is at most this (short early tracks of long shots predict too loosely).",
+        unit="m",
+        gt=0,
+    )
+    standalone_shots: bool = setting(
+        False,
+        "Also publish radar launches and impacts that join no acoustic event. Off by default: "
+        "until radar-radar and radar-acoustic duplicates are resolved (issue 5 report) they "
+        "lower event precision.",
+    )
+    merge_sigma: float = setting(
+        3.5,
+        "A radar launch or impact and an acoustic event are the same shot when their positions "
+        "differ by less than this many sigma of the combined covariance and their origin times "
+        "by less than `merge_window_s`.",
+        unit="sigma",
+        gt=0,
+    )
+    merge_window_s: float = setting(
+        3.0,
+        "Largest origin-time difference of a radar and an acoustic event of one shot.",
+        unit="s",
+        gt=0,
+    )
+    tracker: Literal["gnn-cv"] = setting(
+        "gnn-cv",
+        "Air tracker: `gnn-cv` is a nearly-constant-velocity Kalman filter with Mahalanobis "
+        "gating and global nearest-neighbour assignment, M-of-N initiation and coasting.",
+    )
+    accel_sigma_mps2: float = setting(
+        3.0,
+        "Process noise of the air tracker: one-sigma white-noise acceleration per horizontal axis.",
+        unit="m/s²",
+        gt=0,
+    )
+    vertical_accel_sigma_mps2: float = setting(
+        1.5, "Process noise: one-sigma white-noise vertical acceleration.", unit="m/s²", gt=0
+    )
+    velocity_sigma_mps: float = setting(
+        5.0, "One-sigma error of a plot's reported velocity, per axis.", unit="m/s", gt=0
+    )
+    initial_speed_sigma_mps: float = setting(
+        60.0,
+        "One-sigma velocity uncertainty of a new track whose first plot carries no velocity.",
+        unit="m/s",
+        gt=0,
+    )
+    gate_probability: float = setting(
+        0.999,
+        "Gate: a plot may update a track when its Mahalanobis distance is inside this "
+        "probability of the chi-square (3 dof) of the innovation.",
+        unit="probability",
+        gt=0,
+        lt=1,
+    )
+    batch_s: float = setting(
+        1.0, "Plots of one radar are associated in batches of this much time.", unit="s", gt=0
+    )
+    confirm_hits: int = setting(
+        4, "A tentative track is confirmed after this many plots ...", unit="plots", ge=2
+    )
+    tentative_coast_s: float = setting(
+        12.0,
+        "... and dropped if it goes this long without a plot before that.",
+        unit="s",
+        gt=0,
+    )
+    coast_s: float = setting(
+        25.0, "A confirmed track is ended after this long without a plot.", unit="s", gt=0
+    )
+    min_track_plots: int = setting(
+        5, "Fewest plots a confirmed track needs to become an `air-track` event.", ge=2
+    )
+    crossing_margin_m: float = setting(
+        150.0,
+        "A track has crossed the line (or entered a zone) once its smoothed path is this far "
+        "beyond it; the hysteresis that keeps noise near the line from making crossings.",
+        unit="m",
+        ge=0,
+    )
+
+
 class Settings(BaseModel):
     """All of truceline's settings, one section per concern."""
 
@@ -446,6 +549,7 @@ class Settings(BaseModel):
     shots: ShotsSettings = ShotsSettings()
     ledger: LedgerSettings = LedgerSettings()
     attribute: AttributeSettings = AttributeSettings()
+    radar: RadarSettings = RadarSettings()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from truceline.ingest import Ingestion, IngestSummary
 from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
+from truceline.radar.stage import RadarStage, merge
 from truceline.records import Event
 from truceline.store import Store, open_store
 
@@ -35,6 +36,7 @@ class ProcessSummary:
     acoustic_detections: int = 0
     weather_reports: int = 0
     not_yet_processed: dict[str, int] = field(default_factory=dict)
+    radar: dict[str, Any] = field(default_factory=dict)
     events: int = 0
     launches: int = 0
     impacts: int = 0
@@ -55,6 +57,7 @@ class ProcessSummary:
             "acoustic_detections": self.acoustic_detections,
             "weather_reports": self.weather_reports,
             "not_yet_processed": dict(sorted(self.not_yet_processed.items())),
+            "radar": self.radar,
             "events": self.events,
             "launches": self.launches,
             "impacts": self.impacts,
@@ -106,7 +109,8 @@ def process(
 ) -> tuple[ProcessSummary, list[Event]]:
     """Run the pipeline on files; write `out_dir/events.geojson` and fill the store."""
     started = time.perf_counter()
-    terms = load_agreement(agreement)  # validated up front: a broken agreement stops the run
+    # Validated up front: a broken agreement stops the run (exit 2).
+    terms = load_agreement(agreement)
     sensor_list = read_sensors(sensors)
     key = None
     if settings.ledger.enabled and settings.ledger.key_path:
@@ -127,16 +131,28 @@ def process(
             progress=progress,
         )
         stage = AcousticStage(sensor_list, settings)
+        radar = RadarStage(sensor_list, settings, terms)
         for batch in ingestion.batches():
             for obs in batch:
-                stage.feed(obs)
-        events = stage.finish()
+                if not radar.feed(obs):
+                    stage.feed(obs)
+        events, merged = merge(
+            stage.finish(),
+            radar.finish(),
+            settings.radar.merge_sigma,
+            settings.radar.merge_window_s,
+            settings.radar.standalone_shots,
+        )
+        radar.counts.merged = merged
         events, violations = AttributionStage(terms, settings.attribute).apply(events)
         store.add_events(events, run_id=run_id)  # with their violations
         summary = ProcessSummary(run_id=run_id, ingest=ingestion.summary)
         summary.acoustic_detections = stage.counts.acoustic
         summary.weather_reports = stage.counts.weather
         summary.not_yet_processed = dict(stage.counts.other_kinds)
+        summary.radar = {
+            k: v if not isinstance(v, float) else round(v, 3) for k, v in vars(radar.counts).items()
+        }
         summary.events = len(events)
         summary.launches = sum(e.type == "launch" for e in events)
         summary.impacts = sum(e.type == "impact" for e in events)

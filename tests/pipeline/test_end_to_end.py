@@ -71,7 +71,9 @@ def test_events_follow_the_contract(run):
     for feature in events["features"]:
         props = feature["properties"]
         assert feature["geometry"]["type"] == "Point"
-        assert props["type"] in ("launch", "impact")
+        assert props["type"] in ("launch", "impact", "air-track")  # contract section 4
+        if props["type"] == "air-track":
+            assert len(props["path"]) == len(props["evidence"])
         assert props["time"].endswith("Z")
         assert set(props["ellipse95"]) == {"major_m", "minor_m", "azimuth_deg"}
         assert props["ellipse95"]["major_m"] >= props["ellipse95"]["minor_m"] > 0

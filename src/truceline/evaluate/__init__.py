@@ -8,6 +8,7 @@ metric groups (`metrics.METRIC_GROUPS`), giving a `Report` that prints a table a
     report.metric("detection", "precision")
 """
 
+import truceline.evaluate.radar  # noqa: F401  (appends the radar metric groups)
 from truceline.evaluate.inputs import (
     EventFeature,
     Inputs,

@@ -1,0 +1,457 @@
+"""The radar stage: `radar_track` and `radar_plot` observations in, events out.
+
+- Each counter-battery track is backtracked (`truceline.radar.projectile`) to a launch event and
+  carried forward to an impact event, paired, with 95% ellipses.
+- Air-radar plots are tracked (`truceline.radar.tracker`); each confirmed track is an
+  `air-track` event whose `path` is the smoothed track, with its origin side, its crossings of
+  the contact line and entries into zones (`truceline.radar.crossings`), and the violations they
+  make under the agreement's `no-crossing` and `zone-exclusion` rules (the plain rule: the party
+  on whose side the track began, probability 1, until attribution supplies one).
+- `merge` joins a radar launch or impact with the acoustic event of the same shot: one event
+  with both kinds of evidence and the fused position.
+
+The stage keeps what it is fed and does its work in `finish` (tracks need their whole history to
+be smoothed; a streaming variant would emit tentative events per batch).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from truceline import __version__
+from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
+from truceline.config import Settings
+from truceline.geo.projection import TangentPlane
+from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
+from truceline.radar.projectile import Backtrack, backtrack, ellipse95
+from truceline.radar.tracker import AirTrack, GnnTracker, PlotBatch
+from truceline.records import (
+    Ellipse,
+    EvaluationMode,
+    EvaluationStatus,
+    Event,
+    Observation,
+    Origin,
+    Provenance,
+    Sensor,
+    Violation,
+)
+from truceline.timeutil import format_time
+
+BACKTRACK_METHOD = "radar: ballistic fit (class drag, muzzle-speed prior) + unscented transform"
+TRACK_METHOD = "radar: GNN tracker, nearly-constant-velocity Kalman filter, RTS smoother"
+CROSSING_RULE = "plain rule: the party on whose side the track began"
+
+
+@dataclass
+class RadarCounts:
+    tracks: int = 0
+    plots: int = 0
+    backtracked: int = 0
+    not_backtracked: int = 0
+    air_tracks: int = 0
+    crossings: int = 0
+    violations: int = 0
+    merged: int = 0
+    tracker: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class RadarStage:
+    """Backtracks projectile tracks and tracks air plots."""
+
+    def __init__(self, sensors: Sequence[Sensor], settings: Settings, agreement: Agreement):
+        self.settings = settings
+        self.radar = settings.radar
+        self.agreement = agreement
+        self.sensor_ids = {s.id for s in sensors}
+        self.counts = RadarCounts()
+        self._tracks: list[Observation] = []
+        self._plot_ids: list[str] = []
+        self._plot_cols: list[tuple] = []
+
+    def feed(self, obs: Observation) -> bool:
+        """Take one observation; True if it was a radar kind (kept for `finish`)."""
+        f = obs.fields
+        if obs.kind == "radar_track":
+            self._tracks.append(obs)
+            self.counts.tracks += 1
+            return True
+        if obs.kind == "radar_plot":
+            pos = f.get("position") or ()
+            vel = f.get("velocity_mps")
+            if len(pos) < 3:
+                return True
+            v = tuple(float(a) for a in vel) if vel and len(vel) == 3 else (math.nan,) * 3
+            self._plot_ids.append(obs.id)
+            self._plot_cols.append(
+                (
+                    obs.time_ns,
+                    float(pos[0]),
+                    float(pos[1]),
+                    float(pos[2]),
+                    float(f.get("sigma_m", 50.0)),
+                    *v,
+                )
+            )
+            self.counts.plots += 1
+            return True
+        return False
+
+    # -- projectiles ----------------------------------------------------------------------------
+
+    def _backtrack_all(self, created_ns: int) -> list[Event]:
+        events: list[Event] = []
+        for obs in self._tracks:
+            pts = obs.fields.get("points") or ()
+            try:
+                times = [_point_time(p) for p in pts]
+                lon = [float(p["position"][0]) for p in pts]
+                lat = [float(p["position"][1]) for p in pts]
+                alt = [float(p["position"][2]) for p in pts]
+            except (KeyError, IndexError, TypeError, ValueError):
+                self.counts.not_backtracked += 1
+                continue
+            bt = backtrack(
+                times,
+                lon,
+                lat,
+                alt,
+                float(obs.fields.get("sigma_m", 0.0)),
+                str(obs.fields.get("class", "")),
+                step_s=self.radar.step_s,
+                muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
+            )
+            if bt is None or bt.launch is None:
+                self.counts.not_backtracked += 1
+                continue
+            self.counts.backtracked += 1
+            events.extend(self._shot_events(obs, bt, created_ns))
+        return events
+
+    def _shot_events(self, obs: Observation, bt: Backtrack, created_ns: int) -> list[Event]:
+        launch_id, impact_id = f"RL-{obs.id}", f"RI-{obs.id}"
+        has_impact = (
+            bt.impact is not None and bt.impact.ellipse95()[0] <= self.radar.max_impact_ellipse_m
+        )
+        props = {
+            "radar_track": obs.id,
+            "radar": obs.sensor,
+            "weapon_fit": {"class": bt.weapon, "chi2": round(bt.chi2, 3), "dof": bt.dof},
+            "class_chi2": dict(bt.class_chi2),
+        }
+        out = []
+        for kind, point, eid, evidence in (
+            ("launch", bt.launch, launch_id, (obs.id,)),
+            ("impact", bt.impact, impact_id, ()),
+        ):
+            if point is None:
+                continue
+            if kind == "impact" and point.ellipse95()[0] > self.radar.max_impact_ellipse_m:
+                continue  # too uncertain a prediction to place an impact
+            lon, lat = bt.plane.inverse(point.east_m, point.north_m)
+            major, minor, az = point.ellipse95()
+            origin = Origin(
+                lon=float(lon[0]),
+                lat=float(lat[0]),
+                time_ns=bt.reference_ns + round(point.time_s * 1e9),
+                ellipse95=Ellipse(major, minor, az),
+                covariance=tuple(tuple(float(v) for v in row) for row in point.covariance),
+                n_sensors=1,
+            )
+            extra = {"speed_mps": round(point.speed_mps, 1)}
+            if kind == "impact":
+                extra["predicted_from"] = obs.id  # a prediction, not an observation of it
+            out.append(
+                Event(
+                    id=eid,
+                    type=kind,
+                    origin=origin,
+                    evidence=evidence,
+                    paired=(impact_id if kind == "launch" else launch_id) if has_impact else None,
+                    provenance=_provenance(created_ns, BACKTRACK_METHOD, (obs.id,)),
+                    properties={**props, **extra},
+                )
+            )
+        return out
+
+    # -- air tracks -----------------------------------------------------------------------------
+
+    def _air_tracks(self, created_ns: int) -> list[Event]:
+        if not self._plot_cols:
+            return []
+        cols = np.array(self._plot_cols, dtype=float)
+        t_ns = np.array([c[0] for c in self._plot_cols], np.int64)
+        proj = self.agreement.projection
+        x, y = proj.forward(cols[:, 1], cols[:, 2])
+        ok = np.isfinite(x) & np.isfinite(y) & (cols[:, 4] > 0)
+        plots = PlotBatch(
+            t_ns[ok],
+            np.column_stack([x, y, cols[:, 3]])[ok],
+            cols[ok, 4],
+            cols[ok, 5:8],
+            np.zeros(int(ok.sum()), np.int64),
+        )
+        ids = [i for i, k in zip(self._plot_ids, ok, strict=True) if k]
+        tracker = GnnTracker(self.radar)
+        tracks = tracker.run(plots)
+        self.counts.tracker = dict(tracker.counts)
+        zones = {z: proj.to_local(zone.geometry) for z, zone in self.agreement.zones.items()}
+        events = [self._track_event(tr, ids, zones, created_ns) for tr in tracks]
+        self.counts.air_tracks = len(events)
+        return events
+
+    def _track_event(self, tr: AirTrack, ids: list[str], zones: dict, created_ns: int) -> Event:
+        proj = self.agreement.projection
+        s = tr.states
+        lon, lat = proj.inverse(s[:, 0], s[:, 1])
+        path = [
+            (float(a), float(b), round(float(h), 1), int(t))
+            for a, b, h, t in zip(lon, lat, s[:, 2], tr.time_ns, strict=True)
+        ]
+        evidence = tuple(ids[j] for j in tr.plots)
+        event_id = f"AT-{evidence[0]}"
+        side = origin_side(self.agreement, s[:, 0], s[:, 1])
+        margin = self.radar.crossing_margin_m
+        crossings = line_crossings(self.agreement, s[:, 0], s[:, 1], tr.time_ns, margin)
+        crossings += zone_entries(self.agreement, zones, s[:, 0], s[:, 1], tr.time_ns, margin)
+        crossings.sort(key=lambda c: c.time_ns)
+        self.counts.crossings += len(crossings)
+        violations = self._violations(event_id, side, crossings, created_ns, evidence)
+        self.counts.violations += len(violations)
+        cov0 = tr.covariances[0]
+        major, minor, az = ellipse95(cov0[:2, :2])
+        speed = np.hypot(s[:, 3], s[:, 4])
+        origin = Origin(
+            lon=float(lon[0]),
+            lat=float(lat[0]),
+            time_ns=int(tr.time_ns[0]),
+            ellipse95=Ellipse(major, minor, az),
+            covariance=(
+                (float(cov0[0, 0]), float(cov0[0, 1]), 0.0),
+                (float(cov0[1, 0]), float(cov0[1, 1]), 0.0),
+                (0.0, 0.0, 0.0),
+            ),
+            n_sensors=len({i.rsplit("-", 1)[0] for i in evidence}),
+        )
+        props = {
+            "origin_side": side or None,
+            "n_plots": len(evidence),
+            "duration_s": round((int(tr.time_ns[-1]) - int(tr.time_ns[0])) / 1e9, 1),
+            "median_speed_mps": round(float(np.median(speed)), 1),
+            "crossings": [self._crossing_dict(c) for c in crossings],
+        }
+        return Event(
+            id=event_id,
+            type="air-track",
+            origin=origin,
+            evidence=evidence,
+            path=path,
+            violations=tuple(violations),
+            provenance=_provenance(created_ns, TRACK_METHOD, evidence),
+            properties=props,
+        )
+
+    def _crossing_dict(self, c: Crossing) -> dict:
+        lon, lat = self.agreement.projection.inverse(c.x, c.y)
+        return {
+            "time": format_time(c.time_ns),
+            "position": [round(float(lon), 7), round(float(lat), 7)],
+            "direction": c.direction,
+            "boundary": c.boundary,
+        }
+
+    def _violations(
+        self,
+        event_id: str,
+        side: str,
+        crossings: list[Crossing],
+        created_ns: int,
+        evidence: tuple[str, ...],
+    ) -> list[Violation]:
+        if side == NO_PARTY:
+            return []
+        out: list[Violation] = []
+        effective = self.agreement.effective_ns
+        for rule in self.agreement.rules:
+            if rule.kind is RuleKind.NO_CROSSING:
+                hits = [
+                    c
+                    for c in crossings
+                    if c.boundary == "line" and c.direction.startswith(f"{side}->")
+                ]
+            elif rule.kind is RuleKind.ZONE_EXCLUSION:
+                hits = [c for c in crossings if c.boundary == rule.zone]
+            else:
+                continue
+            hits = [c for c in hits if c.time_ns >= effective]
+            if not hits:
+                continue
+            first = hits[0]
+            lon, lat = self.agreement.projection.inverse(first.x, first.y)
+            where = "the contact line" if first.boundary == "line" else f"zone {first.boundary}"
+            out.append(
+                Violation(
+                    id=f"{event_id}:{rule.id}",
+                    rule=rule.id,
+                    article=rule.article,
+                    event_id=event_id,
+                    party=side,
+                    probability=1.0,
+                    explanation=(
+                        f"air track that began on {side}'s side crossed {where} "
+                        f"({first.direction}) at {format_time(first.time_ns)}, "
+                        f"{float(lat):.5f} N {float(lon):.5f} E; {CROSSING_RULE}"
+                    ),
+                    provenance=_provenance(created_ns, CROSSING_RULE, (event_id,)),
+                )
+            )
+        return out
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def finish(self) -> list[Event]:
+        """Backtrack every projectile track and track every plot; the radar events."""
+        started = time.perf_counter()
+        created_ns = time.time_ns()
+        events = self._backtrack_all(created_ns) + self._air_tracks(created_ns)
+        self.counts.seconds += time.perf_counter() - started
+        return events
+
+
+def _point_time(point) -> int:
+    from truceline.timeutil import parse_time
+
+    value = point["time"]
+    return value if isinstance(value, int) else parse_time(str(value))
+
+
+def _provenance(created_ns: int, method: str, inputs: tuple[str, ...]) -> Provenance:
+    return Provenance(
+        evaluation_mode=EvaluationMode.AUTOMATIC,
+        evaluation_status=EvaluationStatus.PRELIMINARY,
+        author=f"truceline {__version__}",
+        created_ns=created_ns,
+        method=method,
+        inputs=inputs,
+    )
+
+
+# -- merging radar shots with acoustic events ------------------------------------------------------
+
+
+def merge(
+    acoustic: list[Event],
+    radar: list[Event],
+    merge_sigma: float,
+    window_s: float,
+    standalone: bool = True,
+) -> tuple[list[Event], int]:
+    """Join each radar launch or impact with the acoustic event of the same shot (within
+    `window_s` in time and `merge_sigma` in combined position sigma; the nearest wins; several
+    radars may join one acoustic event). Radar shots that join none are kept only if
+    `standalone`. Returns all events and the number of radar events merged."""
+    shots = [e for e in radar if e.type in ("launch", "impact") and e.origin.covariance]
+    others = [e for e in radar if e not in shots]
+    cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
+    if not shots or not cands:
+        return acoustic + (radar if standalone else others), 0
+    times = np.array([e.time_ns for e in cands], np.int64)
+    order = np.argsort(times)
+    times_sorted = times[order]
+    window = round(window_s * 1e9)
+    pairs = []
+    for r in shots:
+        lo = np.searchsorted(times_sorted, r.time_ns - window)
+        hi = np.searchsorted(times_sorted, r.time_ns + window, side="right")
+        plane = TangentPlane(r.origin.lon, r.origin.lat)
+        cr = np.asarray(r.origin.covariance)[:2, :2]
+        for k in order[lo:hi]:
+            a = cands[k]
+            e, n = plane.forward(a.origin.lon, a.origin.lat)
+            d = np.array([e[0], n[0]])
+            c = cr + np.asarray(a.origin.covariance)[:2, :2]
+            try:
+                d2 = float(d @ np.linalg.solve(c, d))
+            except np.linalg.LinAlgError:
+                continue
+            if d2 < merge_sigma**2:
+                pairs.append((d2, r.id, int(k)))
+    pairs.sort()
+    # Each radar event joins its nearest acoustic event; several radars may join one shot.
+    used_r: dict[str, int] = {}
+    for _, rid, k in pairs:
+        if rid not in used_r:
+            used_r[rid] = k
+    by_id = {e.id: e for e in shots}
+    final_id = {rid: cands[k].id for rid, k in used_r.items()}
+    fused: dict[str, Event] = {}
+    for rid, k in used_r.items():
+        fused[cands[k].id] = _fuse(fused.get(cands[k].id, cands[k]), by_id[rid])
+    # Pairing follows the radar: a merged launch pairs with its radar impact (merged or not).
+    out_radar = []
+    new_pair: dict[str, str | None] = {}
+    for r in shots:
+        partner = final_id.get(r.paired, r.paired) if r.paired else None
+        mine = final_id.get(r.id, r.id)
+        new_pair[mine] = partner
+        if r.id not in final_id and standalone:
+            out_radar.append(replace(r, paired=partner))
+    kept = {e.id for e in acoustic} | {e.id for e in out_radar}
+    new_pair = {k: (v if v in kept else None) for k, v in new_pair.items()}
+    repaired = set(new_pair)
+    out_acoustic = []
+    for a in acoustic:
+        ev = fused.get(a.id, a)
+        if a.id in fused:
+            ev = replace(ev, paired=new_pair[a.id])
+        elif a.paired in repaired and new_pair.get(a.paired) != a.id:
+            ev = replace(ev, paired=None)  # its partner is now paired through the radar
+        out_acoustic.append(ev)
+    return out_acoustic + out_radar + others, len(used_r)
+
+
+def _fuse(a: Event, r: Event) -> Event:
+    """One event from an acoustic event and a radar event of the same shot: the information-
+    weighted position and time, the radar's launch/impact decision, both evidences."""
+    plane = TangentPlane(a.origin.lon, a.origin.lat)
+    e, n = plane.forward(r.origin.lon, r.origin.lat)
+    ca = np.asarray(a.origin.covariance)
+    cr = np.asarray(r.origin.covariance)
+    ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
+    cov = np.linalg.pinv(ia + ir)
+    ta = 0.0
+    tr = (r.time_ns - a.time_ns) / 1e9
+    mean = cov @ (ia @ np.array([0.0, 0.0, ta]) + ir @ np.array([e[0], n[0], tr]))
+    lon, lat = plane.inverse(mean[0], mean[1])
+    cov = 0.5 * (cov + cov.T)
+    major, minor, az = ellipse95(cov[:2, :2])
+    origin = replace(
+        a.origin,
+        lon=float(lon[0]),
+        lat=float(lat[0]),
+        time_ns=a.time_ns + round(float(mean[2]) * 1e9),
+        ellipse95=Ellipse(major, minor, az),
+        covariance=tuple(tuple(float(v) for v in row) for row in cov),
+        n_sensors=a.origin.n_sensors + 1,
+    )
+    evidence = tuple(dict.fromkeys(a.evidence + r.evidence))
+    props = dict(a.properties)
+    props["radar"] = {k: v for k, v in r.properties.items()}
+    props["radar"]["event"] = r.id
+    props["radar"]["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
+    props["radar_all"] = [*a.properties.get("radar_all", ()), props["radar"]]
+    props["acoustic_type"] = a.type
+    prov = replace(
+        a.provenance,
+        method=f"{a.provenance.method}; fused with {r.provenance.method}",
+        inputs=tuple(dict.fromkeys(a.provenance.inputs + r.provenance.inputs)),
+    )
+    return replace(
+        a, type=r.type, origin=origin, evidence=evidence, properties=props, provenance=prov
+    )

@@ -1,0 +1,296 @@
+"""Multi-target tracking of drones and missiles from air-surveillance radar plots
+(docs/methods.md, "Radar: air tracks").
+
+`GnnTracker` (setting `radar.tracker = "gnn-cv"`): each track is a Kalman filter over (x, y, z,
+vx, vy, vz) in the agreement's projection (metres) with a nearly-constant-velocity model
+(white-noise acceleration, horizontal and vertical intensities apart). Plots are taken in
+batches of `batch_s`; within a batch, each candidate pair (track, plot) is predicted to the
+plot's own time and gated on the Mahalanobis distance of the position innovation (chi-square, 3
+dof, `gate_probability`); the gated pairs are assigned one-to-one by global nearest neighbour
+(Hungarian algorithm on d² + ln det S), in rounds so that one batch may hold plots of the same
+object from several radars. Plots left over start tentative tracks (plots of several radars
+within a few sigma of each other start one); a tentative track is confirmed after
+`confirm_hits` plots and dropped after `tentative_coast_s` without one; a confirmed track ends
+after `coast_s` without a plot. Ended confirmed tracks are smoothed (Rauch-Tung-Striebel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from truceline.config import RadarSettings
+
+_BIG = 1e9
+
+
+@dataclass
+class PlotBatch:
+    """Plots as columns: time (ns), position (m, projection x, y and altitude), sigma (m),
+    velocity (m/s, NaN rows where not reported), and an index back to the caller's plots."""
+
+    time_ns: NDArray[np.int64]
+    xyz: NDArray[np.float64]
+    sigma_m: NDArray[np.float64]
+    velocity: NDArray[np.float64]
+    sensor: NDArray[np.int64]
+
+    @property
+    def size(self) -> int:
+        return int(self.time_ns.size)
+
+
+@dataclass
+class AirTrack:
+    """A finished confirmed track: smoothed states at each plot's time."""
+
+    number: int
+    time_ns: NDArray[np.int64]
+    states: NDArray[np.float64]  # (n, 6)
+    covariances: NDArray[np.float64]  # (n, 6, 6)
+    plots: list[int]  # indices into the plots given to the tracker
+
+
+@dataclass
+class _History:
+    time_ns: list[int] = field(default_factory=list)
+    x: list[NDArray[np.float64]] = field(default_factory=list)
+    p: list[NDArray[np.float64]] = field(default_factory=list)
+    plots: list[int] = field(default_factory=list)
+
+
+def transition(dt: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Constant-velocity transition matrices for time steps `dt` (s): shape (n, 6, 6)."""
+    f = np.broadcast_to(np.eye(6), (dt.size, 6, 6)).copy()
+    for a in range(3):
+        f[:, a, 3 + a] = dt
+    return f
+
+
+def process_noise(dt: NDArray[np.float64], q_h: float, q_v: float) -> NDArray[np.float64]:
+    """White-noise-acceleration covariance for steps `dt` (s), intensities q (m²/s³) per axis."""
+    d = np.abs(dt)
+    q = np.zeros((dt.size, 6, 6))
+    for a, qa in ((0, q_h), (1, q_h), (2, q_v)):
+        q[:, a, a] = qa * d**3 / 3
+        q[:, a, 3 + a] = q[:, 3 + a, a] = qa * d**2 / 2 * np.sign(dt)
+        q[:, 3 + a, 3 + a] = qa * d
+    return q
+
+
+class GnnTracker:
+    """Global-nearest-neighbour multi-target tracker with a nearly-constant-velocity filter."""
+
+    name = "gnn-cv"
+
+    def __init__(self, settings: RadarSettings):
+        self.s = settings
+        self.q_h = settings.accel_sigma_mps2**2
+        self.q_v = settings.vertical_accel_sigma_mps2**2
+        self.gate = float(chi2.ppf(settings.gate_probability, 3))
+        self.x = np.zeros((0, 6))
+        self.p = np.zeros((0, 6, 6))
+        self.t_ns = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)
+        self.number = np.zeros(0, np.int64)
+        self.histories: list[_History] = []
+        self.finished: list[AirTrack] = []
+        self._next = 1
+        self.counts = {"plots": 0, "assigned": 0, "initiated": 0, "confirmed": 0, "dropped": 0}
+
+    # -- the filter -----------------------------------------------------------------------------
+
+    def _predict(self, tracks: NDArray[np.int64], t_ns: NDArray[np.int64]):
+        dt = (t_ns - self.t_ns[tracks]) / 1e9
+        f = transition(dt)
+        x = np.einsum("nij,nj->ni", f, self.x[tracks])
+        p = f @ self.p[tracks] @ f.transpose(0, 2, 1) + process_noise(dt, self.q_h, self.q_v)
+        return x, p
+
+    def _gate(self, tracks, plots, batch: PlotBatch):
+        """Predicted states, covariances, innovation covariances and d² for pairs."""
+        x, p = self._predict(tracks, batch.time_ns[plots])
+        nu = batch.xyz[plots] - x[:, :3]
+        s = p[:, :3, :3] + (batch.sigma_m[plots] ** 2)[:, None, None] * np.eye(3)
+        sinv = np.linalg.inv(s)
+        d2 = np.einsum("ni,nij,nj->n", nu, sinv, nu)
+        return x, p, nu, s, sinv, d2
+
+    def _assign_round(self, batch: PlotBatch, free: NDArray[np.bool_]) -> int:
+        """Gate the free plots against all tracks, assign, update. Returns assignments made."""
+        idx = np.flatnonzero(free)
+        n_tracks = self.x.shape[0]
+        if idx.size == 0 or n_tracks == 0:
+            return 0
+        mid = int(np.median(batch.time_ns[idx]))
+        dt = (mid - self.t_ns) / 1e9
+        centre = self.x[:, :3] + self.x[:, 3:] * dt[:, None]
+        spread = np.sqrt(np.trace(self.p[:, :3, :3], axis1=1, axis2=2))
+        span = (batch.time_ns[idx].max() - batch.time_ns[idx].min()) / 1e9
+        radius = (
+            np.sqrt(self.gate)
+            * (spread + np.sqrt(3) * batch.sigma_m[idx].max() + np.sqrt(self.q_h * np.abs(dt) ** 3))
+            + np.linalg.norm(self.x[:, 3:], axis=1) * span
+            + np.sqrt(np.trace(self.p[:, 3:, 3:], axis1=1, axis2=2)) * np.abs(dt) * 3
+        )
+        tree = cKDTree(batch.xyz[idx])
+        near = tree.query_ball_point(centre, radius)
+        pairs_t = np.repeat(np.arange(n_tracks), [len(n) for n in near])
+        if pairs_t.size == 0:
+            return 0
+        pairs_p = idx[np.concatenate([np.asarray(n, np.int64) for n in near if n])]
+        x, p, nu, s, sinv, d2 = self._gate(pairs_t, pairs_p, batch)
+        ok = d2 < self.gate
+        if not np.any(ok):
+            return 0
+        pairs_t, pairs_p = pairs_t[ok], pairs_p[ok]
+        x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
+        confirmed = self.hits[pairs_t] >= self.s.confirm_hits
+        cost = d2 + np.log(np.linalg.det(s)) - np.where(confirmed, 2.0, 0.0)
+        ut, t_inv = np.unique(pairs_t, return_inverse=True)
+        up, p_inv = np.unique(pairs_p, return_inverse=True)
+        matrix = np.full((ut.size, up.size), _BIG)
+        matrix[t_inv, p_inv] = cost
+        rows, cols = linear_sum_assignment(matrix)
+        chosen = matrix[rows, cols] < _BIG / 2
+        lookup = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(t_inv, p_inv, strict=True))}
+        ks = np.array(
+            [lookup[(int(r), int(c))] for r, c in zip(rows[chosen], cols[chosen], strict=True)]
+        )
+        if ks.size == 0:
+            return 0
+        tr, pl = pairs_t[ks], pairs_p[ks]
+        gain = p[ks][:, :, :3] @ sinv[ks]  # (k, 6, 3)
+        xn = x[ks] + np.einsum("nij,nj->ni", gain, nu[ks])
+        pn = p[ks] - gain @ p[ks][:, :3, :]
+        self.x[tr] = xn
+        self.p[tr] = 0.5 * (pn + pn.transpose(0, 2, 1))
+        self.t_ns[tr] = batch.time_ns[pl]
+        self.hits[tr] += 1
+        for k in range(tr.size):
+            h = self.histories[tr[k]]
+            h.time_ns.append(int(batch.time_ns[pl[k]]))
+            h.x.append(xn[k])
+            h.p.append(self.p[tr[k]].copy())
+            h.plots.append(int(pl[k]))
+        free[pl] = False
+        self.counts["assigned"] += int(tr.size)
+        return int(tr.size)
+
+    def _initiate(self, batch: PlotBatch, free: NDArray[np.bool_]) -> None:
+        """Start a tentative track from each group of free plots within a few sigma."""
+        idx = np.flatnonzero(free)
+        if idx.size == 0:
+            return
+        order = idx[np.argsort(batch.time_ns[idx], kind="stable")]
+        starters = order
+        if order.size > 1:
+            tree = cKDTree(batch.xyz[order])
+            radius = 4.0 * float(batch.sigma_m[order].max())
+            taken = np.zeros(order.size, bool)
+            keep = []
+            for i, near in enumerate(tree.query_ball_point(batch.xyz[order], radius)):
+                if taken[i]:
+                    continue
+                keep.append(i)
+                taken[near] = True
+            starters = order[np.asarray(keep, np.int64)]
+        n = starters.size
+        x = np.zeros((n, 6))
+        x[:, :3] = batch.xyz[starters]
+        p = np.zeros((n, 6, 6))
+        var = batch.sigma_m[starters] ** 2
+        for a in range(3):
+            p[:, a, a] = var
+        vel = batch.velocity[starters]
+        has_v = np.all(np.isfinite(vel), axis=1)
+        x[has_v, 3:] = vel[has_v]
+        v_var = np.where(has_v, self.s.velocity_sigma_mps**2, self.s.initial_speed_sigma_mps**2)
+        for a in range(3, 6):
+            p[:, a, a] = v_var
+        self.x = np.vstack([self.x, x])
+        self.p = np.concatenate([self.p, p])
+        self.t_ns = np.concatenate([self.t_ns, batch.time_ns[starters]])
+        self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
+        self.number = np.concatenate([self.number, np.arange(self._next, self._next + n)])
+        self._next += n
+        for k in range(n):
+            j = int(starters[k])
+            self.histories.append(_History([int(batch.time_ns[j])], [x[k]], [p[k]], [j]))
+        free[starters] = False
+        self.counts["initiated"] += n
+
+    def _end_stale(self, now_ns: int, final: bool = False) -> None:
+        if self.x.shape[0] == 0:
+            return
+        idle = (now_ns - self.t_ns) / 1e9
+        confirmed = self.hits >= self.s.confirm_hits
+        stale = np.where(confirmed, idle > self.s.coast_s, idle > self.s.tentative_coast_s)
+        if final:
+            stale[:] = True
+        if not np.any(stale):
+            return
+        for i in np.flatnonzero(stale):
+            if confirmed[i] and self.hits[i] >= self.s.min_track_plots:
+                self.finished.append(smooth(int(self.number[i]), self.histories[i], self))
+                self.counts["confirmed"] += 1
+            else:
+                self.counts["dropped"] += 1
+        keep = ~stale
+        self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
+        self.hits, self.number = self.hits[keep], self.number[keep]
+        self.histories = [h for h, k in zip(self.histories, keep, strict=True) if k]
+
+    # -- the driver -------------------------------------------------------------------------
+
+    def run(self, plots: PlotBatch) -> list[AirTrack]:
+        """Track all plots (any order); returns the confirmed tracks, in order of their end."""
+        if plots.size == 0:
+            return []
+        self.counts["plots"] += plots.size
+        order = np.argsort(plots.time_ns, kind="stable")
+        t = plots.time_ns[order]
+        span = round(self.s.batch_s * 1e9)
+        cuts = np.flatnonzero(np.diff((t - t[0]) // span)) + 1
+        free = np.ones(plots.size, bool)
+        for chunk in np.split(order, cuts):
+            mask = np.zeros(plots.size, bool)
+            mask[chunk] = True
+            self._end_stale(int(plots.time_ns[chunk].min()))
+            for _ in range(3):
+                if not self._assign_round(plots, mask):
+                    break
+            if np.any(mask):
+                self._initiate(plots, mask)
+                self._assign_round(plots, mask)
+            free[chunk] = False
+        self._end_stale(int(t[-1]), final=True)
+        return self.finished
+
+
+def smooth(number: int, h: _History, tracker: GnnTracker) -> AirTrack:
+    """Rauch-Tung-Striebel smoothing of a track's filtered states."""
+    t = np.asarray(h.time_ns, np.int64)
+    x = np.array(h.x)
+    p = np.array(h.p)
+    n = t.size
+    xs, ps = x.copy(), p.copy()
+    if n > 1:
+        dt = np.diff(t) / 1e9
+        f = transition(dt)
+        q = process_noise(dt, tracker.q_h, tracker.q_v)
+        for k in range(n - 2, -1, -1):
+            xp = f[k] @ x[k]
+            pp = f[k] @ p[k] @ f[k].T + q[k]
+            try:
+                c = p[k] @ f[k].T @ np.linalg.inv(pp)
+            except np.linalg.LinAlgError:
+                continue
+            xs[k] = x[k] + c @ (xs[k + 1] - xp)
+            ps[k] = p[k] + c @ (ps[k + 1] - pp) @ c.T
+    return AirTrack(number, t, xs, ps, list(h.plots))

@@ -1,0 +1,131 @@
+"""Radar: backtracking, tracking, crossings, and `truceline process` on a small simulated slice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from truceline.ballistics import Projectile, fly
+from truceline.config import RadarSettings, Settings
+from truceline.evaluate.radar import ospa_gospa
+from truceline.geo.projection import TangentPlane, geodesic_distance_m
+from truceline.process import process
+from truceline.radar.projectile import backtrack
+from truceline.radar.tracker import GnnTracker, PlotBatch
+from truceline.weapons import weapon_classes
+
+
+def test_backtrack_recovers_a_mortar_launch_within_100_m():
+    rng = np.random.default_rng(3)
+    proj = Projectile.for_weapon(weapon_classes()["mortar"])
+    el = np.radians(60.0)
+    v0 = proj.muzzle_velocity_mps
+    traj = fly(proj, (0, 0, 0), (v0 * np.cos(el), 0.0, v0 * np.sin(el)))
+    t = np.arange(2.0, 8.0, 0.5)
+    s = traj.state_at(t)
+    sigma = 20.0
+    plane = TangentPlane(37.0, 48.3)
+    e = s[0] + rng.normal(0, sigma, t.size)
+    n = s[1] + rng.normal(0, sigma, t.size)
+    z = s[2] + rng.normal(0, sigma, t.size)
+    lon, lat = plane.inverse(e, n)
+    times = (1_000_000_000_000 + t * 1e9).astype(np.int64)
+    bt = backtrack(times.tolist(), lon, lat, z, sigma, "mortar")
+    assert bt is not None and bt.weapon == "mortar"
+    llon, llat = bt.plane.inverse(bt.launch.east_m, bt.launch.north_m)
+    assert geodesic_distance_m(llon[0], llat[0], 37.0, 48.3) < 100
+    assert abs(bt.reference_ns / 1e9 + bt.launch.time_s - 1000.0) < 0.5
+    assert bt.impact is not None and bt.launch.ellipse95()[0] > 0
+
+
+def test_backtrack_refuses_one_point_and_zero_sigma():
+    assert backtrack([1], [37.0], [48.0], [100.0], 20.0, "shell") is None
+    assert backtrack([1, 2], [37.0, 37.0], [48.0, 48.0], [100.0, 90.0], 0.0, "shell") is None
+
+
+def test_tracker_follows_two_crossing_targets_through_clutter_and_misses():
+    rng = np.random.default_rng(5)
+    times, xyz, who = [], [], []
+    for k in range(60):
+        t = k * 5.0
+        for obj, (x0, vx) in enumerate(((-3000.0, 25.0), (3000.0, -25.0))):
+            if rng.random() < 0.85:
+                times.append(t)
+                xyz.append([x0 + vx * t, 200.0 * obj + rng.normal(0, 50), 500 + rng.normal(0, 50)])
+                xyz[-1][0] += rng.normal(0, 50)
+                who.append(obj)
+        for _ in range(rng.poisson(3)):
+            times.append(t + rng.random() * 5)
+            xyz.append([rng.uniform(-40e3, 40e3), rng.uniform(-40e3, 40e3), rng.uniform(0, 3e3)])
+            who.append(-1)
+    n = len(times)
+    plots = PlotBatch(
+        (np.array(times) * 1e9).astype(np.int64),
+        np.array(xyz),
+        np.full(n, 50.0),
+        np.full((n, 3), np.nan),
+        np.zeros(n, np.int64),
+    )
+    tracks = GnnTracker(RadarSettings()).run(plots)
+    owners = [np.bincount([who[j] + 1 for j in tr.plots], minlength=3) for tr in tracks]
+    real = [o for o in owners if o[1:].max() > 0.9 * o.sum()]
+    assert len(real) == 2
+    assert {int(np.argmax(o[1:])) for o in real} == {0, 1}
+
+
+def test_ospa_gospa_basics():
+    a = np.array([[0.0, 0, 0], [1000, 0, 0]])
+    assert ospa_gospa(a, a) == (0.0, 0.0)
+    o, g = ospa_gospa(a, a[:1] + np.array([30.0, 40.0, 0.0]))
+    assert 700 < o < 1000 and g > 0
+
+
+@pytest.fixture(scope="module")
+def quick_slice(tmp_path_factory):
+    from truceline.sim import simulate
+
+    out = tmp_path_factory.mktemp("sim")
+    simulate("sector-quick", 1, out, progress=False)
+    lines = (out / "observations.jsonl").read_text().splitlines()
+    start = json.loads(lines[0])["time"][:14]  # 2026-03-02T06:
+    keep = [ln for ln in lines if '"radar_' in ln and json.loads(ln)["time"][:16] < start + "08"]
+    (out / "slice.jsonl").write_text("\n".join(keep) + "\n")
+    return out
+
+
+def test_process_makes_radar_events_and_crossings(quick_slice, tmp_path):
+    settings = Settings(
+        store={"url": f"sqlite:///{tmp_path / 'db.sqlite'}"}, radar={"standalone_shots": True}
+    )
+    summary, events = process(
+        quick_slice / "agreement.yaml",
+        quick_slice / "sensors.geojson",
+        quick_slice / "slice.jsonl",
+        tmp_path,
+        settings,
+    )
+    assert summary.radar["backtracked"] > 5
+    launches = [e for e in events if e.type == "launch"]
+    tracks = [e for e in events if e.type == "air-track"]
+    assert launches and tracks
+    assert all(e.path and len(e.evidence) >= 5 for e in tracks)
+    truth = [json.loads(ln) for ln in (quick_slice / "truth.jsonl").read_text().splitlines()]
+    launch_of = {o: t for t in truth if t["type"] == "launch" for o in t["observations"]}
+    errors = [
+        geodesic_distance_m(e.origin.lon, e.origin.lat, *launch_of[e.evidence[0]]["position"])
+        for e in launches
+        if e.evidence and e.evidence[0] in launch_of
+    ]
+    assert np.median(errors) < 300
+    feature_collection = json.loads((tmp_path / "events.geojson").read_text())
+    crossed = [
+        f
+        for f in feature_collection["features"]
+        if f["properties"]["type"] == "air-track" and f["properties"]["crossings"]
+    ]
+    for f in crossed:
+        assert f["properties"]["origin_side"] in ("UA", "RU")
+    violations = [v for f in crossed for v in f["properties"]["violations"]]
+    assert all(v["party"] in ("UA", "RU") for v in violations)
