@@ -260,6 +260,11 @@ class AssociateSettings(Section):
 class LocateSettings(Section):
     """The acoustic locator (docs/methods.md, Localisation)."""
 
+    kernel: Literal["compiled", "numpy"] = setting(
+        "compiled",
+        "Inner loop of the locator: `compiled` (Numba) or `numpy` (the reference; the same "
+        "arithmetic, ~30x slower).",
+    )
     propagation_jitter_s_per_km: float = setting(
         0.005,
         "Growth with distance of the one-sigma arrival-time error from unmodelled propagation.",

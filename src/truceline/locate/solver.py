@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from truceline.config import LocateSettings
@@ -221,26 +221,12 @@ def locate(
     """Locate one origin; None when fewer than 4 arrivals remain or the solve is singular."""
     settings = settings or LocateSettings()
     prior = _prior(speed, settings)
-    keep = np.ones(arr.n, dtype=bool)
     theta = np.array([*start, speed.wind_e_mps, speed.wind_n_mps, speed.c_mps], dtype=float)
-    total_iterations = 0
-    converged = False
-    for _ in range(settings.max_outliers + 1):  # remove the worst outlier, one per round
-        sub = arr.subset(keep)
-        if sub.n < 4:
-            return None
-        result, iterations, converged = _gauss_newton(sub, prior, theta, settings)
-        total_iterations += iterations
-        if result is None:
-            return None
-        theta = result
-        has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
-        r, _, _ = _residuals(theta, sub, prior, settings, has_az)
-        r_t = np.abs(r[: sub.n])
-        worst = int(np.argmax(r_t))
-        if r_t[worst] <= settings.outlier_sigma:
-            break
-        keep[np.flatnonzero(keep)[worst]] = False
+    solve = _robust_compiled if settings.kernel == "compiled" else _robust_numpy
+    found = solve(arr, prior, theta, settings)
+    if found is None:
+        return None
+    theta, keep, total_iterations, converged = found
     sub = arr.subset(keep)
     if sub.n < 4:
         return None
@@ -269,6 +255,64 @@ def locate(
         converged=converged,
         prior_dof=settings.prior_dof,
     )
+
+
+def _robust_numpy(
+    arr: Arrivals, prior: _Prior, theta: F64, settings: LocateSettings
+) -> tuple[F64, NDArray[np.bool_], int, bool] | None:
+    """Gauss-Newton, then remove the worst time residual beyond `outlier_sigma` and solve
+    again, one per round; (theta, keep, iterations, converged) or None."""
+    keep = np.ones(arr.n, dtype=bool)
+    total_iterations = 0
+    converged = False
+    for _ in range(settings.max_outliers + 1):
+        sub = arr.subset(keep)
+        if sub.n < 4:
+            return None
+        result, iterations, converged = _gauss_newton(sub, prior, theta, settings)
+        total_iterations += iterations
+        if result is None:
+            return None
+        theta = result
+        has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
+        r, _, _ = _residuals(theta, sub, prior, settings, has_az)
+        r_t = np.abs(r[: sub.n])
+        worst = int(np.argmax(r_t))
+        if r_t[worst] <= settings.outlier_sigma:
+            break
+        keep[np.flatnonzero(keep)[worst]] = False
+    return theta, keep, total_iterations, converged
+
+
+def _robust_compiled(
+    arr: Arrivals, prior: _Prior, theta: F64, settings: LocateSettings
+) -> tuple[F64, NDArray[np.bool_], int, bool] | None:
+    """The same as `_robust_numpy`, compiled (`truceline.locate.kernel`)."""
+    from truceline.locate.kernel import OK, locate_kernel
+
+    def f64(a: ArrayLike) -> F64:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    p = prior.speed
+    status, theta, keep, iterations, converged = locate_kernel(
+        f64(arr.x_m),
+        f64(arr.y_m),
+        f64(arr.t_s),
+        f64(arr.sigma_s),
+        f64(arr.az_deg),
+        f64(arr.az_sigma_deg),
+        theta,
+        f64([p.wind_e_mps, p.wind_n_mps, p.c_mps, prior.sigma_w, prior.sigma_c]),
+        settings.propagation_jitter_s_per_km * 1e-3,
+        settings.huber_k,
+        settings.max_iterations,
+        settings.tolerance_m,
+        settings.outlier_sigma,
+        settings.max_outliers,
+    )
+    if status != OK:
+        return None
+    return theta, keep, int(iterations), bool(converged)
 
 
 def _gauss_newton(
