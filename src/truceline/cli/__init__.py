@@ -103,6 +103,7 @@ def _register() -> None:
         ledger,
         place,
         process,
+        report,
         review,
         simulate,
     )
@@ -120,6 +121,7 @@ def _register() -> None:
     app.command("export-evidence")(evidence.export_evidence)
     app.command("verify")(evidence.verify)
     app.command("review")(review.review)
+    app.command("report")(report.report)
 
 
 _register()
