@@ -98,6 +98,7 @@ def _register() -> None:
         db,
         evaluate,
         evidence,
+        export,
         ingest,
         keys,
         ledger,
@@ -122,6 +123,7 @@ def _register() -> None:
     app.command("verify")(evidence.verify)
     app.command("review")(review.review)
     app.command("report")(report.report)
+    app.command("export")(export.export)
 
 
 _register()

@@ -183,7 +183,7 @@ class ReportData:
         return sorted(chosen, key=lambda p: p.event.origin.time_ns)
 
 
-def _top_party(event: Event, threshold: float) -> tuple[str, float]:
+def top_party(event: Event, threshold: float) -> tuple[str, float]:
     if not event.attribution:
         return UNDETERMINED, 0.0
     party, probability = max(event.attribution.items(), key=lambda kv: (kv[1], kv[0]))
@@ -247,7 +247,7 @@ def gather(
         gazetteer = Gazetteer(settings.gazetteer.min_population, settings.gazetteer.max_distance_km)
         places = gazetteer.describe_many(lon, lat)
         for i, event in enumerate(events):
-            party, probability = _top_party(event, threshold)
+            party, probability = top_party(event, threshold)
             placed.append(
                 Placed(
                     event,
