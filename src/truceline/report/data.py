@@ -166,15 +166,16 @@ class ReportData:
         return [(p, v) for p in self.events for v in p.event.violations]
 
     def notable(self, limit: int = 12) -> list[Placed]:
-        """The incidents the report names: heavy-weapon violations first, then the surest
-        attributed violations, then the rest, each ranked by its top probability."""
+        """The incidents the report names: those an analyst reviewed, then heavy-weapon and zone
+        violations, then the other violations, then the rest, each ranked by its top
+        probability; shown in time order."""
         kinds = {r.id: r.kind for r in self.agreement.rules}
 
         def rank(p: Placed) -> tuple[int, float, int]:
             rules = {kinds.get(v.rule) for v in p.event.violations}
             weapons = any(k in _WEAPON_RULE_KINDS for k in rules)
             return (
-                0 if weapons else 1 if p.event.violations else 2,
+                0 if p.review else 1 if weapons else 2 if p.event.violations else 3,
                 -p.probability,
                 p.event.origin.time_ns,
             )
@@ -188,6 +189,12 @@ def top_party(event: Event, threshold: float) -> tuple[str, float]:
         return UNDETERMINED, 0.0
     party, probability = max(event.attribution.items(), key=lambda kv: (kv[1], kv[0]))
     return (party if probability > threshold else UNDETERMINED), float(probability)
+
+
+def _newest_review(event: Event, reviews: dict[str, Review]) -> Review | None:
+    """The newest review of the event or of one of its violations."""
+    found = [reviews[i] for i in (event.id, *(v.id for v in event.violations)) if i in reviews]
+    return max(found, key=lambda r: r.time_ns) if found else None
 
 
 def resolve_agreement(given: str | None, run: Run | None) -> str:
@@ -256,7 +263,7 @@ def gather(
                     str(places[i]),
                     party,
                     probability,
-                    reviews.get(event.id),
+                    _newest_review(event, reviews),
                 )
             )
     ledger = store.ledger

@@ -168,7 +168,8 @@ def _incidents(data: ReportData) -> str:
         )
     return f"""
 <h2 id="incidents">Notable incidents</h2>
-<p class="meta">Heavy-weapon and zone violations first, then the surest attributions; places are
+<p class="meta">Incidents an analyst reviewed, heavy-weapon and zone violations, then the surest
+attributions; places are
 given from the nearest settlement; ± is the 95% ellipse's semi-major axis.</p>
 <table><tr><th>UTC</th><th>where</th><th>what</th><th>attributed to</th><th>violations</th>
 <th>analyst</th></tr>{"".join(items)}</table>
