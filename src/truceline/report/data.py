@@ -180,7 +180,15 @@ class ReportData:
                 p.event.origin.time_ns,
             )
 
-        chosen = sorted(self.events, key=rank)[:limit]
+        chosen: list[Placed] = []
+        per_place: Counter[str] = Counter()
+        for p in sorted(self.events, key=rank):  # at most two from one place: say more places
+            if p.review is None and per_place[p.place] >= 2:
+                continue
+            per_place[p.place] += 1
+            chosen.append(p)
+            if len(chosen) == limit:
+                break
         return sorted(chosen, key=lambda p: p.event.origin.time_ns)
 
 
