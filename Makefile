@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := out/demo
+# The demo's scenario and the UTC day it simulates (docs/scenarios.md).
+DEMO_SCENARIO := ceasefire-breach
+DEMO_DATE     := 2026-03-05
 
 .PHONY: setup demo test test-fast bench lint format lock clean
 
@@ -21,7 +24,7 @@ demo: setup
 	$(BIN)/truceline agreement show illustrative-2026
 	$(BIN)/truceline agreement export illustrative-2026 --out $(DEMO)/agreement.geojson
 	$(BIN)/truceline place 37.62 48.52 --agreement illustrative-2026
-	$(BIN)/truceline simulate --scenario sector-quick --seed 1 --out $(DEMO)/sim
+	$(BIN)/truceline simulate --scenario $(DEMO_SCENARIO) --seed 1 --out $(DEMO)/sim
 	@rm -f $(DEMO)/truceline.db*
 	@test -f $(DEMO)/monitor.key || $(BIN)/truceline keys init $(DEMO)/monitor.key
 	$(BIN)/truceline --db $(DEMO)/truceline.db --set ledger.key_path=$(DEMO)/monitor.key \
@@ -37,6 +40,12 @@ demo: setup
 	$(BIN)/truceline evaluate --truth $(DEMO)/sim/truth.jsonl --events $(DEMO)/events.geojson \
 	  --observations $(DEMO)/sim/observations.jsonl --sensors $(DEMO)/sim/sensors.geojson \
 	  --json $(DEMO)/evaluation.json
+	$(BIN)/truceline --db $(DEMO)/truceline.db --set ledger.key_path=$(DEMO)/monitor.key \
+	  report --date $(DEMO_DATE) --agreement $(DEMO)/sim/agreement.yaml \
+	  --evaluation $(DEMO)/evaluation.json --out $(DEMO)/report
+	@for fmt in geojson csv kml cot; do \
+	  $(BIN)/truceline --db $(DEMO)/truceline.db export --format $$fmt \
+	    --out $(DEMO)/exports/events.$$fmt || exit 1; done
 	@echo
 	@echo "Agreement geometry for QGIS:  $(DEMO)/agreement.geojson"
 	@echo "Simulated scenario and truth: $(DEMO)/sim/"
@@ -44,6 +53,8 @@ demo: setup
 	@echo "Scores against the truth:     $(DEMO)/evaluation.json"
 	@echo "Store (SQLite):               $(DEMO)/truceline.db"
 	@echo "Evidence of the first event:  $(DEMO)/evidence (monitor's key: $(DEMO)/monitor.key.pub)"
+	@echo "Daily report (HTML, PDF):     $(DEMO)/report/report.html, $(DEMO)/report/report.pdf"
+	@echo "Exports (GeoJSON, CSV, KML, Cursor-on-Target): $(DEMO)/exports/events.{geojson,csv,kml,cot}"
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q

@@ -46,6 +46,8 @@ class ProcessSummary:
     associate_seconds: float = 0.0
     elapsed_s: float = 0.0
     events_path: str = ""
+    agreement: str = ""
+    """The agreement the run checked events against: a bundled name or a file's absolute path."""
     ledger: dict[str, Any] = field(default_factory=dict)
     """The evidence ledger after the run: size, root, whether a head was signed (or why not)."""
 
@@ -70,8 +72,15 @@ class ProcessSummary:
             if self.elapsed_s
             else None,
             "events_path": self.events_path,
+            "agreement": self.agreement,
             "ledger": self.ledger,
         }
+
+
+def _agreement_reference(agreement: str | Path) -> str:
+    """A bundled agreement's name as given; a file as its absolute path (for `report`)."""
+    path = Path(agreement)
+    return str(path.resolve()) if path.exists() else str(agreement)
 
 
 def sign_run_head(store: Store, key: Ed25519PrivateKey | None) -> dict[str, Any]:
@@ -168,6 +177,7 @@ def process(
             run={"id": run_id, "elapsed_s": round(summary.elapsed_s, 3), "truceline": __version__},
         )
         summary.events_path = str(path)
+        summary.agreement = _agreement_reference(agreement)
         summary.ledger = sign_run_head(store, key)
         store.finish_run(run_id, summary.as_dict())
     return summary, events

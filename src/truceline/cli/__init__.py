@@ -98,11 +98,13 @@ def _register() -> None:
         db,
         evaluate,
         evidence,
+        export,
         ingest,
         keys,
         ledger,
         place,
         process,
+        report,
         review,
         simulate,
     )
@@ -120,6 +122,8 @@ def _register() -> None:
     app.command("export-evidence")(evidence.export_evidence)
     app.command("verify")(evidence.verify)
     app.command("review")(review.review)
+    app.command("report")(report.report)
+    app.command("export")(export.export)
 
 
 _register()
