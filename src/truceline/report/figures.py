@@ -204,6 +204,15 @@ def map_figure(data: ReportData) -> bytes:
                 linewidths=0.3,
                 zorder=6,
             )
+    # Air tracks: the filtered path from the first fix (the square).
+    for p in data.events:
+        if p.event.path:
+            px, py = projection.forward(
+                [q[0] for q in p.event.path], [q[1] for q in p.event.path]
+            )
+            ax.plot(
+                px / km, py / km, color=colours.get(p.party, _GREY), lw=0.7, alpha=0.7, zorder=5
+            )
     others = [p for p in data.events if p.event.type not in ("launch", "impact")]
     if others:
         ox, oy = projection.forward(
@@ -227,6 +236,7 @@ def map_figure(data: ReportData) -> bytes:
         plt.Line2D([], [], marker="^", ls="", color=_GREY, ms=6, label="launch"),
         plt.Line2D([], [], marker="o", ls="", color=_GREY, ms=4, label="impact"),
         plt.Line2D([], [], color=_GREY, lw=0.8, marker=">", ms=3, label="launch → impact"),
+        plt.Line2D([], [], color=_GREY, lw=0.7, marker="s", ms=3, label="air track (first fix)"),
     ]
     handles += [
         matplotlib.patches.Patch(

@@ -217,9 +217,10 @@ from its covariance), pairs launches with impacts, checks each event against the
 rules and attributes it to a party by integrating its location uncertainty over the parties'
 control areas, with a calibrated probability. Attribution rests on where an event was, not on
 who was seen firing; an event near the line, or with a wide ellipse, is less certain, and the
-report says so in its probabilities. Air crossings come from radar tracks, not yet processed by
-this version: their count is zero for that reason, not because none happened. Automatic results
-are preliminary until an analyst reviews them; reviews are shown beside them.</p>
+report says so in its probabilities. Drones and missiles are tracked from radar plots; a track
+that crosses the contact line is an air crossing, charged to the party on whose side it began.
+Automatic results are preliminary until an analyst reviews them; reviews are shown beside
+them.</p>
 """
     ]
     evaluation = data.evaluation
