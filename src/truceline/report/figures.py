@@ -207,9 +207,7 @@ def map_figure(data: ReportData) -> bytes:
     # Air tracks: the filtered path from the first fix (the square).
     for p in data.events:
         if p.event.path:
-            px, py = projection.forward(
-                [q[0] for q in p.event.path], [q[1] for q in p.event.path]
-            )
+            px, py = projection.forward([q[0] for q in p.event.path], [q[1] for q in p.event.path])
             ax.plot(
                 px / km, py / km, color=colours.get(p.party, _GREY), lw=0.7, alpha=0.7, zorder=5
             )
