@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from truceline.associate.stack import coarse_regions, fine_peaks, scan
+from truceline.locate.solver import SoundSpeed
 
 C = 340.0
+STILL = SoundSpeed(C)
 
 
 def arrivals(rng, sensors, sources, taus, p_heard=0.6, sigma_s=0.01):
@@ -31,9 +33,7 @@ def test_scan_counts_the_detections_agreeing_on_an_origin_time():
         t,
         np.array([300.0, -3000.0]),
         np.array([400.0, 0.0]),
-        C,
-        0.0,
-        0.0,
+        STILL,
         0.1,
     )
     assert count[0] == 4 and count[1] < 4
@@ -48,11 +48,11 @@ def test_stacking_finds_each_round_of_a_salvo():
     sources = np.column_stack([rng.normal(1500, 50, n), rng.normal(-500, 50, n)])
     taus = 50.0 + 0.5 * np.arange(n)
     x, y, t, k = arrivals(rng, sensors, sources, taus)
-    regions = coarse_regions(x, y, t, C, margin_m=4000.0)
+    regions = coarse_regions(x, y, t, STILL, margin_m=4000.0)
     assert min(np.hypot(a - 1500, b + 500) for a, b in regions) < 500
     remaining = np.ones(x.size, dtype=bool)
     for _ in range(n):
-        peak = fine_peaks(x[remaining], y[remaining], t[remaining], C, 0.0, 0.0, regions)[0]
+        peak = fine_peaks(x[remaining], y[remaining], t[remaining], STILL, regions)[0]
         j = int(np.argmin(np.abs(taus - peak.tau_s)))
         assert abs(taus[j] - peak.tau_s) < 0.1
         assert np.hypot(peak.x_m - sources[j, 0], peak.y_m - sources[j, 1]) < 60.0

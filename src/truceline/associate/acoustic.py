@@ -351,7 +351,7 @@ class AcousticAssociator:
             if dense and t_members.max() > settled_before and t_members.min() > waited_before:
                 deferred.append(members)
                 continue
-            for ev in self._extract(members):
+            for ev in self._extract(members, dense):
                 out.created.append(ev)
                 removed.extend(ev.det)
         self.deferred = np.concatenate(deferred) if deferred else np.zeros(0, dtype=np.int64)
@@ -376,8 +376,9 @@ class AcousticAssociator:
             self.az_sigma.v[det],
         )
 
-    def _extract(self, members: NDArray[np.int64]) -> list[WorkingEvent]:
-        """Find events in one component's detections, best first, until none is left."""
+    def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
+        """Find events in one component's detections, best first, until none is left; a dense
+        component (a salvo) is also searched by stacking."""
         self.stats["extract_calls"] += 1
         s_idx = self.sensor.v[members]
         lon0, lat0 = float(np.mean(self.net.lon[s_idx])), float(np.mean(self.net.lat[s_idx]))
@@ -392,14 +393,12 @@ class AcousticAssociator:
         # Dense groups (salvos) are also searched by stacking; the coarse search for the areas
         # where sources lie is done once per group, the fine one for each event.
         regions = None
-        if members.size >= self.s.stack_density * np.unique(s_idx).size:
+        if dense:
             regions = coarse_regions(
                 arr_all.x_m,
                 arr_all.y_m,
                 arr_all.t_s,
-                speed.c_mps,
-                speed.wind_e_mps,
-                speed.wind_n_mps,
+                speed,
                 margin_m=min(self.max_source_m / 2, 8_000.0),
             )
         for _ in range(64):
@@ -464,15 +463,7 @@ class AcousticAssociator:
         hx, hy, ht = self._hypotheses(arr_all, idx, speed.c_mps, sensors)
         peaks = []
         if regions is not None:
-            peaks = fine_peaks(
-                arr_all.x_m[idx],
-                arr_all.y_m[idx],
-                arr_all.t_s[idx],
-                speed.c_mps,
-                speed.wind_e_mps,
-                speed.wind_n_mps,
-                regions,
-            )
+            peaks = fine_peaks(arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx], speed, regions)
             hx = np.concatenate([[p.x_m for p in peaks], hx])
             hy = np.concatenate([[p.y_m for p in peaks], hy])
             ht = np.concatenate([[p.tau_s for p in peaks], ht])
@@ -501,14 +492,11 @@ class AcousticAssociator:
         valid = np.isfinite(hx) & (np.hypot(hx, hy) < self.max_source_m)
         if not valid.any():
             return None
-        n_forced = int(valid[:n_forced].sum())
+        forced = np.arange(int(valid[:n_forced].sum()))  # the forced ones lead the arrays
         hx, hy, ht = hx[valid], hy[valid], ht[valid]
-        valid = np.ones(hx.size, dtype=bool)
         x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
-        dx, dy = x[None, :] - hx[:, None], y[None, :] - hy[:, None]
-        d = np.maximum(np.hypot(dx, dy), 1.0)
-        c_eff = speed.c_mps + (speed.wind_e_mps * dx + speed.wind_n_mps * dy) / d
-        resid = np.abs(t[None, :] - ht[:, None] - d / c_eff)
+        travel, _ = speed.travel_time_s(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
+        resid = np.abs(t[None, :] - ht[:, None] - travel)
         inlier = resid <= self.s.inlier_tolerance_s
         tight = (resid <= self.s.tight_tolerance_s).sum(axis=1)
         # Rank by the tight consensus first: a subset of one sound's detections predicts the
@@ -528,7 +516,6 @@ class AcousticAssociator:
         tried: list[tuple[float, float]] = []
         best: tuple[NDArray[np.int64], Solution] | None = None
         order = np.argsort(-rank, kind="stable")
-        forced = np.flatnonzero(valid[:n_forced])
         for h in np.concatenate([forced, order[~np.isin(order, forced)]]):
             if len(tried) >= self.s.solve_candidates + forced.size:
                 break
@@ -596,12 +583,9 @@ class AcousticAssociator:
         # closest one per sensor, then solve again, until the set stops changing.
         x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
         for _ in range(4):
-            dx, dy = x - sol.x_m, y - sol.y_m
-            d = np.hypot(dx, dy)
-            sp = sol.speed
-            c_eff = sp.c_mps + (sp.wind_e_mps * dx + sp.wind_n_mps * dy) / np.maximum(d, 1)
+            travel, d = sol.speed.travel_time_s(x - sol.x_m, y - sol.y_m)
             sigma = np.sqrt(arr_all.sigma_s[idx] ** 2 + (self.jitter_s_per_m * d) ** 2)
-            z = np.abs(t - sol.tau_s - d / c_eff) / sigma
+            z = np.abs(t - sol.tau_s - travel) / sigma
             near = (z <= self.s.attach_sigma) & (d <= self.max_source_m)
             gathered = _one_per_sensor(idx[near], z[near], self.sensor.v[members[idx[near]]])
             if gathered.size < self.s.min_sensors or np.array_equal(gathered, chosen[sol.keep]):
@@ -659,12 +643,16 @@ class AcousticAssociator:
         near = near[~np.isin(near, heard)]
         if near.size == 0:
             return 0
-        vec = self.net.ecef[near] - origin
-        d = np.maximum(np.linalg.norm(vec, axis=1), 1.0)
-        east, north = enu_basis(*projection.inverse(sol.x_m, sol.y_m))[0, :2]
+        n = near.size
         sp = sol.speed
-        c_eff = sp.c_mps + (sp.wind_e_mps * (vec @ east) + sp.wind_n_mps * (vec @ north)) / d
-        predicted = sol.tau_s + d / c_eff
+        predicted, d = self.predicted_arrival(
+            np.broadcast_to(origin, (n, 3)),
+            np.broadcast_to(enu_basis(*projection.inverse(sol.x_m, sol.y_m))[0, :2], (n, 2, 3)),
+            np.full(n, sp.c_mps),
+            np.broadcast_to([sp.wind_e_mps, sp.wind_n_mps], (n, 2)),
+            np.full(n, sol.tau_s),
+            near,
+        )
         keys = self._recent_keys()
         cov = sol.cov
         sigma_origin2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / sp.c_mps**2

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from truceline.locate.solver import SoundSpeed
+
 F64 = NDArray[np.float64]
 
 _CHUNK_CELLS = 2_000_000  # nodes x detections evaluated at once (bounds memory to ~50 MB)
@@ -38,9 +40,7 @@ def scan(
     t: F64,
     gx: F64,
     gy: F64,
-    c_mps: float,
-    wind_e_mps: float,
-    wind_n_mps: float,
+    speed: SoundSpeed,
     window_s: float,
 ) -> tuple[NDArray[np.int64], F64]:
     """Per grid node, the most detections whose implied origin times fall in one window of
@@ -52,11 +52,8 @@ def scan(
     step = max(1, _CHUNK_CELLS // max(x.size, 1))
     for lo in range(0, g, step):
         hi = min(g, lo + step)
-        dx = x[None, :] - gx[lo:hi, None]
-        dy = y[None, :] - gy[lo:hi, None]
-        d = np.hypot(dx, dy)
-        c_eff = c_mps + (wind_e_mps * dx + wind_n_mps * dy) / np.maximum(d, 1.0)
-        tau = t[None, :] - d / c_eff
+        travel, _ = speed.travel_time_s(x[None, :] - gx[lo:hi, None], y[None, :] - gy[lo:hi, None])
+        tau = t[None, :] - travel
         t0 = float(tau.min())
         rows = np.arange(hi - lo)[:, None]
         for offset in (0.0, 0.5 * window_s):
@@ -83,9 +80,7 @@ def coarse_regions(
     x: F64,
     y: F64,
     t: F64,
-    c_mps: float,
-    wind_e_mps: float = 0.0,
-    wind_n_mps: float = 0.0,
+    speed: SoundSpeed,
     *,
     margin_m: float = 8_000.0,
     coarse_m: float = 250.0,
@@ -97,11 +92,11 @@ def coarse_regions(
     for a coarse node's offset from the source: 2 * coarse_m / c_min + fine_window_s."""
     if x.size == 0:
         return []
-    c_min = c_mps - np.hypot(wind_e_mps, wind_n_mps)
+    c_min = speed.c_mps - np.hypot(speed.wind_e_mps, speed.wind_n_mps)
     span = max(float(np.ptp(x)), float(np.ptp(y))) / 2 + margin_m
     gx, gy = _grid(float(np.mean(x)), float(np.mean(y)), span, coarse_m)
     window = 2 * coarse_m / c_min + fine_window_s
-    counts, _ = scan(x, y, t, gx, gy, c_mps, wind_e_mps, wind_n_mps, window)
+    counts, _ = scan(x, y, t, gx, gy, speed, window)
     centres: list[tuple[float, float]] = []
     for node in np.argsort(-counts, kind="stable"):
         if len(centres) >= regions:
@@ -115,9 +110,7 @@ def fine_peaks(
     x: F64,
     y: F64,
     t: F64,
-    c_mps: float,
-    wind_e_mps: float,
-    wind_n_mps: float,
+    speed: SoundSpeed,
     centres: list[tuple[float, float]],
     *,
     half_m: float = 375.0,
@@ -129,7 +122,7 @@ def fine_peaks(
     peaks = []
     for cx, cy in centres:
         fx, fy = _grid(cx, cy, half_m, fine_m)
-        count, tau = scan(x, y, t, fx, fy, c_mps, wind_e_mps, wind_n_mps, fine_window_s)
+        count, tau = scan(x, y, t, fx, fy, speed, fine_window_s)
         k = int(np.argmax(count))
         peaks.append(Peak(float(fx[k]), float(fy[k]), float(tau[k]), int(count[k])))
     peaks.sort(key=lambda p: -p.count)

@@ -43,6 +43,13 @@ class SoundSpeed:
     wind_e_mps: float = 0.0
     wind_n_mps: float = 0.0
 
+    def travel_time_s(self, dx: ArrayLike, dy: ArrayLike) -> tuple[F64, F64]:
+        """Travel time (s) over horizontal offsets (dx, dy) (m, source to sensor) with the wind's
+        component along each path, d / (c + w . u), and the distances d (m, at least 1)."""
+        dx, dy = np.asarray(dx, float), np.asarray(dy, float)
+        d = np.maximum(np.hypot(dx, dy), 1.0)
+        return d / (self.c_mps + (self.wind_e_mps * dx + self.wind_n_mps * dy) / d), d
+
     @staticmethod
     def from_temperature(
         temperature_c: float, wind_e_mps: float = 0.0, wind_n_mps: float = 0.0
