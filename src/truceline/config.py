@@ -457,16 +457,17 @@ class RadarSettings(Section):
         gt=0,
     )
     standalone_shots: bool = setting(
-        False,
-        "Also publish radar launches and impacts that join no acoustic event. Off by default: "
-        "until radar-radar and radar-acoustic duplicates are resolved (issue 5 report) they "
-        "lower event precision.",
+        True,
+        "Also publish radar launches and impacts that join no acoustic event (one event per "
+        "shot: the tracks of several radars are joined first, with `merge_sigma` and "
+        "`merge_window_s` over position and time).",
     )
     merge_sigma: float = setting(
         3.5,
         "A radar launch or impact and an acoustic event are the same shot when their positions "
         "differ by less than this many sigma of the combined covariance and their origin times "
-        "by less than `merge_window_s`.",
+        "by less than `merge_window_s`; two radars' events of one shot likewise, over position "
+        "and time together.",
         unit="sigma",
         gt=0,
     )

@@ -362,9 +362,7 @@ def merge(
     # Several radars tracking one shot give one event per track: join them first, so a shot
     # the acoustic network did not locate is still one event.
     shots, radar_id = join_radar_shots(shots, merge_sigma, window_s)
-    shots = [
-        replace(r, paired=radar_id.get(r.paired, r.paired)) if r.paired else r for r in shots
-    ]
+    shots = [replace(r, paired=radar_id.get(r.paired, r.paired)) if r.paired else r for r in shots]
     partner_of = {r.paired: r.id for r in shots if r.paired}
     shots = [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in shots]
     cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
