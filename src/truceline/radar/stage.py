@@ -29,7 +29,7 @@ from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
-from truceline.radar.projectile import Backtrack, backtrack, ellipse95
+from truceline.radar.projectile import Backtrack, TrackPoints, backtrack_many, ellipse95
 from truceline.radar.tracker import AirTrack, GnnTracker, PlotBatch
 from truceline.records import (
     Ellipse,
@@ -108,6 +108,8 @@ class RadarStage:
 
     def _backtrack_all(self, created_ns: int) -> list[Event]:
         events: list[Event] = []
+        kept: list[Observation] = []
+        tracks: list[TrackPoints] = []
         for obs in self._tracks:
             pts = obs.fields.get("points") or ()
             try:
@@ -118,16 +120,22 @@ class RadarStage:
             except (KeyError, IndexError, TypeError, ValueError):
                 self.counts.not_backtracked += 1
                 continue
-            bt = backtrack(
-                times,
-                lon,
-                lat,
-                alt,
-                float(obs.fields.get("sigma_m", 0.0)),
-                str(obs.fields.get("class", "")),
-                step_s=self.radar.step_s,
-                muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
+            kept.append(obs)
+            tracks.append(
+                TrackPoints(
+                    times,
+                    lon,
+                    lat,
+                    alt,
+                    float(obs.fields.get("sigma_m", 0.0)),
+                    str(obs.fields.get("class", "")),
+                )
             )
+        # All tracks are fitted and carried to the ground together (one integration each).
+        results = backtrack_many(
+            tracks, step_s=self.radar.step_s, muzzle_speed_sigma=self.radar.muzzle_speed_sigma
+        )
+        for obs, bt in zip(kept, results, strict=True):
             if bt is None or bt.launch is None:
                 self.counts.not_backtracked += 1
                 continue
