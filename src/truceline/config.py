@@ -443,9 +443,10 @@ class RadarSettings(Section):
         0.05, "Integration step of the ballistic model (fixed-step RK4).", unit="s", gt=0
     )
     muzzle_speed_sigma: float = setting(
-        0.05,
+        0.01,
         "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "
-        "fraction of it (the prior that picks the weapon class and steadies the backtrack).",
+        "fraction of it (the prior that picks the weapon class and steadies the backtrack; 1%: "
+        "round-to-round and propellant-temperature spread of one charge).",
         unit="fraction",
         gt=0,
     )

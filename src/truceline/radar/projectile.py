@@ -348,7 +348,7 @@ def backtrack(
     radar_class: str,
     *,
     step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.05,
+    muzzle_speed_sigma: float = 0.01,
 ) -> Backtrack | None:
     """Fit and backtrack one track. None if it has fewer than 2 points or no class fits."""
     track = TrackPoints(times_ns, lon, lat, alt_m, sigma_m, radar_class)
@@ -393,7 +393,7 @@ def _prepare(track: TrackPoints) -> _Prepared | None:
 
 
 def backtrack_many(
-    tracks: Sequence[TrackPoints], *, step_s: float = 0.2, muzzle_speed_sigma: float = 0.05
+    tracks: Sequence[TrackPoints], *, step_s: float = 0.2, muzzle_speed_sigma: float = 0.01
 ) -> list[Backtrack | None]:
     """Fit and backtrack many tracks at once (every track against every candidate class of its
     radar class, all integrated together); None for a track with fewer than 2 points or that no
