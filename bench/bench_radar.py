@@ -1,5 +1,6 @@
 """Radar air tracking: our GNN tracker against Stone Soup (Kalman + GNN) on the same plots
-(OSPA/GOSPA against truth, run time), and our tracker's speed against real time.
+(OSPA/GOSPA against truth, run time), and our tracker's speed against real time; projectile
+backtracking time per track (all tracks together, and one at a time).
 
 Usage: python bench/bench_radar.py [--json FILE] [--scenario NAME] [--heavy PLOTS.jsonl]
 (`--heavy`: radar_plot lines of a whole-line heavy day, e.g. grep'd from a line-heavy-day run).
@@ -20,6 +21,7 @@ from common import write_result  # type: ignore[import-not-found]
 from truceline.agreement import load_agreement
 from truceline.config import RadarSettings
 from truceline.evaluate.radar import ospa_gospa
+from truceline.radar.projectile import TrackPoints, backtrack_many
 from truceline.radar.tracker import GnnTracker, PlotBatch
 from truceline.sim import simulate
 from truceline.timeutil import parse_time
@@ -173,6 +175,39 @@ def stonesoup_tracks(plots: PlotBatch, settings: RadarSettings):
     return out
 
 
+def backtrack_speed(path: Path, settings: RadarSettings) -> dict:
+    """Projectile backtracking time per track: all tracks together, and one at a time."""
+    tracks = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if '"radar_track"' in line:
+                o = json.loads(line)
+                pts = o["points"]
+                tracks.append(
+                    TrackPoints(
+                        [parse_time(p["time"]) for p in pts],
+                        [p["position"][0] for p in pts],
+                        [p["position"][1] for p in pts],
+                        [p["position"][2] for p in pts],
+                        o["sigma_m"],
+                        o["class"],
+                    )
+                )
+    kw = {"step_s": settings.step_s, "muzzle_speed_sigma": settings.muzzle_speed_sigma}
+    started = time.perf_counter()
+    backtrack_many(tracks, **kw)
+    batched = time.perf_counter() - started
+    started = time.perf_counter()
+    for tr in tracks:
+        backtrack_many([tr], **kw)
+    single = time.perf_counter() - started
+    return {
+        "backtrack_tracks": len(tracks),
+        "backtrack_batched_ms_per_track": round(batched / max(len(tracks), 1) * 1e3, 1),
+        "backtrack_single_ms_per_track": round(single / max(len(tracks), 1) * 1e3, 1),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
@@ -199,6 +234,7 @@ def main() -> int:
             ours_ospa_m=round(o, 1),
             ours_gospa_m=round(g, 1),
         )
+        figures.update(backtrack_speed(out / "observations.jsonl", settings))
         try:
             started = time.perf_counter()
             theirs = stonesoup_tracks(plots, settings)

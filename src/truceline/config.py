@@ -448,9 +448,10 @@ class RadarSettings(Section):
         0.05, "Integration step of the ballistic model (fixed-step RK4).", unit="s", gt=0
     )
     muzzle_speed_sigma: float = setting(
-        0.05,
+        0.01,
         "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "
-        "fraction of it (the prior that picks the weapon class and steadies the backtrack).",
+        "fraction of it (the prior that picks the weapon class and steadies the backtrack; 1%: "
+        "round-to-round and propellant-temperature spread of one charge).",
         unit="fraction",
         gt=0,
     )
@@ -462,16 +463,17 @@ class RadarSettings(Section):
         gt=0,
     )
     standalone_shots: bool = setting(
-        False,
-        "Also publish radar launches and impacts that join no acoustic event. Off by default: "
-        "until radar-radar and radar-acoustic duplicates are resolved (issue 5 report) they "
-        "lower event precision.",
+        True,
+        "Also publish radar launches and impacts that join no acoustic event (one event per "
+        "shot: the tracks of several radars are joined first, with `merge_sigma` and "
+        "`merge_window_s` over position and time).",
     )
     merge_sigma: float = setting(
         3.5,
         "A radar launch or impact and an acoustic event are the same shot when their positions "
         "differ by less than this many sigma of the combined covariance and their origin times "
-        "by less than `merge_window_s`.",
+        "by less than `merge_window_s`; two radars' events of one shot likewise, over position "
+        "and time together.",
         unit="sigma",
         gt=0,
     )

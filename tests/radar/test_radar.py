@@ -129,3 +129,43 @@ def test_process_makes_radar_events_and_crossings(quick_slice, tmp_path):
         assert f["properties"]["origin_side"] in ("UA", "RU")
     violations = [v for f in crossed for v in f["properties"]["violations"]]
     assert all(v["party"] in ("UA", "RU") for v in violations)
+
+
+def _radar_shot(eid: str, radar: str, lon: float, lat: float, t_s: float, kind: str = "launch"):
+    from truceline.radar.stage import _provenance
+    from truceline.records import Event, Origin
+
+    cov = ((100.0**2, 0.0, 0.0), (0.0, 100.0**2, 0.0), (0.0, 0.0, 0.2**2))
+    track = eid.split("-", 1)[1]
+    return Event(
+        id=eid,
+        type=kind,
+        origin=Origin(lon=lon, lat=lat, time_ns=round(t_s * 1e9), covariance=cov, n_sensors=1),
+        evidence=(track,) if kind == "launch" else (),
+        properties={"radar_track": track, "radar": radar},
+        provenance=_provenance(0, "test", (track,)),
+    )
+
+
+def test_two_radars_tracking_one_shot_make_one_event():
+    from truceline.radar.stage import merge
+
+    plane = TangentPlane(37.0, 48.0)
+    lon_b, lat_b = plane.inverse(150.0, -80.0)  # 170 m away: 1.2 sigma of the combined cov.
+    lon_far, lat_far = plane.inverse(3000.0, 0.0)
+    radar = [
+        _radar_shot("RL-CB1-1", "CB1", 37.0, 48.0, 100.0),
+        _radar_shot("RL-CB2-7", "CB2", float(lon_b[0]), float(lat_b[0]), 100.1),
+        _radar_shot("RL-CB2-8", "CB2", float(lon_far[0]), float(lat_far[0]), 100.0),
+        _radar_shot("RL-CB1-2", "CB1", 37.0, 48.0, 101.5),  # same radar, 1.5 s later
+    ]
+    events, merged = merge([], radar, 3.5, 3.0, standalone=True)
+    assert merged == 0
+    ids = sorted(e.id for e in events)
+    assert ids == ["RL-CB1-1", "RL-CB1-2", "RL-CB2-8"]
+    joined = next(e for e in events if e.id == "RL-CB1-1")
+    assert set(joined.evidence) == {"CB1-1", "CB2-7"}
+    assert [b["radar_track"] for b in joined.properties["radar_all"]] == ["CB1-1", "CB2-7"]
+    e, n = plane.forward(joined.origin.lon, joined.origin.lat)
+    assert abs(e[0] - 75.0) < 1 and abs(n[0] + 40.0) < 1  # equal weights: the midpoint
+    assert joined.origin.ellipse95.major_m < 100.0 * 2.45

@@ -5,7 +5,8 @@ point error.
 Matching rules:
 
 - **Radar launch** events are those whose properties name a `radar_track` (radar-only events) or
-  carry a `radar` block (events fused with acoustic ones). The true launch is the truth source
+  carry a `radar_all` list (events joined across radars or fused with acoustic ones: one block
+  per track, with that track's own launch point). The true launch is the truth source
   whose observations list that track. The error is the geodesic distance from the radar's own
   launch point (before fusion) to the true one; the range is the radar's distance to the true
   launch point (needs `--sensors`).
@@ -125,7 +126,7 @@ def origin_rows(matching: Matching, events: Sequence[Any], context: Context) -> 
             errors.append(err)
             shares.append(err / rng)
             by_class[str(truth.get("weapon"))].append(err / rng)
-            if fused:
+            if p.get("acoustic_type"):
                 flon, flat = f["geometry"]["coordinates"][:2]
                 fused_shares.append(float(geodesic_distance_m(flon, flat, t_lon, t_lat)) / rng)
     if not shares:

@@ -77,16 +77,18 @@ def _rk4(states: NDArray[np.float64], k: float, h) -> NDArray[np.float64]:
 
 
 def propagate(
-    states: NDArray[np.float64], k: float, times_s: NDArray[np.float64], step_s: float
+    states: NDArray[np.float64], k, times_s: NDArray[np.float64], step_s: float
 ) -> NDArray[np.float64]:
-    """States (m, 6) at time 0 carried to each of `times_s` (sorted or not, either sign):
-    shape (m, len(times), 6). Fixed-step RK4, cubic Hermite between steps."""
-    times = np.asarray(times_s, float)
-    k = np.broadcast_to(np.asarray(k, float), (states.shape[0],))
-    out = np.empty((states.shape[0], times.size, 6))
+    """States (m, 6) at time 0 carried to `times_s` (either sign): one set of times (p,) for
+    every state, or one row per state (m, p). Shape (m, p, 6). Fixed-step RK4 on one grid for
+    all states, cubic Hermite between steps."""
+    m = states.shape[0]
+    times = np.broadcast_to(np.asarray(times_s, float), (m, np.shape(times_s)[-1]))
+    k = np.broadcast_to(np.asarray(k, float), (m,))
+    out = np.empty((m, times.shape[1], 6))
     for sign in (1.0, -1.0):
-        sel = np.flatnonzero(times * sign >= 0)
-        if sel.size == 0:
+        sel = times * sign >= 0 if sign > 0 else times < 0
+        if not np.any(sel):
             continue
         span = float(np.max(np.abs(times[sel])))
         n = max(1, math.ceil(span / step_s))
@@ -97,17 +99,18 @@ def propagate(
             s = _rk4(s, k, sign * h)
             grid.append(s)
         g = np.stack(grid, axis=1)  # (m, n + 1, 6)
-        u = np.abs(times[sel]) / h
-        j = np.minimum(np.floor(u).astype(np.int64), n - 1) if n > 0 else np.zeros(sel.size, int)
-        w = (u - j)[None, :, None]
-        a, b = g[:, j], g[:, j + 1]
-        da, db = _accel(a, k[:, None]), _accel(b, k[:, None])
+        rows, cols = np.nonzero(sel)
+        u = np.abs(times[rows, cols]) / h
+        j = np.minimum(np.floor(u).astype(np.int64), n - 1)
+        w = (u - j)[:, None]
+        a, b = g[rows, j], g[rows, j + 1]
+        da, db = _accel(a, k[rows]), _accel(b, k[rows])
         hs = sign * h
         h00 = 2 * w**3 - 3 * w**2 + 1
         h10 = w**3 - 2 * w**2 + w
         h01 = -2 * w**3 + 3 * w**2
         h11 = w**3 - w**2
-        out[:, sel] = h00 * a + h10 * hs * da + h01 * b + h11 * hs * db
+        out[rows, cols] = h00 * a + h10 * hs * da + h01 * b + h11 * hs * db
     return out
 
 
@@ -199,43 +202,47 @@ class Backtrack:
     class_chi2: dict[str, float]
 
 
-def _fit_classes(
+def _fit(
     t: NDArray[np.float64],
     xyz: NDArray[np.float64],
-    sigma: float,
+    weight: NDArray[np.float64],
     k: NDArray[np.float64],
     v0: NDArray[np.float64],
     speed_sigma: float,
     x0: NDArray[np.float64],
     step_s: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Levenberg-Marquardt fits of the reference state, one per candidate class (drag `k`,
-    muzzle speed `v0`), all classes integrated together. Returns states (c, 6), covariances
-    (c, 6, 6) and chi-squares (c,), NaN where a fit failed."""
+    """Levenberg-Marquardt fits of the reference state of many (track, candidate class) rows at
+    once, all integrated together. Row r has point times `t[r]` (s from its reference time),
+    positions `xyz[r]` (m) and weights `weight[r]` (1/sigma, 0 for padding), drag `k[r]`,
+    muzzle speed `v0[r]` and start `x0[r]`. Returns states (r, 6), covariances (r, 6, 6) and
+    chi-squares (r,), NaN where a fit failed."""
     c = k.size
     scale = np.array([1.0, 1.0, 1.0, 0.1, 0.1, 0.1])  # finite-difference steps, m and m/s
     ground_step = max(step_s, 0.1)
 
-    def residuals(batch: NDArray[np.float64], kk: NDArray[np.float64], vv) -> NDArray:
-        pos = propagate(batch, kk, t, step_s)[:, :, :3]
-        r = ((pos - xyz[None]) / sigma).reshape(batch.shape[0], -1)
-        launch, _ = to_ground(batch, kk, backward=True, step_s=ground_step, steps=50)
+    def residuals(batch, tt, pp, ww, kk, vv) -> NDArray:
+        pos = propagate(batch, kk, tt, step_s)[:, :, :3]
+        r = ((pos - pp) * ww[..., None]).reshape(batch.shape[0], -1)
+        launch, _ = to_ground(batch, kk, backward=True, step_s=ground_step, steps=100)
         speed = np.linalg.norm(launch[:, 3:], axis=1)
         prior = np.where(np.isfinite(speed), (speed - vv) / (speed_sigma * vv), 10.0)
         return np.column_stack([r, prior])
 
-    k7, v7 = np.repeat(k, 7), np.repeat(v0, 7)
+    rep = (np.repeat(a, 7, axis=0) for a in (t, xyz, weight, k, v0))
+    t7, xyz7, w7, k7, v7 = rep
     eye = np.vstack([np.zeros(6), np.diag(scale)])
 
     def jacobians(x: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
-        rr = residuals((x[:, None, :] + eye[None]).reshape(-1, 6), k7, v7).reshape(c, 7, -1)
+        batch = (x[:, None, :] + eye[None]).reshape(-1, 6)
+        rr = residuals(batch, t7, xyz7, w7, k7, v7).reshape(c, 7, -1)
         jac = ((rr[:, 1:] - rr[:, :1]) / scale[None, :, None]).transpose(0, 2, 1)
         return rr[:, 0], jac
 
-    x = np.repeat(x0[None], c, axis=0)
+    x = x0.copy()
     lam = np.full(c, 1e-3)
     active = np.ones(c, bool)
-    r0 = residuals(x, k, v0)
+    r0 = residuals(x, t, xyz, weight, k, v0)
     cost = np.einsum("ij,ij->i", r0, r0)
     for _ in range(MAX_ITERATIONS):
         if not np.any(active):
@@ -245,13 +252,14 @@ def _fit_classes(
         g = np.einsum("cri,cr->ci", jac, r)
         diag = np.einsum("cii->ci", jtj) + 1e-9
         damped = jtj + lam[:, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
-        try:
-            dx = -np.linalg.solve(damped, g[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            break
-        dx[~active] = 0.0
+        dx = np.zeros_like(x)
+        for i in np.flatnonzero(active):
+            try:
+                dx[i] = -np.linalg.solve(damped[i], g[i])
+            except np.linalg.LinAlgError:
+                active[i] = False
         trial = x + dx
-        rt = residuals(trial, k, v0)
+        rt = residuals(trial, t, xyz, weight, k, v0)
         ct = np.einsum("ij,ij->i", rt, rt)
         better = active & (ct < cost)
         gain = np.where(better, cost - ct, 0.0)
@@ -262,47 +270,73 @@ def _fit_classes(
     r, jac = jacobians(x)
     jtj = np.einsum("cri,crj->cij", jac, jac)
     cov = np.full((c, 6, 6), np.nan)
+    chi2 = np.einsum("ij,ij->i", r, r)
     for i in range(c):
         try:
             cov[i] = np.linalg.inv(jtj[i])
         except np.linalg.LinAlgError:
-            cost[i] = np.nan
+            chi2[i] = np.nan
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-    return x, cov, np.einsum("ij,ij->i", r, r)
+    return x, cov, chi2
 
 
 def _unscented(
-    x: NDArray[np.float64], cov: NDArray[np.float64], k: float, backward: bool, step_s: float
-) -> GroundPoint | None:
-    """The unscented transform of the fitted state to height 0 (Julier's symmetric set, κ =
-    3 - n)."""
-    n = x.size
+    x: NDArray[np.float64],
+    cov: NDArray[np.float64],
+    k: NDArray[np.float64],
+    backward: bool,
+    step_s: float,
+) -> list[GroundPoint | None]:
+    """The unscented transform of fitted states (m, 6) with covariances (m, 6, 6) to height 0
+    (Julier's symmetric set, κ = 3 - n), the 2n + 1 sigma points of every state integrated
+    together."""
+    m, n = x.shape
     kappa = 3.0 - n
-    try:
-        root = np.linalg.cholesky((n + kappa) * cov)
-    except np.linalg.LinAlgError:
-        vals, vecs = np.linalg.eigh(cov)
-        root = vecs * np.sqrt(np.maximum(vals, 0) * (n + kappa))
-    pts = np.vstack([x, x + root.T, x - root.T])
+    pts = np.empty((m, 2 * n + 1, 6))
+    for i in range(m):
+        try:
+            root = np.linalg.cholesky((n + kappa) * cov[i])
+        except np.linalg.LinAlgError:
+            vals, vecs = np.linalg.eigh(cov[i])
+            root = vecs * np.sqrt(np.maximum(vals, 0) * (n + kappa))
+        pts[i] = np.vstack([x[i], x[i] + root.T, x[i] - root.T])
     w = np.full(2 * n + 1, 1.0 / (2 * (n + kappa)))
     w[0] = kappa / (n + kappa)
-    end, t = to_ground(pts, k, backward=backward, step_s=step_s)
-    if not np.all(np.isfinite(t)):
-        return None
-    y = np.column_stack([end[:, 0], end[:, 1], t])
-    mean = w @ y
-    d = y - y[0]  # centred on the transformed mean state, which is PSD-safe with κ < 0
-    ycov = (w[:, None] * d).T @ d - np.outer(w @ d, w @ d)
-    centre = y[0]
-    ycov = 0.5 * (ycov + ycov.T)
-    del mean
-    return GroundPoint(
-        float(centre[0]),
-        float(centre[1]),
-        float(centre[2]),
-        ycov,
-        float(np.linalg.norm(end[0, 3:])),
+    end, t = to_ground(
+        pts.reshape(-1, 6), np.repeat(k, 2 * n + 1), backward=backward, step_s=step_s, steps=400
     )
+    end, t = end.reshape(m, 2 * n + 1, 6), t.reshape(m, 2 * n + 1)
+    out: list[GroundPoint | None] = []
+    for i in range(m):
+        if not np.all(np.isfinite(t[i])):
+            out.append(None)
+            continue
+        y = np.column_stack([end[i, :, 0], end[i, :, 1], t[i]])
+        d = y - y[0]  # centred on the transformed mean state, which is PSD-safe with κ < 0
+        ycov = (w[:, None] * d).T @ d - np.outer(w @ d, w @ d)
+        ycov = 0.5 * (ycov + ycov.T)
+        out.append(
+            GroundPoint(
+                float(y[0, 0]),
+                float(y[0, 1]),
+                float(y[0, 2]),
+                ycov,
+                float(np.linalg.norm(end[i, 0, 3:])),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class TrackPoints:
+    """One counter-battery track as reported: point times (ns), positions, sigma, class."""
+
+    times_ns: Sequence[int]
+    lon: Sequence[float]
+    lat: Sequence[float]
+    alt_m: Sequence[float]
+    sigma_m: float
+    radar_class: str
 
 
 def backtrack(
@@ -314,22 +348,39 @@ def backtrack(
     radar_class: str,
     *,
     step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.05,
+    muzzle_speed_sigma: float = 0.01,
 ) -> Backtrack | None:
-    """Fit and backtrack one track (points in time order). None if it has fewer than 2 points
-    or no class fits."""
-    n = len(times_ns)
-    if n < 2 or not sigma_m > 0:
+    """Fit and backtrack one track. None if it has fewer than 2 points or no class fits."""
+    track = TrackPoints(times_ns, lon, lat, alt_m, sigma_m, radar_class)
+    return backtrack_many([track], step_s=step_s, muzzle_speed_sigma=muzzle_speed_sigma)[0]
+
+
+@dataclass
+class _Prepared:
+    t: NDArray[np.float64]
+    xyz: NDArray[np.float64]
+    ref: int
+    plane: TangentPlane
+    x0: NDArray[np.float64]
+    sigma: float
+    cands: tuple[tuple[str, float, float], ...]
+
+
+def _prepare(track: TrackPoints) -> _Prepared | None:
+    n = len(track.times_ns)
+    if n < 2 or not track.sigma_m > 0:
         return None
-    order = np.argsort(np.asarray(times_ns, np.int64), kind="stable")
-    tns = np.asarray(times_ns, np.int64)[order]
+    order = np.argsort(np.asarray(track.times_ns, np.int64), kind="stable")
+    tns = np.asarray(track.times_ns, np.int64)[order]
     ref = int(tns[n // 2])
     t = (tns - ref) / 1e9
     if t[-1] - t[0] <= 0:
         return None
-    plane = TangentPlane(float(lon[order[0]]), float(lat[order[0]]))
-    e, nn = plane.forward(np.asarray(lon, float)[order], np.asarray(lat, float)[order])
-    xyz = np.column_stack([e, nn, np.asarray(alt_m, float)[order]])
+    lon = np.asarray(track.lon, float)[order]
+    lat = np.asarray(track.lat, float)[order]
+    plane = TangentPlane(float(lon[0]), float(lat[0]))
+    e, nn = plane.forward(lon, lat)
+    xyz = np.column_stack([e, nn, np.asarray(track.alt_m, float)[order]])
     # Start: a quadratic (n >= 3) or straight fit in time, gravity pulled on the vertical.
     deg = 2 if n >= 3 else 1
     x0 = np.empty(6)
@@ -338,33 +389,62 @@ def backtrack(
         coef = np.polyfit(t, target, deg)
         x0[axis] = np.polyval(coef, 0.0)
         x0[3 + axis] = np.polyval(np.polyder(coef), 0.0)
-    cands = candidates(radar_class)
+    return _Prepared(t, xyz, ref, plane, x0, float(track.sigma_m), candidates(track.radar_class))
+
+
+def backtrack_many(
+    tracks: Sequence[TrackPoints], *, step_s: float = 0.2, muzzle_speed_sigma: float = 0.01
+) -> list[Backtrack | None]:
+    """Fit and backtrack many tracks at once (every track against every candidate class of its
+    radar class, all integrated together); None for a track with fewer than 2 points or that no
+    class fits."""
+    prepared = [_prepare(tr) for tr in tracks]
+    live = [i for i, p in enumerate(prepared) if p is not None]
+    out: list[Backtrack | None] = [None] * len(tracks)
+    if not live:
+        return out
+    rows = [(i, j) for i in live for j in range(len(prepared[i].cands))]
+    width = max(prepared[i].t.size for i in live)
+    r = len(rows)
+    t = np.zeros((r, width))
+    xyz = np.zeros((r, width, 3))
+    weight = np.zeros((r, width))
+    k, v0, x0 = np.empty(r), np.empty(r), np.empty((r, 6))
+    for row, (i, j) in enumerate(rows):
+        p = prepared[i]
+        m = p.t.size
+        t[row, :m], xyz[row, :m], weight[row, :m] = p.t, p.xyz, 1.0 / p.sigma
+        t[row, m:] = p.t[-1]  # padding: weight 0, a time inside the track's span
+        k[row], v0[row], x0[row] = p.cands[j][1], p.cands[j][2], p.x0
     with np.errstate(over="ignore", invalid="ignore"):
-        return _backtrack(t, xyz, tns, ref, plane, cands, sigma_m, muzzle_speed_sigma, x0, step_s)
-
-
-def _backtrack(t, xyz, tns, ref, plane, cands, sigma_m, muzzle_speed_sigma, x0, step_s):
-    n = tns.size
-    ks = np.array([c[1] for c in cands])
-    v0s = np.array([c[2] for c in cands])
-    states, covs, chi2s = _fit_classes(t, xyz, sigma_m, ks, v0s, muzzle_speed_sigma, x0, step_s)
-    if not np.any(np.isfinite(chi2s)):
-        return None
-    class_chi2 = {c[0]: round(float(q), 3) for c, q in zip(cands, chi2s, strict=True)}
-    i = int(np.nanargmin(chi2s))
-    weapon, k, x, chi2, cov = cands[i][0], ks[i], states[i], float(chi2s[i]), covs[i]
-    coarse = max(step_s, 0.1)
-    launch = _unscented(x, cov, k, True, coarse)
-    impact = _unscented(x, cov, k, False, coarse)
-    return Backtrack(
-        weapon=weapon,
-        plane=plane,
-        reference_ns=ref,
-        state=x,
-        state_covariance=cov,
-        launch=launch,
-        impact=impact,
-        chi2=chi2,
-        dof=max(3 * n + 1 - 6, 1),
-        class_chi2=class_chi2,
-    )
+        states, covs, chi2s = _fit(t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s)
+        best: dict[int, int] = {}
+        for row, (i, _) in enumerate(rows):
+            if np.isfinite(chi2s[row]) and (i not in best or chi2s[row] < chi2s[best[i]]):
+                best[i] = row
+        chosen = list(best.values())
+        coarse = max(step_s, 0.1)
+        if chosen:
+            sel = np.array(chosen)
+            launches = _unscented(states[sel], covs[sel], k[sel], True, coarse)
+            impacts = _unscented(states[sel], covs[sel], k[sel], False, coarse)
+        per_track: dict[int, dict[str, float]] = {}
+        for row, (i, j) in enumerate(rows):
+            per_track.setdefault(i, {})[prepared[i].cands[j][0]] = round(float(chi2s[row]), 3)
+        for q, row in enumerate(chosen):
+            i, j = rows[row]
+            p = prepared[i]
+            class_chi2 = per_track[i]
+            out[i] = Backtrack(
+                weapon=p.cands[j][0],
+                plane=p.plane,
+                reference_ns=p.ref,
+                state=states[row],
+                state_covariance=covs[row],
+                launch=launches[q],
+                impact=impacts[q],
+                chi2=float(chi2s[row]),
+                dof=max(3 * p.t.size + 1 - 6, 1),
+                class_chi2=class_chi2,
+            )
+    return out

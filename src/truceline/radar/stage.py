@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from truceline import __version__
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
-from truceline.radar.projectile import Backtrack, backtrack, ellipse95
+from truceline.radar.projectile import Backtrack, TrackPoints, backtrack_many, ellipse95
 from truceline.radar.tracker import AirTrack, GnnTracker, PlotBatch
 from truceline.records import (
     Ellipse,
@@ -107,6 +108,8 @@ class RadarStage:
 
     def _backtrack_all(self, created_ns: int) -> list[Event]:
         events: list[Event] = []
+        kept: list[Observation] = []
+        tracks: list[TrackPoints] = []
         for obs in self._tracks:
             pts = obs.fields.get("points") or ()
             try:
@@ -117,16 +120,22 @@ class RadarStage:
             except (KeyError, IndexError, TypeError, ValueError):
                 self.counts.not_backtracked += 1
                 continue
-            bt = backtrack(
-                times,
-                lon,
-                lat,
-                alt,
-                float(obs.fields.get("sigma_m", 0.0)),
-                str(obs.fields.get("class", "")),
-                step_s=self.radar.step_s,
-                muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
+            kept.append(obs)
+            tracks.append(
+                TrackPoints(
+                    times,
+                    lon,
+                    lat,
+                    alt,
+                    float(obs.fields.get("sigma_m", 0.0)),
+                    str(obs.fields.get("class", "")),
+                )
             )
+        # All tracks are fitted and carried to the ground together (one integration each).
+        results = backtrack_many(
+            tracks, step_s=self.radar.step_s, muzzle_speed_sigma=self.radar.muzzle_speed_sigma
+        )
+        for obs, bt in zip(kept, results, strict=True):
             if bt is None or bt.launch is None:
                 self.counts.not_backtracked += 1
                 continue
@@ -358,9 +367,15 @@ def merge(
     `standalone`. Returns all events and the number of radar events merged."""
     shots = [e for e in radar if e.type in ("launch", "impact") and e.origin.covariance]
     others = [e for e in radar if e not in shots]
+    # Several radars tracking one shot give one event per track: join them first, so a shot
+    # the acoustic network did not locate is still one event.
+    shots, radar_id = join_radar_shots(shots, merge_sigma, window_s)
+    shots = [replace(r, paired=radar_id.get(r.paired, r.paired)) if r.paired else r for r in shots]
+    partner_of = {r.paired: r.id for r in shots if r.paired}
+    shots = [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in shots]
     cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
     if not shots or not cands:
-        return acoustic + (radar if standalone else others), 0
+        return acoustic + (shots + others if standalone else others), 0
     times = np.array([e.time_ns for e in cands], np.int64)
     order = np.argsort(times)
     times_sorted = times[order]
@@ -416,6 +431,121 @@ def merge(
     return out_acoustic + out_radar + others, len(used_r)
 
 
+def _offset(a: Event, b: Event) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`b`'s origin relative to `a`'s as (east m, north m, time s), and the sum of their
+    (east, north, time) covariances."""
+    plane = TangentPlane(a.origin.lon, a.origin.lat)
+    e, n = plane.forward(b.origin.lon, b.origin.lat)
+    d = np.array([e[0], n[0], (b.origin.time_ns - a.origin.time_ns) / 1e9])
+    return d, np.asarray(a.origin.covariance) + np.asarray(b.origin.covariance)
+
+
+def join_radar_shots(
+    shots: list[Event], merge_sigma: float, window_s: float
+) -> tuple[list[Event], dict[str, str]]:
+    """Join radar launches (or impacts) of one shot seen by different radars: pairs of the same
+    type from different radars whose origins differ by less than `merge_sigma` in the combined
+    (east, north, time) covariance and `window_s` in time, closest pairs first, one track per
+    radar in a group. Returns the events (a group fused into its best-located member, by
+    information weighting) and the id each joined event now goes by."""
+    if len(shots) < 2:
+        return shots, {}
+    times = np.array([e.time_ns for e in shots], np.int64)
+    order = np.argsort(times, kind="stable")
+    window = round(window_s * 1e9)
+    pairs = []
+    for pos, i in enumerate(order):
+        a = shots[i]
+        for j in order[pos + 1 :]:
+            b = shots[j]
+            if b.time_ns - a.time_ns > window:
+                break
+            if b.type != a.type or b.properties.get("radar") == a.properties.get("radar"):
+                continue
+            d, c = _offset(a, b)
+            try:
+                d2 = float(d @ np.linalg.solve(c, d))
+            except np.linalg.LinAlgError:
+                continue
+            if d2 < merge_sigma**2:
+                pairs.append((d2, int(i), int(j)))
+    if not pairs:
+        return shots, {}
+    pairs.sort()
+    group = list(range(len(shots)))
+    radars = [{e.properties.get("radar")} for e in shots]
+    for _, i, j in pairs:
+        gi, gj = group[i], group[j]
+        if gi == gj or radars[gi] & radars[gj]:
+            continue
+        for k, g in enumerate(group):
+            if g == gj:
+                group[k] = gi
+        radars[gi] |= radars[gj]
+    members: dict[int, list[int]] = {}
+    for k, g in enumerate(group):
+        members.setdefault(g, []).append(k)
+    out, ids = [], {}
+    for ks in members.values():
+        if len(ks) == 1:
+            out.append(shots[ks[0]])
+            continue
+        ks.sort(key=lambda k: np.linalg.det(np.asarray(shots[k].origin.covariance)[:2, :2]))
+        ev = shots[ks[0]]
+        for k in ks[1:]:
+            ev = _fuse_radar(ev, shots[k])
+            ids[shots[k].id] = ev.id
+        out.append(ev)
+    return out, ids
+
+
+def _radar_blocks(r: Event) -> list[dict]:
+    """Each radar track's own result behind a radar event: its properties, event id and
+    position (before any joining or fusion)."""
+    if "radar_all" in r.properties:
+        return list(r.properties["radar_all"])
+    block = dict(r.properties)
+    block["event"] = r.id
+    block["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
+    return [block]
+
+
+def _fuse_radar(a: Event, b: Event) -> Event:
+    """One radar event from two radars' events of one shot: information-weighted origin and
+    time, both evidences, `a`'s id and properties, and each track's own result in `radar_all`."""
+    d, _ = _offset(a, b)
+    ca, cb = np.asarray(a.origin.covariance), np.asarray(b.origin.covariance)
+    ia, ib = np.linalg.pinv(ca), np.linalg.pinv(cb)
+    cov = np.linalg.pinv(ia + ib)
+    cov = 0.5 * (cov + cov.T)
+    mean = cov @ (ib @ d)
+    plane = TangentPlane(a.origin.lon, a.origin.lat)
+    lon, lat = plane.inverse(mean[0], mean[1])
+    major, minor, az = ellipse95(cov[:2, :2])
+    origin = replace(
+        a.origin,
+        lon=float(lon[0]),
+        lat=float(lat[0]),
+        time_ns=a.origin.time_ns + round(float(mean[2]) * 1e9),
+        ellipse95=Ellipse(major, minor, az),
+        covariance=tuple(tuple(float(v) for v in row) for row in cov),
+        n_sensors=a.origin.n_sensors + b.origin.n_sensors,
+    )
+    props = dict(a.properties)
+    props["radar_all"] = _radar_blocks(a) + _radar_blocks(b)
+    prov = replace(
+        a.provenance,
+        inputs=tuple(dict.fromkeys(a.provenance.inputs + b.provenance.inputs)),
+    )
+    return replace(
+        a,
+        origin=origin,
+        evidence=tuple(dict.fromkeys(a.evidence + b.evidence)),
+        properties=props,
+        provenance=prov,
+    )
+
+
 def _fuse(a: Event, r: Event) -> Event:
     """One event from an acoustic event and a radar event of the same shot: the information-
     weighted position and time, the radar's launch/impact decision, both evidences."""
@@ -442,10 +572,10 @@ def _fuse(a: Event, r: Event) -> Event:
     )
     evidence = tuple(dict.fromkeys(a.evidence + r.evidence))
     props = dict(a.properties)
-    props["radar"] = {k: v for k, v in r.properties.items()}
+    props["radar"] = {k: v for k, v in r.properties.items() if k != "radar_all"}
     props["radar"]["event"] = r.id
     props["radar"]["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
-    props["radar_all"] = [*a.properties.get("radar_all", ()), props["radar"]]
+    props["radar_all"] = [*a.properties.get("radar_all", ()), *_radar_blocks(r)]
     props["acoustic_type"] = a.type
     prov = replace(
         a.provenance,
