@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from truceline.ballistics import G0_MPS2, STANDARD_ATMOSPHERE, Projectile
 from truceline.geo.projection import TangentPlane
+from truceline.locate.solver import ellipse_axes
 from truceline.weapons import weapon_classes
 
 CHI2_2D_95 = 5.991464547107979
@@ -173,15 +174,7 @@ class GroundPoint:
 def ellipse95(cov2: NDArray[np.float64]) -> tuple[float, float, float]:
     """Semi-axes (m) and major-axis azimuth (deg from north) of the 95% ellipse of an
     east-north covariance."""
-    vals, vecs = np.linalg.eigh(np.asarray(cov2, float))
-    vals = np.maximum(vals, 0.0)
-    major_vec = vecs[:, 1]
-    azimuth = math.degrees(math.atan2(major_vec[0], major_vec[1])) % 180.0
-    return (
-        math.sqrt(CHI2_2D_95 * vals[1]),
-        math.sqrt(CHI2_2D_95 * vals[0]),
-        azimuth,
-    )
+    return ellipse_axes(np.asarray(cov2, float), CHI2_2D_95)
 
 
 @dataclass(frozen=True)
