@@ -77,6 +77,9 @@ def test_cot_events(processed: Processed, tmp_path: Path, hostile: tuple[str, ..
     extra = [a for party in hostile for a in ("--hostile", party)]
     lines = export(processed, "cot", tmp_path / "e.cot", *extra).read_text().splitlines()
     assert len(lines) == len(processed.events)
+    major = {
+        e["properties"]["id"]: e["properties"]["ellipse95"]["major_m"] for e in processed.events
+    }
     types = set()
     for line in lines:
         event = ET.fromstring(line)
@@ -87,6 +90,9 @@ def test_cot_events(processed: Processed, tmp_path: Path, hostile: tuple[str, ..
         point = event.find("point")
         for attribute in ("lat", "lon", "hae", "ce", "le"):
             float(point.get(attribute))
+        # ce is one sigma (CoT 2.0), the 95% semi-major axis over sqrt(chi2_2(0.95)).
+        event_id = event.find("detail/truceline").get("id")
+        assert float(point.get("ce")) == pytest.approx(major[event_id] / 2.4477, abs=0.06)
         assert event.find("detail/remarks").text
         types.add(event.get("type"))
         party = event.find("detail/truceline").get("party")

@@ -47,6 +47,9 @@ COT_UNKNOWN_GROUND = "a-u-G"
 COT_HOW = "m-f"
 COT_UNKNOWN_LE_M = 9999999.0
 COT_STALE_S = 24 * 3600
+# CoT's `ce` is the one-sigma radius of a zero-mean normal (Event schema 2.0, point/@ce); an
+# ellipse's 95% semi-axes are sqrt(chi2_2(0.95)) = 2.448 times its one-sigma ones.
+K95_2D = 2.447746830680816
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,7 @@ def cot_event(row: ExportRow, yardstick: str, hostile: Sequence[str] = ()) -> ET
             "lat": f"{e.origin.lat:.7f}",
             "lon": f"{e.origin.lon:.7f}",
             "hae": "9999999.0",
-            "ce": f"{ellipse.major_m:.1f}" if ellipse is not None else "9999999.0",
+            "ce": f"{ellipse.major_m / K95_2D:.1f}" if ellipse is not None else "9999999.0",
             "le": f"{COT_UNKNOWN_LE_M:.1f}",
         },
     )
