@@ -123,6 +123,20 @@ class Provenance:
         _set(self, "evaluation_status", EvaluationStatus(self.evaluation_status))
         _set(self, "inputs", tuple(self.inputs))
 
+    @classmethod
+    def automatic(cls, method: str, inputs: Iterable[str], created_ns: int) -> Provenance:
+        """An automatic, preliminary result of this version of truceline."""
+        from truceline import __version__
+
+        return cls(
+            evaluation_mode=EvaluationMode.AUTOMATIC,
+            evaluation_status=EvaluationStatus.PRELIMINARY,
+            author=f"truceline {__version__}",
+            created_ns=created_ns,
+            method=method,
+            inputs=tuple(inputs),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Sensor:

@@ -132,8 +132,7 @@ def test_process_makes_radar_events_and_crossings(quick_slice, tmp_path):
 
 
 def _radar_shot(eid: str, radar: str, lon: float, lat: float, t_s: float, kind: str = "launch"):
-    from truceline.radar.stage import _provenance
-    from truceline.records import Event, Origin
+    from truceline.records import Event, Origin, Provenance
 
     cov = ((100.0**2, 0.0, 0.0), (0.0, 100.0**2, 0.0), (0.0, 0.0, 0.2**2))
     track = eid.split("-", 1)[1]
@@ -143,7 +142,7 @@ def _radar_shot(eid: str, radar: str, lon: float, lat: float, t_s: float, kind: 
         origin=Origin(lon=lon, lat=lat, time_ns=round(t_s * 1e9), covariance=cov, n_sensors=1),
         evidence=(track,) if kind == "launch" else (),
         properties={"radar_track": track, "radar": radar},
-        provenance=_provenance(0, "test", (track,)),
+        provenance=Provenance.automatic("test", (track,), 0),
     )
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from truceline import __version__
 from truceline.associate.acoustic import LABEL_CODES, AcousticAssociator, WorkingEvent
 from truceline.associate.network import AcousticNetwork
 from truceline.config import Settings
@@ -24,8 +23,6 @@ from truceline.geo.projection import to_ecef
 from truceline.locate.atmosphere import Atmosphere
 from truceline.records import (
     Ellipse,
-    EvaluationMode,
-    EvaluationStatus,
     Event,
     Observation,
     Origin,
@@ -212,13 +209,6 @@ class AcousticStage:
             origin=origin,
             evidence=evidence,
             paired=events[decision.paired].id if decision.paired is not None else None,
-            provenance=Provenance(
-                evaluation_mode=EvaluationMode.AUTOMATIC,
-                evaluation_status=EvaluationStatus.PRELIMINARY,
-                author=f"truceline {__version__}",
-                created_ns=created_ns,
-                method=METHOD,
-                inputs=evidence,
-            ),
+            provenance=Provenance.automatic(METHOD, evidence, created_ns),
             properties=properties,
         )

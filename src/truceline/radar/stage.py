@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from truceline import __version__
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane
@@ -33,8 +32,6 @@ from truceline.radar.projectile import Backtrack, TrackPoints, backtrack_many, e
 from truceline.radar.tracker import AirTrack, GnnTracker, PlotBatch
 from truceline.records import (
     Ellipse,
-    EvaluationMode,
-    EvaluationStatus,
     Event,
     Observation,
     Origin,
@@ -183,7 +180,7 @@ class RadarStage:
                     origin=origin,
                     evidence=evidence,
                     paired=(impact_id if kind == "launch" else launch_id) if has_impact else None,
-                    provenance=_provenance(created_ns, BACKTRACK_METHOD, (obs.id,)),
+                    provenance=Provenance.automatic(BACKTRACK_METHOD, (obs.id,), created_ns),
                     properties={**props, **extra},
                 )
             )
@@ -262,7 +259,7 @@ class RadarStage:
             evidence=evidence,
             path=path,
             violations=tuple(violations),
-            provenance=_provenance(created_ns, TRACK_METHOD, evidence),
+            provenance=Provenance.automatic(TRACK_METHOD, evidence, created_ns),
             properties=props,
         )
 
@@ -317,7 +314,7 @@ class RadarStage:
                         f"({first.direction}) at {format_time(first.time_ns)}, "
                         f"{float(lat):.5f} N {float(lon):.5f} E; {CROSSING_RULE}"
                     ),
-                    provenance=_provenance(created_ns, CROSSING_RULE, (event_id,)),
+                    provenance=Provenance.automatic(CROSSING_RULE, (event_id,), created_ns),
                 )
             )
         return out
@@ -338,17 +335,6 @@ def _point_time(point) -> int:
 
     value = point["time"]
     return value if isinstance(value, int) else parse_time(str(value))
-
-
-def _provenance(created_ns: int, method: str, inputs: tuple[str, ...]) -> Provenance:
-    return Provenance(
-        evaluation_mode=EvaluationMode.AUTOMATIC,
-        evaluation_status=EvaluationStatus.PRELIMINARY,
-        author=f"truceline {__version__}",
-        created_ns=created_ns,
-        method=method,
-        inputs=inputs,
-    )
 
 
 # -- merging radar shots with acoustic events ------------------------------------------------------
