@@ -191,3 +191,24 @@ def test_a_rewritten_tree_is_caught_by_the_signed_head(store: Store) -> None:
     assert any(
         "signed head #1 (size 8): the entries stored now give another root" in p for p in problems
     )
+
+
+def test_a_violation_the_event_no_longer_has_is_withdrawn_on_the_ledger(store: Store) -> None:
+    fill(store)
+    relocated = dataclasses.replace(event(), violations=())
+    store.add_events([relocated])
+    entry = store.ledger.latest("violation", "ev-1/no-fire")
+    record = json.loads(entry.data)["record"]
+    assert record == {"id": "ev-1/no-fire", "event_id": "ev-1", "withdrawn": True}
+    assert json.loads(entry.data)["supersedes"]["index"] < entry.index
+    assert audit(store) == []
+
+
+def test_a_deleted_violation_or_event_row_is_named(store: Store) -> None:
+    fill(store)
+    sql(store, "DELETE FROM violations")
+    assert audit(store) == [
+        "violation 'ev-1/no-fire': on the ledger but not in the store (deleted)"
+    ]
+    sql(store, "DELETE FROM events")
+    assert "event 'ev-1': on the ledger but not in the store (deleted)" in audit(store)

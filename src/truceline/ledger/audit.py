@@ -6,7 +6,8 @@ its signed heads? Names every disagreement: which record, which entry, which che
    signed heads' sizes equal those heads' roots (so no entry changed since it was signed, even
    if its leaf and node hashes were rewritten to match); each head's signature is good.
 3. Every record in the store equals the current version on the ledger (sensors, observations,
-   events, violations by id; quarantine and reviews as collections), and has one.
+   events, violations by id; quarantine and reviews as collections), and has one; and every
+   record the ledger holds as current, not withdrawn, is still in the store (none deleted).
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from typing import Any
 from truceline.ledger import merkle
 from truceline.ledger.head import TreeHead
 from truceline.ledger.keys import Ed25519PublicKey
-from truceline.ledger.store import Ledger, content_hash, record_document
+from truceline.ledger.store import Ledger, content_hash, is_withdrawal, record_document
+
+# The kinds of record the store keeps rows of, by id (others, such as `attribution`, live on the
+# ledger only).
+STORED_KINDS = frozenset({"sensor", "observation", "event", "violation"})
 
 
 def audit(store: Any, key: Ed25519PublicKey | None = None) -> list[str]:
@@ -96,6 +101,7 @@ def _check_tree(ledger: Ledger, key: Ed25519PublicKey | None) -> Iterator[str]:
 
 def _check_records(store: Any, ledger: Ledger) -> Iterator[str]:
     current: dict[tuple[str, str | None], bytes] = {}
+    withdrawn: set[tuple[str, str | None]] = set()
     collections: dict[str, Counter[bytes]] = {"quarantine": Counter(), "review": Counter()}
     for entry in ledger.entries():
         document = json.loads(entry.data)
@@ -104,18 +110,29 @@ def _check_records(store: Any, ledger: Ledger) -> Iterator[str]:
             collections[entry.kind][digest] += 1
         else:
             current[entry.kind, entry.record_id] = digest
+            (withdrawn.add if is_withdrawal(document["record"]) else withdrawn.discard)(
+                (entry.kind, entry.record_id)
+            )
     stored: list[tuple[str, Any]] = [("sensor", s) for s in store.sensors()]
     stored += [("observation", o) for o in store.observations()]
     for event in store.events():
         stored.append(("event", event))
         stored += [("violation", v) for v in event.violations]
+    seen: set[tuple[str, str | None]] = set()
     for kind, record in stored:
         ident, document = record_document(kind, record)
+        seen.add((kind, ident))
         digest = current.get((kind, ident))
         if digest is None:
             yield f"{kind} {ident!r}: stored but not on the ledger"
+        elif (kind, ident) in withdrawn:
+            yield f"{kind} {ident!r}: stored, but withdrawn on the ledger"
         elif digest != content_hash(document):
             yield f"{kind} {ident!r}: the stored row differs from its current ledger entry"
+    # The other way: a record the ledger holds as current must still be in the store.
+    for kind, ident in sorted(current.keys() - seen - withdrawn, key=str):
+        if kind in STORED_KINDS:
+            yield f"{kind} {ident!r}: on the ledger but not in the store (deleted)"
     for kind, records in (("quarantine", store.quarantined()), ("review", store.reviews())):
         rows: Counter[bytes] = Counter()
         described: dict[bytes, str] = {}

@@ -84,6 +84,17 @@ def record_document(kind: str, record: Any) -> tuple[str | None, dict[str, Any]]
     return None if ident is None else str(ident), document
 
 
+def withdrawal(ident: str, **refs: str) -> dict[str, Any]:
+    """The record of a withdrawal: the version of record `ident` that ends its history (a
+    violation a re-located event no longer has). `refs` name what it belonged to."""
+    return {"id": ident, **refs, "withdrawn": True}
+
+
+def is_withdrawal(document: dict[str, Any]) -> bool:
+    """Whether a ledger entry's record is a withdrawal."""
+    return document.get("withdrawn") is True
+
+
 def content_hash(document: dict[str, Any]) -> bytes:
     """SHA-256 of the canonical JSON of a record: what the store and the ledger must agree on."""
     return hashlib.sha256(canonical_json(document)).digest()

@@ -511,6 +511,8 @@ class Store:
     ) -> int:
         """Store events whole, their violations included. An event stored under the same id is
         replaced, and so are its violations. Returns how many events were given."""
+        from truceline.ledger.store import withdrawal  # here: the ledger imports the schema
+
         self._require_schema()
         table = schema.events
         insert = self._insert(table)
@@ -534,10 +536,19 @@ class Store:
                 connection.execute(stmt, [_event_row(e, run_id) for e in latest.values()])
                 self._to_ledger(connection, "event", latest.values(), run_id)
                 ids = list(latest)
+                kept = {v.id for v in violations}
+                withdrawn: list[dict[str, Any]] = []
+                table = schema.violations
                 for chunk in _chunks(ids):
-                    connection.execute(
-                        sa.delete(schema.violations).where(schema.violations.c.event_id.in_(chunk))
-                    )
+                    for vid, eid in connection.execute(
+                        sa.select(table.c.id, table.c.event_id).where(table.c.event_id.in_(chunk))
+                    ):
+                        if vid not in kept:
+                            withdrawn.append(withdrawal(vid, event_id=eid))
+                    connection.execute(sa.delete(table).where(table.c.event_id.in_(chunk)))
+                # A violation the new version of its event no longer has is withdrawn: the
+                # ledger gets a version saying so, so its history ends openly, not silently.
+                self._to_ledger(connection, "violation", withdrawn, run_id)
                 if violations:
                     self._upsert_violations(connection, violations, run_id)
             count += len(batch)
