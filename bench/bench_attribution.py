@@ -53,8 +53,8 @@ TEST = {
 }
 TRAIN = {
     "sector-quick": (101, 102, 103, 104),
-    "attribution-near-line": (101, 102, 103),
-    "attribution-one-party": (101, 102),
+    "attribution-near-line": (101, 102, 103, 104, 105, 106),
+    "attribution-one-party": (101, 102, 103, 104, 105, 106),
 }
 
 
