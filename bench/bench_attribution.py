@@ -26,7 +26,7 @@ import numpy as np
 
 from common import write_result
 from truceline.agreement import load_agreement
-from truceline.attribute.calibration import BUNDLED, fit_calibration
+from truceline.attribute.calibration import BUNDLED, CalibrationSet, fit_calibration
 from truceline.config import load_settings, parse_assignment
 from truceline.evaluate import Context, MatchSettings, evaluate, load
 from truceline.evaluate.attribution import (
@@ -34,10 +34,12 @@ from truceline.evaluate.attribution import (
     DISTANCE_BANDS_KM,
     FAR_KM,
     calibration_samples,
+    ece_interval,
     expected_calibration_error,
     reliability,
     scored_events,
     violation_counts,
+    weapon_class_scores,
 )
 from truceline.process import process
 
@@ -51,8 +53,8 @@ TEST = {
 }
 TRAIN = {
     "sector-quick": (101, 102, 103, 104),
-    "attribution-near-line": (101, 102, 103),
-    "attribution-one-party": (101, 102),
+    "attribution-near-line": (101, 102, 103, 104, 105, 106),
+    "attribution-one-party": (101, 102, 103, 104, 105, 106),
 }
 
 
@@ -82,11 +84,21 @@ def run_one(scenario: str, seed: int, work: Path, flags: dict[str, str]):
     return report, agreement, summary, elapsed
 
 
+MIN_CONDITION_EVENTS = 30
+"""A condition gets its own calibration map only with at least this many training events."""
+
+
 def pooled(runs) -> dict:
     scored = []
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    classes = defaultdict(float)
     for report, agreement, _, _ in runs:
         scored += scored_events(report.matching, report.context)
+        wc = weapon_class_scores(report.matching)
+        if wc["n"]:
+            classes["n"] += wc["n"]
+            classes["right"] += wc["accuracy"] * wc["n"]
+            classes["p_true"] += wc["mean_p_true"] * wc["n"]
         for rule, c in violation_counts(report.matching, report.inputs.events, agreement).items():
             for i, v in enumerate((c.flagged, c.right, c.breaching, c.detected, c.found)):
                 counts[rule][i] += v
@@ -104,6 +116,11 @@ def pooled(runs) -> dict:
                        "n": len(inside)}  # fmt: skip
     impacts = [s for s in scored if s.match.source.type == "impact"]
     certain = [s for s in scored if s.confidence >= ALMOST_CERTAIN]
+    conf, right = [s.confidence for s in scored], [s.correct for s in scored]
+    lo, hi = ece_interval(conf, right)
+    by_condition = defaultdict(list)
+    for s in scored:
+        by_condition[str(s.match.event.detail.get("condition", "none"))].append(s)
     return {
         "events_scored": len(scored),
         "accuracy_far_launches": share(sum(s.correct for s in far), len(far)),
@@ -115,6 +132,26 @@ def pooled(runs) -> dict:
             expected_calibration_error([s.confidence for s in scored], [s.correct for s in scored]),
             4,
         ),
+        "ece_90": [round(lo, 4), round(hi, 4)],
+        "ece_by_condition": {
+            k: {
+                "n": len(v),
+                "ece": round(
+                    expected_calibration_error([s.confidence for s in v], [s.correct for s in v]),
+                    4,
+                ),
+                "ece_90": [
+                    round(x, 4)
+                    for x in ece_interval([s.confidence for s in v], [s.correct for s in v])
+                ],
+            }
+            for k, v in sorted(by_condition.items())
+        },
+        "weapon_class": {
+            "n": int(classes["n"]),
+            "accuracy": round(classes["right"] / classes["n"], 4) if classes["n"] else None,
+            "mean_p_true": round(classes["p_true"] / classes["n"], 4) if classes["n"] else None,
+        },
         "brier": round(float(np.mean([s.brier for s in scored])), 5) if scored else None,
         "almost_certain": len(certain),
         "almost_certain_wrong": share(sum(not s.correct for s in certain), len(certain)),
@@ -182,10 +219,18 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d"),
             "command": "python bench/bench_attribution.py --fit",
         }
-        cal = fit_calibration([s[0] for s in samples], [s[1] for s in samples], about=about)
+        maps = {"all": fit_calibration([s[0] for s in samples], [s[1] for s in samples])}
+        for condition in sorted({s[3] for s in samples}):
+            part = [s for s in samples if s[3] == condition]
+            if len(part) >= MIN_CONDITION_EVENTS:
+                maps[condition] = fit_calibration(
+                    [s[0] for s in part], [s[1] for s in part], about={"condition": condition}
+                )
+        cal = CalibrationSet(maps, about)
         path = ROOT / "src" / "truceline" / "data" / BUNDLED
         path.write_text(json.dumps(cal.as_dict(), indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {path}: {len(cal.x)} knots from {len(samples)} events")
+        sizes = {k: m.about["n"] for k, m in maps.items()}
+        print(f"wrote {path}: maps {sizes} from {len(samples)} events")
     figures = {
         "mode": "fit (training seeds, no calibration)" if args.fit else "evaluation seeds",
         "seeds": {k: list(v) for k, v in seeds.items()},

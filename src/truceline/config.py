@@ -406,6 +406,43 @@ class AttributeSettings(Section):
         ge=0,
         le=1,
     )
+    level_sigma_db: float = setting(
+        3.0,
+        "One-sigma fluctuation of a detection's signal-to-noise ratio about the level its "
+        "weapon class, distance and sensor noise predict (the loudness evidence of the class).",
+        unit="dB",
+        gt=0,
+    )
+    level_absorption_db_per_km: float = setting(
+        1.5,
+        "Excess attenuation of sound beyond spherical spreading, for the loudness evidence.",
+        unit="dB/km",
+        ge=0,
+    )
+    radar_misclass: float = setting(
+        0.01,
+        "Likelihood, relative to the best fit, given to a weapon class outside the kind a "
+        "counter-battery radar reported (shell, rocket, mortar).",
+        unit="fraction",
+        gt=0,
+        le=1,
+    )
+    class_floor: float = setting(
+        0.01,
+        "Share of the prior mixed into every weapon-class posterior, so that no class is ever "
+        "ruled out by a model that is only approximately right.",
+        unit="fraction",
+        ge=0,
+        lt=1,
+    )
+    near_line_km: float = setting(
+        2.0,
+        "Events whose origin lies within this distance of the line are calibrated with the "
+        "near-line map (the bundled map has one per condition: near or far, one party's "
+        "sensors or mixed).",
+        unit="km",
+        ge=0,
+    )
     calibration: str = setting(
         "bundled",
         "Calibration map of the top party's probability: `bundled` (fitted on simulated "

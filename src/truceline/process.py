@@ -141,10 +141,13 @@ def process(
         )
         stage = AcousticStage(sensor_list, settings)
         radar = RadarStage(sensor_list, settings, terms)
+        snr: dict[str, tuple[str, float]] = {}  # the weapon class's loudness evidence
         for batch in ingestion.batches():
             for obs in batch:
                 if not radar.feed(obs):
                     stage.feed(obs)
+                    if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
+                        snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
         events, merged = merge(
             stage.finish(),
             radar.finish(),
@@ -153,7 +156,13 @@ def process(
             settings.radar.standalone_shots,
         )
         radar.counts.merged = merged
-        events, violations = AttributionStage(terms, settings.attribute).apply(events)
+        events, violations = AttributionStage(
+            terms,
+            settings.attribute,
+            shots=settings.shots,
+            sensors=sensor_list,
+            snr_by_observation=snr,
+        ).apply(events)
         store.add_events(events, run_id=run_id)  # with their violations
         summary = ProcessSummary(run_id=run_id, ingest=ingestion.summary)
         summary.acoustic_detections = stage.counts.acoustic

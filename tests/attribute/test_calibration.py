@@ -5,6 +5,7 @@ import pytest
 
 from truceline.attribute.calibration import (
     CalibrationMap,
+    CalibrationSet,
     fit_calibration,
     isotonic,
     load_calibration,
@@ -30,9 +31,20 @@ def test_fit_recovers_an_overconfident_model():
 
 
 def test_bundled_and_none_maps_load():
-    assert load_calibration("none")(0.7) == pytest.approx(0.7)
+    assert load_calibration("none").map_for("mixed-far")(0.7) == pytest.approx(0.7)
     bundled = load_calibration("bundled")
     assert bundled.about["name"] == "bundled"
-    assert 0.9 < bundled(1.0) < 1.0
+    for condition in ("mixed-far", "mixed-near", "one-party-far", "one-party-near"):
+        assert 0.5 < bundled.map_for(condition)(1.0) < 1.0
+
+
+def test_a_single_map_serves_every_condition_and_a_set_round_trips():
+    single = CalibrationMap((0.5, 1.0), (0.5, 0.9), {"name": "x"})
+    cal = CalibrationSet.from_dict(single.as_dict())
+    assert cal.map_for("one-party-near")(1.0) == pytest.approx(0.9)
+    both = CalibrationSet({"all": single, "mixed-far": CalibrationMap()}, {"name": "y"})
+    again = CalibrationSet.from_dict(both.as_dict())
+    assert again.map_for("mixed-far")(0.7) == pytest.approx(0.7)
+    assert again.map_for("mixed-near")(1.0) == pytest.approx(0.9)
     with pytest.raises(ValueError, match="non-decreasing"):
         CalibrationMap.from_dict({"x": [0, 1], "y": [1, 0]})

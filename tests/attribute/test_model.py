@@ -55,10 +55,13 @@ def test_one_party_evidence_against_the_other_is_flagged_and_discounted(agreemen
     against = make_event("A", east_of_line(8.0), operators={"UA": 7})
     own = make_event("B", east_of_line(8.0), operators={"RU": 7})
     out = attributor.attribute([against, own])
-    assert out["A"].probabilities["RU"] == pytest.approx(0.8)
-    assert out["A"].detail["undetermined"] == pytest.approx(0.2)
+    # The attribution stays the calibrated probability; the trust weighs it beside it.
+    assert out["A"].probabilities["RU"] == pytest.approx(1.0)
+    assert out["A"].detail["trust_weighted"]["RU"] == pytest.approx(0.8)
+    assert out["A"].detail["condition"] == "one-party-far"
     assert out["A"].detail["flags"] == ["rests only on UA's sensors against RU"]
     assert out["B"].probabilities["RU"] == pytest.approx(1.0)
+    assert out["B"].detail["trust_weighted"]["RU"] == pytest.approx(1.0)
     assert out["B"].detail["flags"] == []
 
 

@@ -98,3 +98,25 @@ def test_engine_alone_reports_breaches(agreement):
     e = make_event("L", east_of_line(1.0))
     breaches = engine.breaches([e])["L"]
     assert [b.rule.id for b in breaches] == ["no-fire", "buffer"]
+
+
+def test_withdrawal_weighs_the_class_probability(agreement):
+    from dataclasses import replace
+
+    engine = RulesEngine(agreement, SETTINGS)
+
+    def with_classes(event, probabilities):
+        props = {**event.properties, "weapon_class": {"probabilities": probabilities}}
+        return replace(event, properties=props)
+
+    likely = with_classes(
+        make_event("A", east_of_line(12.0)), {"artillery-100mm-plus": 0.8, "mlrs": 0.2}
+    )
+    doubtful = with_classes(
+        make_event("B", east_of_line(12.0)), {"artillery-100mm-plus": 0.4, "mlrs": 0.6}
+    )
+    out = engine.breaches([likely, doubtful])
+    heavy = [b for b in out["A"] if b.rule.id == "heavy-artillery"]
+    assert heavy and heavy[0].probability == pytest.approx(0.8, abs=0.01)
+    assert "artillery-100mm-plus (P 0.80)" in heavy[0].explanation
+    assert not [b for b in out["B"] if b.rule.id == "heavy-artillery"]

@@ -7,6 +7,12 @@ piecewise-linear function fitted by isotonic regression (pool-adjacent-violators
 outcomes of training events: for each, π and whether the top party was the true one. The map
 is stored as knots in JSON; `bundled` is the one shipped with truceline, fitted on training
 seeds that the evaluation in docs/performance.md does not use.
+
+One map does not fit every condition: evidence from one party's sensors only (one side of the
+line heard, so the other side's origins are placed worse) and origins near the line are
+over-confident where far, mixed evidence is not. A `CalibrationSet` holds one map per condition
+(`truceline.attribute.model.condition_of`) and a fallback `all`; a JSON file with a single map is
+a set whose every condition uses it.
 """
 
 from __future__ import annotations
@@ -56,15 +62,46 @@ class CalibrationMap:
         return cls(x, y, dict(data.get("about", {})))
 
 
-def load_calibration(name: str) -> CalibrationMap:
-    """`bundled`, `none` or a path to a JSON map."""
+@dataclass(frozen=True)
+class CalibrationSet:
+    """One map per condition, with `all` for conditions that have none of their own."""
+
+    maps: dict[str, CalibrationMap]
+    about: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, calibration: CalibrationMap | CalibrationSet) -> CalibrationSet:
+        if isinstance(calibration, CalibrationSet):
+            return calibration
+        return cls({"all": calibration}, dict(calibration.about))
+
+    @property
+    def name(self) -> str:
+        return str(self.about.get("name", "fitted"))
+
+    def map_for(self, condition: str) -> CalibrationMap:
+        return self.maps.get(condition) or self.maps.get("all") or CalibrationMap.identity()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"about": self.about, "conditions": {k: m.as_dict() for k, m in self.maps.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CalibrationSet:
+        if "conditions" not in data:
+            return cls.of(CalibrationMap.from_dict(data))
+        maps = {str(k): CalibrationMap.from_dict(v) for k, v in data["conditions"].items()}
+        return cls(maps, dict(data.get("about", {})))
+
+
+def load_calibration(name: str) -> CalibrationSet:
+    """`bundled`, `none` or a path to a JSON map or set of maps."""
     if name == "none":
-        return CalibrationMap.identity()
+        return CalibrationSet.of(CalibrationMap.identity())
     if name == "bundled":
         text = resources.files("truceline.data").joinpath(BUNDLED).read_text("utf-8")
     else:
         text = Path(name).read_text("utf-8")
-    return CalibrationMap.from_dict(json.loads(text))
+    return CalibrationSet.from_dict(json.loads(text))
 
 
 def isotonic(x: ArrayLike, y: ArrayLike, weight: ArrayLike | None = None) -> tuple[Any, ...]:

@@ -15,11 +15,18 @@ The evidence, combined as likelihoods over the responsible party q (docs/methods
   the paired weapon class's range (with 5% slack); else the two are attributed separately. An
   impact whose class is known cannot come from a party whose area is beyond that class's reach.
 - **Who operates the sensors.** Evidence resting only on one party's sensors that points at
-  another party is flagged, and that party's probability is multiplied by `one_party_trust`.
+  another party is flagged, and its trust-weighted probability (that party's probability times
+  `one_party_trust`) is reported beside the attribution, in `attribution_detail.trust_weighted`;
+  violations name and weigh the party by it. The attribution itself stays the calibrated
+  probability, so that it can be checked against outcomes (docs/methods.md explains the choice).
 
 The conditional posterior π(q) = L(q) / Σ L is calibrated (its top value through the map of
-`truceline.attribute.calibration`); the probability mass of "in no party's area" and the trust
-discount stay undetermined, so the attribution may sum to less than 1 (contract section 4).
+`truceline.attribute.calibration` for the event's condition: one party's sensors or mixed, near
+the line or far); the probability mass of "in no party's area" stays undetermined, so the
+attribution may sum to less than 1 (contract section 4).
+
+Each shot also gets a weapon-class distribution (`truceline.attribute.weapon`), kept in the
+event's `weapon_class` property; the withdrawal rules use it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ import shapely
 
 from truceline.agreement.model import Agreement
 from truceline.attribute.areas import Integrator, covariance_2d
-from truceline.attribute.calibration import CalibrationMap
+from truceline.attribute.calibration import CalibrationMap, CalibrationSet
+from truceline.attribute.weapon import WeaponClassifier
 from truceline.attribute.words import describe, yardstick
 from truceline.config import AttributeSettings
 from truceline.geo.projection import geodesic_distance_m
@@ -55,6 +63,7 @@ class Attribution:
     probabilities: dict[str, float]
     detail: dict[str, Any]
     areas: dict[str, float]
+    weapon: dict[str, Any] | None = None
 
 
 def _round(p: float) -> float:
@@ -77,6 +86,11 @@ def p_launch(event: Event) -> float:
     return float(np.clip(float(value), 0.0, 1.0))
 
 
+def condition_of(one_party: bool, near: bool) -> str:
+    """The calibration condition: `one-party-near`, `one-party-far`, `mixed-near`, `mixed-far`."""
+    return f"{'one-party' if one_party else 'mixed'}-{'near' if near else 'far'}"
+
+
 def operators_of(*events: Event) -> set[str]:
     """Operators of the sensors the events rest on (from `sensors_by_operator`)."""
     ops: set[str] = set()
@@ -92,12 +106,15 @@ class Attributor:
         self,
         agreement: Agreement,
         settings: AttributeSettings,
-        calibration: CalibrationMap | None = None,
+        calibration: CalibrationMap | CalibrationSet | None = None,
         integrator: Integrator | None = None,
+        classifier: WeaponClassifier | None = None,
     ):
         self.agreement = agreement
         self.settings = settings
-        self.calibration = calibration or CalibrationMap.identity()
+        self.calibration = CalibrationSet.of(calibration or CalibrationMap.identity())
+        self.classifier = classifier or WeaponClassifier(settings)
+        self._line_km: dict[str, float] = {}
         self.integrator = integrator or Integrator(agreement, settings.samples)
         self.parties = [p.id for p in agreement.parties if p.id in agreement.control_areas]
         self.yardstick = yardstick(settings.yardstick)
@@ -167,6 +184,8 @@ class Attributor:
             covs = np.array([event_covariance(e, self.settings) for e in shots])
             probs = self.integrator.party_probabilities(lon, lat, covs)
             areas = {e.id: {q: float(probs[q][i]) for q in probs} for i, e in enumerate(shots)}
+            dist = self.agreement.distance_to_line_m(lon, lat)
+            self._line_km = {e.id: float(d) / 1e3 for e, d in zip(shots, dist, strict=True)}
             for e in shots:
                 out[e.id] = self._attribute_shot(e, areas, by_id)
         tracks = [e for e in events if e.type == "air-track"]
@@ -183,6 +202,11 @@ class Attributor:
         if partner is not None and partner.id in areas and self._pair_fits(event, partner):
             members.append(partner)
             pair_used = True
+        pair = None
+        if pair_used and partner is not None:
+            pair = (event, partner) if event.time_ns <= partner.time_ns else (partner, event)
+        weapon = self.classifier.classify([(m, p_launch(m)) for m in members], pair)
+        line_km = max(self._line_km.get(m.id, 0.0) for m in members)
         factors = []
         totals = []
         evidence: dict[str, Any] = {}
@@ -202,18 +226,24 @@ class Attributor:
             if total > 1e-12:
                 factors.append(lik)
         if not factors:
-            return self._undetermined(event, evidence, "origin in no party's area")
+            return replace(
+                self._undetermined(event, evidence, "origin in no party's area"), weapon=weapon
+            )
         post = {q: float(np.prod([f[q] for f in factors])) for q in self.parties}
         norm = sum(post.values())
         if norm <= 0:
-            return self._undetermined(event, evidence, "evidence contradicts every party")
+            return replace(
+                self._undetermined(event, evidence, "evidence contradicts every party"),
+                weapon=weapon,
+            )
         pi = {q: v / norm for q, v in post.items()}
         in_area = max(totals)
         ops = operators_of(*members)
         detail_extra: dict[str, Any] = {"pair_used": pair_used}
         if partner is not None and not pair_used:
             detail_extra["pair_rejected"] = "distance outside the paired weapon class's range"
-        return self._finish(event, pi, in_area, ops, evidence, detail_extra)
+        done = self._finish(event, pi, in_area, ops, evidence, detail_extra, line_km)
+        return replace(done, weapon=weapon)
 
     def _attribute_track(self, event: Event) -> Attribution:
         if event.path:
@@ -228,7 +258,8 @@ class Attributor:
         if total <= 1e-12:
             return self._undetermined(event, evidence, "track starts in no party's area")
         pi = {q: areas.get(q, 0.0) / total for q in self.parties}
-        return self._finish(event, pi, total, operators_of(event), evidence, {})
+        line_km = float(self.agreement.distance_to_line_m(np.array([lon]), np.array([lat]))[0])
+        return self._finish(event, pi, total, operators_of(event), evidence, {}, line_km / 1e3)
 
     def _undetermined(self, event: Event, evidence: dict[str, Any], why: str) -> Attribution:
         detail = {
@@ -250,10 +281,16 @@ class Attributor:
         operators: set[str],
         evidence: dict[str, Any],
         extra: dict[str, Any],
+        line_km: float = float("inf"),
     ) -> Attribution:
         top = max(self.parties, key=lambda q: (pi[q], q))
         raw = pi[top]
-        calibrated = float(np.clip(self.calibration(raw), 0.0, 1.0))
+        party_ops = operators & set(self.parties)
+        one_party = None
+        if len(operators) == 1 and len(party_ops) == 1:
+            one_party = next(iter(party_ops))
+        condition = condition_of(one_party is not None, line_km < self.settings.near_line_km)
+        calibrated = float(np.clip(self.calibration.map_for(condition)(raw), 0.0, 1.0))
         rest = 1.0 - raw
         probs: dict[str, float] = {}
         for q in self.parties:
@@ -265,14 +302,12 @@ class Attributor:
                 share = (1 - calibrated) / max(1, len(self.parties) - 1)
             probs[q] = share * in_area
         flags = []
-        party_ops = operators & set(self.parties)
-        one_party = None
-        if len(operators) == 1 and len(party_ops) == 1:
-            one_party = next(iter(party_ops))
+        weighted = dict(probs)
+        if one_party is not None:
             trust = self.settings.one_party_trust
             for q in self.parties:
                 if q != one_party:
-                    probs[q] *= trust
+                    weighted[q] *= trust
             if top != one_party:
                 flags.append(f"rests only on {one_party}'s sensors against {top}")
         top_p = probs[top]
@@ -283,7 +318,9 @@ class Attributor:
             "yardstick": self.yardstick.name,
             "undetermined": _round(max(0.0, 1.0 - sum(probs.values()))),
             "raw": _round(raw),
-            "calibration": self.calibration.about.get("name", "fitted"),
+            "calibration": self.calibration.name,
+            "condition": condition,
+            "trust_weighted": {q: _round(p) for q, p in weighted.items()},
             "operators": sorted(operators),
             "one_party_evidence": one_party,
             "flags": flags,
@@ -300,4 +337,6 @@ def with_attribution(event: Event, attribution: Attribution | None) -> Event:
         return event
     props = dict(event.properties)
     props["attribution_detail"] = attribution.detail
+    if attribution.weapon is not None:
+        props["weapon_class"] = attribution.weapon
     return replace(event, attribution=attribution.probabilities, properties=props)

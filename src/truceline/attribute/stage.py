@@ -9,25 +9,39 @@ stores them too (the store's `violations` table).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from truceline.agreement.model import Agreement
 from truceline.attribute.areas import Integrator
 from truceline.attribute.calibration import load_calibration
 from truceline.attribute.model import Attributor, with_attribution
+from truceline.attribute.weapon import WeaponClassifier, detection_index
 from truceline.comply.rules import RulesEngine
-from truceline.config import AttributeSettings
-from truceline.records import Event, Violation
+from truceline.config import AttributeSettings, ShotsSettings
+from truceline.records import Event, Sensor, Violation
 
 
 class AttributionStage:
     """Attribution and the rules engine over one agreement."""
 
-    def __init__(self, agreement: Agreement, settings: AttributeSettings):
+    def __init__(
+        self,
+        agreement: Agreement,
+        settings: AttributeSettings,
+        *,
+        shots: ShotsSettings | None = None,
+        sensors: Sequence[Sensor] = (),
+        snr_by_observation: Mapping[str, tuple[str, float]] | None = None,
+    ):
+        """`sensors` and `snr_by_observation` ({observation id: (sensor id, snr_db)}) feed the
+        loudness evidence of the weapon class; without them only pairing and radar count."""
         integrator = Integrator(agreement, settings.samples)
+        classifier = WeaponClassifier(
+            settings, shots, detection_index(sensors, snr_by_observation or {})
+        )
         self.attributor = Attributor(
-            agreement, settings, load_calibration(settings.calibration), integrator
+            agreement, settings, load_calibration(settings.calibration), integrator, classifier
         )
         self.rules = RulesEngine(agreement, settings, integrator)
 

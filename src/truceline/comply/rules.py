@@ -4,14 +4,18 @@ Every rule applies from the agreement's `effective` time. For each event and rul
 computes the probability that the rule was breached, whoever breached it; at or above
 `attribute.violation_threshold` it records a `Violation` naming the top attributed party when
 that party's probability exceeds `attribute.party_threshold` (else the party is undetermined,
-None). The violation's probability is then P(breach) × P(party), or P(breach) without a party.
+None). The party's probability is its trust-weighted one (`attribution_detail.trust_weighted`:
+evidence from one party's sensors against another is weighted by `attribute.one_party_trust`).
+The violation's probability is then P(breach) × P(party), or P(breach) without a party.
 
 - `no-fire`: a launch or an impact (a firing; every explosion counts, as the OSCE counted them)
   timed at or after the effective time. P(breach) = 1 for a located event.
-- `withdrawal`: a launch of one of the rule's weapon classes (known from launch-impact pairing,
-  the `weapon_fit` of the event) from within `min_distance_km` of the line.
-  P(breach) = P(launch) × P(origin within the distance), the origin's Gaussian integrated over
-  the band along the line. A launch whose class is unknown breaches no withdrawal rule here.
+- `withdrawal`: a launch of one of the rule's weapon classes from within `min_distance_km` of
+  the line. P(breach) = P(class in the rule's classes) × P(launch) × P(origin within the
+  distance), the class probability from the event's `weapon_class` distribution
+  (`truceline.attribute.weapon`: pairing, radar, loudness) and the origin's Gaussian integrated
+  over the band along the line. An event without a distribution falls back on its `weapon_fit`
+  (probability 1 for the fitted class).
 - `zone-exclusion`: a launch from inside the zone: P(launch) × P(origin in the zone).
 - `no-crossing`: an air track (`type: air-track` with `path: [[lon, lat, alt_m, time], ...]`)
   whose points lie in more than one party's area. P(breach) = Φ(d / σ) with d the farthest
@@ -60,6 +64,32 @@ def where(party: str, distance_m: float) -> str:
     if party == NO_PARTY:
         return "in no party's area"
     return f"{distance_m / 1e3:.1f} km inside {party}-controlled area"
+
+
+def class_probability(event: Event, classes: set[str]) -> float:
+    """P(the event's weapon is one of `classes`): from its `weapon_class` distribution, else 1
+    if its `weapon_fit` class is one of them, else 0."""
+    dist = (event.properties.get("weapon_class") or {}).get("probabilities")
+    if dist:
+        return float(min(1.0, sum(float(p) for c, p in dist.items() if c in classes)))
+    fit = str((event.properties.get("weapon_fit") or {}).get("class"))
+    return 1.0 if fit in classes else 0.0
+
+
+def class_words(event: Event, classes: set[str], p_class: float) -> str:
+    """`mortar (P 0.97)` or `mortar or tank (P 0.81)`: the rule's most probable classes."""
+    dist = (event.properties.get("weapon_class") or {}).get("probabilities") or {}
+    ranked = sorted((c for c in classes if dist.get(c, 0.0) >= 0.1), key=lambda c: -dist[c])
+    if not ranked:
+        ranked = [str((event.properties.get("weapon_fit") or {}).get("class", "/".join(classes)))]
+    return f"{' or '.join(ranked)} (P {p_class:.2f})"
+
+
+def trust_weighted(event: Event) -> Mapping[str, float]:
+    """The event's attribution weighted by the trust in one party's sensors, if it says so."""
+    detail = event.properties.get("attribution_detail") or {}
+    weighted = detail.get("trust_weighted")
+    return dict(weighted) if weighted else event.attribution
 
 
 @dataclass(frozen=True)
@@ -117,24 +147,20 @@ class RulesEngine:
                     out[events[i].id].append(Breach(rule, 1.0, text))
             elif rule.kind is RuleKind.WITHDRAWAL and rule.min_distance_km is not None:
                 classes = set(rule.classes)
-                chosen = [
-                    i
-                    for i in idx_launch
-                    if str((events[i].properties.get("weapon_fit") or {}).get("class")) in classes
-                ]
-                if not chosen:
+                p_class = np.array([class_probability(events[i], classes) for i in idx_launch])
+                keep = pl[idx_launch] * p_class >= threshold  # P(within) <= 1 cannot lift it
+                sel = idx_launch[keep]
+                if sel.size == 0:
                     continue
-                sel = np.array(chosen)
                 within = self.integrator.probability(
                     f"band:{rule.min_distance_km:g}", lon[sel], lat[sel], covs[sel]
                 )
-                for i, p_in in zip(sel, within, strict=True):
-                    p = float(pl[i] * p_in)
+                for i, pc, p_in in zip(sel, p_class[keep], within, strict=True):
+                    p = float(pl[i] * pc * p_in)
                     if p >= threshold:
-                        weapon = events[i].properties["weapon_fit"]["class"]
                         text = (
-                            f"{weapon} {describe_shot(i)}; within {rule.min_distance_km:g} km "
-                            f"of the line"
+                            f"{class_words(events[i], classes, pc)} {describe_shot(i)}; "
+                            f"within {rule.min_distance_km:g} km of the line"
                         )
                         out[events[i].id].append(Breach(rule, p, text))
             elif rule.kind is RuleKind.ZONE_EXCLUSION and rule.zone in a.zones:
@@ -190,7 +216,7 @@ class RulesEngine:
         breaches = self.breaches(events)
         out: dict[str, list[Violation]] = {}
         for event in events:
-            attribution = (attributions or {}).get(event.id, event.attribution)
+            attribution = (attributions or {}).get(event.id) or trust_weighted(event)
             top, top_p = max(attribution.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0.0))
             party = top if top and top_p > self.settings.party_threshold else None
             out[event.id] = [

@@ -366,16 +366,61 @@ def attribution_rows(
     return rows
 
 
-def calibration_samples(matching: Matching) -> list[tuple[float, bool, str]]:
-    """(raw top probability, top party right, source type) of matched events with an
-    `attribution_detail`: the data a calibration map is fitted on."""
+def calibration_samples(matching: Matching) -> list[tuple[float, bool, str, str]]:
+    """(raw top probability, top party right, source type, calibration condition) of matched
+    events with an `attribution_detail`: the data a calibration map is fitted on."""
     out = []
     for m in matching.matches:
         detail = m.event.detail
         if not m.source.party or not detail or detail.get("raw") is None:
             continue
-        out.append((float(detail["raw"]), detail.get("party") == m.source.party, m.source.type))
+        out.append(
+            (
+                float(detail["raw"]),
+                detail.get("party") == m.source.party,
+                m.source.type,
+                str(detail.get("condition", "all")),
+            )
+        )
     return out
+
+
+def ece_interval(
+    confidence: Sequence[float], correct: Sequence[bool], draws: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """A 90% bootstrap interval of the expected calibration error (events resampled)."""
+    c = np.asarray(confidence, float)
+    y = np.asarray(correct, bool)
+    if c.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = [
+        expected_calibration_error(c[idx], y[idx])
+        for idx in rng.integers(0, c.size, size=(draws, c.size))
+    ]
+    return float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95))
+
+
+def weapon_class_scores(matching: Matching) -> dict[str, float | int | None]:
+    """Matched launches and impacts with a true weapon and a `weapon_class` distribution: how
+    often its most probable class is the true one, the mean probability of the true class, and
+    the expected calibration error of the top class's probability."""
+    top_p, right, p_true = [], [], []
+    for m in matching.matches:
+        dist = m.event.weapon_class.get("probabilities")
+        if not dist or not m.source.weapon or m.source.type not in SHOT_TYPES:
+            continue
+        top = max(dist, key=lambda c: dist[c])
+        top_p.append(float(dist[top]))
+        right.append(top == m.source.weapon)
+        p_true.append(float(dist.get(m.source.weapon, 0.0)))
+    n = len(right)
+    return {
+        "n": n,
+        "accuracy": round(sum(right) / n, 4) if n else None,
+        "mean_p_true": round(float(np.mean(p_true)), 4) if n else None,
+        "ece": round(expected_calibration_error(top_p, right), 4) if n else None,
+    }
 
 
 ATTRIBUTION_GROUPS = [

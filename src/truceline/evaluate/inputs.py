@@ -66,6 +66,8 @@ class EventFeature:
     """The event's violations as written: `rule`, `article`, `party`, `probability`, ..."""
     detail: dict[str, Any] = field(default_factory=dict)
     """`attribution_detail` (a truceline extension), if present."""
+    weapon_class: dict[str, Any] = field(default_factory=dict)
+    """`weapon_class` (a truceline extension: `probabilities` per class), if present."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,7 @@ def read_events(path: Path) -> tuple[list[EventFeature], dict[str, Any] | None]:
                     if isinstance(v, dict) and v.get("rule")
                 ),
                 detail=props.get("attribution_detail") or {},
+                weapon_class=props.get("weapon_class") or {},
             )
         )
     if problems:
