@@ -34,12 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from truceline import __version__
 from truceline.agreement.model import NO_PARTY, Agreement, Rule, RuleKind
 from truceline.attribute.areas import Integrator
 from truceline.attribute.model import SHOT_TYPES, event_covariance, p_launch
 from truceline.config import AttributeSettings
-from truceline.records import EvaluationMode, EvaluationStatus, Event, Provenance, Violation
+from truceline.records import Event, Provenance, Violation
 
 METHOD = "rules/1"
 NS = 1_000_000_000
@@ -228,14 +227,7 @@ class RulesEngine:
                     party=party,
                     probability=round(b.probability * (top_p if party is not None else 1.0), 6),
                     explanation=b.explanation + ("" if party else "; party undetermined"),
-                    provenance=Provenance(
-                        evaluation_mode=EvaluationMode.AUTOMATIC,
-                        evaluation_status=EvaluationStatus.PRELIMINARY,
-                        author=f"truceline {__version__}",
-                        created_ns=created_ns,
-                        method=METHOD,
-                        inputs=(event.id,),
-                    ),
+                    provenance=Provenance.automatic(METHOD, (event.id,), created_ns),
                 )
                 for b in breaches[event.id]
             ]
