@@ -187,6 +187,17 @@ def test_pooled_median_differs_from_the_median_of_medians():
     )
 
 
+def test_the_radial_cdf_reaches_one_far_out_and_pooling_spans_sizes():
+    # Far out the quadrature's integrand is a narrow spike: the CDF must still be 1, not 0
+    # (a sector-day run with a 48 km far-field ellipse beside 2.6 m ones broke the pooling).
+    flat = np.diag([1.0, 1e-4])
+    radii = np.array([3.0, 9.0, 100.0, 2e4])
+    assert [float(radial_error_cdf(r, flat[None])[0]) for r in radii][1:] == [1.0, 1.0, 1.0]
+    covs = np.stack([np.eye(2) * 6.6, np.diag([2.3e9, 1e3]), np.eye(2) * 10.0])
+    pooled = pooled_median_radial_error_m(covs)
+    assert radial_error_cdf(pooled, covs).mean() == pytest.approx(0.5, abs=1e-5)  # xtol ~ 1e-9 hi
+
+
 def _bound_by_hand(source_id: str, temperature_c: float, wind: tuple[float, float]) -> np.ndarray:
     """The bound computed directly: the sensors of the source's acoustic observations in a
     tangent plane at the truth; S1 carries an azimuth; S2 has a timing sigma of 0.02 s."""

@@ -291,7 +291,9 @@ def _radial_cdf(r: F64, q: F64) -> F64:
     legendre = 2.0 * np.sum(_THETA_W * phi * inner * r * np.cos(_THETA), axis=-1)
     reach = np.sqrt(np.clip(r * r - q * _GH_X**2, 0.0, None))
     hermite = np.sum(_GH_W * (2.0 * ndtr(reach) - 1.0), axis=-1)
-    return np.where(q[..., 0] < _Q_HERMITE, hermite, legendre)
+    # Far out (r >= 9) the Legendre integrand is a spike of width ~1/r that fixed nodes miss;
+    # there P >= P(z1^2 + z2^2 <= r^2) = 1 - exp(-r^2 / 2) > 1 - 3e-18, so P is 1.
+    return np.where(r[..., 0] >= 9.0, 1.0, np.where(q[..., 0] < _Q_HERMITE, hermite, legendre))
 
 
 def _radial_median_unit(q: F64) -> F64:
@@ -353,9 +355,11 @@ def pooled_median_radial_error_m(cov: ArrayLike) -> float:
     lo, hi = float(medians.min()), float(medians.max())
     if hi <= lo * (1 + 1e-12):
         return lo
-    return float(
-        brentq(lambda m: radial_error_cdf(m, cov).mean() - 0.5, lo, hi, xtol=1e-9 * hi, rtol=1e-12)
-    )
+
+    def excess(m: float) -> float:
+        return float(radial_error_cdf(m, cov).mean()) - 0.5
+
+    return float(brentq(excess, lo, hi, xtol=1e-9 * hi, rtol=1e-12))
 
 
 def _percentile(values: Sequence[float], p: float) -> float:
