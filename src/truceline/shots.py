@@ -106,14 +106,20 @@ def decide(
     max_tof = max((float(tb.time_of_flight_s.max()) for _, tb, _ in tables), default=0.0)
     cand_a, cand_b, cand_score, cand_z, cand_w = [], [], [], [], []
     if n > 1 and tables:
-        tree = cKDTree(to_ecef(lon, lat))
-        pairs = tree.query_pairs(r=max_reach * 1.01, output_type="ndarray")
+        # Candidates close in space and in time at once: time scaled to metres so that the
+        # longest reach and the longest flight weigh alike; within r * sqrt(2) of each other in
+        # (x, y, z, v t) lies every pair with distance <= r and dt <= the longest flight. Space
+        # alone would pair every event with every other in reach all day long.
+        window_s = max_tof * 1.2
+        speed = max_reach / max(window_s, 1e-9)
+        tree = cKDTree(np.column_stack([to_ecef(lon, lat), t * speed]))
+        pairs = tree.query_pairs(r=max_reach * 1.01 * np.sqrt(2.0), output_type="ndarray")
         if pairs.size:
             a, b = pairs[:, 0], pairs[:, 1]
             swap = t[a] > t[b]  # a: the earlier (launch candidate), b: the later
             a, b = np.where(swap, b, a), np.where(swap, a, b)
             dt = t[b] - t[a]
-            keep = (dt > 0) & (dt <= max_tof * 1.2)
+            keep = (dt > 0) & (dt <= window_s)
             a, b, dt = a[keep], b[keep], dt[keep]
             r = geodesic_distance_m(lon[a], lat[a], lon[b], lat[b])
             best_z = np.full(a.size, np.inf)
@@ -170,6 +176,9 @@ def _log_sigmoid(x: NDArray) -> NDArray:
     return -np.logaddexp(0.0, -x)
 
 
+_MAX_ASSIGNMENT_CELLS = 4_000_000  # 32 MB of float64: beyond it, greedy by score
+
+
 def _assign(a: NDArray, b: NDArray, score: NDArray, n: int, paired: NDArray) -> None:
     """Maximum-score matching of launches to impacts, solved per connected cluster."""
     graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
@@ -181,6 +190,14 @@ def _assign(a: NDArray, b: NDArray, score: NDArray, n: int, paired: NDArray) -> 
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, a.size], strict=True):
         ca, cb, cs = a[lo:hi], b[lo:hi], score[lo:hi]
         rows, cols = np.unique(ca), np.unique(cb)
+        if rows.size * cols.size > _MAX_ASSIGNMENT_CELLS:
+            # A cluster too big for a dense assignment (a busy day chains pairs for hours):
+            # best pairs first, each event at most once.
+            for k in np.argsort(-cs, kind="stable"):
+                x, y = int(ca[k]), int(cb[k])
+                if paired[x] < 0 and paired[y] < 0:
+                    paired[x], paired[y] = y, x
+            continue
         # Each event is either a launch row or an impact column of the matrix, not both: an
         # event that is both a candidate launch and a candidate impact is offered on both sides,
         # and a conflicting choice is resolved by dropping the weaker pair afterwards.

@@ -63,3 +63,41 @@ def test_times_that_fit_no_weapon_do_not_pair():
         [ShotInput(37.2, 48.3, 0.0, 4, 1), ShotInput(float(i_lon), float(i_lat), 400.0, 1, 4)]
     )
     assert d[0].paired is None and d[1].paired is None
+
+
+def _barrage(n: int = 12) -> list[ShotInput]:
+    lon, lat = 37.2, 48.3
+    i_lon, i_lat = destination(lon, lat, 300.0, 18_000.0)
+    flight = tof("artillery-100mm-plus", 18_000.0)
+    launches = [ShotInput(lon, lat, 100.0 + 7 * k, 4, 1) for k in range(n)]
+    impacts = [
+        ShotInput(float(i_lon), float(i_lat), 100.0 + 7 * k + flight, 1, 4) for k in range(n)
+    ]
+    return launches + impacts
+
+
+def test_a_cluster_too_big_for_a_dense_assignment_is_paired_greedily(monkeypatch):
+    import truceline.shots as shots
+
+    dense = decide(_barrage())
+    monkeypatch.setattr(shots, "_MAX_ASSIGNMENT_CELLS", 1)
+    greedy = decide(_barrage())
+    n = len(greedy) // 2
+    # Each launch with its own impact either way, every event at most once.
+    assert [d.paired for d in greedy] == [d.paired for d in dense]
+    assert [d.paired for d in greedy[:n]] == list(range(n, 2 * n))
+
+
+def test_events_a_day_apart_are_never_candidates():
+    # The same barrage repeated every hour for a day at the same place: each round pairs within
+    # its own hour (candidates are searched in space and time together).
+    day = []
+    for hour in range(24):
+        day += [
+            ShotInput(e.lon, e.lat, e.t_s + 3600 * hour, e.n_launch, e.n_impact)
+            for e in _barrage(4)
+        ]
+    decisions = decide(day)
+    for i, d in enumerate(decisions):
+        assert d.paired is not None
+        assert abs(day[d.paired].t_s - day[i].t_s) < 120
