@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import truceline, write_result
 
 HERE = Path(__file__).resolve().parent
-
-
-def truceline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "truceline", *args], check=True, capture_output=True, text=True
-    )
 
 
 def main() -> None:

@@ -64,3 +64,14 @@ def write_result(path: str | None, name: str, figures: dict[str, Any]) -> dict[s
         Path(path).write_text(json.dumps(result, indent=2) + "\n")
     sys.stdout.flush()
     return result
+
+
+def truceline(*args: str) -> subprocess.CompletedProcess:
+    """Run a truceline command in a child process; on failure, show its stderr and stop."""
+    done = subprocess.run(
+        [sys.executable, "-m", "truceline", *args], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"truceline {args[0] if args else ''} failed (exit {done.returncode})")
+    return done
