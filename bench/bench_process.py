@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import truceline, write_result
+from common import simulated, truceline, write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,18 +26,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json")
     args = parser.parse_args()
-    data = HERE / ".cache" / f"{args.scenario}-{args.seed}"
-    if not (data / "truth.jsonl").is_file():
-        truceline(
-            "simulate",
-            "--scenario",
-            args.scenario,
-            "--seed",
-            str(args.seed),
-            "--out",
-            str(data),
-            "--no-progress",
-        )
+    data = simulated(args.scenario, args.seed)
     work = HERE / ".cache" / f"run-{args.scenario}-{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     db = work / "truceline.db"

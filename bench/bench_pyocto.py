@@ -333,20 +333,9 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(HERE))
-    from common import write_result
+    from common import simulated, write_result
 
-    data = HERE / ".cache" / f"{args.scenario}-{args.seed}"
-    if not (data / "truth.jsonl").is_file():
-        truceline(
-            "simulate",
-            "--scenario",
-            args.scenario,
-            "--seed",
-            str(args.seed),
-            "--out",
-            str(data),
-            "--no-progress",
-        )
+    data = simulated(args.scenario, args.seed)
     work = HERE / ".cache" / f"pyocto-{args.scenario}-{args.seed}-{args.hours:g}h"
     work.mkdir(parents=True, exist_ok=True)
     cut = cut_slice(data, work, args.hours)

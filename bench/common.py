@@ -75,3 +75,12 @@ def truceline(*args: str) -> subprocess.CompletedProcess:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"truceline {args[0] if args else ''} failed (exit {done.returncode})")
     return done
+
+
+def simulated(scenario: str, seed: int) -> Path:
+    """bench/.cache/SCENARIO-SEED/, simulated once and reused."""
+    data = Path(__file__).resolve().parent / ".cache" / f"{scenario}-{seed}"
+    if not (data / "truth.jsonl").is_file():
+        truceline("simulate", "--scenario", scenario, "--seed", str(seed), "--out", str(data),
+                  "--no-progress")  # fmt: skip
+    return data
