@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from truceline.cli.options import AsJson, Progress
 from truceline.errors import UsageError
 from truceline.timeutil import parse_time
 
@@ -38,13 +39,8 @@ def ingest(
     until: Annotated[
         str | None, typer.Option("--until", help="End of the run's time window (RFC 3339).")
     ] = None,
-    progress: Annotated[
-        bool,
-        typer.Option(
-            "--progress/--no-progress", help="Progress bar on standard error (only on a terminal)."
-        ),
-    ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    progress: Progress = True,
+    as_json: AsJson = False,
 ) -> None:
     """Validate sensors and observations and store them (--db). Bad observations are
     quarantined with their reason, never dropped; a summary table shows the counts. Exit 0 even

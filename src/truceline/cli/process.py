@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from truceline.cli.options import AsJson, Progress
 from truceline.errors import UsageError
 
 
@@ -23,10 +24,8 @@ def process(
         str, typer.Option("--observations", help="observations.jsonl, or - for standard input.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Directory for events.geojson.")],
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bar (only on a terminal).")
-    ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    progress: Progress = True,
+    as_json: AsJson = False,
 ) -> None:
     """Ingest observations (bad ones quarantined with their reason), associate and locate
     acoustic events, decide launch or impact and pair them; store everything (--db) and write

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from truceline.cli.options import AsJson, Progress
+
 
 def simulate(
     scenario: Annotated[
@@ -24,13 +26,8 @@ def simulate(
     seed: Annotated[
         int | None, typer.Option("--seed", min=0, help="Random seed (default: the scenario's).")
     ] = None,
-    progress: Annotated[
-        bool,
-        typer.Option(
-            "--progress/--no-progress", help="Progress bar on standard error (only on a terminal)."
-        ),
-    ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    progress: Progress = True,
+    as_json: AsJson = False,
 ) -> None:
     """Simulate a scenario: write agreement.yaml, areas.geojson, sensors.geojson,
     observations.jsonl, truth.jsonl, scenario.yaml and truth_summary.json to --out."""
