@@ -175,6 +175,13 @@ class AssociateSettings(Section):
         unit="detections/sensor",
         gt=0,
     )
+    salvo_false_rounds: float = setting(
+        1.0,
+        "In a dense group, a window of origin times at a salvo's place counts as a round when "
+        "chance would fill one as full no more often than this, over the group's span.",
+        unit="windows",
+        gt=0,
+    )
     settle_s: float = setting(
         2.0,
         "A dense group is searched once its newest detection is this far behind the newest "
@@ -210,6 +217,22 @@ class AssociateSettings(Section):
     )
     max_reduced_chi2: float = setting(
         3.0, "Largest chi-square per degree of freedom of an accepted origin.", gt=0
+    )
+    chance_alpha: float = setting(
+        1e-3,
+        "An origin is rejected when its sensors could have agreed by chance with at least this "
+        "probability, given how many detections the group's sensors have near its predicted "
+        "arrivals (salvos).",
+        unit="probability",
+        gt=0,
+        le=1,
+    )
+    chance_window_s: float = setting(
+        3.0,
+        "Half-width of the span around each predicted arrival over which a sensor's rate of "
+        "other detections is counted, for the chance test.",
+        unit="s",
+        gt=0,
     )
     silent_radius_fraction: float = setting(
         0.7,

@@ -29,9 +29,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.stats import poisson
 
 from truceline.associate.network import AcousticNetwork
-from truceline.associate.stack import coarse_regions, fine_peaks
+from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
 from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
 from truceline.locate.atmosphere import Atmosphere
@@ -378,7 +379,7 @@ class AcousticAssociator:
 
     def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
         """Find events in one component's detections, best first, until none is left; a dense
-        component (a salvo) is also searched by stacking."""
+        component (a salvo) is first searched at its places, then also by stacking."""
         self.stats["extract_calls"] += 1
         s_idx = self.sensor.v[members]
         lon0, lat0 = float(np.mean(self.net.lon[s_idx])), float(np.mean(self.net.lat[s_idx]))
@@ -390,8 +391,9 @@ class AcousticAssociator:
         )
         remaining = np.ones(members.size, dtype=bool)
         found: list[WorkingEvent] = []
-        # Dense groups (salvos) are also searched by stacking; the coarse search for the areas
-        # where sources lie is done once per group, the fine one for each event.
+        # Dense groups (salvos) are first searched round by round at the salvos' places, then
+        # also by stacking; the coarse search for the areas where sources lie is done once per
+        # group, the fine one for each event.
         regions = None
         if dense:
             regions = coarse_regions(
@@ -401,6 +403,9 @@ class AcousticAssociator:
                 speed,
                 margin_m=min(self.max_source_m / 2, 8_000.0),
             )
+            found = self._salvo_rounds(members, remaining, arr_all, speed, projection, regions)
+            for event in found:
+                remaining &= ~np.isin(members, np.array(event.det))
         for _ in range(64):
             idx = np.flatnonzero(remaining)
             if np.unique(s_idx[idx]).size < self.s.min_sensors:
@@ -411,6 +416,60 @@ class AcousticAssociator:
             found.append(event)
             used = np.isin(members, np.array(event.det))
             remaining &= ~used
+        return found
+
+    def _salvo_rounds(
+        self,
+        members: NDArray[np.int64],
+        remaining: NDArray[np.bool_],
+        arr_all: Arrivals,
+        speed: SoundSpeed,
+        projection: TangentPlane,
+        regions: list[tuple[float, float]],
+    ) -> list[WorkingEvent]:
+        """The rounds of the salvos in a dense group, place by place: where the most
+        detections agree in rounds (`stack.salvo`), each round's origin time with that place
+        is a trial origin solved on its own tight consensus; repeated while a place yields
+        rounds. A round found this way is pure: with the place fixed, the rounds of a salvo
+        fall apart in origin time, where a search over place and time lets them mix."""
+        remaining = remaining.copy()
+        found: list[WorkingEvent] = []
+        for _ in range(8):
+            idx = np.flatnonzero(remaining)
+            sensors = self.sensor.v[members[idx]]
+            if np.unique(sensors).size < self.s.min_sensors:
+                break
+            place = salvo(
+                arr_all.x_m[idx],
+                arr_all.y_m[idx],
+                arr_all.t_s[idx],
+                sensors,
+                speed,
+                regions,
+                self.s.min_sensors,
+                false_rounds=self.s.salvo_false_rounds,
+            )
+            if place is None:
+                break
+            before = len(found)
+            for tau in place.taus:
+                idx = np.flatnonzero(remaining)
+                event = self._try_hypotheses(
+                    members,
+                    idx,
+                    arr_all,
+                    speed,
+                    projection,
+                    np.array([place.x_m]),
+                    np.array([place.y_m]),
+                    np.array([tau]),
+                    n_forced=1,
+                )
+                if event is not None:
+                    found.append(event)
+                    remaining &= ~np.isin(members, np.array(event.det))
+            if len(found) == before:
+                break
         return found
 
     def _hypotheses(
@@ -613,6 +672,10 @@ class AcousticAssociator:
         if silent > self.s.max_silent_sensors:
             log.debug("rejected: %d sensors near the origin heard nothing", silent)
             return None
+        chance = self._chance(sol, members, arr_all, used.size)
+        if chance > self.s.chance_alpha:
+            log.debug("rejected: %d sensors could agree by chance (p = %.2g)", used.size, chance)
+            return None
         if used.size < self.s.min_sensors or not self._acceptable(sol):
             log.debug(
                 "rejected: %d used, converged %s, chi2 %.1f on %d dof",
@@ -623,6 +686,23 @@ class AcousticAssociator:
             )
             return None
         return used, sol
+
+    def _chance(self, sol: Solution, members, arr_all: Arrivals, n_used: int) -> float:
+        """Probability that `n_used` or more of the group's sensors have a detection within the
+        gathering tolerance of the origin's predicted arrivals by chance: each sensor's rate is
+        that of its detections in the group within `chance_window_s` of its predicted arrival,
+        the count Poisson with the sum of the sensors' chances (docs/methods.md, Association)."""
+        sensors = self.sensor.v[members]
+        travel, d = sol.speed.travel_time_s(arr_all.x_m - sol.x_m, arr_all.y_m - sol.y_m)
+        offset = arr_all.t_s - sol.tau_s - travel
+        window = self.s.chance_window_s
+        uniq, inverse = np.unique(sensors, return_inverse=True)
+        near = np.bincount(inverse, weights=np.abs(offset) <= window, minlength=uniq.size)
+        sigma = np.sqrt(arr_all.sigma_s**2 + (self.jitter_s_per_m * d) ** 2)
+        tolerance = np.zeros(uniq.size)
+        tolerance[inverse] = self.s.attach_sigma * sigma
+        expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
+        return float(poisson.sf(n_used - 1, expected))
 
     def _silent(
         self,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import poisson
 
 from truceline.locate.solver import SoundSpeed
 
@@ -34,6 +35,24 @@ class Peak:
     count: int
 
 
+def _histograms(x: F64, y: F64, t: F64, gx: F64, gy: F64, speed: SoundSpeed, window_s: float):
+    """Per chunk of grid nodes and per window offset (0 and half a window): the nodes' slice,
+    the counts of implied origin times per window (nodes x windows) and the windows' start."""
+    g = gx.size
+    step = max(1, _CHUNK_CELLS // max(x.size, 1))
+    for lo in range(0, g, step):
+        hi = min(g, lo + step)
+        travel, _ = speed.travel_time_s(x[None, :] - gx[lo:hi, None], y[None, :] - gy[lo:hi, None])
+        tau = t[None, :] - travel
+        t0 = float(tau.min())
+        rows = np.arange(hi - lo)[:, None]
+        for offset in (0.0, 0.5 * window_s):
+            b = ((tau - t0 + offset) / window_s).astype(np.int64)
+            nb = int(b.max()) + 1
+            counts = np.bincount((rows * nb + b).ravel(), minlength=(hi - lo) * nb)
+            yield slice(lo, hi), counts.reshape(hi - lo, nb), t0 - offset
+
+
 def scan(
     x: F64,
     y: F64,
@@ -46,28 +65,29 @@ def scan(
     """Per grid node, the most detections whose implied origin times fall in one window of
     `window_s` (windows at two offsets half a window apart, so no cluster is split by an
     edge), and that window's centre time. Returns (count, tau) arrays over the nodes."""
-    g = gx.size
-    best_count = np.zeros(g, dtype=np.int64)
-    best_tau = np.zeros(g)
-    step = max(1, _CHUNK_CELLS // max(x.size, 1))
-    for lo in range(0, g, step):
-        hi = min(g, lo + step)
-        travel, _ = speed.travel_time_s(x[None, :] - gx[lo:hi, None], y[None, :] - gy[lo:hi, None])
-        tau = t[None, :] - travel
-        t0 = float(tau.min())
-        rows = np.arange(hi - lo)[:, None]
-        for offset in (0.0, 0.5 * window_s):
-            b = ((tau - t0 + offset) / window_s).astype(np.int64)
-            nb = int(b.max()) + 1
-            counts = np.bincount((rows * nb + b).ravel(), minlength=(hi - lo) * nb)
-            counts = counts.reshape(hi - lo, nb)
-            arg = counts.argmax(axis=1)
-            top = counts[np.arange(hi - lo), arg]
-            better = top > best_count[lo:hi]
-            best_count[lo:hi] = np.where(better, top, best_count[lo:hi])
-            centre = t0 - offset + (arg + 0.5) * window_s
-            best_tau[lo:hi] = np.where(better, centre, best_tau[lo:hi])
+    best_count = np.zeros(gx.size, dtype=np.int64)
+    best_tau = np.zeros(gx.size)
+    for nodes, counts, start in _histograms(x, y, t, gx, gy, speed, window_s):
+        arg = counts.argmax(axis=1)
+        top = counts[np.arange(counts.shape[0]), arg]
+        better = top > best_count[nodes]
+        best_count[nodes] = np.where(better, top, best_count[nodes])
+        centre = start + (arg + 0.5) * window_s
+        best_tau[nodes] = np.where(better, centre, best_tau[nodes])
     return best_count, best_tau
+
+
+def scan_rounds(
+    x: F64, y: F64, t: F64, gx: F64, gy: F64, speed: SoundSpeed, window_s: float
+) -> NDArray[np.int64]:
+    """Per grid node, the pairs of detections whose implied origin times share a window of
+    `window_s` (sum of count · (count - 1) over windows, the better of the two offsets): at the
+    place a salvo came from, every round's detections agree, each round in its own window,
+    and a place that smears the rounds over neighbouring windows scores less."""
+    best = np.zeros(gx.size, dtype=np.int64)
+    for nodes, counts, _ in _histograms(x, y, t, gx, gy, speed, window_s):
+        best[nodes] = np.maximum(best[nodes], (counts * (counts - 1)).sum(axis=1))
+    return best
 
 
 def _grid(cx: float, cy: float, half_m: float, spacing_m: float) -> tuple[F64, F64]:
@@ -127,3 +147,85 @@ def fine_peaks(
         peaks.append(Peak(float(fx[k]), float(fy[k]), float(tau[k]), int(count[k])))
     peaks.sort(key=lambda p: -p.count)
     return peaks
+
+
+@dataclass(frozen=True, slots=True)
+class Salvo:
+    """The place a salvo came from (m, local plane) and the origin times (s) of its rounds
+    heard there by at least `min_count` sensors, most heard first."""
+
+    x_m: float
+    y_m: float
+    taus: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+def salvo(
+    x: F64,
+    y: F64,
+    t: F64,
+    sensors: NDArray[np.int64],
+    speed: SoundSpeed,
+    centres: list[tuple[float, float]],
+    min_count: int,
+    *,
+    half_m: float = 1500.0,
+    fine_m: float = 25.0,
+    window_s: float = 0.2,
+    false_rounds: float = 1.0,
+) -> Salvo | None:
+    """The node, within `half_m` of the `centres`, where the detections agree best in rounds
+    (`scan_rounds`), and its rounds: windows of `window_s` of implied origin time holding
+    `min_count` distinct sensors or more and more than chance gives (`false_rounds`
+    expected chance windows over the span), taken greedily, largest first. None without two
+    such rounds (one round is an ordinary event)."""
+    best: tuple[int, float, float] | None = None
+    for cx, cy in centres:
+        # Coarse to fine: far from the sensors a salvo's place is poorly resolved in range, so
+        # the search reaches `half_m` around each area; the mid grid's window allows for its
+        # nodes' offset from the place.
+        mid = 4 * fine_m
+        for half, spacing, window in (
+            (half_m, mid, window_s + mid / speed.c_mps),
+            (mid, fine_m, window_s),
+        ):
+            fx, fy = _grid(cx, cy, half, spacing)
+            score = scan_rounds(x, y, t, fx, fy, speed, window)
+            k = int(np.argmax(score))
+            cx, cy = float(fx[k]), float(fy[k])
+        if best is None or score[k] > best[0]:
+            best = (int(score[k]), cx, cy)
+    if best is None:
+        return None
+    _, bx, by = best
+    travel, _ = speed.travel_time_s(x - bx, y - by)
+    order = np.argsort(t - travel)
+    u, s = (t - travel)[order], sensors[order]
+    # Other sounds' detections fall in a window by chance, Poisson with the group's mean rate:
+    # a round must hold more than `false_rounds` chance windows over the whole span would.
+    windows = max(float(u[-1] - u[0]) / window_s, 1.0)
+    rate = u.size / windows
+    threshold = max(min_count, int(poisson.isf(false_rounds / windows, rate)) + 1)
+    free = np.ones(u.size, dtype=bool)
+    ends = np.searchsorted(u, u + window_s, side="right")
+    starts = np.arange(u.size)
+    taus: list[float] = []
+    counts: list[int] = []
+    while True:
+        # Free detections in the window starting at each free detection; the fullest is the
+        # next round if it holds enough distinct sensors.
+        filled = np.concatenate([[0], np.cumsum(free)])
+        count = np.where(free, filled[ends] - filled[starts], 0)
+        i = int(np.argmax(count))
+        if count[i] < threshold:
+            break
+        window = np.arange(i, int(ends[i]))
+        window = window[free[window]]
+        free[window] = False
+        distinct = np.unique(s[window]).size
+        if distinct >= threshold:
+            taus.append(float(np.median(u[window])))
+            counts.append(distinct)
+    if len(taus) < 2:
+        return None
+    return Salvo(bx, by, tuple(taus), tuple(counts))
