@@ -168,3 +168,36 @@ def test_two_radars_tracking_one_shot_make_one_event():
     e, n = plane.forward(joined.origin.lon, joined.origin.lat)
     assert abs(e[0] - 75.0) < 1 and abs(n[0] + 40.0) < 1  # equal weights: the midpoint
     assert joined.origin.ellipse95.major_m < 100.0 * 2.45
+
+
+def test_each_round_of_a_salvo_fuses_with_its_own_acoustic_event():
+    """Rockets half a second apart from launchers 40 m apart: the radar's launch point is ~100 m
+    uncertain, so only the time tells which acoustic event is the same round."""
+    from dataclasses import replace
+
+    from truceline.radar.stage import merge
+
+    plane = TangentPlane(37.0, 48.0)
+    acoustic, radar = [], []
+    for k in range(4):
+        lon, lat = plane.inverse(40.0 * (k % 2), 0.0)
+        shot = _radar_shot(f"AC-{k}", "-", float(lon[0]), float(lat[0]), 100.0 + 0.5 * k)
+        cov = ((5.0**2, 0.0, 0.0), (0.0, 5.0**2, 0.0), (0.0, 0.0, 0.005**2))
+        acoustic.append(
+            replace(
+                shot,
+                origin=replace(shot.origin, covariance=cov),
+                evidence=(f"A{k}-1", f"A{k}-2"),
+                properties={},
+            )
+        )
+        # The radar sees round k 60 m off (well within its 100 m sigma), 0.1 s off in time.
+        rlon, rlat = plane.inverse(40.0 * (k % 2) + 60.0, 0.0)
+        radar.append(
+            _radar_shot(f"RL-CB1-{k}", "CB1", float(rlon[0]), float(rlat[0]), 100.1 + 0.5 * k)
+        )
+    events, merged = merge(acoustic, radar, 3.5, 3.0, standalone=True)
+    assert merged == 4
+    for k in range(4):
+        fused = next(e for e in events if e.id == f"AC-{k}")
+        assert f"CB1-{k}" in fused.evidence, (k, fused.evidence)

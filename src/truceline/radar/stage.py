@@ -348,9 +348,9 @@ def merge(
     standalone: bool = True,
 ) -> tuple[list[Event], int]:
     """Join each radar launch or impact with the acoustic event of the same shot (within
-    `window_s` in time and `merge_sigma` in combined position sigma; the nearest wins; several
-    radars may join one acoustic event). Radar shots that join none are kept only if
-    `standalone`. Returns all events and the number of radar events merged."""
+    `window_s` in time and `merge_sigma` in the combined (east, north, time) covariance; closest
+    pairs first, one radar shot per acoustic event). Radar shots that join none are kept only
+    if `standalone`. Returns all events and the number of radar events merged."""
     shots = [e for e in radar if e.type in ("launch", "impact") and e.origin.covariance]
     others = [e for e in radar if e not in shots]
     # Several radars tracking one shot give one event per track: join them first, so a shot
@@ -370,13 +370,8 @@ def merge(
     for r in shots:
         lo = np.searchsorted(times_sorted, r.time_ns - window)
         hi = np.searchsorted(times_sorted, r.time_ns + window, side="right")
-        plane = TangentPlane(r.origin.lon, r.origin.lat)
-        cr = np.asarray(r.origin.covariance)[:2, :2]
         for k in order[lo:hi]:
-            a = cands[k]
-            e, n = plane.forward(a.origin.lon, a.origin.lat)
-            d = np.array([e[0], n[0]])
-            c = cr + np.asarray(a.origin.covariance)[:2, :2]
+            d, c = _offset(r, cands[k])
             try:
                 d2 = float(d @ np.linalg.solve(c, d))
             except np.linalg.LinAlgError:
@@ -384,11 +379,14 @@ def merge(
             if d2 < merge_sigma**2:
                 pairs.append((d2, r.id, int(k)))
     pairs.sort()
-    # Each radar event joins its nearest acoustic event; several radars may join one shot.
+    # One shot each way, closest first (in place and time: the rounds of a salvo are tens of
+    # metres and half a second apart); the radars of one shot were joined above.
     used_r: dict[str, int] = {}
+    used_a: set[int] = set()
     for _, rid, k in pairs:
-        if rid not in used_r:
+        if rid not in used_r and k not in used_a:
             used_r[rid] = k
+            used_a.add(k)
     by_id = {e.id: e for e in shots}
     final_id = {rid: cands[k].id for rid, k in used_r.items()}
     fused: dict[str, Event] = {}
