@@ -1,0 +1,175 @@
+"""Acoustic association and location alone, scored against the truth: the quick loop for tuning.
+
+    python bench/bench_association.py [--scenario sector-day] [--seed 1] [--start-h H --hours N]
+        [--set associate.chance_alpha=0.01 ...] [--json FILE]
+
+Replays the scenario's acoustic detections and weather reports (bench/.cache/SCENARIO-SEED/,
+simulated once if absent) in file order, in batches of `associate.batch_s` of detection time,
+into one `AcousticAssociator`, with no store, radar, shots or attribution. An event matches the
+source that caused more than half of its detections (the evidence rule of `truceline evaluate`),
+one event per source; recall is over sources heard by 5+ sensors whose origin is at least 300 s
+before the last detection (so the replay could finish them), precision over all events. The
+location error and 95% ellipse coverage are of the matched events. A `--start-h` / `--hours`
+slice keeps the detections and sources in that window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+
+import numpy as np
+
+from common import simulated, write_result
+from truceline.associate.acoustic import LABEL_CODES, AcousticAssociator
+from truceline.associate.network import AcousticNetwork
+from truceline.config import load_settings, parse_assignment
+from truceline.geo.projection import to_ecef
+from truceline.locate.atmosphere import Atmosphere
+from truceline.locate.solver import ellipse_k2
+from truceline.records import Sensor
+from truceline.timeutil import parse_time
+
+HOUR_NS = 3_600_000_000_000
+TAIL_S = 300.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="sector-day")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start-h", type=float, default=0.0)
+    parser.add_argument("--hours", type=float, default=None)
+    parser.add_argument("--set", action="append", default=[], help="SECTION.NAME=VALUE")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    data = simulated(args.scenario, args.seed)
+
+    settings = load_settings(flags=dict(parse_assignment(item) for item in args.set)).settings
+    feats = json.loads((data / "sensors.geojson").read_text())["features"]
+    sensors = [
+        Sensor(
+            id=f["properties"]["id"],
+            kind=f["properties"]["kind"],
+            operator=f["properties"]["operator"],
+            lon=f["geometry"]["coordinates"][0],
+            lat=f["geometry"]["coordinates"][1],
+            timing_sigma_s=f["properties"].get("timing_sigma_s", 0.01),
+        )
+        for f in feats
+    ]
+    net = AcousticNetwork([s for s in sensors if s.kind == "acoustic"])
+    weather = {s.id: s for s in sensors if s.kind == "weather"}
+    obs, seen = [], set()
+    with open(data / "observations.jsonl") as lines:
+        for line in lines:
+            o = json.loads(line)
+            if o["kind"] in ("acoustic", "weather") and o["id"] not in seen:
+                seen.add(o["id"])
+                o["t"] = parse_time(o["time"])
+                obs.append(o)
+    day0 = min(o["t"] for o in obs)
+    day0 -= day0 % (24 * HOUR_NS)
+    lo = day0 + round(args.start_h * HOUR_NS)
+    hi = lo + round(args.hours * HOUR_NS) if args.hours else None
+    obs = [o for o in obs if o["t"] >= lo - HOUR_NS and (hi is None or o["t"] < hi)]
+    obs = [o for o in obs if o["kind"] == "weather" or o["t"] >= lo]
+
+    atmosphere = Atmosphere()
+    assoc = AcousticAssociator(net, atmosphere, day0, settings.associate, settings.locate)
+    batch: list[tuple] = []
+
+    def flush() -> None:
+        if batch:
+            assoc.add(*(list(c) for c in zip(*batch, strict=True)))
+            batch.clear()
+
+    start = time.perf_counter()
+    for o in obs:
+        if o["kind"] == "weather":
+            s = weather[o["sensor"]]
+            wind = tuple(o.get("wind_mps", (0.0, 0.0)))
+            atmosphere.add(s.id, to_ecef(s.lon, s.lat)[0], o["t"], o["temperature_c"], wind)
+            continue
+        if batch and (o["t"] - batch[0][2]) / 1e9 > settings.associate.batch_s:
+            flush()
+        batch.append(
+            (
+                o["id"],
+                net.index_of[o["sensor"]],
+                o["t"],
+                LABEL_CODES[o.get("signal", "unknown")],
+                o.get("azimuth_deg", np.nan),
+                o.get("azimuth_sigma_deg", np.nan),
+            )
+        )
+    flush()
+    assoc.flush()
+    elapsed = time.perf_counter() - start
+
+    truth = [json.loads(line) for line in (data / "truth.jsonl").read_text().splitlines()]
+    cause = {oid: s for s in truth for oid in s["observations"]}
+    sensor_of = {o["id"]: o["sensor"] for o in obs if o["kind"] == "acoustic"}
+    matched: dict[str, object] = {}
+    errors, covered, mixed = [], 0, 0
+    for ev in assoc.events:
+        ids = [assoc.obs_id.v[g] for g in ev.det]
+        sources = [cause[i]["id"] for i in ids if i in cause]
+        if not sources:
+            continue
+        k, c = Counter(sources).most_common(1)[0]
+        if c / len(ids) <= 0.5:
+            mixed += 1
+            continue
+        if k in matched:
+            continue
+        matched[k] = ev
+        source = cause[next(i for i in ids if i in cause and cause[i]["id"] == k)]
+        e, n = ev.projection.forward(*source["position"][:2])
+        offset = np.array([float(np.atleast_1d(e)[0]), float(np.atleast_1d(n)[0])])
+        errors.append(float(np.hypot(*offset)))
+        sol = ev.solution
+        k2 = ellipse_k2(0.95, sol.dof, sol.prior_dof)
+        covered += bool(offset @ np.linalg.solve(sol.cov[:2, :2], offset) <= k2)
+    last = max(o["t"] for o in obs if o["kind"] == "acoustic")
+    heard = Counter()
+    for s in truth:
+        heard[s["id"]] = len({sensor_of[x] for x in s["observations"] if x in sensor_of})
+    eligible = [
+        s["id"]
+        for s in truth
+        if s["type"] in ("launch", "impact")
+        and heard[s["id"]] >= 5
+        and lo <= parse_time(s["time"]) < last - TAIL_S * 1e9
+    ]
+    n_events = len(assoc.events)
+    figures = {
+        "scenario": f"{args.scenario} seed {args.seed}",
+        "slice_h": [args.start_h, args.hours],
+        "settings": args.set,
+        "detections": assoc.stats["detections"],
+        "elapsed_s": round(elapsed, 1),
+        "detections_per_s": round(assoc.stats["detections"] / elapsed),
+        "events": n_events,
+        "eligible_sources": len(eligible),
+        "recall": sum(k in matched for k in eligible) / max(len(eligible), 1),
+        "precision": len(matched) / max(n_events, 1),
+        "mixed_events": mixed,
+        "location_error_median_m": float(np.median(errors)) if errors else None,
+        "location_error_p90_m": float(np.percentile(errors, 90)) if errors else None,
+        "ellipse_coverage": covered / max(len(errors), 1),
+    }
+    print(
+        f"{figures['detections']:,} detections in {elapsed:.1f} s "
+        f"({figures['detections_per_s']:,}/s); {n_events:,} events; recall "
+        f"{figures['recall']:.3f} of {len(eligible):,}; precision {figures['precision']:.3f} "
+        f"({mixed} mixed); error median {figures['location_error_median_m']:.1f} m; "
+        f"coverage {figures['ellipse_coverage']:.3f}"
+    )
+    write_result(args.json, "association", figures)
+
+
+if __name__ == "__main__":
+    main()
