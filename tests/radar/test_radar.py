@@ -201,3 +201,30 @@ def test_each_round_of_a_salvo_fuses_with_its_own_acoustic_event():
     for k in range(4):
         fused = next(e for e in events if e.id == f"AC-{k}")
         assert f"CB1-{k}" in fused.evidence, (k, fused.evidence)
+
+
+def test_fusion_pairs_every_round_when_the_closest_pair_would_strand_one():
+    """Round 0's radar shot gates only with round 0's acoustic event; round 1's radar shot is
+    closer to round 0's event than to its own. Closest-first would give round 0's event to
+    round 1's radar and strand round 0's; the assignment pairs each with its own."""
+    from dataclasses import replace
+
+    from truceline.radar.stage import merge
+
+    plane = TangentPlane(37.0, 48.0)
+    acoustic = []
+    for k, t in enumerate((100.0, 100.5)):
+        shot = _radar_shot(f"AC-{k}", "-", 37.0, 48.0, t)
+        cov = ((5.0**2, 0.0, 0.0), (0.0, 5.0**2, 0.0), (0.0, 0.0, 0.005**2))
+        acoustic.append(
+            replace(shot, origin=replace(shot.origin, covariance=cov), evidence=(f"A{k}",))
+        )
+    lon0, lat0 = plane.inverse(-300.0, 0.0)  # round 0: 3 sigma west, on time
+    radar = [
+        _radar_shot("RL-CB1-0", "CB1", float(lon0[0]), float(lat0[0]), 99.9),
+        _radar_shot("RL-CB1-1", "CB1", 37.0, 48.0, 100.25),  # between the two in time
+    ]
+    events, merged = merge(acoustic, radar, 3.5, 3.0, standalone=True)
+    assert merged == 2
+    assert "CB1-0" in next(e for e in events if e.id == "AC-0").evidence
+    assert "CB1-1" in next(e for e in events if e.id == "AC-1").evidence

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.config import Settings
@@ -348,9 +351,10 @@ def merge(
     standalone: bool = True,
 ) -> tuple[list[Event], int]:
     """Join each radar launch or impact with the acoustic event of the same shot (within
-    `window_s` in time and `merge_sigma` in the combined (east, north, time) covariance; closest
-    pairs first, one radar shot per acoustic event). Radar shots that join none are kept only
-    if `standalone`. Returns all events and the number of radar events merged."""
+    `window_s` in time and `merge_sigma` in the combined (east, north, time) covariance; one
+    radar shot per acoustic event, as many pairs as possible, then the closest). Radar shots
+    that join none are kept only if `standalone`. Returns all events and the number of radar
+    events merged."""
     shots = [e for e in radar if e.type in ("launch", "impact") and e.origin.covariance]
     others = [e for e in radar if e not in shots]
     # Several radars tracking one shot give one event per track: join them first, so a shot
@@ -378,15 +382,11 @@ def merge(
                 continue
             if d2 < merge_sigma**2:
                 pairs.append((d2, r.id, int(k)))
-    pairs.sort()
-    # One shot each way, closest first (in place and time: the rounds of a salvo are tens of
-    # metres and half a second apart); the radars of one shot were joined above.
-    used_r: dict[str, int] = {}
-    used_a: set[int] = set()
-    for _, rid, k in pairs:
-        if rid not in used_r and k not in used_a:
-            used_r[rid] = k
-            used_a.add(k)
+    # One shot each way (the radars of one shot were joined above), as many pairs as the gates
+    # allow, then the closest in place and time: the rounds of a salvo are tens of metres and
+    # half a second apart, and taking the closest pair first can leave a round's radar shot
+    # without its acoustic event.
+    used_r = {shots[i].id: k for i, k in _one_to_one(pairs, [r.id for r in shots])}
     by_id = {e.id: e for e in shots}
     final_id = {rid: cands[k].id for rid, k in used_r.items()}
     fused: dict[str, Event] = {}
@@ -413,6 +413,34 @@ def merge(
             ev = replace(ev, paired=None)  # its partner is now paired through the radar
         out_acoustic.append(ev)
     return out_acoustic + out_radar + others, len(used_r)
+
+
+def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tuple[int, int]]:
+    """Pairs (radar index, acoustic index) from gated candidates (cost, radar id, acoustic
+    index): one each way, the most pairs and then the least total cost (Hungarian algorithm on
+    each connected group of candidates)."""
+    if not pairs:
+        return []
+    index = {rid: i for i, rid in enumerate(ids)}
+    r = np.array([index[rid] for _, rid, _ in pairs])
+    a = np.array([k for _, _, k in pairs])
+    cost = np.array([c for c, _, _ in pairs])
+    ra, r_of = np.unique(r, return_inverse=True)
+    aa, a_of = np.unique(a, return_inverse=True)
+    graph = coo_matrix((np.ones(r.size), (r_of, ra.size + a_of)), shape=(ra.size + aa.size,) * 2)
+    _, label = connected_components(graph, directed=False)
+    out = []
+    for g in np.unique(label[r_of]):
+        sel = np.flatnonzero(label[r_of] == g)
+        rows, rinv = np.unique(r_of[sel], return_inverse=True)
+        cols, cinv = np.unique(a_of[sel], return_inverse=True)
+        big = 1e6 * (1.0 + cost[sel].max())  # any pair beats none
+        m = np.full((rows.size, cols.size), 2 * big)
+        m[rinv, cinv] = cost[sel] - big
+        for i, j in zip(*linear_sum_assignment(m), strict=True):
+            if m[i, j] < 0:
+                out.append((int(ra[rows[i]]), int(aa[cols[j]])))
+    return out
 
 
 def _offset(a: Event, b: Event) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
