@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from truceline.errors import ConfigError
 
@@ -458,6 +458,68 @@ class AttributeSettings(Section):
         ge=0,
         lt=1,
     )
+    cadence: bool = setting(
+        True,
+        "Use the rate of fire as evidence of a launch's weapon class: the time to the nearest "
+        "launch from the same place before and after it, against each class's interval between "
+        "rounds (weapons.yaml `rate_of_fire`).",
+    )
+    cadence_window_s: float = setting(
+        60.0,
+        "Launches from the same place farther apart in time than this are not neighbours (the "
+        "interval's density is taken over (0, window]).",
+        unit="s",
+        gt=0,
+    )
+    cadence_spread_m: float = setting(
+        75.0,
+        "One-sigma horizontal offset, each axis, between two rounds from one firing position "
+        "(a battery's guns or launchers some 50-100 m apart), added to the two origins' "
+        "covariances when deciding whether two launches came from the same place.",
+        unit="m",
+        ge=0,
+    )
+    cadence_k_sigma: float = setting(
+        3.0,
+        "Two launches come from the same place when their Mahalanobis distance (combined "
+        "covariance plus the spread) is at most this.",
+        unit="sigma",
+        gt=0,
+    )
+    cadence_jitter: float = setting(
+        0.25,
+        "One-sigma variation of one interval between rounds about the launcher's pace, as a "
+        "fraction of the class's shortest interval (crew pace, firing programme).",
+        unit="fraction",
+        ge=0,
+    )
+    cadence_round_detection: float = setting(
+        0.8,
+        "Probability that a round is located as a launch event of its own: the observed "
+        "interval spans m rounds' intervals with probability p (1 - p)^(m - 1) (0.8: 122 mm "
+        "ripples on a simulated training day; other classes' rounds are nearly all located).",
+        unit="probability",
+        gt=0,
+        le=1,
+    )
+    cadence_outlier_share: float = setting(
+        0.1,
+        "Share of neighbours that are not the same launcher's next or previous round (another "
+        "battery at the same place, another fire mission, a false event); their interval is "
+        "uniform over the window, a floor that keeps one odd interval from ruling out a class.",
+        unit="fraction",
+        gt=0,
+        lt=1,
+    )
+    cadence_duplicate_share: float = setting(
+        0.05,
+        "Share of neighbours that are the same round located twice (a split event, a radar and "
+        "an acoustic event not merged): their interval is zero but for the two origin times' "
+        "spread, whatever the class.",
+        unit="fraction",
+        ge=0,
+        lt=1,
+    )
     near_line_km: float = setting(
         2.0,
         "Events whose origin lies within this distance of the line are calibrated with the "
@@ -494,6 +556,14 @@ class AttributeSettings(Section):
         unit="m",
         gt=0,
     )
+
+    @model_validator(mode="after")
+    def _cadence_shares(self) -> AttributeSettings:
+        if self.cadence_outlier_share + self.cadence_duplicate_share >= 1:
+            raise ValueError(
+                "attribute.cadence_outlier_share + attribute.cadence_duplicate_share must be < 1"
+            )
+        return self
 
 
 class RadarSettings(Section):

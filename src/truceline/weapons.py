@@ -18,7 +18,9 @@ class WeaponClass:
     m/s, mass kg, calibre mm, drag coefficient, elevation limits deg, trajectory branch) feed
     `truceline.ballistics.Projectile.for_weapon`; `radar_class` is what a counter-battery radar
     reports (shell, rocket, mortar); `launch_level_db` / `impact_level_db` are effective
-    impulsive source levels in the acoustic detection band, dB re 20 µPa at 1 m (None: silent).
+    impulsive source levels in the acoustic detection band, dB re 20 µPa at 1 m (None: silent);
+    `round_interval_s` is the (shortest, longest) time between consecutive rounds of one gun or
+    launcher in a fire mission, from its published rate of fire (None: not given).
     """
 
     id: str
@@ -38,6 +40,7 @@ class WeaponClass:
     radar_class: str | None = None
     launch_level_db: float | None = None
     impact_level_db: float | None = None
+    round_interval_s: tuple[float, float] | None = None
 
     @property
     def ballistic(self) -> bool:
@@ -48,6 +51,13 @@ class WeaponClass:
 def _weapon(c: dict) -> WeaponClass:
     ball = c.get("ballistics") or {}
     levels = c.get("source_level_db") or {}
+    rate = (c.get("rate_of_fire") or {}).get("interval_s")
+    interval = None
+    if rate is not None:
+        lo, hi = (float(v) for v in rate)
+        if not 0 < lo < hi:
+            raise ValueError(f"{c['id']}: rate_of_fire.interval_s must be 0 < shortest < longest")
+        interval = (lo, hi)
 
     def opt(mapping: dict, key: str) -> float | None:
         return float(mapping[key]) if mapping.get(key) is not None else None
@@ -70,6 +80,7 @@ def _weapon(c: dict) -> WeaponClass:
         radar_class=c.get("radar_class"),
         launch_level_db=opt(levels, "launch"),
         impact_level_db=opt(levels, "impact"),
+        round_interval_s=interval,
     )
 
 

@@ -41,7 +41,7 @@ import shapely
 from truceline.agreement.model import Agreement
 from truceline.attribute.areas import Integrator, covariance_2d
 from truceline.attribute.calibration import CalibrationMap, CalibrationSet
-from truceline.attribute.weapon import WeaponClassifier
+from truceline.attribute.weapon import Cadence, WeaponClassifier
 from truceline.attribute.words import describe, yardstick
 from truceline.config import AttributeSettings
 from truceline.geo.projection import geodesic_distance_m
@@ -186,15 +186,20 @@ class Attributor:
             areas = {e.id: {q: float(probs[q][i]) for q in probs} for i, e in enumerate(shots)}
             dist = self.agreement.distance_to_line_m(lon, lat)
             self._line_km = {e.id: float(d) / 1e3 for e, d in zip(shots, dist, strict=True)}
+            cadence = self.classifier.cadence(shots, {e.id: p_launch(e) for e in shots})
             for e in shots:
-                out[e.id] = self._attribute_shot(e, areas, by_id)
+                out[e.id] = self._attribute_shot(e, areas, by_id, cadence)
         tracks = [e for e in events if e.type == "air-track"]
         for e in tracks:
             out[e.id] = self._attribute_track(e)
         return out
 
     def _attribute_shot(
-        self, event: Event, areas: Mapping[str, Mapping[str, float]], by_id: Mapping[str, Event]
+        self,
+        event: Event,
+        areas: Mapping[str, Mapping[str, float]],
+        by_id: Mapping[str, Event],
+        cadence: Mapping[str, Cadence] | None = None,
     ) -> Attribution:
         members = [event]
         partner = by_id.get(event.paired) if event.paired else None
@@ -205,7 +210,7 @@ class Attributor:
         pair = None
         if pair_used and partner is not None:
             pair = (event, partner) if event.time_ns <= partner.time_ns else (partner, event)
-        weapon = self.classifier.classify([(m, p_launch(m)) for m in members], pair)
+        weapon = self.classifier.classify([(m, p_launch(m)) for m in members], pair, cadence)
         line_km = max(self._line_km.get(m.id, 0.0) for m in members)
         factors = []
         totals = []

@@ -1,8 +1,8 @@
 """Weapon class as a probability: P(class | what the sensors gave) for each shot event.
 
 The classes are the catalogue's ground-fired ballistic ones (`truceline.weapons`: mortar,
-artillery, MLRS, heavy MLRS, tactical missile, tank), with a uniform prior. Three independent
-kinds of evidence multiply it (docs/methods.md, Weapon class):
+artillery, MLRS, heavy MLRS, tactical missile, tank), with a uniform prior. Four kinds of
+evidence, taken as independent given the class, multiply it (docs/methods.md, Weapon class):
 
 - **Pair: range and time of flight.** A launch paired with an impact at distance r, dt apart:
   L(w) = max over the class's trajectory branches of φ(z) / σ_T / (r_max - r_min) for r within
@@ -24,6 +24,21 @@ kinds of evidence multiply it (docs/methods.md, Weapon class):
   levels by P(launch). σ adds the position error's share, 8.7 σ_pos / d_i dB, to
   `level_sigma_db`.
 
+- **Cadence (rate of fire).** A launch's nearest launches from the same place, before and after
+  it within `cadence_window_s`, are gaps Δ between rounds. Under class w one launcher fires a
+  round every τ, τ uniform over the class's published interval [a_w, b_w] (weapons.yaml
+  `rate_of_fire`); a gap spans m intervals when m - 1 rounds between went unlocated, with
+  probability π_m ∝ p (1 - p)^(m - 1) (p = `cadence_round_detection`); each interval varies
+  about τ by `cadence_jitter` a and the two origin times add their variances, so
+  h_w(Δ) ∝ Σ_m π_m [Φ((Δ - m a)/s_m) - Φ((Δ - m b)/s_m)] / (m (b - a)), normalised over
+  (0, W], s_m² = m (jitter a)² + σ_t1² + σ_t2². A share ε (`cadence_outlier_share`) of
+  neighbours are unrelated (another battery, a false event), their gap uniform over W, and a
+  share δ (`cadence_duplicate_share`) the same round located twice, its gap zero but for the
+  origin times' spread σ_Δ: f_w(Δ) = (1 - ε - δ) h_w(Δ) + ε / W + δ 2 φ(Δ/σ_Δ) / σ_Δ. The two
+  sides multiply, and the event is a launch with probability p_L (if not, its neighbours are
+  unrelated or duplicates). A launch with no neighbour gets no cadence factor
+  (`neighbour_gaps`, `cadence_loglik`).
+
 The posterior is mixed with `class_floor` of the prior so that no class is ever ruled out
 entirely by a model that is only approximately right. An event with none of this evidence keeps
 the prior: wide, and rightly so.
@@ -37,11 +52,12 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from scipy.special import log_ndtr, logsumexp
+from scipy.special import log_ndtr, logsumexp, ndtr
 
+from truceline.attribute.areas import covariance_2d
 from truceline.ballistics import BallisticTable, Projectile
 from truceline.config import AttributeSettings, ShotsSettings
-from truceline.geo.projection import geodesic_distance_m
+from truceline.geo.projection import GEOD, geodesic_distance_m
 from truceline.records import Event, Sensor
 from truceline.weapons import weapon_classes
 
@@ -63,6 +79,7 @@ class ClassTable:
     radar_class: str | None
     launch_db: float | None
     impact_db: float | None
+    interval_s: tuple[float, float] | None = None
 
 
 @cache
@@ -81,7 +98,13 @@ def class_tables() -> tuple[ClassTable, ...]:
             branches.append("high")
         out.append(
             ClassTable(
-                w.id, table, tuple(branches), w.radar_class, w.launch_level_db, w.impact_level_db
+                w.id,
+                table,
+                tuple(branches),
+                w.radar_class,
+                w.launch_level_db,
+                w.impact_level_db,
+                w.round_interval_s,
             )
         )
     return tuple(out)
@@ -119,8 +142,203 @@ def detection_index(
     return out
 
 
+# -- cadence: the rate of fire --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Gaps:
+    """For each launch (`ids`), the time to the nearest launch from the same place before and
+    after it (s; NaN: none within the window) and the variance of each gap from the two origin
+    times (s²)."""
+
+    ids: tuple[str, ...]
+    before_s: np.ndarray
+    after_s: np.ndarray
+    before_var_s2: np.ndarray
+    after_var_s2: np.ndarray
+
+
+def _time_variance_s2(event: Event) -> float:
+    cov = event.origin.covariance
+    value = float(cov[2][2]) if cov is not None else 0.0
+    return value if np.isfinite(value) and value > 0 else 0.0
+
+
+def neighbour_gaps(events: Sequence[Event], settings: AttributeSettings) -> Gaps:
+    """The gaps of each launch among `events` (type `launch`) to its nearest launches from the
+    same place, before and after it.
+
+    Two launches i, j come from the same place when d^T (C_i + C_j + s² I)^-1 d <= k², d their
+    east-north offset (geodesic), C their origins' 2x2 covariances (as the areas' integral takes
+    them: `covariance_scale`, `default_sigma_m`), s = `cadence_spread_m`,
+    k = `cadence_k_sigma`; only launches within `cadence_window_s` of each other are compared.
+    A sweep over the launches sorted by time: the k-th pass compares each launch with the k-th
+    next one, so the first match found on each side is the nearest in time."""
+    launches = [e for e in events if e.type == "launch"]
+    n = len(launches)
+    nan = np.full(n, np.nan)
+    if n == 0:
+        return Gaps((), nan, nan.copy(), nan.copy(), nan.copy())
+    t_ns = np.array([e.origin.time_ns for e in launches], dtype=np.int64)
+    order = np.argsort(t_ns, kind="stable")
+    launches = [launches[i] for i in order]
+    t = (t_ns[order] - t_ns[order[0]]) / 1e9
+    lon = np.array([e.origin.lon for e in launches])
+    lat = np.array([e.origin.lat for e in launches])
+    pos = np.array(
+        [
+            covariance_2d(e.origin.covariance, settings.default_sigma_m, settings.covariance_scale)
+            for e in launches
+        ]
+    ).reshape(n, 2, 2)
+    var_t = np.array([_time_variance_s2(e) for e in launches])
+    spread2 = settings.cadence_spread_m**2
+    k2 = settings.cadence_k_sigma**2
+    window = settings.cadence_window_s
+    before, after = nan.copy(), nan.copy()
+    before_var, after_var = nan.copy(), nan.copy()
+    active = np.arange(n)
+    step = 1
+    while active.size:
+        active = active[active + step < n]
+        j = active + step
+        dt = t[j] - t[active]
+        near = dt <= window
+        active, j, dt = active[near], j[near], dt[near]  # later steps are farther apart
+        need = np.isnan(after[active]) | np.isnan(before[j])
+        i, jj, gap = active[need], j[need], dt[need]
+        if i.size:
+            az, _, dist = GEOD.inv(lon[i], lat[i], lon[jj], lat[jj])
+            rad = np.radians(az)
+            de, dn = dist * np.sin(rad), dist * np.cos(rad)
+            c = pos[i] + pos[jj]
+            a, b, d = c[:, 0, 0] + spread2, c[:, 0, 1], c[:, 1, 1] + spread2
+            det = np.maximum(a * d - b * b, 1e-12)
+            m2 = (d * de * de - 2 * b * de * dn + a * dn * dn) / det
+            same = m2 <= k2
+            first = same & np.isnan(after[i])
+            after[i[first]] = gap[first]
+            after_var[i[first]] = var_t[i[first]] + var_t[jj[first]]
+            first = same & np.isnan(before[jj])  # each j appears once per step
+            before[jj[first]] = gap[first]
+            before_var[jj[first]] = var_t[i[first]] + var_t[jj[first]]
+        step += 1
+    return Gaps(tuple(e.id for e in launches), before, after, before_var, after_var)
+
+
+def _ndtr_integral(x: np.ndarray) -> np.ndarray:
+    """∫ Φ(u) du from -∞ to x = x Φ(x) + φ(x)."""
+    return x * ndtr(x) + np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+
+def interval_density(
+    gap_s: np.ndarray,
+    var_s2: np.ndarray,
+    interval_s: tuple[float, float],
+    jitter: float,
+    round_detection: float,
+    window_s: float,
+) -> np.ndarray:
+    """h(Δ): the density (1/s) over (0, window] of a gap Δ between two located rounds of one
+    launcher whose interval τ is uniform over `interval_s` = [a, b]. The gap spans m intervals
+    with probability π_m ∝ p (1 - p)^(m - 1) (m - 1 rounds between went unlocated), so it is
+    m τ plus a normal error of variance s_m² = m (jitter a)² + `var_s2` (the launcher's pace
+    varying round to round, the two origin times):
+
+        u_m(Δ) = [Φ((Δ - m a) / s_m) - Φ((Δ - m b) / s_m)] / (m (b - a)),
+        h(Δ) = Σ_m π_m u_m(Δ) / Σ_m π_m ∫_0^W u_m,
+
+    the denominator making it a density over the window (a gap beyond it is not looked at)."""
+    lo, hi = interval_s
+    m_max = max(1, int(window_s // lo) + 1)
+    m = np.arange(1, m_max + 1, dtype=float)
+    weight = round_detection * (1 - round_detection) ** (m - 1)
+    keep = weight >= 1e-6 * weight[0]
+    m, weight = m[keep], weight[keep] / weight[keep].sum()
+    gap = np.asarray(gap_s, dtype=float)[..., None]
+    var = np.asarray(var_s2, dtype=float)[..., None]
+    s = np.maximum(np.sqrt(m * (jitter * lo) ** 2 + var), 1e-3)
+    width = m * (hi - lo)
+    dens = (ndtr((gap - m * lo) / s) - ndtr((gap - m * hi) / s)) / width
+    mass = (
+        s
+        * (
+            _ndtr_integral((window_s - m * lo) / s)
+            - _ndtr_integral(-m * lo / s)
+            - _ndtr_integral((window_s - m * hi) / s)
+            + _ndtr_integral(-m * hi / s)
+        )
+        / width
+    )
+    return (dens * weight).sum(axis=-1) / np.maximum((mass * weight).sum(axis=-1), 1e-300)
+
+
+def cadence_loglik(
+    gaps: Gaps, p_launch: np.ndarray, tables: Sequence[ClassTable], settings: AttributeSettings
+) -> np.ndarray:
+    """log L(w) of each launch's gaps (rows as `gaps.ids`, columns as `tables`).
+
+    Per side, f_w(Δ) = (1 - ε - δ) h_w(Δ) + b(Δ) with the class-free part
+    b(Δ) = ε / W + δ 2 φ(Δ / σ_Δ) / σ_Δ: a share ε of neighbours unrelated (uniform over the
+    window W), a share δ the same round located twice (a gap of zero seen through the two origin
+    times' spread σ_Δ). The sides multiply; mixed with the event not being a launch (1 - p_L: its
+    neighbours are then unrelated or duplicates, b(Δ) / (ε + δ) each). 0 for a launch with no
+    neighbour; a class without a published interval takes the class-free part alone."""
+    eps, dup = settings.cadence_outlier_share, settings.cadence_duplicate_share
+    window = settings.cadence_window_s
+    n = len(gaps.ids)
+    out = np.zeros((n, len(tables)))
+    sides = []
+    for gap, var in ((gaps.before_s, gaps.before_var_s2), (gaps.after_s, gaps.after_var_s2)):
+        ok = np.isfinite(gap)
+        sigma = np.sqrt(np.maximum(np.where(ok, var, 1.0), 1e-6))
+        z = np.where(ok, gap, 0.0) / sigma
+        free = eps / window + dup * 2 * np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * sigma)
+        sides.append((gap, var, ok, free))
+    n_seen = sides[0][2].astype(int) + sides[1][2]
+    other = sum(np.where(ok, np.log(free / (eps + dup)), 0.0) for _, _, ok, free in sides)
+    pl = np.clip(np.asarray(p_launch, dtype=float), 1e-6, 1 - 1e-6)
+    for k, c in enumerate(tables):
+        total = np.zeros(n)
+        for gap, var, ok, free in sides:
+            if c.interval_s is None:
+                f = free / (eps + dup)
+            else:
+                h = np.zeros(n)
+                h[ok] = interval_density(
+                    gap[ok],
+                    var[ok],
+                    c.interval_s,
+                    settings.cadence_jitter,
+                    settings.cadence_round_detection,
+                    window,
+                )
+                f = (1 - eps - dup) * h + free
+            total += np.where(ok, np.log(f), 0.0)
+        out[:, k] = np.logaddexp(np.log(pl) + total, np.log1p(-pl) + other)
+    out[n_seen == 0] = 0.0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """One launch's cadence evidence: log L per class and the gaps it rests on (s)."""
+
+    loglik: np.ndarray
+    before_s: float | None
+    after_s: float | None
+
+    def describe(self) -> str:
+        parts = [
+            f"{v:.2f} s {side}"
+            for v, side in ((self.before_s, "before"), (self.after_s, "after"))
+            if v is not None
+        ]
+        return f"cadence ({', '.join(parts)})"
+
+
 class WeaponClassifier:
-    """P(class) for shot events from pairing, radar and loudness."""
+    """P(class) for shot events from pairing, radar, loudness and cadence."""
 
     def __init__(
         self,
@@ -220,13 +438,39 @@ class WeaponClassifier:
             out[k] = logsumexp(parts) if parts else -np.inf
         return out, len(dets)
 
+    def cadence(self, events: Sequence[Event], p_launch: Mapping[str, float]) -> dict[str, Cadence]:
+        """{launch id: Cadence} for the launches among `events` with a neighbour from the same
+        place (`neighbour_gaps`); `p_launch` gives each launch's P(launch). Empty when
+        `cadence` is off."""
+        if not self.settings.cadence:
+            return {}
+        gaps = neighbour_gaps(events, self.settings)
+        pl = np.array([p_launch.get(i, 1.0) for i in gaps.ids])
+        ll = cadence_loglik(gaps, pl, self.tables, self.settings)
+        out = {}
+        for k, event_id in enumerate(gaps.ids):
+            b, a = gaps.before_s[k], gaps.after_s[k]
+            if np.isnan(b) and np.isnan(a):
+                continue
+            out[event_id] = Cadence(
+                ll[k],
+                None if np.isnan(b) else float(b),
+                None if np.isnan(a) else float(a),
+            )
+        return out
+
     # -- the whole -------------------------------------------------------------------------------
 
     def classify(
-        self, members: Sequence[tuple[Event, float]], pair: tuple[Event, Event] | None
+        self,
+        members: Sequence[tuple[Event, float]],
+        pair: tuple[Event, Event] | None,
+        cadence: Mapping[str, Cadence] | None = None,
     ) -> dict[str, Any]:
         """P(class) for one shot: `members` are its events (one, or a launch and its impact)
-        with each one's P(launch); `pair` the (launch, impact) when the pair is used."""
+        with each one's P(launch); `pair` the (launch, impact) when the pair is used; `cadence`
+        the launches' cadence evidence (`WeaponClassifier.cadence`), by event id: a paired
+        impact takes its launch's."""
         n = len(self.tables)
         total = np.zeros(n)
         used: list[str] = []
@@ -235,6 +479,7 @@ class WeaponClassifier:
             used.append("pair")
         radar_seen = False
         n_levels = 0
+        cadence_used: list[str] = []
         for event, pl in members:
             radar = self.radar_loglik(event)
             if radar is not None and not radar_seen:  # both events of a radar pair share it
@@ -243,6 +488,10 @@ class WeaponClassifier:
             ll, k = self.level_loglik(event, pl)
             total += ll
             n_levels += k
+            rate = (cadence or {}).get(event.id)
+            if rate is not None:
+                total += rate.loglik
+                cadence_used.append(rate.describe())
         if pair is None and not radar_seen:
             fits = [m.properties.get("weapon_fit") for m, _ in members]
             fit = next((f for f in fits if f), None)
@@ -256,6 +505,7 @@ class WeaponClassifier:
             used.append("radar")
         if n_levels:
             used.append(f"loudness ({n_levels} detections)")
+        used += cadence_used
         prior = np.full(n, 1.0 / n)
         if np.all(~np.isfinite(total)):
             post = prior
