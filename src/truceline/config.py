@@ -600,10 +600,9 @@ class RadarSettings(Section):
     )
     merge_sigma: float = setting(
         3.5,
-        "A radar launch or impact and an acoustic event are the same shot when their positions "
-        "differ by less than this many sigma of the combined covariance and their origin times "
-        "by less than `merge_window_s`; two radars' events of one shot likewise, over position "
-        "and time together.",
+        "A radar launch or impact and an acoustic event (or two radars' events) are the same "
+        "shot when their origins differ by less than this many sigma of the combined (east, "
+        "north, time) covariance and their times by less than `merge_window_s`.",
         unit="sigma",
         gt=0,
     )
