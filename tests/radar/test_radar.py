@@ -14,6 +14,7 @@ from truceline.geo.projection import TangentPlane, geodesic_distance_m
 from truceline.process import process
 from truceline.radar.projectile import backtrack
 from truceline.radar.tracker import GnnTracker, PlotBatch
+from truceline.timeutil import parse_time
 from truceline.weapons import weapon_classes
 
 
@@ -208,3 +209,133 @@ def test_an_outlying_plot_does_not_start_a_lasting_duplicate():
     tracks = GnnTracker(RadarSettings()).run(_batch(times, xyz))
     assert len(tracks) == 1
     assert len(tracks[0].plots) >= len(times) - 2
+
+
+def _straight(rng, t_s, start, velocity, radars=2):
+    times, xyz = _object_plots(rng, t_s, start, velocity, radars=radars, pd=0.9)
+    vel = [np.asarray(velocity) + rng.normal(0, 5.0, 3) for _ in times]
+    return times, xyz, vel
+
+
+def test_stitching_joins_an_object_across_a_gap_longer_than_coast_s():
+    # A drone at 1,000 m flies straight at 40 m/s; no radar sees it for 45 s (coast_s is 25 s).
+    rng = np.random.default_rng(21)
+    start, velocity = np.array([-8000.0, 0.0, 1000.0]), np.array([40.0, 3.0, 0.0])
+    scans = np.arange(0.0, 400.0, 5.0)
+    scans = scans[(scans < 170.0) | (scans >= 215.0)]
+    times, xyz, vel = _straight(rng, scans, start, velocity)
+    settings = RadarSettings()
+    assert settings.coast_s < 215.0 - 170.0
+    plots = _batch(times, xyz, vel)
+
+    apart = GnnTracker(RadarSettings(stitch_gap_s=0)).run(plots)
+    assert len(apart) == 2  # the gap ends the track: two fragments
+
+    tracker = GnnTracker(settings)
+    tracks = tracker.run(plots)
+    assert len(tracks) == 1 and tracker.counts["stitched"] == 1
+    tr = tracks[0]
+    assert tr.segments == 2
+    assert sorted(tr.plots) == list(range(len(times)))
+    assert np.all(np.diff(tr.time_ns) >= 0)
+    # One filter ran over both segments: the smoothed path stays on the object throughout.
+    t = tr.time_ns / 1e9
+    truth = start + velocity * t[:, None]
+    assert np.max(np.linalg.norm(tr.states[:, :3] - truth, axis=1)) < 150.0
+    assert np.all(np.abs(tr.states[:, 3] - 40.0) < 5.0)
+
+
+def test_stitching_leaves_a_launch_near_where_a_drone_came_down_apart():
+    # One drone dives onto its target; 40 s later another climbs out from 300 m away, on a
+    # course its prediction over the gap would accept, but it came up from the ground.
+    rng = np.random.default_rng(8)
+    times, xyz, vel = [], [], []
+    for t in np.arange(0.0, 150.0, 5.0):  # cruise at 200 m, then dive at 8 m/s for the last 25 s
+        z = 200.0 - 8.0 * max(0.0, t - 120.0)
+        truth = np.array([25.0 * t, 0.0, z])
+        for r in range(2):
+            times.append(t + 0.2 * r)
+            xyz.append(truth + rng.normal(0, 50.0, 3))
+            vel.append(np.array([25.0, 0.0, -8.0 if t > 120 else 0.0]) + rng.normal(0, 5.0, 3))
+    landed = np.array([25.0 * 145.0, 0.0, 0.0])
+    for t in np.arange(185.0, 330.0, 5.0):  # climb at 6 m/s from 300 m further on
+        z = min(6.0 * (t - 180.0), 200.0)
+        truth = landed + np.array([300.0 + 25.0 * (t - 180.0), 0.0, z])
+        for r in range(2):
+            times.append(t + 0.2 * r)
+            xyz.append(truth + rng.normal(0, 50.0, 3))
+            vel.append(np.array([25.0, 0.0, 6.0 if z < 200 else 0.0]) + rng.normal(0, 5.0, 3))
+    tracker = GnnTracker(RadarSettings())
+    tracks = tracker.run(_batch(times, xyz, vel))
+    assert len(tracks) == 2 and tracker.counts["stitched"] == 0
+
+
+def test_a_stitched_track_is_one_air_track_event_with_its_first_side():
+    # A drone crosses the contact line while no radar sees it (45 s, longer than coast_s):
+    # one event, one path, the side it started on, the crossing found in the gap.
+    from truceline.agreement import load_agreement
+    from truceline.radar.stage import RadarStage
+    from truceline.records import Observation
+
+    agreement = load_agreement("illustrative-2026")
+    line = agreement.line_local
+    at = 350e3  # metres along the line
+    p = np.array(line.interpolate(at).coords[0])
+    tangent = np.array(line.interpolate(at + 100).coords[0]) - p
+    normal = np.array([-tangent[1], tangent[0]]) / np.linalg.norm(tangent)
+    start, end = p - 8000.0 * normal, p + 8000.0 * normal
+    lon, lat = agreement.projection.inverse(
+        np.array([start[0], end[0]]), np.array([start[1], end[1]])
+    )
+    side_a, side_b = agreement.party_at(lon, lat)
+    assert side_a != side_b
+
+    rng = np.random.default_rng(4)
+    speed = 40.0  # m/s: the line is crossed 200 s in, in the middle of the gap
+    t0_ns = agreement.effective_ns + 86_400 * 10**9
+    obs = []
+    for t in np.arange(0.0, 400.0, 5.0):
+        if 170.0 <= t < 215.0:
+            continue
+        for r, radar in enumerate(("AR-1", "AR-2")):
+            xy = start + normal * speed * t + rng.normal(0, 50.0, 2)
+            plon, plat = agreement.projection.inverse(np.array([xy[0]]), np.array([xy[1]]))
+            v = [*(normal * speed + rng.normal(0, 5.0, 2)), float(rng.normal(0, 5.0))]
+            n = len(obs) + 1
+            obs.append(
+                Observation(
+                    id=f"{radar}-{n}",
+                    kind="radar_plot",
+                    sensor=radar,
+                    time_ns=t0_ns + round((t + 0.3 * r) * 1e9),
+                    raw="",
+                    received_ns=0,
+                    fields={
+                        "position": [float(plon[0]), float(plat[0]), 1000.0 + rng.normal(0, 50)],
+                        "sigma_m": 50.0,
+                        "velocity_mps": v,
+                    },
+                )
+            )
+
+    def events(settings: Settings):
+        stage = RadarStage([], settings, agreement)
+        for o in obs:
+            assert stage.feed(o)
+        return [e for e in stage.finish() if e.type == "air-track"]
+
+    apart = events(Settings(radar={"stitch_gap_s": 0}))
+    assert len(apart) == 2
+    assert {e.properties["origin_side"] for e in apart} == {side_a, side_b}  # a fragment's side
+
+    (event,) = events(Settings())
+    assert event.properties["segments"] == 2
+    assert event.properties["origin_side"] == side_a
+    assert len(event.evidence) == len(obs) and len(event.path) == len(obs)
+    assert [row[3] for row in event.path] == sorted(row[3] for row in event.path)
+    line_crossings = [c for c in event.properties["crossings"] if c["boundary"] == "line"]
+    assert [c["direction"] for c in line_crossings] == [f"{side_a}->{side_b}"]
+    crossed_s = (parse_time(line_crossings[0]["time"]) - t0_ns) / 1e9
+    assert abs(crossed_s - 200.0) < 10.0
+    assert [v.rule for v in event.violations if v.rule == "no-crossing"] == ["no-crossing"]
+    assert all(v.party == side_a for v in event.violations)
