@@ -8,9 +8,9 @@ batches of `batch_s`; within a batch, each candidate pair (track, plot) is predi
 plot's own time and gated on the Mahalanobis distance of the position innovation (chi-square, 3
 dof, `gate_probability`); the gated pairs are assigned one-to-one by global nearest neighbour
 (Hungarian algorithm on d² + ln det S), in rounds so that one batch may hold plots of the same
-object from several radars; confirmed tracks take their rounds first, tentative tracks then
-share what is left (so a tentative duplicate started by an outlying plot cannot take an object's
-plots from its confirmed track). Plots left over start tentative tracks (plots of several radars
+object from several radars; a plot inside a confirmed track's gate may go only to a confirmed
+track (so a tentative duplicate started by an outlying plot cannot take an object's plots from
+its confirmed track). Plots left over start tentative tracks (plots of several radars
 within a few sigma of each other start one); a tentative track is confirmed after
 `confirm_hits` plots and dropped after `tentative_coast_s` without one; a confirmed track ends
 after `coast_s` without a plot. Ended confirmed tracks are smoothed (Rauch-Tung-Striebel).
@@ -145,33 +145,26 @@ class GnnTracker:
         d2 = np.einsum("ni,nij,nj->n", nu, sinv, nu)
         return x, p, nu, s, sinv, d2
 
-    def _assign_round(
-        self,
-        batch: PlotBatch,
-        free: NDArray[np.bool_],
-        among: NDArray[np.bool_] | None = None,
-    ) -> int:
-        """Gate the free plots against the tracks (those flagged in `among`, else all), assign,
-        update. Returns assignments made."""
+    def _assign_round(self, batch: PlotBatch, free: NDArray[np.bool_]) -> int:
+        """Gate the free plots against all tracks, assign, update. Returns assignments made."""
         idx = np.flatnonzero(free)
-        cand = np.arange(self.x.shape[0]) if among is None else np.flatnonzero(among)
-        if idx.size == 0 or cand.size == 0:
+        n_tracks = self.x.shape[0]
+        if idx.size == 0 or n_tracks == 0:
             return 0
         mid = int(np.median(batch.time_ns[idx]))
-        dt = (mid - self.t_ns[cand]) / 1e9
-        x0, p0 = self.x[cand], self.p[cand]
-        centre = x0[:, :3] + x0[:, 3:] * dt[:, None]
-        spread = np.sqrt(np.trace(p0[:, :3, :3], axis1=1, axis2=2))
+        dt = (mid - self.t_ns) / 1e9
+        centre = self.x[:, :3] + self.x[:, 3:] * dt[:, None]
+        spread = np.sqrt(np.trace(self.p[:, :3, :3], axis1=1, axis2=2))
         span = (batch.time_ns[idx].max() - batch.time_ns[idx].min()) / 1e9
         radius = (
             np.sqrt(self.gate)
             * (spread + np.sqrt(3) * batch.sigma_m[idx].max() + np.sqrt(self.q_h * np.abs(dt) ** 3))
-            + np.linalg.norm(x0[:, 3:], axis=1) * span
-            + np.sqrt(np.trace(p0[:, 3:, 3:], axis1=1, axis2=2)) * np.abs(dt) * 3
+            + np.linalg.norm(self.x[:, 3:], axis=1) * span
+            + np.sqrt(np.trace(self.p[:, 3:, 3:], axis1=1, axis2=2)) * np.abs(dt) * 3
         )
         tree = cKDTree(batch.xyz[idx])
         near = tree.query_ball_point(centre, radius)
-        pairs_t = np.repeat(cand, [len(n) for n in near])
+        pairs_t = np.repeat(np.arange(n_tracks), [len(n) for n in near])
         if pairs_t.size == 0:
             return 0
         pairs_p = idx[np.concatenate([np.asarray(n, np.int64) for n in near if n])]
@@ -179,9 +172,12 @@ class GnnTracker:
         ok = d2 < self.gate
         if not np.any(ok):
             return 0
-        pairs_t, pairs_p = pairs_t[ok], pairs_p[ok]
-        x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         confirmed = self.hits[pairs_t] >= self.s.confirm_hits
+        # A plot inside a confirmed track's gate is that track's to take, now or in a later
+        # round, never a tentative track's.
+        ok &= confirmed | ~np.isin(pairs_p, pairs_p[ok & confirmed])
+        pairs_t, pairs_p, confirmed = pairs_t[ok], pairs_p[ok], confirmed[ok]
+        x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         cost = d2 + np.log(np.linalg.det(s)) - np.where(confirmed, 2.0, 0.0)
         ut, t_inv = np.unique(pairs_t, return_inverse=True)
         up, p_inv = np.unique(pairs_p, return_inverse=True)
@@ -300,16 +296,9 @@ class GnnTracker:
             mask = np.zeros(plots.size, bool)
             mask[chunk] = True
             self._end_stale(int(plots.time_ns[chunk].min()))
-            # Confirmed tracks choose first (in rounds: one plot per track per round, so plots
-            # of one object from several radars all reach its track); tentative tracks then
-            # take what is left. Sharing one round, a tentative duplicate started by an
-            # outlying plot would win one of the object's plots whenever two radars saw it
-            # in one batch, reach `confirm_hits` and live on beside the original.
-            confirmed = self.hits >= self.s.confirm_hits
-            for among in (confirmed, ~confirmed):
-                for _ in range(3):
-                    if not self._assign_round(plots, mask, among):
-                        break
+            for _ in range(3):
+                if not self._assign_round(plots, mask):
+                    break
             if np.any(mask):
                 self._initiate(plots, mask)
                 self._assign_round(plots, mask)
