@@ -339,3 +339,51 @@ def test_a_stitched_track_is_one_air_track_event_with_its_first_side():
     assert abs(crossed_s - 200.0) < 10.0
     assert [v.rule for v in event.violations if v.rule == "no-crossing"] == ["no-crossing"]
     assert all(v.party == side_a for v in event.violations)
+
+
+def _three_radars(rng, start, velocity, t_end=400.0, bias_until=0.0, bias=(0.0, 0.0, 0.0)):
+    """One object seen every 5 s by three radars; the third reports `bias` off until
+    `bias_until` (a registration error put right in flight)."""
+    times, xyz, vel = [], [], []
+    for t in np.arange(0.0, t_end, 5.0):
+        for r in range(3):
+            tt = t + 0.3 * r
+            p = np.asarray(start) + np.asarray(velocity) * tt + rng.normal(0, 50.0, 3)
+            if r == 2 and tt < bias_until:
+                p = p + np.asarray(bias)
+            times.append(tt)
+            xyz.append(p)
+            vel.append(np.asarray(velocity) + rng.normal(0, 5.0, 3))
+    return times, xyz, vel
+
+
+def test_two_confirmed_tracks_of_one_object_are_merged():
+    # The third radar's plots are 500 m off for 150 s: they make a confirmed track of their
+    # own. Once the error is put right, both tracks gate all the plots and, without merging,
+    # would share them (one each per batch) to the end.
+    rng = np.random.default_rng(2)
+    start, velocity = (0.0, 0.0, 800.0), (30.0, -10.0, 0.0)
+    times, xyz, vel = _three_radars(rng, start, velocity, bias_until=150.0, bias=(400, -300, 0))
+    tracker = GnnTracker(RadarSettings())
+    tracks = tracker.run(_batch(times, xyz, vel))
+    assert tracker.counts["merged"] == 1
+    assert len(tracks) == 1 and sorted(tracks[0].plots) == list(range(len(times)))
+    tr = tracks[0]
+    later = tr.time_ns / 1e9 > 200.0
+    truth = np.asarray(start) + np.asarray(velocity) * (tr.time_ns[later] / 1e9)[:, None]
+    assert np.max(np.linalg.norm(tr.states[later, :3] - truth, axis=1)) < 150.0
+
+
+def test_two_drones_flying_together_300_m_apart_stay_two_tracks():
+    rng = np.random.default_rng(6)
+    velocity = (25.0, 0.0, 0.0)
+    a = _three_radars(rng, (0.0, 0.0, 300.0), velocity, t_end=300.0)
+    b = _three_radars(rng, (0.0, 300.0, 300.0), velocity, t_end=300.0)
+    times, xyz, vel = (a[k] + b[k] for k in range(3))
+    tracker = GnnTracker(RadarSettings())
+    tracks = tracker.run(_batch(times, xyz, vel))
+    n = len(a[0])
+    assert tracker.counts["merged"] == 0 and len(tracks) == 2
+    for tr in tracks:
+        share_a = float(np.mean(np.asarray(tr.plots) < n))
+        assert max(share_a, 1 - share_a) > 0.95
