@@ -10,13 +10,10 @@ dof, `gate_probability`); the gated pairs are assigned one-to-one by global near
 (Hungarian algorithm on d² + ln det S), in rounds so that one batch may hold plots of the same
 object from several radars; a plot inside a confirmed track's gate may go only to a confirmed
 track (so a tentative duplicate started by an outlying plot cannot take an object's plots from
-its confirmed track), and two confirmed tracks that gate the same plot and agree in state are
-merged. Plots left over start tentative tracks (plots of several radars within a few sigma of
-each other start one); a tentative track is confirmed after `confirm_hits` plots and dropped
-after `tentative_coast_s` without one; a confirmed track ends after `coast_s` without a plot.
-Ended confirmed tracks are smoothed (Rauch-Tung-Striebel). When all plots are in, track-segment
-association joins a track that ended to one born after it (`stitch_gap_s`,
-`stitch_manoeuvre_mps`): across a gap in coverage or a turn.
+its confirmed track). Plots left over start tentative tracks (plots of several radars
+within a few sigma of each other start one); a tentative track is confirmed after
+`confirm_hits` plots and dropped after `tentative_coast_s` without one; a confirmed track ends
+after `coast_s` without a plot. Ended confirmed tracks are smoothed (Rauch-Tung-Striebel).
 """
 
 from __future__ import annotations
@@ -121,16 +118,12 @@ class GnnTracker:
         self.histories: list[_History] = []
         self.finished: list[AirTrack] = []
         self._next = 1
-        self._batch: PlotBatch | None = None
-        self._contending: set[tuple[int, int]] = set()  # confirmed track numbers sharing a plot
-        self._absorbed: dict[int, list[_History]] = {}  # by the number of the track kept
         self.counts = {
             "plots": 0,
             "assigned": 0,
             "initiated": 0,
             "confirmed": 0,
             "dropped": 0,
-            "merged": 0,
             "stitched": 0,
         }
 
@@ -180,11 +173,9 @@ class GnnTracker:
         if not np.any(ok):
             return 0
         confirmed = self.hits[pairs_t] >= self.s.confirm_hits
-        both = ok & confirmed
-        self._note_contention(pairs_t[both], pairs_p[both])
         # A plot inside a confirmed track's gate is that track's to take, now or in a later
         # round, never a tentative track's.
-        ok &= confirmed | ~np.isin(pairs_p, pairs_p[both])
+        ok &= confirmed | ~np.isin(pairs_p, pairs_p[ok & confirmed])
         pairs_t, pairs_p, confirmed = pairs_t[ok], pairs_p[ok], confirmed[ok]
         x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         cost = d2 + np.log(np.linalg.det(s)) - np.where(confirmed, 2.0, 0.0)
@@ -217,74 +208,6 @@ class GnnTracker:
         free[pl] = False
         self.counts["assigned"] += int(tr.size)
         return int(tr.size)
-
-    def _note_contention(self, tracks: NDArray[np.int64], plots: NDArray[np.int64]) -> None:
-        """Remember pairs of confirmed tracks (by number) that gated the same plot."""
-        if plots.size < 2:
-            return
-        _, inv, count = np.unique(plots, return_inverse=True, return_counts=True)
-        shared = count[inv] >= 2
-        if not np.any(shared):
-            return
-        by_plot: dict[int, list[int]] = {}
-        for t, pl in zip(self.number[tracks[shared]], plots[shared], strict=True):
-            by_plot.setdefault(int(pl), []).append(int(t))
-        for numbers in by_plot.values():
-            numbers.sort()
-            for k, a in enumerate(numbers):
-                for b in numbers[k + 1 :]:
-                    self._contending.add((a, b))
-
-    def _merge_duplicates(self) -> None:
-        """Two confirmed tracks that gated the same plot and whose states agree (6-dof
-        Mahalanobis distance, at the later of their times, under the sum of their covariances,
-        inside the chi-square `gate_probability`) follow one object: typically one track lost
-        it in a turn, a new one took it up, and the first found it again while coasting. The
-        track with fewer plots is absorbed into the other (its plots join it when it ends, the
-        better-known state carries on) instead of sharing the object's plots for the rest of
-        its life."""
-        pairs, self._contending = sorted(self._contending), set()
-        if not pairs:
-            return
-        index = {int(n): i for i, n in enumerate(self.number)}
-        gate = chi2.ppf(self.s.gate_probability, 6)
-        gone: set[int] = set()
-        for a, b in pairs:
-            if a in gone or b in gone or a not in index or b not in index:
-                continue
-            i, j = index[a], index[b]
-            t = max(int(self.t_ns[i]), int(self.t_ns[j]))
-            x, p = self._predict(np.array([i, j]), np.array([t, t], np.int64))
-            d = x[0] - x[1]
-            if float(d @ np.linalg.solve(p[0] + p[1], d)) >= gate:
-                continue
-            keep, drop = (i, j) if self.hits[i] >= self.hits[j] else (j, i)
-            if np.linalg.det(self.p[drop][:3, :3]) < np.linalg.det(self.p[keep][:3, :3]):
-                self.x[keep], self.p[keep] = self.x[drop], self.p[drop]
-                self.t_ns[keep] = self.t_ns[drop]
-            kept, dropped = int(self.number[keep]), int(self.number[drop])
-            self._absorbed.setdefault(kept, []).append(self.histories[drop])
-            self._absorbed[kept] += self._absorbed.pop(dropped, [])
-            self.hits[keep] += self.hits[drop]
-            gone.add(dropped)
-            self.counts["merged"] += 1
-        if gone:
-            self._remove(np.isin(self.number, list(gone)))
-
-    def _remove(self, which: NDArray[np.bool_]) -> None:
-        keep = ~which
-        self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
-        self.hits, self.number = self.hits[keep], self.number[keep]
-        self.histories = [h for h, k in zip(self.histories, keep, strict=True) if k]
-
-    def _finish(self, i: int) -> AirTrack:
-        """Smooth an ended track; with tracks absorbed into it, filter all their plots again
-        as one track first."""
-        number, h = int(self.number[i]), self.histories[i]
-        absorbed = self._absorbed.pop(number, None)
-        if absorbed and self._batch is not None:
-            h = self._filter(self._batch, h.plots + [j for a in absorbed for j in a.plots])
-        return smooth(number, h, self)
 
     def _first_state(self, batch: PlotBatch, plots: NDArray[np.int64]):
         """The state and covariance a track starts from at each of `plots`: the plot's position
@@ -348,11 +271,14 @@ class GnnTracker:
             return
         for i in np.flatnonzero(stale):
             if confirmed[i] and self.hits[i] >= self.s.min_track_plots:
-                self.finished.append(self._finish(int(i)))
+                self.finished.append(smooth(int(self.number[i]), self.histories[i], self))
                 self.counts["confirmed"] += 1
             else:
                 self.counts["dropped"] += 1
-        self._remove(stale)
+        keep = ~stale
+        self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
+        self.hits, self.number = self.hits[keep], self.number[keep]
+        self.histories = [h for h, k in zip(self.histories, keep, strict=True) if k]
 
     # -- the driver -------------------------------------------------------------------------
 
@@ -361,7 +287,6 @@ class GnnTracker:
         if plots.size == 0:
             return []
         self.counts["plots"] += plots.size
-        self._batch = plots
         order = np.argsort(plots.time_ns, kind="stable")
         t = plots.time_ns[order]
         span = round(self.s.batch_s * 1e9)
@@ -377,7 +302,6 @@ class GnnTracker:
             if np.any(mask):
                 self._initiate(plots, mask)
                 self._assign_round(plots, mask)
-            self._merge_duplicates()
             free[chunk] = False
         self._end_stale(int(t[-1]), final=True)
         if self.s.stitch_gap_s > 0 and len(self.finished) > 1:
