@@ -339,3 +339,21 @@ def test_a_stitched_track_is_one_air_track_event_with_its_first_side():
     assert abs(crossed_s - 200.0) < 10.0
     assert [v.rule for v in event.violations if v.rule == "no-crossing"] == ["no-crossing"]
     assert all(v.party == side_a for v in event.violations)
+
+
+def test_two_radars_first_plots_210_m_apart_start_one_track():
+    # The first plots of a new drone from two radars in one batch lie 210 m apart (each 50 m
+    # sigma: 3 sigma of their difference). Started as two tentative tracks, both would take a
+    # plot in every batch that holds two and fly side by side, both confirmed, to the end.
+    rng = np.random.default_rng(12)
+    start, velocity = np.array([0.0, 0.0, 300.0]), np.array([25.0, 0.0, 0.0])
+    apart = np.array([105.0, 0.0, 0.0])  # and the drone flies 7.5 m in the 0.3 s between them
+    times, xyz = [0.0, 0.3], [start - apart, start + apart + velocity * 0.3]
+    for t in np.arange(5.0, 300.0, 5.0):
+        for r in range(2):
+            times.append(t + 0.3 * r)
+            xyz.append(start + velocity * (t + 0.3 * r) + rng.normal(0, 50.0, 3))
+    vel = [velocity + rng.normal(0, 5.0, 3) for _ in times]
+    tracker = GnnTracker(RadarSettings())
+    tracks = tracker.run(_batch(times, xyz, vel))
+    assert len(tracks) == 1 and len(tracks[0].plots) >= len(times) - 2

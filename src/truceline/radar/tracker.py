@@ -228,7 +228,9 @@ class GnnTracker:
         return x, p
 
     def _initiate(self, batch: PlotBatch, free: NDArray[np.bool_]) -> None:
-        """Start a tentative track from each group of free plots within a few sigma."""
+        """Start a tentative track from each group of free plots that may be one object: the
+        same gate as for a plot and a track, on the difference of two plots (each with its own
+        sigma), plus how far the fastest reported velocity carries an object over the batch."""
         idx = np.flatnonzero(free)
         if idx.size == 0:
             return
@@ -236,7 +238,12 @@ class GnnTracker:
         starters = order
         if order.size > 1:
             tree = cKDTree(batch.xyz[order])
-            radius = 4.0 * float(batch.sigma_m[order].max())
+            speed = np.linalg.norm(batch.velocity[order], axis=1)
+            speed = speed[np.isfinite(speed)]
+            span_s = (batch.time_ns[order[-1]] - batch.time_ns[order[0]]) / 1e9
+            radius = np.sqrt(self.gate * 2) * float(batch.sigma_m[order].max()) + (
+                float(speed.max()) * span_s if speed.size else 0.0
+            )
             taken = np.zeros(order.size, bool)
             keep = []
             for i, near in enumerate(tree.query_ball_point(batch.xyz[order], radius)):
