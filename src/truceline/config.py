@@ -662,6 +662,24 @@ class RadarSettings(Section):
     min_track_plots: int = setting(
         5, "Fewest plots a confirmed track needs to become an `air-track` event.", ge=2
     )
+    stitch_gap_s: float = setting(
+        60.0,
+        "Track-segment association: a track that ended is joined to a track born at most this "
+        "long after its last plot when its last state, predicted over the gap, gates the new "
+        "track's first smoothed state (chi-square, 6 dof, `gate_probability`); one successor "
+        "per track. Bridges coverage gaps longer than `coast_s`; 0 turns it off.",
+        unit="s",
+        ge=0,
+    )
+    stitch_manoeuvre_mps: float = setting(
+        25.0,
+        "Track-segment association: one-sigma change of horizontal velocity, per axis, that an "
+        "object may make once anywhere in a gap (a turn the nearly-constant-velocity track could "
+        "not follow; 25 m/s, an FPV drone's speed, makes turning back a 2-sigma change), added "
+        "to the motion model's noise over the gap.",
+        unit="m/s",
+        ge=0,
+    )
     crossing_margin_m: float = setting(
         150.0,
         "A track has crossed the line (or entered a zone) once its smoothed path is this far "

@@ -12,15 +12,18 @@ Matching rules:
   launch point (needs `--sensors`).
 - **Air tracks**: an `air-track` event belongs to the true object that caused most of its plots
   (its evidence); with none (clutter the majority) it is a false track. A true object is
-  *observable* when it caused at least `MIN_PLOTS` plots; *completeness* is the share of
-  observable objects with at least one track, *purity* the mean share of a track's plots that
-  come from its object.
+  *observable* when at least `MIN_PLOTS` of its plots are in the observations given
+  (`--observations`: the run's input, so objects outside a time slice, or seen only by radars
+  left out, do not count; without it, all its plots and its whole path); *completeness* is the
+  share of observable objects with at least one track, *purity* the mean share of a track's
+  plots that come from its object.
 - **OSPA / GOSPA** (Schuhmacher et al. 2008; Rahmathullah et al. 2017), c = 1,000 m, p = 2
   (GOSPA α = 2), in 3-D, every 5 s: true objects between their first and last plot (their path
   span without `--observations`), tracks within their path, positions linearly interpolated.
-- **Crossings**: true crossings of the line by an object while it was observed (between its
-  first and last plot); a track's crossing matches a true crossing of its object in the same
-  direction within `CROSSING_WINDOW_S`, nearest in time first, one-to-one.
+- **Crossings**: true crossings of the line by an observable object while it was observed
+  (between its first and last plot, in the observations given); a track's crossing matches a
+  true crossing of its object in the same direction within `CROSSING_WINDOW_S`, nearest in time
+  first, one-to-one.
 """
 
 from __future__ import annotations
@@ -195,15 +198,17 @@ def _air(context: Context) -> dict[str, Any]:
         obj, share = _track_owner(p.get("evidence") or (), owner)
         assigned.append((f, obj, share))
     observed: dict[str, tuple[int, int]] = {}
+    with_observations = bool(context.inputs.paths.get("observations"))
     for tid, obj in data["air"].items():
         plots = obj.get("observations") or ()
-        if len(plots) < MIN_PLOTS:
-            continue
-        times = [data["plot_time"][o] for o in plots if o in data["plot_time"]]
-        if times:
-            observed[tid] = (min(times), max(times))
-        else:
-            path = obj.get("path") or []
+        if with_observations:
+            # Only the plots the run was given: an object the observations do not cover (a run
+            # over a time slice, a radar left out) is not one the run could have tracked.
+            times = [data["plot_time"][o] for o in plots if o in data["plot_time"]]
+            if len(times) >= MIN_PLOTS:
+                observed[tid] = (min(times), max(times))
+        elif len(plots) >= MIN_PLOTS and obj.get("path"):
+            path = obj["path"]
             observed[tid] = (parse_time(path[0][3]), parse_time(path[-1][3]))
     data["_air"] = {"tracks": assigned, "observed": observed}
     return data["_air"]

@@ -2,7 +2,8 @@
 
 - Each counter-battery track is backtracked (`truceline.radar.projectile`) to a launch event and
   carried forward to an impact event, paired, with 95% ellipses.
-- Air-radar plots are tracked (`truceline.radar.tracker`); each confirmed track is an
+- Air-radar plots are tracked (`truceline.radar.tracker`); each confirmed track (segments of
+  one object joined across gaps, `segments`) is an
   `air-track` event whose `path` is the smoothed track, with its origin side, its crossings of
   the contact line and entries into zones (`truceline.radar.crossings`), and the violations they
   make under the agreement's `no-crossing` and `zone-exclusion` rules (the plain rule: the party
@@ -45,7 +46,10 @@ from truceline.records import (
 from truceline.timeutil import format_time
 
 BACKTRACK_METHOD = "radar: ballistic fit (class drag, muzzle-speed prior) + unscented transform"
-TRACK_METHOD = "radar: GNN tracker, nearly-constant-velocity Kalman filter, RTS smoother"
+TRACK_METHOD = (
+    "radar: GNN tracker, nearly-constant-velocity Kalman filter, RTS smoother, "
+    "track-segment association"
+)
 CROSSING_RULE = "plain rule: the party on whose side the track began"
 
 
@@ -251,6 +255,7 @@ class RadarStage:
         props = {
             "origin_side": side or None,
             "n_plots": len(evidence),
+            "segments": tr.segments,
             "duration_s": round((int(tr.time_ns[-1]) - int(tr.time_ns[0])) / 1e9, 1),
             "median_speed_mps": round(float(np.median(speed)), 1),
             "crossings": [self._crossing_dict(c) for c in crossings],

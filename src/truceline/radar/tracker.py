@@ -8,7 +8,9 @@ batches of `batch_s`; within a batch, each candidate pair (track, plot) is predi
 plot's own time and gated on the Mahalanobis distance of the position innovation (chi-square, 3
 dof, `gate_probability`); the gated pairs are assigned one-to-one by global nearest neighbour
 (Hungarian algorithm on d² + ln det S), in rounds so that one batch may hold plots of the same
-object from several radars. Plots left over start tentative tracks (plots of several radars
+object from several radars; a plot inside a confirmed track's gate may go only to a confirmed
+track (so a tentative duplicate started by an outlying plot cannot take an object's plots from
+its confirmed track). Plots left over start tentative tracks (plots of several radars
 within a few sigma of each other start one); a tentative track is confirmed after
 `confirm_hits` plots and dropped after `tentative_coast_s` without one; a confirmed track ends
 after `coast_s` without a plot. Ended confirmed tracks are smoothed (Rauch-Tung-Striebel).
@@ -54,6 +56,7 @@ class AirTrack:
     states: NDArray[np.float64]  # (n, 6)
     covariances: NDArray[np.float64]  # (n, 6, 6)
     plots: list[int]  # indices into the plots given to the tracker
+    segments: int = 1  # tracks joined into this one by track-segment association
 
 
 @dataclass
@@ -83,6 +86,20 @@ def process_noise(dt: NDArray[np.float64], q_h: float, q_v: float) -> NDArray[np
     return q
 
 
+def manoeuvre_noise(dt: NDArray[np.float64], sigma_mps: float) -> NDArray[np.float64]:
+    """Covariance of one change of horizontal velocity, N(0, sigma²) per axis, at a time uniform
+    over a gap of `dt` (s): the velocity is off by Δv, the position by Δv (dt - τ), so
+    E[(dt - τ)²] = dt²/3 and E[dt - τ] = dt/2. Shape (n, 6, 6)."""
+    d = np.abs(dt)
+    q = np.zeros((dt.size, 6, 6))
+    v = sigma_mps**2
+    for a in (0, 1):
+        q[:, a, a] = v * d**2 / 3
+        q[:, a, 3 + a] = q[:, 3 + a, a] = v * d / 2
+        q[:, 3 + a, 3 + a] = v
+    return q
+
+
 class GnnTracker:
     """Global-nearest-neighbour multi-target tracker with a nearly-constant-velocity filter."""
 
@@ -101,7 +118,14 @@ class GnnTracker:
         self.histories: list[_History] = []
         self.finished: list[AirTrack] = []
         self._next = 1
-        self.counts = {"plots": 0, "assigned": 0, "initiated": 0, "confirmed": 0, "dropped": 0}
+        self.counts = {
+            "plots": 0,
+            "assigned": 0,
+            "initiated": 0,
+            "confirmed": 0,
+            "dropped": 0,
+            "stitched": 0,
+        }
 
     # -- the filter -----------------------------------------------------------------------------
 
@@ -148,9 +172,12 @@ class GnnTracker:
         ok = d2 < self.gate
         if not np.any(ok):
             return 0
-        pairs_t, pairs_p = pairs_t[ok], pairs_p[ok]
-        x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         confirmed = self.hits[pairs_t] >= self.s.confirm_hits
+        # A plot inside a confirmed track's gate is that track's to take, now or in a later
+        # round, never a tentative track's.
+        ok &= confirmed | ~np.isin(pairs_p, pairs_p[ok & confirmed])
+        pairs_t, pairs_p, confirmed = pairs_t[ok], pairs_p[ok], confirmed[ok]
+        x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         cost = d2 + np.log(np.linalg.det(s)) - np.where(confirmed, 2.0, 0.0)
         ut, t_inv = np.unique(pairs_t, return_inverse=True)
         up, p_inv = np.unique(pairs_p, return_inverse=True)
@@ -182,8 +209,28 @@ class GnnTracker:
         self.counts["assigned"] += int(tr.size)
         return int(tr.size)
 
+    def _first_state(self, batch: PlotBatch, plots: NDArray[np.int64]):
+        """The state and covariance a track starts from at each of `plots`: the plot's position
+        and, if reported, velocity (else zero velocity, `initial_speed_sigma_mps`)."""
+        n = plots.size
+        x = np.zeros((n, 6))
+        x[:, :3] = batch.xyz[plots]
+        p = np.zeros((n, 6, 6))
+        var = batch.sigma_m[plots] ** 2
+        for a in range(3):
+            p[:, a, a] = var
+        vel = batch.velocity[plots]
+        has_v = np.all(np.isfinite(vel), axis=1)
+        x[has_v, 3:] = vel[has_v]
+        v_var = np.where(has_v, self.s.velocity_sigma_mps**2, self.s.initial_speed_sigma_mps**2)
+        for a in range(3, 6):
+            p[:, a, a] = v_var
+        return x, p
+
     def _initiate(self, batch: PlotBatch, free: NDArray[np.bool_]) -> None:
-        """Start a tentative track from each group of free plots within a few sigma."""
+        """Start a tentative track from each group of free plots that may be one object: the
+        same gate as for a plot and a track, on the difference of two plots (each with its own
+        sigma), plus how far the fastest reported velocity carries an object over the batch."""
         idx = np.flatnonzero(free)
         if idx.size == 0:
             return
@@ -191,7 +238,12 @@ class GnnTracker:
         starters = order
         if order.size > 1:
             tree = cKDTree(batch.xyz[order])
-            radius = 4.0 * float(batch.sigma_m[order].max())
+            speed = np.linalg.norm(batch.velocity[order], axis=1)
+            speed = speed[np.isfinite(speed)]
+            span_s = (batch.time_ns[order[-1]] - batch.time_ns[order[0]]) / 1e9
+            radius = np.sqrt(self.gate * 2) * float(batch.sigma_m[order].max()) + (
+                float(speed.max()) * span_s if speed.size else 0.0
+            )
             taken = np.zeros(order.size, bool)
             keep = []
             for i, near in enumerate(tree.query_ball_point(batch.xyz[order], radius)):
@@ -201,18 +253,7 @@ class GnnTracker:
                 taken[near] = True
             starters = order[np.asarray(keep, np.int64)]
         n = starters.size
-        x = np.zeros((n, 6))
-        x[:, :3] = batch.xyz[starters]
-        p = np.zeros((n, 6, 6))
-        var = batch.sigma_m[starters] ** 2
-        for a in range(3):
-            p[:, a, a] = var
-        vel = batch.velocity[starters]
-        has_v = np.all(np.isfinite(vel), axis=1)
-        x[has_v, 3:] = vel[has_v]
-        v_var = np.where(has_v, self.s.velocity_sigma_mps**2, self.s.initial_speed_sigma_mps**2)
-        for a in range(3, 6):
-            p[:, a, a] = v_var
+        x, p = self._first_state(batch, starters)
         self.x = np.vstack([self.x, x])
         self.p = np.concatenate([self.p, p])
         self.t_ns = np.concatenate([self.t_ns, batch.time_ns[starters]])
@@ -270,7 +311,125 @@ class GnnTracker:
                 self._assign_round(plots, mask)
             free[chunk] = False
         self._end_stale(int(t[-1]), final=True)
+        if self.s.stitch_gap_s > 0 and len(self.finished) > 1:
+            self.finished = self._stitch(plots, self.finished)
         return self.finished
+
+    # -- track-segment association --------------------------------------------------------------
+
+    def stitch_pairs(self, tracks: list[AirTrack]) -> list[tuple[int, int, float]]:
+        """Which ended track continues as which later one: (earlier, later, d²) index pairs.
+
+        For every track `a` and every track `b` born after `a`'s last plot and at most
+        `stitch_gap_s` later, `a`'s last smoothed state is predicted over the gap (the tracker's
+        motion model plus one velocity change, `manoeuvre_noise`) and compared with `b`'s first
+        smoothed state: d² = νᵀ(P_pred + P_b)⁻¹ν over all six components, gated at the
+        chi-square (6 dof) quantile `gate_probability`. Gated pairs are assigned one-to-one
+        (Hungarian algorithm on d² + ln det S), so a track has at most one successor and at most
+        one predecessor."""
+        n = len(tracks)
+        if n < 2:
+            return []
+        start = np.array([int(tr.time_ns[0]) for tr in tracks], np.int64)
+        end = np.array([int(tr.time_ns[-1]) for tr in tracks], np.int64)
+        order = np.argsort(start, kind="stable")
+        first = start[order]
+        lo = np.searchsorted(first, end, side="right")
+        hi = np.searchsorted(first, end + round(self.s.stitch_gap_s * 1e9), side="right")
+        a = np.repeat(np.arange(n), hi - lo)
+        if a.size == 0:
+            return []
+        b = np.concatenate([order[i:j] for i, j in zip(lo, hi, strict=True)])
+        dt = (start[b] - end[a]) / 1e9
+        f = transition(dt)
+        x_end = np.array([tr.states[-1] for tr in tracks])
+        p_end = np.array([tr.covariances[-1] for tr in tracks])
+        x_first = np.array([tr.states[0] for tr in tracks])
+        p_first = np.array([tr.covariances[0] for tr in tracks])
+        xp = np.einsum("nij,nj->ni", f, x_end[a])
+        pp = f @ p_end[a] @ f.transpose(0, 2, 1) + process_noise(dt, self.q_h, self.q_v)
+        pp += manoeuvre_noise(dt, self.s.stitch_manoeuvre_mps)
+        s = pp + p_first[b]
+        nu = x_first[b] - xp
+        d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(s, nu[:, :, None])[:, :, 0])
+        # Heights: over the gap the ended track must not fly into the ground, nor the new one
+        # (run backwards) out of it. A track diving at its end has landed or detonated, one
+        # climbing at its birth was launched; another object's launch near where a drone came
+        # down is otherwise the likeliest false join over a long gap.
+        above = (x_end[a, 2] + x_end[a, 5] * dt >= 0) & (x_first[b, 2] - x_first[b, 5] * dt >= 0)
+        ok = (d2 < chi2.ppf(self.s.gate_probability, 6)) & above
+        if not np.any(ok):
+            return []
+        a, b, d2, s = a[ok], b[ok], d2[ok], s[ok]
+        ua, a_inv = np.unique(a, return_inverse=True)
+        ub, b_inv = np.unique(b, return_inverse=True)
+        matrix = np.full((ua.size, ub.size), _BIG)
+        matrix[a_inv, b_inv] = d2 + np.linalg.slogdet(s)[1]
+        rows, cols = linear_sum_assignment(matrix)
+        best = {(int(i), int(j)): float(v) for i, j, v in zip(a_inv, b_inv, d2, strict=True)}
+        return [
+            (int(ua[r]), int(ub[c]), best[(int(r), int(c))])
+            for r, c in zip(rows, cols, strict=True)
+            if matrix[r, c] < _BIG / 2
+        ]
+
+    def _stitch(self, batch: PlotBatch, tracks: list[AirTrack]) -> list[AirTrack]:
+        """Join each chain of stitched tracks into one track: its plots filtered and smoothed
+        again as one track (so the path runs on across the gap), the first track's number.
+        Keeps the order of the tracks' ends."""
+        successor = {a: b for a, b, _ in self.stitch_pairs(tracks)}
+        if not successor:
+            return tracks
+        has_pred = set(successor.values())
+        chain_of_tail: dict[int, list[int]] = {}
+        for head in range(len(tracks)):
+            if head in has_pred or head not in successor:
+                continue
+            chain = [head]
+            while chain[-1] in successor:
+                chain.append(successor[chain[-1]])
+            chain_of_tail[chain[-1]] = chain
+        inner = {k for chain in chain_of_tail.values() for k in chain[:-1]}
+        out = []
+        for k, tr in enumerate(tracks):
+            if k in inner:
+                continue
+            chain = chain_of_tail.get(k)
+            if chain is None:
+                out.append(tr)
+                continue
+            plots = [j for c in chain for j in tracks[c].plots]
+            joined = smooth(tracks[chain[0]].number, self._filter(batch, plots), self)
+            joined.segments = sum(tracks[c].segments for c in chain)
+            out.append(joined)
+            self.counts["stitched"] += len(chain) - 1
+        return out
+
+    def _filter(self, batch: PlotBatch, plots: list[int]) -> _History:
+        """The Kalman filter over known plots of one object, in time order, no gating."""
+        idx = np.asarray(plots, np.int64)
+        idx = idx[np.argsort(batch.time_ns[idx], kind="stable")]
+        t = batch.time_ns[idx]
+        x0, p0 = self._first_state(batch, idx[:1])
+        x, p = x0[0], p0[0]
+        h = _History([int(t[0])], [x], [p], [int(idx[0])])
+        dt = np.diff(t) / 1e9
+        f = transition(dt)
+        q = process_noise(dt, self.q_h, self.q_v)
+        for k in range(dt.size):
+            j = int(idx[k + 1])
+            xp = f[k] @ x
+            pp = f[k] @ p @ f[k].T + q[k]
+            s = pp[:3, :3] + batch.sigma_m[j] ** 2 * np.eye(3)
+            gain = pp[:, :3] @ np.linalg.inv(s)
+            x = xp + gain @ (batch.xyz[j] - xp[:3])
+            p = pp - gain @ pp[:3, :]
+            p = 0.5 * (p + p.T)
+            h.time_ns.append(int(t[k + 1]))
+            h.x.append(x)
+            h.p.append(p)
+            h.plots.append(j)
+        return h
 
 
 def smooth(number: int, h: _History, tracker: GnnTracker) -> AirTrack:
