@@ -404,8 +404,6 @@ class AcousticAssociator:
                 margin_m=min(self.max_source_m / 2, 8_000.0),
             )
             found = self._salvo_rounds(members, remaining, arr_all, speed, projection, regions)
-            for event in found:
-                remaining &= ~np.isin(members, np.array(event.det))
         for _ in range(64):
             idx = np.flatnonzero(remaining)
             if np.unique(s_idx[idx]).size < self.s.min_sensors:
@@ -431,8 +429,8 @@ class AcousticAssociator:
         detections agree in rounds (`stack.salvo`), each round's origin time with that place
         is a trial origin solved on its own tight consensus; repeated while a place yields
         rounds. A round found this way is pure: with the place fixed, the rounds of a salvo
-        fall apart in origin time, where a search over place and time lets them mix."""
-        remaining = remaining.copy()
+        fall apart in origin time, where a search over place and time lets them mix. The
+        rounds' detections are taken out of `remaining` (in place)."""
         found: list[WorkingEvent] = []
         for _ in range(8):
             idx = np.flatnonzero(remaining)

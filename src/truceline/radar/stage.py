@@ -380,11 +380,7 @@ def merge(
         lo = np.searchsorted(times_sorted, r.time_ns - window)
         hi = np.searchsorted(times_sorted, r.time_ns + window, side="right")
         for k in order[lo:hi]:
-            d, c = _offset(r, cands[k])
-            try:
-                d2 = float(d @ np.linalg.solve(c, d))
-            except np.linalg.LinAlgError:
-                continue
+            d2 = _distance2(r, cands[k])
             if d2 < merge_sigma**2:
                 pairs.append((d2, r.id, int(k)))
     # One shot each way (the radars of one shot were joined above), as many pairs as the gates
@@ -448,6 +444,16 @@ def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tup
     return out
 
 
+def _distance2(a: Event, b: Event) -> float:
+    """Squared Mahalanobis distance of two origins over (east, north, time) under the sum of
+    their covariances; infinite when that sum is singular."""
+    d, c = _offset(a, b)
+    try:
+        return float(d @ np.linalg.solve(c, d))
+    except np.linalg.LinAlgError:
+        return math.inf
+
+
 def _offset(a: Event, b: Event) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """`b`'s origin relative to `a`'s as (east m, north m, time s), and the sum of their
     (east, north, time) covariances."""
@@ -479,11 +485,7 @@ def join_radar_shots(
                 break
             if b.type != a.type or b.properties.get("radar") == a.properties.get("radar"):
                 continue
-            d, c = _offset(a, b)
-            try:
-                d2 = float(d @ np.linalg.solve(c, d))
-            except np.linalg.LinAlgError:
-                continue
+            d2 = _distance2(a, b)
             if d2 < merge_sigma**2:
                 pairs.append((d2, int(i), int(j)))
     if not pairs:
