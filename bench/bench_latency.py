@@ -41,7 +41,11 @@ Two ways of flushing batches (`--mode both` runs each on its own new stage):
   past the arrival of the batch's first detection (checked at each arrival in the replay; the
   batch counts as ready at that exact moment).
 
-Events counted: those whose completing detection arrived inside the slice.
+Events counted: those whose completing detection arrived inside the slice. The stage is live
+(`AcousticStage(live=True)`): salvos still arriving are published as provisional events; a
+provisional event later withdrawn is not counted (the JSON reports how many were published and
+withdrawn), one later confirmed counts from its first, provisional, publication.
+`--set SECTION.NAME=VALUE` changes a setting.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import peak_rss_mib, write_result
 from truceline.associate.stage import AcousticStage
-from truceline.config import AssociateSettings, Settings
+from truceline.config import Settings, load_settings, parse_assignment
 from truceline.ingest.observations import ObservationReader
 from truceline.ingest.sensors import read_sensors
 from truceline.records import Observation
@@ -79,16 +83,19 @@ def pct(values: np.ndarray, q: float) -> float:
     return round(float(np.percentile(values, q)), 4) if values.size else float("nan")
 
 
-def replay(sensors, obs, arrival, window, batch_s: float, mode: str) -> dict:
+def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict:
     """Feed one slice to a new stage; latency figures for the events first emitted."""
     warm_ns, start_ns, end_ns = window
+    batch_s = settings.associate.batch_s
     span_ns = round(batch_s * NS)
-    stage = AcousticStage(sensors, Settings(associate=AssociateSettings(batch_s=batch_s)))
+    stage = AcousticStage(sensors, settings)
     fed_wall: dict[str, float] = {}  # acoustic obs id -> wall clock when fed
     arr_of: dict[str, int] = {}  # acoustic obs id -> arrival (ns)
     pos_of: dict[str, int] = {}  # acoustic obs id -> position in the file
     first: dict[str, tuple] = {}  # event id -> (wall at return, batch ready ns, det ids, batch)
     batches: list[tuple[int, float]] = []  # (batch ready: simulated ns, processing wall s)
+    withdrawn: set[str] = set()  # provisional events withdrawn (not counted in the latency)
+    provisional: set[str] = set()  # ids ever published as provisional
     busy = 0.0
     opened: int | None = None  # arrival of the first detection of the pending batch
     clock = time.perf_counter
@@ -98,6 +105,11 @@ def replay(sensors, obs, arrival, window, batch_s: float, mode: str) -> dict:
             return
         ids = stage.associator.obs_id.v
         for ev in events:
+            if ev.withdrawn:
+                withdrawn.add(ev.id)
+                continue
+            if ev.provisional:
+                provisional.add(ev.id)
             if ev.id not in first:
                 first[ev.id] = (wall, ready_ns, [ids[g] for g in ev.det], len(batches) - 1)
 
@@ -150,7 +162,9 @@ def replay(sensors, obs, arrival, window, batch_s: float, mode: str) -> dict:
         done[k] = prev
 
     lat, wait, proc, queued = [], [], [], []
-    for wall, ready_ns, det_ids, k in first.values():
+    for event_id, (wall, ready_ns, det_ids, k) in first.items():
+        if event_id in withdrawn:
+            continue
         known = [d for d in det_ids if d in pos_of]
         if not known:
             continue
@@ -176,7 +190,9 @@ def replay(sensors, obs, arrival, window, batch_s: float, mode: str) -> dict:
         "acoustic_detections_in_slice": sum(1 for a in arr_of.values() if start_ns <= a < end_ns),
         "acoustic_fed_incl_warmup": len(arr_of),
         "batches": len(batches),
-        "events_emitted": len(first),
+        "events_emitted": len(first) - len(withdrawn & first.keys()),
+        "provisional_published": len(provisional),
+        "provisional_withdrawn": len(withdrawn),
         "events_counted": int(lat_a.size),
         "latency_p50_s": pct(lat_a, 50),
         "latency_p90_s": pct(lat_a, 90),
@@ -217,8 +233,12 @@ def main() -> None:
         default="both",
         help="feed: batches flushed only by feed(); timer: also by a clock tick (see above)",
     )
+    parser.add_argument("--set", action="append", default=[], help="SECTION.NAME=VALUE")
     parser.add_argument("--json")
     args = parser.parse_args()
+    flags = dict(parse_assignment(item) for item in args.set)
+    flags["associate.batch_s"] = args.batch_s
+    settings = load_settings(flags=flags).settings
     data = HERE / ".cache" / f"{args.scenario}-{args.seed}"
 
     t0 = time.perf_counter()
@@ -238,7 +258,7 @@ def main() -> None:
         "load_and_validate_s": round(load_s, 1),
     }
     for mode in modes:
-        result = replay(sensors, obs, arrival, (warm_ns, start_ns, end_ns), args.batch_s, mode)
+        result = replay(sensors, obs, arrival, (warm_ns, start_ns, end_ns), settings, mode)
         figures[mode] = result
     figures["peak_rss_mib"] = round(peak_rss_mib(), 0)
     write_result(args.json, "latency", figures)

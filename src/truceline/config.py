@@ -196,6 +196,21 @@ class AssociateSettings(Section):
         unit="s",
         gt=0,
     )
+    search_retries: int = setting(
+        1,
+        "Fresh random draws after a search of a group finds no further event, before its "
+        "remaining detections are left for the next search.",
+        unit="searches",
+        ge=0,
+    )
+    provisional_interval_s: float = setting(
+        0.5,
+        "While a dense group waits to settle, it is searched again for provisional events "
+        "(published at once, revised or withdrawn when the group settles) when it has grown "
+        "and at least this long after its last such search; live streams only.",
+        unit="s",
+        ge=0,
+    )
     solve_candidates: int = setting(
         3,
         "Distinct trial origins solved per search; the one explaining the most sensors wins.",

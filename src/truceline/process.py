@@ -139,7 +139,7 @@ def process(
             settings=settings,
             progress=progress,
         )
-        stage = AcousticStage(sensor_list, settings)
+        stage = AcousticStage(sensor_list, settings, live=False)
         radar = RadarStage(sensor_list, settings, terms)
         snr: dict[str, tuple[str, float]] = {}  # the weapon class's loudness evidence
         for batch in ingestion.batches():

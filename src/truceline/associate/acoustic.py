@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import poisson
@@ -64,6 +65,10 @@ class WorkingEvent:
     closed: bool = False
     dirty: bool = False
     version: int = 1
+    provisional: bool = False
+    """Found in a salvo that is still arriving: published at once, then revised (the same id)
+    or withdrawn when the salvo's group has settled and is searched whole."""
+    withdrawn: bool = False
 
     @property
     def sigma_pred_s(self) -> float:
@@ -74,16 +79,19 @@ class WorkingEvent:
 
 @dataclass
 class AssociationOutput:
-    """What one batch changed: events created, revised (new detections or relocation), closed."""
+    """What one batch changed: events created, revised (new detections or relocation), closed,
+    and provisional events withdrawn (their salvo, searched whole, did not confirm them)."""
 
     created: list[WorkingEvent] = field(default_factory=list)
     updated: list[WorkingEvent] = field(default_factory=list)
     closed: list[WorkingEvent] = field(default_factory=list)
+    withdrawn: list[WorkingEvent] = field(default_factory=list)
 
     def extend(self, other: AssociationOutput) -> None:
         self.created += other.created
         self.updated += other.updated
         self.closed += other.closed
+        self.withdrawn += other.withdrawn
 
 
 class _Grow:
@@ -119,7 +127,10 @@ class AcousticAssociator:
         settings: AssociateSettings | None = None,
         locator: LocateSettings | None = None,
         id_prefix: str = "ac",
+        provisional: bool = False,
     ):
+        """`provisional`: publish provisional events of salvos still arriving (a live stream;
+        a file read whole needs only the settled events)."""
         self.net = network
         self.atmosphere = atmosphere
         self.epoch_ns = epoch_ns
@@ -147,6 +158,11 @@ class AcousticAssociator:
         self.edges = np.zeros((0, 2), dtype=np.int64)  # links among pool detections
         self.events: list[WorkingEvent] = []
         self._ids: set[str] = set()
+        self.provisional_on = provisional
+        self.provisional: dict[str, WorkingEvent] = {}  # published, awaiting their group's search
+        self._provisional_searched: dict[int, tuple[int, float]] = {}  # group -> (size, when)
+        self._provisional_rng = np.random.default_rng([settings.seed, 1])
+        self._sandbox = False  # searching for provisional events: record nothing
         self.watermark_s = -np.inf
         self._keys = np.zeros(0)
         self._keys_at = -1
@@ -158,6 +174,9 @@ class AcousticAssociator:
             "events": 0,
             "expired_unassociated": 0,
             "relocations": 0,
+            "provisional_searches": 0,
+            "provisional_events": 0,
+            "provisional_withdrawn": 0,
         }
 
     # -- public API ---------------------------------------------------------------------------
@@ -188,6 +207,7 @@ class AcousticAssociator:
         self._link(loose)
         self._extract_touched(np.concatenate([loose, self.deferred]), out)
         self._maintain(out)
+        self._withdraw_orphans(out)
         return out
 
     def flush(self) -> AssociationOutput:
@@ -196,6 +216,7 @@ class AcousticAssociator:
         self.watermark_s = np.inf
         self._extract_touched(self.deferred, out)
         self._maintain(out)
+        self._withdraw_orphans(out)
         return out
 
     # -- step 1: attach -------------------------------------------------------------------------
@@ -351,13 +372,116 @@ class AcousticAssociator:
             t_members = self.t.v[members]
             if dense and t_members.max() > settled_before and t_members.min() > waited_before:
                 deferred.append(members)
+                if self.provisional_on:
+                    self._search_provisional(members, out)
                 continue
-            for ev in self._extract(members, dense):
-                out.created.append(ev)
-                removed.extend(ev.det)
+            found = self._extract(members, dense)
+            self._succeed_provisional(members, found, out)
+            removed.extend(g for ev in found for g in ev.det)
         self.deferred = np.concatenate(deferred) if deferred else np.zeros(0, dtype=np.int64)
         if removed:
             self._drop_from_pool(np.array(removed, dtype=np.int64))
+
+    # -- provisional events of salvos still arriving -----------------------------------------
+
+    def _search_provisional(self, members: NDArray[np.int64], out: AssociationOutput) -> None:
+        """Search a dense group that has not settled, as if it had, and publish what it holds
+        now as provisional events; one that shares most of its detections with an earlier
+        provisional event of the group revises it (same id). Earlier ones not found again stay
+        until the settled search decides. Nothing of the search is recorded (its own random
+        stream, no events kept, no detections owned), so the settled search finds what it
+        would have without it."""
+        key = int(members.min())
+        size, when = self._provisional_searched.get(key, (0, -np.inf))
+        if members.size == size or self.watermark_s - when < self.s.provisional_interval_s:
+            return
+        self._provisional_searched[key] = (int(members.size), self.watermark_s)
+        self.stats["provisional_searches"] += 1
+        rng, self.rng, self._sandbox = self.rng, self._provisional_rng, True
+        try:
+            found = self._extract(members, True)
+        finally:
+            self.rng, self._sandbox = rng, False
+        before = self._provisional_of(members)
+        for ev, prev in self._match(found, before):
+            ev.provisional = True
+            if prev is None:
+                ev.id = self._event_id(ev.tau_s)
+                self.stats["provisional_events"] += 1
+                out.created.append(ev)
+            else:
+                ev.id, ev.version = prev.id, prev.version + 1
+                del self.provisional[prev.id]
+                out.updated.append(ev)
+            self.provisional[ev.id] = ev
+
+    def _succeed_provisional(
+        self, members: NDArray[np.int64], found: list[WorkingEvent], out: AssociationOutput
+    ) -> None:
+        """The events of a group searched for good: each takes the id of the provisional event
+        it confirms (a revision of it), the rest are new. A provisional event of the group that
+        none confirms is withdrawn when most of its detections went to these events; otherwise
+        its detections stay in the pool and it waits for their next search."""
+        before = self._provisional_of(members)
+        for ev, prev in self._match(found, before):
+            if prev is None:
+                out.created.append(ev)
+                continue
+            self._ids.discard(ev.id)
+            ev.id, ev.version = prev.id, prev.version + 1
+            del self.provisional[prev.id]
+            out.updated.append(ev)
+        taken = {g for ev in found for g in ev.det}
+        for prev in before:
+            gone = 2 * len(taken.intersection(prev.det)) > len(prev.det)
+            if prev.id in self.provisional and gone:
+                self._withdraw(prev, out)
+        self._provisional_searched.pop(int(members.min()), None)
+
+    def _provisional_of(self, members: NDArray[np.int64]) -> list[WorkingEvent]:
+        if not self.provisional:
+            return []
+        group = set(members.tolist())
+        return [ev for ev in self.provisional.values() if not group.isdisjoint(ev.det)]
+
+    @staticmethod
+    def _match(
+        new: list[WorkingEvent], old: list[WorkingEvent]
+    ) -> list[tuple[WorkingEvent, WorkingEvent | None]]:
+        """Pair new events with old ones one to one, most shared detections first; a pair
+        must share more than half of the smaller event's detections."""
+        if not old or not new:
+            return [(ev, None) for ev in new]
+        shared = np.array([[len(set(a.det).intersection(b.det)) for b in old] for a in new])
+        smaller = np.minimum.outer([len(a.det) for a in new], [len(b.det) for b in old])
+        score = np.where(2 * shared > smaller, shared, 0).reshape(len(new), len(old))
+        pairs: dict[int, WorkingEvent | None] = {i: None for i in range(len(new))}
+        if score.size and score.max() > 0:
+            rows, cols = linear_sum_assignment(-score)
+            for r, c in zip(rows, cols, strict=True):
+                if score[r, c] > 0:
+                    pairs[r] = old[c]
+        return [(new[i], pairs[i]) for i in range(len(new))]
+
+    def _withdraw(self, ev: WorkingEvent, out: AssociationOutput) -> None:
+        del self.provisional[ev.id]
+        ev.withdrawn, ev.version = True, ev.version + 1
+        self.stats["provisional_withdrawn"] += 1
+        out.withdrawn.append(ev)
+
+    def _withdraw_orphans(self, out: AssociationOutput) -> None:
+        """Provisional events most of whose detections have left the pool (taken by other
+        events, or expired) are withdrawn."""
+        if not self.provisional:
+            return
+        pool = set(self.pool.tolist())
+        for ev in list(self.provisional.values()):
+            if 2 * len(pool.intersection(ev.det)) <= len(ev.det):
+                self._withdraw(ev, out)
+        live = {int(g) for g in self.deferred}
+        self._provisional_searched = {
+            k: v for k, v in self._provisional_searched.items() if k in live
+        }
 
     def _drop_from_pool(self, gone: NDArray[np.int64]) -> None:
         self.pool = self.pool[~np.isin(self.pool, gone)]
@@ -380,7 +504,8 @@ class AcousticAssociator:
     def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
         """Find events in one component's detections, best first, until none is left; a dense
         component (a salvo) is first searched at its places, then also by stacking."""
-        self.stats["extract_calls"] += 1
+        if not self._sandbox:
+            self.stats["extract_calls"] += 1
         s_idx = self.sensor.v[members]
         lon0, lat0 = float(np.mean(self.net.lon[s_idx])), float(np.mean(self.net.lat[s_idx]))
         projection = TangentPlane(lon0, lat0)
@@ -404,12 +529,16 @@ class AcousticAssociator:
                 margin_m=min(self.max_source_m / 2, 8_000.0),
             )
             found = self._salvo_rounds(members, remaining, arr_all, speed, projection, regions)
+        retries = self.s.search_retries
         for _ in range(64):
             idx = np.flatnonzero(remaining)
             if np.unique(s_idx[idx]).size < self.s.min_sensors:
                 break
             event = self._best_event(members, idx, arr_all, speed, projection, regions)
             if event is None:
+                if retries > 0:  # RANSAC draws afresh: another try may find what one missed
+                    retries -= 1
+                    continue
                 break
             found.append(event)
             used = np.isin(members, np.array(event.det))
@@ -802,9 +931,8 @@ class AcousticAssociator:
     ) -> WorkingEvent:
         lon, lat = projection.inverse(sol.x_m, sol.y_m)
         lon, lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
-        event_id = self._event_id(sol.tau_s)
         event = WorkingEvent(
-            id=event_id,
+            id="" if self._sandbox else self._event_id(sol.tau_s),
             det=[int(g) for g in det],
             sensors=set(self.sensor.v[det].tolist()),
             lon=lon,
@@ -817,6 +945,8 @@ class AcousticAssociator:
             projection=TangentPlane(lon, lat),
             n_at_solve=len(det),
         )
+        if self._sandbox:  # a provisional event: the caller names it; nothing is recorded
+            return event
         # Re-express the solution in the event's own projection (centred on the origin).
         index = len(self.events)
         self.events.append(event)

@@ -4,7 +4,9 @@ It reads observations in the order they were received (weather reports set the s
 acoustic detections are associated and located in batches of `associate.batch_s` of arrival
 time), then decides launch or impact and pairs launches with impacts (`truceline.shots`), and
 makes `Event` records. The same object serves a file (`feed` then `finish`) and a stream (`feed`
-returns the events each batch created or revised).
+returns the events each batch created, revised or withdrawn: a live stage also publishes
+provisional events of salvos still arriving, `WorkingEvent.provisional`, and withdraws those the
+settled search does not confirm, `WorkingEvent.withdrawn`).
 """
 
 from __future__ import annotations
@@ -49,8 +51,12 @@ class StageCounts:
 class AcousticStage:
     """Associates and locates acoustic detections as they arrive."""
 
-    def __init__(self, sensors: Sequence[Sensor], settings: Settings):
+    def __init__(self, sensors: Sequence[Sensor], settings: Settings, *, live: bool = True):
+        """`live`: a stream whose consumers act on each batch's events, so salvos still
+        arriving are published provisionally; False for a file read whole (`truceline process`),
+        where only the settled events are kept."""
         self.settings = settings
+        self.live = live
         acoustic = [s for s in sensors if s.kind == "acoustic"]
         self.network = AcousticNetwork(acoustic)
         self.sensor_by_id = {s.id: s for s in sensors}
@@ -125,13 +131,14 @@ class AcousticStage:
                 first - first % _DAY_NS,
                 self.settings.associate,
                 self.settings.locate,
+                provisional=self.live,
             )
         cols = list(zip(*self._batch, strict=True))
         self._batch = []
         out = self.associator.add(*cols)
         self.counts.batches += 1
         self.counts.seconds += time.perf_counter() - started
-        return out.created + out.updated
+        return out.created + out.updated + out.withdrawn
 
     def finish(self) -> list[Event]:
         """End of input: close every event, decide launch or impact, pair, make records."""
