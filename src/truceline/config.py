@@ -465,6 +465,16 @@ class AttributeSettings(Section):
         gt=0,
         le=1,
     )
+    pair_error_share: float = setting(
+        0.05,
+        "Prior probability that a launch-impact pairing (`truceline.shots`) is wrong: the impact "
+        "another round's. The weapon class takes the pair's range and time of flight as a mixture "
+        "of the paired shot's likelihood and a coincidence's (uniform over the pairing's search "
+        "window), so one wrong pairing cannot rule out every class that does not reach it.",
+        unit="fraction",
+        ge=0,
+        lt=1,
+    )
     class_floor: float = setting(
         0.01,
         "Share of the prior mixed into every weapon-class posterior, so that no class is ever "

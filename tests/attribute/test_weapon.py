@@ -69,6 +69,43 @@ def test_range_and_time_of_flight_pick_the_class():
     out = WeaponClassifier(SETTINGS).classify([(launch, 0.99), (impact, 0.01)], (launch, impact))
     assert out["class"] == "artillery-100mm-plus"
     assert "pair" in out["evidence"]
+    assert out["pair_right"] > 0.99  # a pair that fits a class well is most likely right
+
+
+def test_a_wrong_pairing_does_not_force_a_long_range_class():
+    # A tank's launch (146 dB at the sensors) paired with an impact 60 km away whose time of
+    # flight fits a heavy rocket only: a wrong pairing, as on a busy day. The impact's own
+    # loudness is a quiet round's (142 dB), another shot's.
+    table = next(c for c in class_tables() if c.id == "heavy-mlrs").table
+    _, tof = table.solve(60_000.0, "low")
+    launch = make_event("L", 32.0, paired="I")
+    impact = make_event(
+        "I", 32.0 + 60.0 / 74.63, type="impact", paired="L",
+        time_ns=launch.time_ns + round(float(tof) * 1e9),
+    )  # fmt: skip
+    dets = {**detections_at(launch, 146.0), **detections_at(impact, 142.0)}
+    launch = replace(launch, evidence=tuple(k for k in dets if k.startswith("L")))
+    impact = replace(impact, evidence=tuple(k for k in dets if k.startswith("I")))
+    members = [(launch, 0.99), (impact, 0.01)]
+    certain = SETTINGS.model_copy(update={"pair_error_share": 0.0})
+    forced = WeaponClassifier(certain, detections=dets).classify(members, (launch, impact))
+    assert forced["class"] == "heavy-mlrs"  # a pair taken as certain rules out the rest
+    out = WeaponClassifier(SETTINGS, detections=dets).classify(members, (launch, impact))
+    light = ("tank", "artillery-under-100mm", "mortar")  # loudness alone: 146 dB against 144
+    assert sum(out["probabilities"][c] for c in light) > 0.95
+    assert out["probabilities"]["heavy-mlrs"] + out["probabilities"]["tactical-missile"] < 0.05
+    assert out["pair_right"] < 0.01
+
+
+def test_the_coincidence_density_is_over_the_pairing_gate():
+    c = WeaponClassifier(SETTINGS)
+    area = np.exp(-c.coincidence_logdensity())  # m s
+    # Narrower than the whole window (the longest reach times the longest flight) ...
+    reach = max(t.table.max_range_m for t in c.tables)
+    longest = max(float(t.table.time_of_flight_s.max()) for t in c.tables)
+    assert 0 < area < reach * longest
+    # ... and wider than the tactical missile's band alone (its low branch, 2 x 3.5 sigma).
+    assert area > 2 * 3.5 * 0.5 * 400_000
 
 
 # -- cadence: the rate of fire ---------------------------------------------------------------------

@@ -9,6 +9,11 @@ evidence, taken as independent given the class, multiply it (docs/methods.md, We
   the branch's reach (else 0), with z = (dt - T_w(r)) / σ_T and σ_T = a T_w(r) + b as in
   `truceline.shots` (the same settings). The 1 / (reach width) is the density of a range that is
   uniform over the class's reach: a short range fits a long-range class less well.
+  The pairing itself may be wrong (the impact another round's), with prior probability
+  ε_p = `pair_error_share`; a wrong pair's (r, dt) is a coincidence that passed the pairing's
+  gate, uniform over the gated region G = {(r, dt): |z_w| <= max_z for some class and branch}, so
+  the pair contributes p (1 - ε_p) L(w) + ε_p / |G|: the classes that cannot reach r keep
+  the coincidence's share instead of 0, and the other evidence can still speak for them.
   An event that carries a `weapon_fit` from a pairing whose partner is not at hand gives its
   class likelihood 1 and every other class 0.05.
 - **Counter-battery radar.** When a radar track joined the event (its `radar` property, or the
@@ -351,6 +356,7 @@ class WeaponClassifier:
         self.detections = detections or {}
         self.tables = class_tables()
         self.ids = [c.id for c in self.tables]
+        self._coincidence: float | None = None
 
     # -- one kind of evidence each ---------------------------------------------------------------
 
@@ -377,6 +383,45 @@ class WeaponClassifier:
                 best = max(best, -0.5 * z * z - np.log(sigma) - np.log(hi - lo))
             out[k] = best
         return out
+
+    def coincidence_logdensity(self) -> float:
+        """log(1 / |G|): the density (1/(m s)) of a wrong pair's range and time of flight,
+        uniform over the region G of (r, dt) that the pairing's gate admits (|z| <= `max_z` for
+        some class and branch, the same z as `pair_loglik`). |G| is the area of the union of the
+        classes' bands, summed over a grid of ranges."""
+        if self._coincidence is None:
+            reach = max(c.table.max_range_m for c in self.tables)
+            r = np.linspace(0.0, reach * 1.05, 4001)[1:]
+            intervals = []
+            for c in self.tables:
+                for branch in c.branches:
+                    lo, hi = c.table.reach_m(branch)  # type: ignore[arg-type]
+                    if hi <= lo:
+                        continue
+                    ok = (r >= lo * 0.95) & (r <= hi * 1.05)
+                    tof = np.full(r.size, np.nan)
+                    _, t = c.table.solve(np.clip(r[ok], lo, hi), branch)  # type: ignore[arg-type]
+                    tof[ok] = t
+                    sigma = self.shots.tof_relative_sigma * tof + self.shots.tof_sigma_s
+                    half = self.shots.max_z * sigma
+                    intervals.append((tof - half, tof + half))
+            lows = np.array([a for a, _ in intervals])  # (bands, ranges), NaN outside reach
+            highs = np.array([b for _, b in intervals])
+            # The union of the bands' dt intervals at each range: sort by start, sweep.
+            order = np.argsort(np.where(np.isnan(lows), np.inf, lows), axis=0)
+            lows = np.take_along_axis(lows, order, axis=0)
+            highs = np.take_along_axis(highs, order, axis=0)
+            length = np.zeros(r.size)
+            end = np.full(r.size, -np.inf)
+            for a, b in zip(lows, highs, strict=True):
+                ok = np.isfinite(a)
+                a, b = np.where(ok, np.maximum(a, 0.0), 0.0), np.where(ok, b, 0.0)
+                start = np.maximum(a, end)
+                length += np.where(ok, np.maximum(b - start, 0.0), 0.0)
+                end = np.where(ok, np.maximum(end, b), end)
+            area = float(np.sum(length) * (r[1] - r[0]))
+            self._coincidence = -np.log(max(area, 1e-9))
+        return self._coincidence
 
     def radar_loglik(self, event: Event) -> np.ndarray | None:
         block = event.properties.get("radar")
@@ -461,6 +506,29 @@ class WeaponClassifier:
 
     # -- the whole -------------------------------------------------------------------------------
 
+    def _member_evidence(
+        self,
+        event: Event,
+        pl: float,
+        cadence: Mapping[str, Cadence] | None,
+        radar_allowed: bool,
+    ) -> tuple[np.ndarray, bool, int, list[str]]:
+        """One event's own evidence: log L per class from its radar fit (if `radar_allowed`),
+        loudness and cadence; whether radar was used, the number of detections and the cadence's
+        description."""
+        total = np.zeros(len(self.tables))
+        radar = self.radar_loglik(event) if radar_allowed else None
+        if radar is not None:
+            total += radar
+        ll, n_levels = self.level_loglik(event, pl)
+        total += ll
+        described = []
+        rate = (cadence or {}).get(event.id)
+        if rate is not None:
+            total += rate.loglik
+            described.append(rate.describe())
+        return total, radar is not None, n_levels, described
+
     def classify(
         self,
         members: Sequence[tuple[Event, float]],
@@ -470,28 +538,60 @@ class WeaponClassifier:
         """P(class) for one shot: `members` are its events (one, or a launch and its impact)
         with each one's P(launch); `pair` the (launch, impact) when the pair is used; `cadence`
         the launches' cadence evidence (`WeaponClassifier.cadence`), by event id: a paired
-        impact takes its launch's."""
+        impact takes its launch's.
+
+        A pair may be wrong (`pair_error_share` ε): the pair's range and time of flight and the
+        impact's own evidence E_I speak for the launch's class only if it is right, so
+        L(w) = E_L(w) [(1 - ε) L_pair(w) E_I(w) + ε Ē_I / |G|], Ē_I the impact's evidence
+        averaged over the classes (a wrong pair's impact is another round, of any class) and
+        |G| the area the pairing's gate admits (`coincidence_logdensity`)."""
         n = len(self.tables)
         total = np.zeros(n)
         used: list[str] = []
-        if pair is not None:
-            total += self.pair_loglik(*pair)
-            used.append("pair")
         radar_seen = False
         n_levels = 0
         cadence_used: list[str] = []
-        for event, pl in members:
-            radar = self.radar_loglik(event)
-            if radar is not None and not radar_seen:  # both events of a radar pair share it
-                total += radar
-                radar_seen = True
-            ll, k = self.level_loglik(event, pl)
-            total += ll
+        pair_right = None
+        pl_of = {m.id: pl for m, pl in members}
+        if pair is not None:
+            launch, impact = pair
+            own, radar_seen, n_levels, cadence_used = self._member_evidence(
+                launch, pl_of.get(launch.id, 1.0), cadence, True
+            )
+            imp, imp_radar, k, imp_cadence = self._member_evidence(
+                impact, pl_of.get(impact.id, 0.0), cadence, not radar_seen
+            )
+            radar_seen = radar_seen or imp_radar
             n_levels += k
-            rate = (cadence or {}).get(event.id)
-            if rate is not None:
-                total += rate.loglik
-                cadence_used.append(rate.describe())
+            cadence_used += imp_cadence
+            right = self.pair_loglik(launch, impact) + imp
+            err = self.settings.pair_error_share
+            if err > 0:
+                finite = imp[np.isfinite(imp)]
+                mean_imp = logsumexp(finite) - np.log(n) if finite.size else -np.inf
+                wrong = np.log(err) + self.coincidence_logdensity() + mean_imp
+                right = np.log1p(-err) + right
+                both = np.logaddexp(right, wrong)
+                joint = own + both
+                ok = np.isfinite(joint)
+                if ok.any():
+                    pair_right = float(np.exp(logsumexp((own + right)[ok]) - logsumexp(joint[ok])))
+                total += joint
+            else:
+                total += own + right
+            used.append("pair")
+        else:
+            for event, pl in members:
+                ll, radar, k, described = self._member_evidence(
+                    event,
+                    pl,
+                    cadence,
+                    not radar_seen,  # both events of a radar pair share it
+                )
+                total += ll
+                radar_seen = radar_seen or radar
+                n_levels += k
+                cadence_used += described
         if pair is None and not radar_seen:
             fits = [m.properties.get("weapon_fit") for m, _ in members]
             fit = next((f for f in fits if f), None)
@@ -517,4 +617,7 @@ class WeaponClassifier:
         post = (1 - floor) * post + floor * prior
         probs = {c: round(float(p), 6) for c, p in zip(self.ids, post, strict=True)}
         top = max(probs, key=lambda c: probs[c])
-        return {"probabilities": probs, "class": top, "evidence": used or ["prior only"]}
+        out = {"probabilities": probs, "class": top, "evidence": used or ["prior only"]}
+        if pair_right is not None:
+            out["pair_right"] = round(pair_right, 6)
+        return out
