@@ -5,9 +5,10 @@ The same arithmetic as the NumPy reference in `truceline.radar.projectile` (`_ac
 the exponential atmosphere, fixed-step RK4, cubic Hermite between steps, the ground crossing
 refined by one RK4 step from the bracketing state. Each row is integrated on its own: its own
 step (from its own span of point times, or its own vacuum time of fall) and it stops when it
-reaches the ground. In NumPy every row of a batch stepped on one grid until the slowest reached
-the ground, at ~130 µs of array overhead per derivative; here one RK4 step of one row is a few
-dozen floating-point operations (docs/performance.md, "Backtracking kernel").
+reaches the ground. (The NumPy reference steps the rows still in flight together, each with its
+own step; before this kernel every row of a batch stepped on one grid until the slowest reached
+the ground, at ~130 µs of array overhead per derivative.) Here one RK4 step of one row is a few
+dozen floating-point operations (docs/performance.md, "Backtracking kernel and tracker rounds").
 `tests/radar/test_kernel.py` checks that both give the same results.
 
 The model's constants (sea-level density kg/m³, scale height m, gravity m/s²) are arguments,
