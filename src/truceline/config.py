@@ -602,6 +602,12 @@ class RadarSettings(Section):
     step_s: float = setting(
         0.05, "Integration step of the ballistic model (fixed-step RK4).", unit="s", gt=0
     )
+    kernel: Literal["compiled", "numpy"] = setting(
+        "compiled",
+        "Ballistic integration of the backtracker: `compiled` (Numba, one track at a time, "
+        "each with its own step, stopping at the ground) or `numpy` (the reference; the same "
+        "arithmetic, ~4x slower).",
+    )
     muzzle_speed_sigma: float = setting(
         0.01,
         "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "

@@ -17,7 +17,6 @@ Coordinates: east and north in the plane tangent to the ellipsoid at the track's
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +32,14 @@ from truceline.weapons import weapon_classes
 CHI2_2D_95 = 5.991464547107979
 """95% quantile of the chi-square distribution with 2 degrees of freedom."""
 MAX_FLIGHT_S = 600.0
+GROUND_STEPS_FIT = 100
+"""Steps over the vacuum time of fall to the ground in the fit's muzzle-speed prior..."""
+GROUND_STEPS_UT = 400
+"""... and in the unscented transform to launch and impact..."""
+MIN_GROUND_STEP_S = 0.1
+"""... and the shortest step there (s; `radar.step_s` if that is longer)."""
+_MODEL = (STANDARD_ATMOSPHERE.density_kgpm3, STANDARD_ATMOSPHERE.scale_height_m, G0_MPS2)
+"""The compiled kernel's model constants: sea-level density, scale height, gravity."""
 MAX_ITERATIONS = 4
 """Levenberg-Marquardt iterations per fit: the polynomial start is close, and more iterations
 changed no backtracked launch point by more than a metre on sector-quick."""
@@ -78,35 +85,51 @@ def _rk4(states: NDArray[np.float64], k: float, h) -> NDArray[np.float64]:
 
 
 def propagate(
-    states: NDArray[np.float64], k, times_s: NDArray[np.float64], step_s: float
+    states: NDArray[np.float64],
+    k,
+    times_s: NDArray[np.float64],
+    step_s: float,
+    *,
+    kernel: str = "numpy",
 ) -> NDArray[np.float64]:
     """States (m, 6) at time 0 carried to `times_s` (either sign): one set of times (p,) for
-    every state, or one row per state (m, p). Shape (m, p, 6). Fixed-step RK4 on one grid for
-    all states, cubic Hermite between steps."""
+    every state, or one row per state (m, p). Shape (m, p, 6). Fixed-step RK4, each row on its
+    own grid (per direction: its span of times over ceil(span / step_s) steps), cubic Hermite
+    between steps. `kernel`: `numpy` (the reference) or `compiled`."""
     m = states.shape[0]
     times = np.broadcast_to(np.asarray(times_s, float), (m, np.shape(times_s)[-1]))
     k = np.broadcast_to(np.asarray(k, float), (m,))
+    if kernel == "compiled":
+        from truceline.radar import kernel as compiled
+
+        return compiled.propagate(
+            np.ascontiguousarray(states, float),
+            np.ascontiguousarray(k),
+            np.ascontiguousarray(times),
+            step_s,
+            *_MODEL,
+        )
     out = np.empty((m, times.shape[1], 6))
     for sign in (1.0, -1.0):
-        sel = times * sign >= 0 if sign > 0 else times < 0
+        sel = times >= 0 if sign > 0 else times < 0
         if not np.any(sel):
             continue
-        span = float(np.max(np.abs(times[sel])))
-        n = max(1, math.ceil(span / step_s))
-        h = span / n if span > 0 else step_s
+        span = np.max(np.where(sel, np.abs(times), 0.0), axis=1)
+        n = np.maximum(1, np.ceil(span / step_s)).astype(np.int64)
+        h = np.where(span > 0, span / n, step_s)
         grid = [states]
         s = states
-        for _ in range(n):
+        for _ in range(int(n.max())):  # rows past their own n run on unused
             s = _rk4(s, k, sign * h)
             grid.append(s)
-        g = np.stack(grid, axis=1)  # (m, n + 1, 6)
+        g = np.stack(grid, axis=1)  # (m, max n + 1, 6)
         rows, cols = np.nonzero(sel)
-        u = np.abs(times[rows, cols]) / h
-        j = np.minimum(np.floor(u).astype(np.int64), n - 1)
+        u = np.abs(times[rows, cols]) / h[rows]
+        j = np.minimum(np.floor(u).astype(np.int64), n[rows] - 1)
         w = (u - j)[:, None]
         a, b = g[rows, j], g[rows, j + 1]
         da, db = _accel(a, k[rows]), _accel(b, k[rows])
-        hs = sign * h
+        hs = (sign * h[rows])[:, None]
         h00 = 2 * w**3 - 3 * w**2 + 1
         h10 = w**3 - 2 * w**2 + w
         h01 = -2 * w**3 + 3 * w**2
@@ -115,43 +138,65 @@ def propagate(
     return out
 
 
-def to_ground(
-    states: NDArray[np.float64], k, *, backward: bool, step_s: float, steps: int = 200
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Carry states (m, 6) forward (descending) or backward in time to height 0. Returns the
-    states there (m, 6) and the signed times taken (m,), NaN where not reached."""
-    m = states.shape[0]
-    k = np.broadcast_to(np.asarray(k, float), (m,))
-    s = states.copy()
-    t = np.zeros(m)
-    done = np.zeros(m, bool)
-    end = np.full((m, 6), np.nan)
-    t_end = np.full(m, np.nan)
-    sign = -1.0 if backward else 1.0
-    # A coarser step for long flights: about `steps` steps over the vacuum time to the ground.
+def ground_step(states: NDArray[np.float64], step_s: float, steps: int) -> NDArray[np.float64]:
+    """The step (s, positive) to the ground of each state (m, 6): about `steps` steps over its
+    vacuum time of fall, at least `step_s`."""
     vz = np.abs(states[:, 5])
     t_guess = (vz + np.sqrt(vz**2 + 2 * G0_MPS2 * np.maximum(states[:, 2], 0))) / G0_MPS2
-    h = max(step_s, float(np.nanmax(t_guess)) / steps) * sign
-    if np.any(states[:, 2] <= 0):
-        low = states[:, 2] <= 0
-        end[low], t_end[low], done[low] = states[low], 0.0, True
-    elapsed = 0.0
-    while not np.all(done) and elapsed < MAX_FLIGHT_S:
-        nxt = _rk4(s, k, h)
-        lost = ~done & ~np.all(np.isfinite(nxt), axis=1)
-        done |= lost
-        elapsed += abs(h)
-        crossed = ~done & (nxt[:, 2] <= 0)
+    guess = t_guess / steps
+    return np.where(guess > step_s, guess, step_s)
+
+
+def to_ground(
+    states: NDArray[np.float64],
+    k,
+    *,
+    backward: bool,
+    step_s: float,
+    steps: int = 200,
+    h: NDArray[np.float64] | None = None,
+    kernel: str = "numpy",
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Carry states (m, 6) forward (descending) or backward in time to height 0, each by its
+    own step (`h`, positive, one per state; by default `ground_step`) until it gets there.
+    Returns the states there (m, 6) and the signed times taken (m,), NaN where not reached
+    within MAX_FLIGHT_S. `kernel`: `numpy` (the reference) or `compiled`."""
+    m = states.shape[0]
+    k = np.broadcast_to(np.asarray(k, float), (m,))
+    sign = -1.0 if backward else 1.0
+    h = (ground_step(states, step_s, steps) if h is None else np.asarray(h, float)) * sign
+    if kernel == "compiled":
+        from truceline.radar import kernel as compiled
+
+        return compiled.to_ground(
+            np.ascontiguousarray(states, float), np.ascontiguousarray(k), h, MAX_FLIGHT_S, *_MODEL
+        )
+    s = states.copy()
+    t = np.zeros(m)
+    elapsed = np.zeros(m)
+    end = np.full((m, 6), np.nan)
+    t_end = np.full(m, np.nan)
+    done = states[:, 2] <= 0
+    end[done], t_end[done] = states[done], 0.0
+    while True:
+        live = np.flatnonzero(~done & (elapsed < MAX_FLIGHT_S))
+        if live.size == 0:
+            break
+        hl = h[live]
+        nxt = _rk4(s[live], k[live], hl)
+        lost = ~np.all(np.isfinite(nxt), axis=1)
+        elapsed[live] += np.abs(hl)
+        crossed = ~lost & (nxt[:, 2] <= 0)
         if np.any(crossed):
-            a, b = s[crossed], nxt[crossed]
+            rows = live[crossed]
+            a, b = s[rows], nxt[crossed]
             f = a[:, 2] / (a[:, 2] - b[:, 2])
             # One RK4 step from the bracketing state by the interpolated time refines it.
-            est = _rk4(a, k[crossed], h * f)
-            end[crossed] = est
-            t_end[crossed] = t[crossed] + h * f
-            done |= crossed
-        s = nxt
-        t = t + h
+            end[rows] = _rk4(a, k[rows], hl[crossed] * f)
+            t_end[rows] = t[rows] + hl[crossed] * f
+        done[live[lost | crossed]] = True
+        s[live] = nxt
+        t[live] = t[live] + hl
     return end, t_end
 
 
@@ -204,63 +249,79 @@ def _fit(
     speed_sigma: float,
     x0: NDArray[np.float64],
     step_s: float,
+    kernel: str = "compiled",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Levenberg-Marquardt fits of the reference state of many (track, candidate class) rows at
-    once, all integrated together. Row r has point times `t[r]` (s from its reference time),
-    positions `xyz[r]` (m) and weights `weight[r]` (1/sigma, 0 for padding), drag `k[r]`,
-    muzzle speed `v0[r]` and start `x0[r]`. Returns states (r, 6), covariances (r, 6, 6) and
-    chi-squares (r,), NaN where a fit failed."""
+    once. Row r has point times `t[r]` (s from its reference time), positions `xyz[r]` (m) and
+    weights `weight[r]` (1/sigma, 0 for padding), drag `k[r]`, muzzle speed `v0[r]` and start
+    `x0[r]`. Each row is integrated on its own grid; the 6 forward-difference perturbations of
+    a row use its unperturbed state's step to the ground. Only rows still iterating are
+    evaluated. `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
+    reference). Returns states (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a
+    fit failed."""
     c = k.size
     scale = np.array([1.0, 1.0, 1.0, 0.1, 0.1, 0.1])  # finite-difference steps, m and m/s
-    ground_step = max(step_s, 0.1)
-
-    def residuals(batch, tt, pp, ww, kk, vv) -> NDArray:
-        pos = propagate(batch, kk, tt, step_s)[:, :, :3]
-        r = ((pos - pp) * ww[..., None]).reshape(batch.shape[0], -1)
-        launch, _ = to_ground(batch, kk, backward=True, step_s=ground_step, steps=100)
-        speed = np.linalg.norm(launch[:, 3:], axis=1)
-        prior = np.where(np.isfinite(speed), (speed - vv) / (speed_sigma * vv), 10.0)
-        return np.column_stack([r, prior])
-
-    rep = (np.repeat(a, 7, axis=0) for a in (t, xyz, weight, k, v0))
-    t7, xyz7, w7, k7, v7 = rep
+    ground_step_s = max(step_s, MIN_GROUND_STEP_S)
+    ground_steps = GROUND_STEPS_FIT
     eye = np.vstack([np.zeros(6), np.diag(scale)])
 
-    def jacobians(x: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
-        batch = (x[:, None, :] + eye[None]).reshape(-1, 6)
-        rr = residuals(batch, t7, xyz7, w7, k7, v7).reshape(c, 7, -1)
-        jac = ((rr[:, 1:] - rr[:, :1]) / scale[None, :, None]).transpose(0, 2, 1)
-        return rr[:, 0], jac
+    def evaluate(x: NDArray, rows: NDArray, jacobian: bool) -> tuple[NDArray, NDArray | None]:
+        """Residuals (and the Jacobian) of rows `rows` at states x (len(rows), 6)."""
+        tt, pp, ww, kk, vv = t[rows], xyz[rows], weight[rows], k[rows], v0[rows]
+        if kernel == "compiled":
+            from truceline.radar import kernel as compiled
 
+            r, jac = compiled.fit_residuals(
+                np.ascontiguousarray(x), tt, pp, ww, kk, vv, speed_sigma, step_s,
+                ground_step_s, ground_steps, scale, jacobian, MAX_FLIGHT_S, *_MODEL,
+            )  # fmt: skip
+            return r, (jac if jacobian else None)
+        h = ground_step(x, ground_step_s, ground_steps)
+        n = 7 if jacobian else 1
+        if jacobian:
+            x = (x[:, None, :] + eye[None]).reshape(-1, 6)
+            tt, pp, ww, kk, vv, h = (np.repeat(a, 7, axis=0) for a in (tt, pp, ww, kk, vv, h))
+        pos = propagate(x, kk, tt, step_s)[:, :, :3]
+        res = ((pos - pp) * ww[..., None]).reshape(x.shape[0], -1)
+        launch, _ = to_ground(x, kk, backward=True, step_s=ground_step_s, h=h)
+        speed = np.linalg.norm(launch[:, 3:], axis=1)
+        prior = np.where(np.isfinite(speed), (speed - vv) / (speed_sigma * vv), 10.0)
+        rr = np.column_stack([res, prior]).reshape(rows.size, n, -1)
+        if not jacobian:
+            return rr[:, 0], None
+        return rr[:, 0], ((rr[:, 1:] - rr[:, :1]) / scale[None, :, None]).transpose(0, 2, 1)
+
+    every = np.arange(c)
     x = x0.copy()
     lam = np.full(c, 1e-3)
     active = np.ones(c, bool)
-    r0 = residuals(x, t, xyz, weight, k, v0)
+    r0, _ = evaluate(x, every, False)
     cost = np.einsum("ij,ij->i", r0, r0)
     for _ in range(MAX_ITERATIONS):
-        if not np.any(active):
+        rows = np.flatnonzero(active)
+        if rows.size == 0:
             break
-        r, jac = jacobians(x)
+        r, jac = evaluate(x[rows], rows, True)
         jtj = np.einsum("cri,crj->cij", jac, jac)
         g = np.einsum("cri,cr->ci", jac, r)
         diag = np.einsum("cii->ci", jtj) + 1e-9
-        damped = jtj + lam[:, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
-        dx = np.zeros_like(x)
-        for i in np.flatnonzero(active):
+        damped = jtj + lam[rows, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
+        dx = np.zeros((rows.size, 6))
+        for q in range(rows.size):
             try:
-                dx[i] = -np.linalg.solve(damped[i], g[i])
+                dx[q] = -np.linalg.solve(damped[q], g[q])
             except np.linalg.LinAlgError:
-                active[i] = False
-        trial = x + dx
-        rt = residuals(trial, t, xyz, weight, k, v0)
+                active[rows[q]] = False
+        trial = x[rows] + dx
+        rt, _ = evaluate(trial, rows, False)
         ct = np.einsum("ij,ij->i", rt, rt)
-        better = active & (ct < cost)
-        gain = np.where(better, cost - ct, 0.0)
-        x[better], cost[better] = trial[better], ct[better]
-        lam = np.where(better, np.maximum(lam / 10, 1e-7), lam * 10)
+        better = active[rows] & (ct < cost[rows])
+        gain = np.where(better, cost[rows] - ct, 0.0)
+        x[rows[better]], cost[rows[better]] = trial[better], ct[better]
+        lam[rows] = np.where(better, np.maximum(lam[rows] / 10, 1e-7), lam[rows] * 10)
         small = np.all(np.abs(dx) < 1e-3 * scale, axis=1) | (better & (gain < 0.5))
-        active &= ~small & (lam < 1e2)
-    r, jac = jacobians(x)
+        active[rows] &= ~small & (lam[rows] < 1e2)
+    r, jac = evaluate(x, every, True)
     jtj = np.einsum("cri,crj->cij", jac, jac)
     cov = np.full((c, 6, 6), np.nan)
     chi2 = np.einsum("ij,ij->i", r, r)
@@ -279,10 +340,11 @@ def _unscented(
     k: NDArray[np.float64],
     backward: bool,
     step_s: float,
+    kernel: str = "compiled",
 ) -> list[GroundPoint | None]:
     """The unscented transform of fitted states (m, 6) with covariances (m, 6, 6) to height 0
-    (Julier's symmetric set, κ = 3 - n), the 2n + 1 sigma points of every state integrated
-    together."""
+    (Julier's symmetric set, κ = 3 - n); the 2n + 1 sigma points of a state integrated with
+    one step, that of the state itself (about 400 steps over its vacuum time of fall)."""
     m, n = x.shape
     kappa = 3.0 - n
     pts = np.empty((m, 2 * n + 1, 6))
@@ -295,8 +357,14 @@ def _unscented(
         pts[i] = np.vstack([x[i], x[i] + root.T, x[i] - root.T])
     w = np.full(2 * n + 1, 1.0 / (2 * (n + kappa)))
     w[0] = kappa / (n + kappa)
+    h = np.repeat(ground_step(x, step_s, GROUND_STEPS_UT), 2 * n + 1)
     end, t = to_ground(
-        pts.reshape(-1, 6), np.repeat(k, 2 * n + 1), backward=backward, step_s=step_s, steps=400
+        pts.reshape(-1, 6),
+        np.repeat(k, 2 * n + 1),
+        backward=backward,
+        step_s=step_s,
+        h=h,
+        kernel=kernel,
     )
     end, t = end.reshape(m, 2 * n + 1, 6), t.reshape(m, 2 * n + 1)
     out: list[GroundPoint | None] = []
@@ -342,10 +410,13 @@ def backtrack(
     *,
     step_s: float = 0.2,
     muzzle_speed_sigma: float = 0.01,
+    kernel: str = "compiled",
 ) -> Backtrack | None:
     """Fit and backtrack one track. None if it has fewer than 2 points or no class fits."""
     track = TrackPoints(times_ns, lon, lat, alt_m, sigma_m, radar_class)
-    return backtrack_many([track], step_s=step_s, muzzle_speed_sigma=muzzle_speed_sigma)[0]
+    return backtrack_many(
+        [track], step_s=step_s, muzzle_speed_sigma=muzzle_speed_sigma, kernel=kernel
+    )[0]
 
 
 @dataclass
@@ -386,11 +457,15 @@ def _prepare(track: TrackPoints) -> _Prepared | None:
 
 
 def backtrack_many(
-    tracks: Sequence[TrackPoints], *, step_s: float = 0.2, muzzle_speed_sigma: float = 0.01
+    tracks: Sequence[TrackPoints],
+    *,
+    step_s: float = 0.2,
+    muzzle_speed_sigma: float = 0.01,
+    kernel: str = "compiled",
 ) -> list[Backtrack | None]:
     """Fit and backtrack many tracks at once (every track against every candidate class of its
-    radar class, all integrated together); None for a track with fewer than 2 points or that no
-    class fits."""
+    radar class, in one batch); None for a track with fewer than 2 points or that no class
+    fits. `kernel`: the integration, `compiled` (Numba) or `numpy` (the reference)."""
     prepared = [_prepare(tr) for tr in tracks]
     live = [i for i, p in enumerate(prepared) if p is not None]
     out: list[Backtrack | None] = [None] * len(tracks)
@@ -410,17 +485,17 @@ def backtrack_many(
         t[row, m:] = p.t[-1]  # padding: weight 0, a time inside the track's span
         k[row], v0[row], x0[row] = p.cands[j][1], p.cands[j][2], p.x0
     with np.errstate(over="ignore", invalid="ignore"):
-        states, covs, chi2s = _fit(t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s)
+        states, covs, chi2s = _fit(t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s, kernel)
         best: dict[int, int] = {}
         for row, (i, _) in enumerate(rows):
             if np.isfinite(chi2s[row]) and (i not in best or chi2s[row] < chi2s[best[i]]):
                 best[i] = row
         chosen = list(best.values())
-        coarse = max(step_s, 0.1)
+        coarse = max(step_s, MIN_GROUND_STEP_S)
         if chosen:
             sel = np.array(chosen)
-            launches = _unscented(states[sel], covs[sel], k[sel], True, coarse)
-            impacts = _unscented(states[sel], covs[sel], k[sel], False, coarse)
+            launches = _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel)
+            impacts = _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel)
         per_track: dict[int, dict[str, float]] = {}
         for row, (i, j) in enumerate(rows):
             per_track.setdefault(i, {})[prepared[i].cands[j][0]] = round(float(chi2s[row]), 3)

@@ -135,9 +135,12 @@ class RadarStage:
                     str(obs.fields.get("class", "")),
                 )
             )
-        # All tracks are fitted and carried to the ground together (one integration each).
+        # All tracks are fitted and carried to the ground in one batch.
         results = backtrack_many(
-            tracks, step_s=self.radar.step_s, muzzle_speed_sigma=self.radar.muzzle_speed_sigma
+            tracks,
+            step_s=self.radar.step_s,
+            muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
+            kernel=self.radar.kernel,
         )
         for obs, bt in zip(kept, results, strict=True):
             if bt is None or bt.launch is None:

@@ -67,6 +67,47 @@ class _History:
     plots: list[int] = field(default_factory=list)
 
 
+_BRUTE_PAIRS = 1 << 18
+"""Up to this many (track, plot) combinations the candidates of a round are found by computing
+every distance; beyond it with a k-d tree of the plots."""
+
+
+def _median_ns(sorted_ns: NDArray[np.int64]) -> int:
+    """`int(np.median(t))` of sorted times, computed as NumPy does (the two middle values
+    converted to float and averaged) without its partition and mean machinery."""
+    n = sorted_ns.size
+    k = n // 2
+    if n % 2:
+        return int(float(sorted_ns[k]))
+    return int((float(sorted_ns[k - 1]) + float(sorted_ns[k])) / 2.0)
+
+
+def _within(
+    centre: NDArray[np.float64], radius: NDArray[np.float64], xyz: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(centre, point) index pairs with the point within the centre's radius (distance <=
+    radius, as `cKDTree.query_ball_point`), in no particular order."""
+    if centre.shape[0] * xyz.shape[0] <= _BRUTE_PAIRS:
+        d = centre[:, None, :] - xyz[None, :, :]
+        close = np.einsum("tpi,tpi->tp", d, d) <= radius[:, None] ** 2
+        a, b = np.nonzero(close)
+        return a.astype(np.int64), b.astype(np.int64)
+    near = cKDTree(xyz).query_ball_point(centre, radius)
+    a = np.repeat(np.arange(centre.shape[0]), [len(n) for n in near])
+    if a.size == 0:
+        return a.astype(np.int64), np.zeros(0, np.int64)
+    return a.astype(np.int64), np.concatenate([np.asarray(n, np.int64) for n in near if n])
+
+
+def _compress(values: NDArray[np.int64], size: int) -> tuple[int, NDArray[np.int64]]:
+    """`np.unique(values, return_inverse=True)` for values in range(size): the number of
+    distinct values and each value's rank among them."""
+    present = np.zeros(size, bool)
+    present[values] = True
+    rank = np.cumsum(present) - 1
+    return int(present.sum()), rank[values]
+
+
 def transition(dt: NDArray[np.float64]) -> NDArray[np.float64]:
     """Constant-velocity transition matrices for time steps `dt` (s): shape (n, 6, 6)."""
     f = np.broadcast_to(np.eye(6), (dt.size, 6, 6)).copy()
@@ -151,23 +192,23 @@ class GnnTracker:
         n_tracks = self.x.shape[0]
         if idx.size == 0 or n_tracks == 0:
             return 0
-        mid = int(np.median(batch.time_ns[idx]))
+        times = np.sort(batch.time_ns[idx])
+        mid = _median_ns(times)
         dt = (mid - self.t_ns) / 1e9
         centre = self.x[:, :3] + self.x[:, 3:] * dt[:, None]
         spread = np.sqrt(np.trace(self.p[:, :3, :3], axis1=1, axis2=2))
-        span = (batch.time_ns[idx].max() - batch.time_ns[idx].min()) / 1e9
+        span = (times[-1] - times[0]) / 1e9
         radius = (
             np.sqrt(self.gate)
             * (spread + np.sqrt(3) * batch.sigma_m[idx].max() + np.sqrt(self.q_h * np.abs(dt) ** 3))
             + np.linalg.norm(self.x[:, 3:], axis=1) * span
             + np.sqrt(np.trace(self.p[:, 3:, 3:], axis1=1, axis2=2)) * np.abs(dt) * 3
         )
-        tree = cKDTree(batch.xyz[idx])
-        near = tree.query_ball_point(centre, radius)
-        pairs_t = np.repeat(np.arange(n_tracks), [len(n) for n in near])
+        # Candidate pairs (track, plot within its radius): local plot numbers into idx.
+        pairs_t, local = _within(centre, radius, batch.xyz[idx])
         if pairs_t.size == 0:
             return 0
-        pairs_p = idx[np.concatenate([np.asarray(n, np.int64) for n in near if n])]
+        pairs_p = idx[local]
         x, p, nu, s, sinv, d2 = self._gate(pairs_t, pairs_p, batch)
         ok = d2 < self.gate
         if not np.any(ok):
@@ -175,20 +216,23 @@ class GnnTracker:
         confirmed = self.hits[pairs_t] >= self.s.confirm_hits
         # A plot inside a confirmed track's gate is that track's to take, now or in a later
         # round, never a tentative track's.
-        ok &= confirmed | ~np.isin(pairs_p, pairs_p[ok & confirmed])
-        pairs_t, pairs_p, confirmed = pairs_t[ok], pairs_p[ok], confirmed[ok]
+        reserved = np.zeros(idx.size, bool)
+        reserved[local[ok & confirmed]] = True
+        ok &= confirmed | ~reserved[local]
+        pairs_t, local, confirmed = pairs_t[ok], local[ok], confirmed[ok]
+        pairs_p = idx[local]
         x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         cost = d2 + np.log(np.linalg.det(s)) - np.where(confirmed, 2.0, 0.0)
-        ut, t_inv = np.unique(pairs_t, return_inverse=True)
-        up, p_inv = np.unique(pairs_p, return_inverse=True)
-        matrix = np.full((ut.size, up.size), _BIG)
+        # The tracks and plots of the gated pairs, in increasing order (as np.unique gives).
+        t_used, t_inv = _compress(pairs_t, n_tracks)
+        p_used, p_inv = _compress(local, idx.size)
+        matrix = np.full((t_used, p_used), _BIG)
         matrix[t_inv, p_inv] = cost
+        pair_of = np.full((t_used, p_used), -1, np.int64)
+        pair_of[t_inv, p_inv] = np.arange(cost.size)
         rows, cols = linear_sum_assignment(matrix)
         chosen = matrix[rows, cols] < _BIG / 2
-        lookup = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(t_inv, p_inv, strict=True))}
-        ks = np.array(
-            [lookup[(int(r), int(c))] for r, c in zip(rows[chosen], cols[chosen], strict=True)]
-        )
+        ks = pair_of[rows[chosen], cols[chosen]]
         if ks.size == 0:
             return 0
         tr, pl = pairs_t[ks], pairs_p[ks]
