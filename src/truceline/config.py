@@ -197,7 +197,7 @@ class AssociateSettings(Section):
         gt=0,
     )
     search_retries: int = setting(
-        1,
+        0,
         "Fresh random draws after a search of a group finds no further event, before its "
         "remaining detections are left for the next search.",
         unit="searches",
