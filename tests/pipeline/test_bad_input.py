@@ -90,3 +90,8 @@ def test_bad_lines_are_quarantined_and_resends_are_noops(tmp_path: Path, capsys)
     assert again["ingest"]["accepted"] == 0
     second = json.loads((tmp_path / "out" / "events.geojson").read_text())["features"]
     assert [f["properties"]["id"] for f in first] == [f["properties"]["id"] for f in second]
+    # On the terminal, a run into a store that already holds its observations says so.
+    run([a for a in args if a != "--json"])
+    table = capsys.readouterr().out
+    assert "already stored by an earlier run" in table
+    assert "already in the store" in table and "t.db" in table

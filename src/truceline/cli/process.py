@@ -46,7 +46,12 @@ def process(
     rows = [
         ("lines read", ing.lines),
         ("observations accepted", ing.accepted),
-        ("re-sent (no-op)", ing.duplicates),
+        ("re-sent (no-op)", ing.duplicates_in_run),
+        *(
+            (("already stored by an earlier run", ing.duplicates_in_store),)
+            if ing.duplicates_in_store
+            else ()
+        ),
         ("quarantined", ing.quarantined_total),
         *((f"  {code}", n) for code, n in sorted(ing.quarantined.items())),
         ("acoustic detections", summary.acoustic_detections),
@@ -70,6 +75,15 @@ def process(
         + (f" ({rate:,.0f} detections/s)" if rate else "")
         + f"; events: {summary.events_path}"
     )
+    if ing.duplicates_in_store:
+        console.print(
+            f"note: {ing.duplicates_in_store:,} observations were already in the store "
+            f"({_plain_url(ctx.obj.settings.store.url)}) from an earlier run; they were used "
+            "again but not stored twice. For a run of its own, give it a store of its own "
+            "(--db or TRUCELINE_DB).",
+            highlight=False,
+            soft_wrap=True,
+        )
     ledger = summary.ledger
     if ledger.get("tree_size") is not None:
         state = f"signed (key {ledger['key_id'][:16]})" if ledger["signed"] else "not signed"
@@ -81,3 +95,13 @@ def process(
         )
         if ledger.get("note"):
             console.print(f"  {ledger['note']}", highlight=False, soft_wrap=True)
+
+
+def _plain_url(url: str) -> str:
+    """A store URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: a path, shown as given
+        return url
