@@ -11,6 +11,11 @@ one event per source; recall is over sources heard by 5+ sensors whose origin is
 before the last detection (so the replay could finish them), precision over all events. The
 location error and 95% ellipse coverage are of the matched events. A `--start-h` / `--hours`
 slice keeps the detections and sources in that window.
+
+Coverage is also shown by the number of sensors used, for pure events (every detection caused by
+the matched source) and contaminated ones (some from another source or a false alarm), and after
+relocating each matched event on its source's own detections alone: coverage if association
+were perfect, so a shortfall can be put on the locator or on association.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from truceline.associate.network import AcousticNetwork
 from truceline.config import load_settings, parse_assignment
 from truceline.geo.projection import to_ecef
 from truceline.locate.atmosphere import Atmosphere
-from truceline.locate.solver import ellipse_k2
+from truceline.locate.solver import ellipse_k2, locate
 from truceline.records import Sensor
 from truceline.timeutil import parse_time
 
 HOUR_NS = 3_600_000_000_000
 TAIL_S = 300.0
+SENSOR_BINS = ((4, 8), (8, 10), (10, 14), (14, 20), (20, 10_000))
 
 
 def main() -> None:
@@ -114,6 +120,7 @@ def main() -> None:
     sensor_of = {o["id"]: o["sensor"] for o in obs if o["kind"] == "acoustic"}
     matched: dict[str, object] = {}
     errors, covered, mixed = [], 0, 0
+    inside, n_used, pure, inside_own = [], [], [], []
     for ev in assoc.events:
         ids = [assoc.obs_id.v[g] for g in ev.det]
         sources = [cause[i]["id"] for i in ids if i in cause]
@@ -132,7 +139,20 @@ def main() -> None:
         errors.append(float(np.hypot(*offset)))
         sol = ev.solution
         k2 = ellipse_k2(0.95, sol.dof, sol.prior_dof)
-        covered += bool(offset @ np.linalg.solve(sol.cov[:2, :2], offset) <= k2)
+        hit = bool(offset @ np.linalg.solve(sol.cov[:2, :2], offset) <= k2)
+        covered += hit
+        inside.append(hit)
+        n_used.append(sol.n_used)
+        own = np.array([i in cause and cause[i]["id"] == k for i in ids])
+        pure.append(bool(own.all()))
+        # The same event relocated on its source's own detections (the solution is at the
+        # centre of the event's projection, so the truth's offset is the error).
+        arr = assoc._arrivals(np.asarray(ev.det, dtype=np.int64)[own], ev.projection)
+        alone = locate(arr, ev.speed, (0.0, 0.0, sol.tau_s), settings.locate) if own.any() else None
+        if alone is not None:
+            d = offset - (alone.x_m, alone.y_m)
+            k2_own = ellipse_k2(0.95, alone.dof, alone.prior_dof)
+            inside_own.append(bool(d @ np.linalg.solve(alone.cov[:2, :2], d) <= k2_own))
     last = max(o["t"] for o in obs if o["kind"] == "acoustic")
     heard = Counter()
     for s in truth:
@@ -145,6 +165,15 @@ def main() -> None:
         and lo <= parse_time(s["time"]) < last - TAIL_S * 1e9
     ]
     n_events = len(assoc.events)
+    inside_a, n_used_a, pure_a = np.array(inside), np.array(n_used), np.array(pure, dtype=bool)
+
+    def share(mask: np.ndarray) -> list:
+        return [round(float(inside_a[mask].mean()), 3) if mask.any() else None, int(mask.sum())]
+
+    by_sensors = {
+        f"{lo}-{hi - 1}" if hi < 10_000 else f"{lo}+": share((n_used_a >= lo) & (n_used_a < hi))
+        for lo, hi in SENSOR_BINS
+    }
     figures = {
         "scenario": f"{args.scenario} seed {args.seed}",
         "slice_h": [args.start_h, args.hours],
@@ -160,6 +189,13 @@ def main() -> None:
         "location_error_median_m": float(np.median(errors)) if errors else None,
         "location_error_p90_m": float(np.percentile(errors, 90)) if errors else None,
         "ellipse_coverage": covered / max(len(errors), 1),
+        "ellipse_coverage_by_sensors": by_sensors,
+        "ellipse_coverage_pure": share(pure_a),
+        "ellipse_coverage_contaminated": share(~pure_a),
+        "ellipse_coverage_own_detections": [
+            round(float(np.mean(inside_own)), 3) if inside_own else None,
+            len(inside_own),
+        ],
     }
     print(
         f"{figures['detections']:,} detections in {elapsed:.1f} s "
@@ -167,6 +203,15 @@ def main() -> None:
         f"{figures['recall']:.3f} of {len(eligible):,}; precision {figures['precision']:.3f} "
         f"({mixed} mixed); error median {figures['location_error_median_m']:.1f} m; "
         f"coverage {figures['ellipse_coverage']:.3f}"
+    )
+    print(
+        "coverage by sensors used: "
+        + ", ".join(f"{k} {v[0]} ({v[1]})" for k, v in by_sensors.items())
+        + "; pure {} ({}), contaminated {} ({}); relocated on own detections {}".format(
+            *figures["ellipse_coverage_pure"],
+            *figures["ellipse_coverage_contaminated"],
+            figures["ellipse_coverage_own_detections"][0],
+        )
     )
     write_result(args.json, "association", figures)
 
