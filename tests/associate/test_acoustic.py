@@ -158,15 +158,21 @@ def test_a_late_detection_joins_its_closed_event():
     assert event.version > 1  # revised when it arrived
 
 
-def test_a_salvo_half_a_second_apart_is_told_apart_round_by_round():
-    """Twelve rockets from one battery (within 100 m), 0.5 s apart, each heard by part of the
-    sensors: every sensor's detections interleave rounds, which RANSAC alone mixes up."""
+def salvo_of_twelve():
+    """Twelve rockets from one battery (within 100 m), 0.5 s apart, heard to ~3.5 km: the
+    generator (for what follows), the network and the detections."""
     rng = np.random.default_rng(11)
     net, pts = network(rng)
     n = 12
     sources = np.column_stack([rng.normal(2000, 60, n), rng.normal(-1000, 60, n)])
     taus = 200.0 + 0.5 * np.arange(n) + rng.uniform(-0.05, 0.05, n)
-    rows = detections(rng, pts, sources, taus, radius_m=3500.0)
+    return rng, net, detections(rng, pts, sources, taus, radius_m=3500.0)
+
+
+def test_a_salvo_half_a_second_apart_is_told_apart_round_by_round():
+    """Twelve rockets from one battery (within 100 m), 0.5 s apart, each heard by part of the
+    sensors: every sensor's detections interleave rounds, which RANSAC alone mixes up."""
+    rng, net, rows = salvo_of_twelve()
     assoc = AcousticAssociator(net, Atmosphere(), EPOCH)
     run(assoc, rows, rng.exponential(1.0, len(rows)))
     found = score(assoc, rows)
@@ -230,12 +236,7 @@ def test_a_live_stream_publishes_salvo_rounds_before_the_salvo_settles():
     events are exactly those of a file read whole, but most are first published while the
     salvo is still arriving (provisional, same id), and every provisional event is either
     confirmed under its id or withdrawn."""
-    rng = np.random.default_rng(11)
-    net, pts = network(rng)
-    n = 12
-    sources = np.column_stack([rng.normal(2000, 60, n), rng.normal(-1000, 60, n)])
-    taus = 200.0 + 0.5 * np.arange(n) + rng.uniform(-0.05, 0.05, n)
-    rows = detections(rng, pts, sources, taus, radius_m=3500.0)
+    rng, net, rows = salvo_of_twelve()
     arrive = np.array([r[2] for r in rows]) + rng.exponential(0.3, len(rows))
 
     whole = AcousticAssociator(net, Atmosphere(), EPOCH)
