@@ -57,15 +57,21 @@ def test_loudness_tells_quiet_from_loud_weapons(weapon, level):
     assert out["probabilities"][weapon] > 0.8
 
 
-def test_range_and_time_of_flight_pick_the_class():
-    table = next(c for c in class_tables() if c.id == "artillery-100mm-plus").table
-    _, tof = table.solve(15_000.0, "low")
+def pair_for(weapon: str, km: float):
+    """A launch and its impact `km` east along the parallel at 48 N (1 deg of longitude is
+    ~74.6 km there), the time of flight that of `weapon`'s low trajectory."""
+    table = next(c for c in class_tables() if c.id == weapon).table
+    _, tof = table.solve(km * 1e3, "low")
     launch = make_event("L", 32.0, paired="I")
-    # 15 km east along the parallel at 48 N: 1 deg of longitude is ~74.6 km there.
     impact = make_event(
-        "I", 32.0 + 15.0 / 74.63, type="impact", paired="L",
+        "I", 32.0 + km / 74.63, type="impact", paired="L",
         time_ns=launch.time_ns + round(float(tof) * 1e9),
     )  # fmt: skip
+    return launch, impact
+
+
+def test_range_and_time_of_flight_pick_the_class():
+    launch, impact = pair_for("artillery-100mm-plus", 15.0)
     out = WeaponClassifier(SETTINGS).classify([(launch, 0.99), (impact, 0.01)], (launch, impact))
     assert out["class"] == "artillery-100mm-plus"
     assert "pair" in out["evidence"]
@@ -76,13 +82,7 @@ def test_a_wrong_pairing_does_not_force_a_long_range_class():
     # A tank's launch (146 dB at the sensors) paired with an impact 60 km away whose time of
     # flight fits a heavy rocket only: a wrong pairing, as on a busy day. The impact's own
     # loudness is a quiet round's (142 dB), another shot's.
-    table = next(c for c in class_tables() if c.id == "heavy-mlrs").table
-    _, tof = table.solve(60_000.0, "low")
-    launch = make_event("L", 32.0, paired="I")
-    impact = make_event(
-        "I", 32.0 + 60.0 / 74.63, type="impact", paired="L",
-        time_ns=launch.time_ns + round(float(tof) * 1e9),
-    )  # fmt: skip
+    launch, impact = pair_for("heavy-mlrs", 60.0)
     dets = {**detections_at(launch, 146.0), **detections_at(impact, 142.0)}
     launch = replace(launch, evidence=tuple(k for k in dets if k.startswith("L")))
     impact = replace(impact, evidence=tuple(k for k in dets if k.startswith("I")))
