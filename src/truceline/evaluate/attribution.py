@@ -12,7 +12,12 @@ Per rule: *precision* is the share of events carrying a violation of the rule wh
 source truly breaches it (an unmatched event counts as wrong); *recall* is the share of truly
 breaching sources that were detected (matched to an event) whose event carries the violation;
 *recall of all* divides by every truly breaching source, detected or not (no target: detection
-limits it).
+limits it). *Substantiated* (no target) counts, besides the right ones, a violation on an event
+whose evidence comes mostly (more than half of the observations that a true source caused) from
+sources that truly breach the rule, all of the party the violation names: a violation on an
+event that mixes the rounds of one launcher's salvo, or on a second event of one round, which
+the one-to-one matching counts as wrong. The gap between the two says how many
+stated violations rest on real breaches but are not one to one with them.
 
 **Attribution**: an event is attributed right when its most probable party has probability of
 more than 0.5 and is the source's party (the party that fired, for an impact too). Accuracy is
@@ -103,6 +108,9 @@ class RuleCounts:
     """... matched to an event."""
     found: int
     """... whose event carries the violation."""
+    substantiated: int = 0
+    """Flagged events whose evidence comes mostly from true breaches of the rule by the party
+    the violation names."""
 
 
 def violation_counts(
@@ -114,6 +122,8 @@ def violation_counts(
     by_event = matching.by_event
     by_source = matching.by_source
     stated = {e.id: {v["rule"] for v in e.violations} for e in events}
+    named = {(e.id, v["rule"]): v.get("party") for e in events for v in e.violations}
+    cause = {o: s for s in matching.sources for o in s.observations}
     out = {}
     for rule in agreement.rules:
         flagged = [e for e in events if rule.id in stated[e.id]]
@@ -125,7 +135,20 @@ def violation_counts(
         breaching = [sid for sid, rules in truth.items() if rule.id in rules]
         detected = [sid for sid in breaching if sid in by_source]
         found = sum(rule.id in stated.get(by_source[sid].event.id, ()) for sid in detected)
-        out[rule.id] = RuleCounts(len(flagged), right, len(breaching), len(detected), found)
+        substantiated = right
+        for e in flagged:
+            if e.id in by_event and rule.id in truth.get(by_event[e.id].source.id, ()):
+                continue  # right, counted already
+            causes = [cause[o] for o in e.evidence if o in cause]
+            backing = [
+                c
+                for c in causes
+                if rule.id in truth.get(c.id, ()) and c.party == named[(e.id, rule.id)]
+            ]
+            substantiated += bool(causes) and 2 * len(backing) > len(causes)
+        out[rule.id] = RuleCounts(
+            len(flagged), right, len(breaching), len(detected), found, substantiated
+        )
     return out
 
 
@@ -160,6 +183,15 @@ def violation_rows(
                 c.detected,
                 RECALL_TARGET,
                 "no detected source breaches this rule",
+            )
+        )
+        rows.append(
+            fraction(
+                f"substantiated_{rule.id}",
+                f"{label} substantiated (evidence mostly from its true breaches)",
+                c.substantiated,
+                c.flagged,
+                empty="no violations of this rule stated",
             )
         )
         rows.append(
