@@ -4,15 +4,19 @@ Uses only the standard library and `cryptography`; shares no code with truceline
 Usage: python verify_bundle.py BUNDLE_DIR MONITOR_PUBLIC_KEY_BASE64   (exit 0 if sound)
 """
 
-import base64, hashlib, json, sys  # noqa: E401
+import base64
+import hashlib
+import json
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def load(path):  # a bundle file must be canonical JSON, byte for byte
@@ -59,7 +63,8 @@ def verify(bundle, key_b64):
         data = (bundle / item["entry"]).read_bytes()
         entry = json.loads(data)
         assert canonical(entry) == data, f"{item['entry']}: not canonical JSON"
-        assert (entry["kind"], entry["id"]) == (item["kind"], item["id"]), f"{item['entry']}: kind/id"
+        same = (entry["kind"], entry["id"]) == (item["kind"], item["id"])
+        assert same, f"{item['entry']}: kind/id"
         proof = load(bundle / item["proof"])
         assert (proof["index"], proof["tree_size"]) == (i, size), f"{item['proof']}: index/size"
         leaf = sha(b"\x00" + data)
@@ -79,7 +84,8 @@ def verify(bundle, key_b64):
             raw = json.loads(obs["raw"])
             signature = base64.b64decode(raw.pop("signature"))
             Ed25519PublicKey.from_public_bytes(base64.b64decode(sensor["public_key"])).verify(
-                signature, canonical(raw))
+                signature, canonical(raw)
+            )
     return len(manifest["entries"])
 
 
