@@ -13,7 +13,10 @@ are in one), and each component is solved on its own by the Hungarian algorithm
 pair that was not a candidate costs more than any set of candidates could
 (``fill = 2 (2k + 1) max|cost| + 2`` with k the smaller side: so one more pair always beats any
 saving in cost). Components are independent, so this is the optimum of the whole, in time and
-memory bounded by the largest component instead of the whole problem.
+memory bounded by the largest component instead of the whole problem. A problem whose whole
+matrix has at most `SPLIT_CELLS` cells is solved in one piece, the same optimum: finding its
+components would cost more than it saves (the tracker's rounds are mostly such; splitting them made
+the tracker twice as slow).
 
 Fallback: a component whose matrix would have more than `max_cells` cells (`MAX_CELLS`, 4 M
 cells, 32 MB of float64; a busy day can chain launch-impact candidates for hours) is paired
@@ -37,6 +40,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 MAX_CELLS = 4_000_000  # 32 MB of float64: a component with a larger matrix is paired greedily
+SPLIT_CELLS = 4096  # a problem whose whole matrix is no larger is solved in one piece
 
 
 def assign(
@@ -73,27 +77,41 @@ def assign(
     if maximise:
         c = -c
     limit = MAX_CELLS if max_cells is None else max_cells
-    cand = _best_of_duplicates(rows, cols, c)
-    if shared:
-        cand = cand[rows[cand] != cols[cand]]
+    cand = np.flatnonzero(rows != cols) if shared else np.arange(rows.size)
     if cand.size == 0:
         return np.zeros(0, np.intp)
-    comp = _components(rows[cand], cols[cand], shared)
-    order = np.argsort(comp, kind="stable")
-    cand, comp = cand[order], comp[order]
-    bounds = np.flatnonzero(np.diff(comp)) + 1
-    chosen = []
-    for group in np.split(cand, bounds):
-        r_lab, r_inv = np.unique(rows[group], return_inverse=True)
-        c_lab, c_inv = np.unique(cols[group], return_inverse=True)
-        if r_lab.size * c_lab.size > limit:
-            chosen.append(_greedy(group, rows, cols, c, shared))
-        else:
-            chosen.append(_hungarian(group, r_inv, c_inv, r_lab.size, c_lab.size, c))
+    n_rows, r_inv = _rank(rows[cand])
+    n_cols, c_inv = _rank(cols[cand])
+    if n_rows * n_cols <= min(SPLIT_CELLS, limit):
+        chosen = [_hungarian(cand, r_inv, c_inv, n_rows, n_cols, c)]
+    else:
+        comp = _components(rows[cand], cols[cand], shared)
+        order = np.argsort(comp, kind="stable")
+        chosen = []
+        for group in np.split(cand[order], np.flatnonzero(np.diff(comp[order])) + 1):
+            r_lab, r_inv = np.unique(rows[group], return_inverse=True)
+            c_lab, c_inv = np.unique(cols[group], return_inverse=True)
+            if r_lab.size * c_lab.size > limit:
+                chosen.append(_greedy(group, rows, cols, c, shared))
+            else:
+                chosen.append(_hungarian(group, r_inv, c_inv, r_lab.size, c_lab.size, c))
     out = np.concatenate(chosen)
     if shared:
         out = _one_role_each(out, rows, cols, c)
     return np.sort(out).astype(np.intp)
+
+
+def _rank(values: NDArray[np.int64]) -> tuple[int, NDArray[np.int64]]:
+    """`np.unique(values, return_inverse=True)` as (number of distinct values, each value's rank),
+    by a table when the values are small (faster for the many small problems of a tracker)."""
+    top = int(values.max())
+    if top > 4 * values.size + 1024:
+        labels, inv = np.unique(values, return_inverse=True)
+        return labels.size, inv
+    present = np.zeros(top + 1, bool)
+    present[values] = True
+    rank = np.cumsum(present) - 1
+    return int(rank[-1]) + 1, rank[values]
 
 
 def _best_of_duplicates(rows: NDArray, cols: NDArray, c: NDArray) -> NDArray[np.intp]:
@@ -101,8 +119,6 @@ def _best_of_duplicates(rows: NDArray, cols: NDArray, c: NDArray) -> NDArray[np.
     order = np.lexsort((c, cols, rows))
     r, k = rows[order], cols[order]
     first = np.r_[True, (r[1:] != r[:-1]) | (k[1:] != k[:-1])]
-    if first.all():
-        return np.arange(rows.size)
     return np.sort(order[first])
 
 
@@ -127,13 +143,18 @@ def _components(rows: NDArray, cols: NDArray, shared: bool) -> NDArray[np.intp]:
 def _hungarian(
     group: NDArray, r_inv: NDArray, c_inv: NDArray, n_rows: int, n_cols: int, c: NDArray
 ) -> NDArray[np.intp]:
-    """The chosen candidates of one component: the most pairs, then the least cost."""
+    """The chosen candidates among `group` (its rows and columns numbered `r_inv`, `c_inv`): the
+    most pairs, then the least cost."""
+    pair_of = np.full((n_rows, n_cols), -1, np.int64)
+    pair_of[r_inv, c_inv] = group
+    if np.count_nonzero(pair_of >= 0) < group.size:  # duplicate candidates: the cheapest each
+        keep = _best_of_duplicates(r_inv, c_inv, c[group])
+        group, r_inv, c_inv = group[keep], r_inv[keep], c_inv[keep]
+        pair_of[r_inv, c_inv] = group
     cost = c[group]
     fill = 2.0 * (2 * min(n_rows, n_cols) + 1) * float(np.abs(cost).max()) + 2.0
     matrix = np.full((n_rows, n_cols), fill)
     matrix[r_inv, c_inv] = cost
-    pair_of = np.full((n_rows, n_cols), -1, np.int64)
-    pair_of[r_inv, c_inv] = group
     r, k = linear_sum_assignment(matrix)
     ks = pair_of[r, k]
     return ks[ks >= 0]
