@@ -88,6 +88,19 @@ def test_shared_items_are_each_in_one_pair_at_most(case, small):
     assert not np.any(rows[ks] == cols[ks])
 
 
+@settings(max_examples=200, deadline=None)
+@given(candidates(max_side=8, max_pairs=30), st.randoms(use_true_random=False), st.booleans())
+def test_the_choice_does_not_depend_on_the_order_of_the_candidates(case, random, shared):
+    # Integer costs: ties are common, and are broken the same way whatever the order.
+    rows, cols, cost = case
+    perm = np.arange(len(rows))
+    random.shuffle(perm)
+    ks = assign(rows, cols, cost, shared=shared)
+    kp = assign(rows[perm], cols[perm], cost[perm], shared=shared)
+    chosen = sorted(zip(rows[ks], cols[ks], strict=True))
+    assert chosen == sorted(zip(rows[perm][kp], cols[perm][kp], strict=True))
+
+
 def test_one_more_pair_beats_any_saving_in_cost():
     # Row 0 alone would take its cheap column 0; then row 1 (only column 0) is left out.
     ks = assign([0, 0, 1], [0, 1, 0], [0.0, 100.0, 50.0])

@@ -29,6 +29,11 @@ and the impact of another) and each item may be in one chosen pair only. Compone
 taken over the items, the assignment is solved with the two roles apart, and where an item is
 chosen in both roles the pairs are taken best first (cost, then row) and a pair with an item
 already taken is dropped. (A heuristic: a general, non-bipartite matching is not attempted.)
+
+Ties: of assignments with equal totals (exact ties, which continuous costs do not give), the one
+the solver reaches on the matrix built in label order. Deterministic, and but for the greedy
+fallback and duplicate candidates (equal costs in the order given) independent of the order of
+the candidates.
 """
 
 from __future__ import annotations

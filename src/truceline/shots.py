@@ -14,10 +14,10 @@ range (`truceline.ballistics`, low or high branch): z = (t_I - t_L - T_w(r)) / s
 sigma_T = a * T_w(r) + b (charge, atmosphere and the origin times' own errors). Candidate pairs
 have |z| <= z_max, and labels that give the roles (L launched, I is an impact) a probability of
 at least `min_label_probability`; their score is log-likelihood: -z^2/2 plus the label log-odds
-of L being a launch and I an impact. Within each connected cluster of candidates the assignment
-that maximises the summed score is taken (Hungarian algorithm), so the rounds of a barrage pair
-with their own impacts. Pairing decides the type (the earlier event of a pair is the launch);
-unpaired events keep the type their labels favour.
+of L being a launch and I an impact. The candidates are assigned one to one, the most pairs and
+then the largest summed score (`truceline.assign`, each event in one pair at most), so the rounds
+of a barrage pair with their own impacts. Pairing decides the type (the earlier event of a pair is
+the launch); unpaired events keep the type their labels favour.
 """
 
 from __future__ import annotations
