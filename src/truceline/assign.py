@@ -168,29 +168,26 @@ def _hungarian(
 def _greedy(
     group: NDArray, rows: NDArray, cols: NDArray, c: NDArray, shared: bool
 ) -> NDArray[np.intp]:
-    """The fallback for a component too big for a dense matrix: cheapest candidate first, each
-    row and column (`shared`: each item) at most once."""
-    taken_r: set[int] = set()
-    taken_c = taken_r if shared else set()
-    out = []
-    for k in group[np.argsort(c[group], kind="stable")]:
-        x, y = int(rows[k]), int(cols[k])
-        if x not in taken_r and y not in taken_c:
-            taken_r.add(x)
-            taken_c.add(y)
-            out.append(k)
-    return np.asarray(out, np.int64)
+    """The fallback for a component too big for a dense matrix: cheapest candidate first."""
+    return _take_free(group[np.argsort(c[group], kind="stable")], rows, cols, shared)
 
 
 def _one_role_each(ks: NDArray, rows: NDArray, cols: NDArray, c: NDArray) -> NDArray[np.intp]:
     """`shared`: of the chosen pairs, best first (cost, then row), those whose items are not
     already taken by a better one."""
-    ks = ks[np.lexsort((rows[ks], c[ks]))]
-    taken: set[int] = set()
+    return _take_free(ks[np.lexsort((rows[ks], c[ks]))], rows, cols, shared=True)
+
+
+def _take_free(ks: NDArray, rows: NDArray, cols: NDArray, shared: bool) -> NDArray[np.intp]:
+    """Of candidates `ks` in order of preference, each whose row and column (`shared`: whose two
+    items) are not in one taken before it."""
+    taken_r: set[int] = set()
+    taken_c = taken_r if shared else set()
     out = []
     for k in ks:
         x, y = int(rows[k]), int(cols[k])
-        if x not in taken and y not in taken:
-            taken.update((x, y))
+        if x not in taken_r and y not in taken_c:
+            taken_r.add(x)
+            taken_c.add(y)
             out.append(k)
     return np.asarray(out, np.int64)
