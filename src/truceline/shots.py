@@ -14,10 +14,10 @@ range (`truceline.ballistics`, low or high branch): z = (t_I - t_L - T_w(r)) / s
 sigma_T = a * T_w(r) + b (charge, atmosphere and the origin times' own errors). Candidate pairs
 have |z| <= z_max, and labels that give the roles (L launched, I is an impact) a probability of
 at least `min_label_probability`; their score is log-likelihood: -z^2/2 plus the label log-odds
-of L being a launch and I an impact. Within each connected cluster of candidates the assignment
-that maximises the summed score is taken (Hungarian algorithm), so the rounds of a barrage pair
-with their own impacts. Pairing decides the type (the earlier event of a pair is the launch);
-unpaired events keep the type their labels favour.
+of L being a launch and I an impact. The candidates are assigned one to one, the most pairs and
+then the largest summed score (`truceline.assign`, each event in one pair at most), so the rounds
+of a barrage pair with their own impacts. Pairing decides the type (the earlier event of a pair is
+the launch); unpaired events keep the type their labels favour.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from truceline.assign import assign
 from truceline.ballistics import BallisticTable, Projectile
 from truceline.config import ShotsSettings
 from truceline.geo.projection import geodesic_distance_m, to_ecef
@@ -148,16 +146,10 @@ def decide(
     pair_z = np.full(n, np.nan)
     pair_w = np.full(n, -1)
     if len(cand_a):
-        _assign(np.asarray(cand_a), np.asarray(cand_b), np.asarray(cand_score), n, paired)
-        lookup = {
-            (int(x), int(y)): (float(zz), int(ww))
-            for x, y, zz, ww in zip(cand_a, cand_b, cand_z, cand_w, strict=True)
-        }
-        for i in range(n):
-            j = paired[i]
-            if j >= 0:
-                key = (i, int(j)) if (i, int(j)) in lookup else (int(j), i)
-                pair_z[i], pair_w[i] = lookup[key]
+        # Each event is a launch (row) or an impact (column) of at most one pair.
+        ks = assign(cand_a, cand_b, cand_score, maximise=True, shared=True)
+        for x, y in ((cand_a[ks], cand_b[ks]), (cand_b[ks], cand_a[ks])):
+            paired[x], pair_z[x], pair_w[x] = y, cand_z[ks], cand_w[ks]
 
     decisions = []
     for i in range(n):
@@ -174,43 +166,3 @@ def decide(
 
 def _log_sigmoid(x: NDArray) -> NDArray:
     return -np.logaddexp(0.0, -x)
-
-
-_MAX_ASSIGNMENT_CELLS = 4_000_000  # 32 MB of float64: beyond it, greedy by score
-
-
-def _assign(a: NDArray, b: NDArray, score: NDArray, n: int, paired: NDArray) -> None:
-    """Maximum-score matching of launches to impacts, solved per connected cluster."""
-    graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    cluster = comp[a]
-    order = np.argsort(cluster, kind="stable")
-    a, b, score, cluster = a[order], b[order], score[order], cluster[order]
-    bounds = np.flatnonzero(np.diff(cluster)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, a.size], strict=True):
-        ca, cb, cs = a[lo:hi], b[lo:hi], score[lo:hi]
-        rows, cols = np.unique(ca), np.unique(cb)
-        if rows.size * cols.size > _MAX_ASSIGNMENT_CELLS:
-            # A cluster too big for a dense assignment (a busy day chains pairs for hours):
-            # best pairs first, each event at most once.
-            for k in np.argsort(-cs, kind="stable"):
-                x, y = int(ca[k]), int(cb[k])
-                if paired[x] < 0 and paired[y] < 0:
-                    paired[x], paired[y] = y, x
-            continue
-        # Each event is either a launch row or an impact column of the matrix, not both: an
-        # event that is both a candidate launch and a candidate impact is offered on both sides,
-        # and a conflicting choice is resolved by dropping the weaker pair afterwards.
-        big = 1e6
-        matrix = np.full((rows.size, cols.size), big)
-        matrix[np.searchsorted(rows, ca), np.searchsorted(cols, cb)] = -cs
-        r_idx, c_idx = linear_sum_assignment(matrix)
-        chosen = [
-            (rows[r], cols[c], -matrix[r, c])
-            for r, c in zip(r_idx, c_idx, strict=True)
-            if matrix[r, c] < big
-        ]
-        chosen.sort(key=lambda x: -x[2])
-        for x, y, _ in chosen:
-            if paired[x] < 0 and paired[y] < 0:
-                paired[x], paired[y] = y, x

@@ -77,10 +77,10 @@ def _barrage(n: int = 12) -> list[ShotInput]:
 
 
 def test_a_cluster_too_big_for_a_dense_assignment_is_paired_greedily(monkeypatch):
-    import truceline.shots as shots
+    import truceline.assign as assign
 
     dense = decide(_barrage())
-    monkeypatch.setattr(shots, "_MAX_ASSIGNMENT_CELLS", 1)
+    monkeypatch.setattr(assign, "MAX_CELLS", 1)
     greedy = decide(_barrage())
     n = len(greedy) // 2
     # Each launch with its own impact either way, every event at most once.

@@ -24,11 +24,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
+from truceline.assign import assign
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
@@ -421,30 +419,14 @@ def merge(
 
 def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tuple[int, int]]:
     """Pairs (radar index, acoustic index) from gated candidates (cost, radar id, acoustic
-    index): one each way, the most pairs and then the least total cost (Hungarian algorithm on
-    each connected group of candidates)."""
+    index): one each way, the most pairs and then the least total cost (`truceline.assign`)."""
     if not pairs:
         return []
     index = {rid: i for i, rid in enumerate(ids)}
     r = np.array([index[rid] for _, rid, _ in pairs])
     a = np.array([k for _, _, k in pairs])
-    cost = np.array([c for c, _, _ in pairs])
-    ra, r_of = np.unique(r, return_inverse=True)
-    aa, a_of = np.unique(a, return_inverse=True)
-    graph = coo_matrix((np.ones(r.size), (r_of, ra.size + a_of)), shape=(ra.size + aa.size,) * 2)
-    _, label = connected_components(graph, directed=False)
-    out = []
-    for g in np.unique(label[r_of]):
-        sel = np.flatnonzero(label[r_of] == g)
-        rows, rinv = np.unique(r_of[sel], return_inverse=True)
-        cols, cinv = np.unique(a_of[sel], return_inverse=True)
-        big = 1e6 * (1.0 + cost[sel].max())  # any pair beats none
-        m = np.full((rows.size, cols.size), 2 * big)
-        m[rinv, cinv] = cost[sel] - big
-        for i, j in zip(*linear_sum_assignment(m), strict=True):
-            if m[i, j] < 0:
-                out.append((int(ra[rows[i]]), int(aa[cols[j]])))
-    return out
+    ks = assign(r, a, [c for c, _, _ in pairs])
+    return [(int(r[k]), int(a[k])) for k in ks]
 
 
 def _distance2(a: Event, b: Event) -> float:

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from truceline.assign import assign
 from truceline.config import RadarSettings
-
-_BIG = 1e9
 
 
 @dataclass
@@ -97,15 +95,6 @@ def _within(
     if a.size == 0:
         return a.astype(np.int64), np.zeros(0, np.int64)
     return a.astype(np.int64), np.concatenate([np.asarray(n, np.int64) for n in near if n])
-
-
-def _compress(values: NDArray[np.int64], size: int) -> tuple[int, NDArray[np.int64]]:
-    """`np.unique(values, return_inverse=True)` for values in range(size): the number of
-    distinct values and each value's rank among them."""
-    present = np.zeros(size, bool)
-    present[values] = True
-    rank = np.cumsum(present) - 1
-    return int(present.sum()), rank[values]
 
 
 def transition(dt: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -223,16 +212,7 @@ class GnnTracker:
         pairs_p = idx[local]
         x, p, nu, s, sinv, d2 = x[ok], p[ok], nu[ok], s[ok], sinv[ok], d2[ok]
         cost = d2 + np.log(np.linalg.det(s)) - np.where(confirmed, 2.0, 0.0)
-        # The tracks and plots of the gated pairs, in increasing order (as np.unique gives).
-        t_used, t_inv = _compress(pairs_t, n_tracks)
-        p_used, p_inv = _compress(local, idx.size)
-        matrix = np.full((t_used, p_used), _BIG)
-        matrix[t_inv, p_inv] = cost
-        pair_of = np.full((t_used, p_used), -1, np.int64)
-        pair_of[t_inv, p_inv] = np.arange(cost.size)
-        rows, cols = linear_sum_assignment(matrix)
-        chosen = matrix[rows, cols] < _BIG / 2
-        ks = pair_of[rows[chosen], cols[chosen]]
+        ks = assign(pairs_t, local, cost)
         if ks.size == 0:
             return 0
         tr, pl = pairs_t[ks], pairs_p[ks]
@@ -405,17 +385,8 @@ class GnnTracker:
         if not np.any(ok):
             return []
         a, b, d2, s = a[ok], b[ok], d2[ok], s[ok]
-        ua, a_inv = np.unique(a, return_inverse=True)
-        ub, b_inv = np.unique(b, return_inverse=True)
-        matrix = np.full((ua.size, ub.size), _BIG)
-        matrix[a_inv, b_inv] = d2 + np.linalg.slogdet(s)[1]
-        rows, cols = linear_sum_assignment(matrix)
-        best = {(int(i), int(j)): float(v) for i, j, v in zip(a_inv, b_inv, d2, strict=True)}
-        return [
-            (int(ua[r]), int(ub[c]), best[(int(r), int(c))])
-            for r, c in zip(rows, cols, strict=True)
-            if matrix[r, c] < _BIG / 2
-        ]
+        ks = assign(a, b, d2 + np.linalg.slogdet(s)[1])
+        return [(int(a[k]), int(b[k]), float(d2[k])) for k in ks]
 
     def _stitch(self, batch: PlotBatch, tracks: list[AirTrack]) -> list[AirTrack]:
         """Join each chain of stitched tracks into one track: its plots filtered and smoothed
