@@ -453,11 +453,17 @@ class AcousticAssociator:
             # Then what neither these nor the group's earlier provisional events explain: a
             # search stops at its first failure, and a round it missed is often clear once the
             # rounds already published are out of the way.
-            held = {g for ev in found + self._provisional_of(members) for g in ev.det}
-            rest = members[~np.isin(members, list(held))]
-            n_rest = np.unique(self.sensor.v[rest]).size
-            if n_rest >= self.s.min_sensors and rest.size < members.size:
-                found += self._extract(rest, rest.size >= self.s.stack_density * n_rest)
+            earlier = self._provisional_of(members)
+            for _ in range(3):
+                held = {g for ev in found + earlier for g in ev.det}
+                rest = members[~np.isin(members, list(held))]
+                n_rest = np.unique(self.sensor.v[rest]).size
+                if n_rest < self.s.min_sensors or rest.size == members.size:
+                    break
+                more = self._extract(rest, rest.size >= self.s.stack_density * n_rest)
+                if not more:
+                    break
+                found += more
         finally:
             self.rng, self._sandbox = rng, False
         before = self._provisional_of(members)
