@@ -211,6 +211,15 @@ class AssociateSettings(Section):
         unit="s",
         ge=0,
     )
+    provisional_retry_s: float = setting(
+        3.0,
+        "After a search for good leaves detections at enough sensors in a group unexplained, "
+        "the group is searched again for provisional events on the following batches (at most "
+        "every `provisional_interval_s`) for this long, without waiting for a new detection to "
+        "touch it; live streams only, 0: off.",
+        unit="s",
+        ge=0,
+    )
     solve_candidates: int = setting(
         3,
         "Distinct trial origins solved per search; the one explaining the most sensors wins.",

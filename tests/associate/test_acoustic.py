@@ -10,6 +10,7 @@ import pytest
 
 from truceline.associate.acoustic import AcousticAssociator
 from truceline.associate.network import AcousticNetwork
+from truceline.config import AssociateSettings
 from truceline.geo.projection import TangentPlane
 from truceline.locate.atmosphere import Atmosphere
 from truceline.records import Sensor
@@ -261,3 +262,31 @@ def test_a_live_stream_publishes_salvo_rounds_before_the_salvo_settles():
     assert len(early) >= 0.5 * len(final_ids), (len(early), len(final_ids))
     settle_time = max(arrive) + live.s.settle_s
     assert all(first[i][0] < settle_time for i in early)
+
+
+def test_a_live_stream_searches_a_failed_group_again_without_a_new_detection():
+    """Six sensors in a row hearing "at once" (no source fits) form a group whose search for
+    good finds nothing. A live associator searches it again for provisional events on the next
+    batches, every `provisional_interval_s` until `provisional_retry_s` has passed, though no
+    new detection touches it; a file read whole does not, and nothing is kept."""
+    rng = np.random.default_rng(3)
+    net, pts = network(rng)
+    row = np.flatnonzero((np.abs(pts[:, 1] + 2000) < 500) & (np.abs(pts[:, 0] + 500) < 3000))
+    assert row.size == 6
+    far = int(np.argmax(pts[:, 0]))  # alone: links to nothing
+    settings = AssociateSettings(provisional_retry_s=1.0, provisional_interval_s=0.25)
+    t0 = 100.0
+    times = t0 + rng.uniform(0, 0.02, row.size)
+    retries = {}
+    for live in (False, True):
+        assoc = AcousticAssociator(net, Atmosphere(), EPOCH, settings, provisional=live)
+        assoc.add([f"g{i}" for i in row], row, [EPOCH + round(t * 1e9) for t in times], [1] * 6)
+        counts = []
+        for k in range(1, 9):  # one unrelated detection every 0.25 s
+            assoc.add([f"f{k}"], [far], [EPOCH + round((t0 + 0.25 * k) * 1e9)], [1])
+            counts.append(assoc.stats["provisional_retries"])
+        assert assoc.stats["events"] == 0
+        retries[live] = counts
+    assert retries[False] == [0] * 8
+    # Due 0.25 s after the search for good (t0 + 0.02) and each retry, until t0 + 1.02.
+    assert retries[True] == [0, 1, 2, 3, 3, 3, 3, 3]

@@ -162,6 +162,9 @@ class AcousticAssociator:
         self.provisional: dict[str, WorkingEvent] = {}  # published, awaiting their group's search
         self._provisional_searched: dict[int, tuple[int, float]] = {}  # group -> (size, when)
         self._provisional_rng = np.random.default_rng([settings.seed, 1])
+        # Leftovers of groups searched for good: group key -> (its detections left unexplained,
+        # searched again for provisional events until this watermark, last such search).
+        self._retry: dict[int, tuple[NDArray[np.int64], float, float]] = {}
         self._sandbox = False  # searching for provisional events: record nothing
         self.watermark_s = -np.inf
         self._keys = np.zeros(0)
@@ -177,6 +180,7 @@ class AcousticAssociator:
             "provisional_searches": 0,
             "provisional_events": 0,
             "provisional_withdrawn": 0,
+            "provisional_retries": 0,
         }
 
     # -- public API ---------------------------------------------------------------------------
@@ -350,10 +354,12 @@ class AcousticAssociator:
         return labels, self.pool
 
     def _extract_touched(self, loose: NDArray[np.int64], out: AssociationOutput) -> None:
-        if loose.size == 0 or self.pool.size == 0:
+        retry = self._retry_due()
+        if (loose.size == 0 and retry.size == 0) or self.pool.size == 0:
             return
         labels, pool = self._components()
         touched = set(labels[np.isin(pool, loose)].tolist())
+        retried = set(labels[np.isin(pool, retry)].tolist()) - touched
         sizes = np.bincount(labels)
         removed: list[int] = []
         deferred: list[NDArray[np.int64]] = []
@@ -378,13 +384,56 @@ class AcousticAssociator:
             found = self._extract(members, dense)
             self._succeed_provisional(members, found, out)
             removed.extend(g for ev in found for g in ev.det)
+            self._queue_retry(members, found)
+        for comp in retried:
+            members = pool[labels == comp]
+            if np.unique(self.sensor.v[members]).size >= self.s.min_sensors:
+                self.stats["provisional_retries"] += 1
+                n_sensors = np.unique(self.sensor.v[members]).size
+                dense = members.size >= self.s.stack_density * n_sensors
+                self._search_provisional(members, out, dense=dense, again=True)
         self.deferred = np.concatenate(deferred) if deferred else np.zeros(0, dtype=np.int64)
         if removed:
             self._drop_from_pool(np.array(removed, dtype=np.int64))
 
     # -- provisional events of salvos still arriving -----------------------------------------
 
-    def _search_provisional(self, members: NDArray[np.int64], out: AssociationOutput) -> None:
+    def _queue_retry(self, members: NDArray[np.int64], found: list[WorkingEvent]) -> None:
+        """A live associator searches what a search for good left of a group again, for
+        provisional events, on the following batches: a search stops at its first failure, and
+        the leftover would otherwise wait for a new detection to touch it (seconds to minutes)."""
+        if not self.provisional_on or self.s.provisional_retry_s <= 0:
+            return
+        left = members[~np.isin(members, [g for ev in found for g in ev.det])]
+        if np.unique(self.sensor.v[left]).size < self.s.min_sensors:
+            return
+        self._retry[int(left.min())] = (
+            left,
+            self.watermark_s + self.s.provisional_retry_s,
+            self.watermark_s,
+        )
+
+    def _retry_due(self) -> NDArray[np.int64]:
+        """Detections of leftover groups due for another provisional search."""
+        if not self._retry:
+            return np.zeros(0, dtype=np.int64)
+        due = []
+        for key, (left, until, last) in list(self._retry.items()):
+            if self.watermark_s > until:
+                del self._retry[key]
+            elif self.watermark_s - last >= self.s.provisional_interval_s:
+                due.append(left)
+                self._retry[key] = (left, until, self.watermark_s)
+        return np.concatenate(due) if due else np.zeros(0, dtype=np.int64)
+
+    def _search_provisional(
+        self,
+        members: NDArray[np.int64],
+        out: AssociationOutput,
+        *,
+        dense: bool = True,
+        again: bool = False,
+    ) -> None:
         """Search a dense group that has not settled, as if it had, and publish what it holds
         now as provisional events; one that shares most of its detections with an earlier
         provisional event of the group revises it (same id). Earlier ones not found again stay
@@ -392,14 +441,29 @@ class AcousticAssociator:
         stream, no events kept, no detections owned), so the settled search finds what it
         would have without it."""
         key = int(members.min())
-        size, when = self._provisional_searched.get(key, (0, -np.inf))
-        if members.size == size or self.watermark_s - when < self.s.provisional_interval_s:
-            return
-        self._provisional_searched[key] = (int(members.size), self.watermark_s)
+        if not again:
+            size, when = self._provisional_searched.get(key, (0, -np.inf))
+            if members.size == size or self.watermark_s - when < self.s.provisional_interval_s:
+                return
+            self._provisional_searched[key] = (int(members.size), self.watermark_s)
         self.stats["provisional_searches"] += 1
         rng, self.rng, self._sandbox = self.rng, self._provisional_rng, True
         try:
-            found = self._extract(members, True)
+            found = self._extract(members, dense)
+            # Then what neither these nor the group's earlier provisional events explain: a
+            # search stops at its first failure, and a round it missed is often clear once the
+            # rounds already published are out of the way.
+            earlier = self._provisional_of(members)
+            for _ in range(3):
+                held = {g for ev in found + earlier for g in ev.det}
+                rest = members[~np.isin(members, list(held))]
+                n_rest = np.unique(self.sensor.v[rest]).size
+                if n_rest < self.s.min_sensors or rest.size == members.size:
+                    break
+                more = self._extract(rest, rest.size >= self.s.stack_density * n_rest)
+                if not more:
+                    break
+                found += more
         finally:
             self.rng, self._sandbox = rng, False
         before = self._provisional_of(members)
