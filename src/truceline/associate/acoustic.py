@@ -1062,13 +1062,14 @@ class AcousticAssociator:
         released: list[int] = []
         close_before = self.watermark_s - self.s.close_after_s
         horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
+        created = {id(ev) for ev in out.created}  # by identity: events compare field by field
         for i in self._recent_events(horizon if np.isfinite(horizon) else -np.inf):
             ev = self.events[i]
             closing = not ev.closed and ev.tau_s < close_before
             grown = len(ev.det) >= ev.n_at_solve * (1 + self.s.relocate_growth)
             if ev.dirty and (grown or closing or ev.closed):
                 released += self.relocate(ev)
-                if ev not in out.created:
+                if id(ev) not in created:
                     out.updated.append(ev)
             if closing:
                 if ev.dirty:

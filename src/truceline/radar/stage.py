@@ -361,8 +361,9 @@ def merge(
     radar shot per acoustic event, as many pairs as possible, then the closest). Radar shots
     that join none are kept only if `standalone`. Returns all events and the number of radar
     events merged."""
-    shots = [e for e in radar if e.type in ("launch", "impact") and e.origin.covariance]
-    others = [e for e in radar if e not in shots]
+    is_shot = [e.type in ("launch", "impact") and bool(e.origin.covariance) for e in radar]
+    shots = [e for e, shot in zip(radar, is_shot, strict=True) if shot]
+    others = [e for e, shot in zip(radar, is_shot, strict=True) if not shot]
     # Several radars tracking one shot give one event per track: join them first, so a shot
     # the acoustic network did not locate is still one event.
     shots, radar_id = join_radar_shots(shots, merge_sigma, window_s)
