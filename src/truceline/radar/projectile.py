@@ -238,6 +238,7 @@ class Backtrack:
     chi2: float
     dof: int
     class_chi2: dict[str, float]
+    """Chi-square of each candidate class whose fit succeeded."""
 
 
 def _fit(
@@ -498,7 +499,9 @@ def backtrack_many(
             impacts = _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel)
         per_track: dict[int, dict[str, float]] = {}
         for row, (i, j) in enumerate(rows):
-            per_track.setdefault(i, {})[prepared[i].cands[j][0]] = round(float(chi2s[row]), 3)
+            fits = per_track.setdefault(i, {})
+            if np.isfinite(chi2s[row]):  # a class whose fit failed has no chi-square to report
+                fits[prepared[i].cands[j][0]] = round(float(chi2s[row]), 3)
         for q, row in enumerate(chosen):
             i, j = rows[row]
             p = prepared[i]
