@@ -447,15 +447,15 @@ class AcousticAssociator:
                 return
             self._provisional_searched[key] = (int(members.size), self.watermark_s)
         self.stats["provisional_searches"] += 1
+        before = self._provisional_of(members)
         rng, self.rng, self._sandbox = self.rng, self._provisional_rng, True
         try:
             found = self._extract(members, dense)
             # Then what neither these nor the group's earlier provisional events explain: a
             # search stops at its first failure, and a round it missed is often clear once the
             # rounds already published are out of the way.
-            earlier = self._provisional_of(members)
             for _ in range(3):
-                held = {g for ev in found + earlier for g in ev.det}
+                held = {g for ev in found + before for g in ev.det}
                 rest = members[~np.isin(members, list(held))]
                 n_rest = np.unique(self.sensor.v[rest]).size
                 if n_rest < self.s.min_sensors or rest.size == members.size:
@@ -466,7 +466,6 @@ class AcousticAssociator:
                 found += more
         finally:
             self.rng, self._sandbox = rng, False
-        before = self._provisional_of(members)
         for ev, prev in self._match(found, before):
             ev.provisional = True
             if prev is None:
