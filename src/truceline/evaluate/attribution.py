@@ -127,18 +127,11 @@ def violation_counts(
     out = {}
     for rule in agreement.rules:
         flagged = [e for e in events if rule.id in stated[e.id]]
-        right = sum(
-            1
-            for e in flagged
-            if e.id in by_event and rule.id in truth.get(by_event[e.id].source.id, ())
-        )
-        breaching = [sid for sid, rules in truth.items() if rule.id in rules]
-        detected = [sid for sid in breaching if sid in by_source]
-        found = sum(rule.id in stated.get(by_source[sid].event.id, ()) for sid in detected)
-        substantiated = right
+        right = substantiated = 0
         for e in flagged:
             if e.id in by_event and rule.id in truth.get(by_event[e.id].source.id, ()):
-                continue  # right, counted already
+                right += 1
+                continue
             causes = [cause[o] for o in e.evidence if o in cause]
             backing = [
                 c
@@ -146,8 +139,11 @@ def violation_counts(
                 if rule.id in truth.get(c.id, ()) and c.party == named[(e.id, rule.id)]
             ]
             substantiated += bool(causes) and 2 * len(backing) > len(causes)
+        breaching = [sid for sid, rules in truth.items() if rule.id in rules]
+        detected = [sid for sid in breaching if sid in by_source]
+        found = sum(rule.id in stated.get(by_source[sid].event.id, ()) for sid in detected)
         out[rule.id] = RuleCounts(
-            len(flagged), right, len(breaching), len(detected), found, substantiated
+            len(flagged), right, len(breaching), len(detected), found, right + substantiated
         )
     return out
 
