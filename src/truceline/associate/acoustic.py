@@ -369,12 +369,11 @@ class AcousticAssociator:
             if sizes[comp] < self.s.min_sensors:
                 continue
             members = pool[labels == comp]
-            n_sensors = np.unique(self.sensor.v[members]).size
+            n_sensors, dense = self._breadth(members)
             if n_sensors < self.s.min_sensors:
                 continue
             # A dense group (a salvo) is searched once it has stopped growing: searched while
             # its rounds are still arriving, a partial view lets mixed rounds pass as events.
-            dense = members.size >= self.s.stack_density * n_sensors
             t_members = self.t.v[members]
             if dense and t_members.max() > settled_before and t_members.min() > waited_before:
                 deferred.append(members)
@@ -387,14 +386,19 @@ class AcousticAssociator:
             self._queue_retry(members, found)
         for comp in retried:
             members = pool[labels == comp]
-            if np.unique(self.sensor.v[members]).size >= self.s.min_sensors:
+            n_sensors, dense = self._breadth(members)
+            if n_sensors >= self.s.min_sensors:
                 self.stats["provisional_retries"] += 1
-                n_sensors = np.unique(self.sensor.v[members]).size
-                dense = members.size >= self.s.stack_density * n_sensors
                 self._search_provisional(members, out, dense=dense, again=True)
         self.deferred = np.concatenate(deferred) if deferred else np.zeros(0, dtype=np.int64)
         if removed:
             self._drop_from_pool(np.array(removed, dtype=np.int64))
+
+    def _breadth(self, members: NDArray[np.int64]) -> tuple[int, bool]:
+        """How many sensors heard a group's detections, and whether the group is dense (a salvo
+        or barrage: `stack_density` or more detections per sensor)."""
+        n_sensors = int(np.unique(self.sensor.v[members]).size)
+        return n_sensors, members.size >= self.s.stack_density * n_sensors
 
     # -- provisional events of salvos still arriving -----------------------------------------
 
@@ -457,10 +461,10 @@ class AcousticAssociator:
             for _ in range(3):
                 held = {g for ev in found + before for g in ev.det}
                 rest = members[~np.isin(members, list(held))]
-                n_rest = np.unique(self.sensor.v[rest]).size
+                n_rest, dense_rest = self._breadth(rest)
                 if n_rest < self.s.min_sensors or rest.size == members.size:
                     break
-                more = self._extract(rest, rest.size >= self.s.stack_density * n_rest)
+                more = self._extract(rest, dense_rest)
                 if not more:
                     break
                 found += more
