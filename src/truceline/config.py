@@ -61,6 +61,20 @@ class StoreSettings(Section):
     )
 
 
+class PipelineSettings(Section):
+    """How `truceline process` runs its stages."""
+
+    workers: int = setting(
+        2,
+        "Processes `truceline process` uses. 1: every stage in one process. 2: the acoustic "
+        "stage (association and location) in a second process beside ingest and radar, for "
+        "about twice the speed on two cores; the events are the same.",
+        unit="processes",
+        ge=1,
+        le=2,
+    )
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting(
         "WARNING", "Least severe log level written to standard error."
@@ -735,6 +749,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: StoreSettings = StoreSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     log: LogSettings = LogSettings()
     gazetteer: GazetteerSettings = GazetteerSettings()
     geo: GeoSettings = GeoSettings()

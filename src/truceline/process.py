@@ -1,14 +1,17 @@
-"""`truceline process`: the pipeline in one process, on the default store.
+"""`truceline process`: the pipeline on one machine, on the default store.
 
 ingest (validate, deduplicate, quarantine, store) -> acoustic stage (associate, locate, shots)
 -> attribution and rules (attribute.stage) -> events and violations in the store and in
 `events.geojson`. Later stages (the evidence ledger) plug in after these; each stage talks only
-through records, so the same stages can later run as separate workers on a stream.
+through records, so the same stages can later run as separate workers on a stream. With
+`pipeline.workers` 2 the acoustic stage already runs in a worker process (`truceline.worker`)
+while this process ingests and runs the radar stage.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +26,9 @@ from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
 from truceline.radar.stage import RadarStage, merge
-from truceline.records import Event
+from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
+from truceline.worker import StageWorker
 
 
 @dataclass
@@ -44,6 +48,10 @@ class ProcessSummary:
     attributed: int = 0
     violations: int = 0
     associate_seconds: float = 0.0
+    stages_s: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of each step of the run, in order (with `pipeline.workers` 2, "ingest"
+    includes feeding the acoustic worker, which associates meanwhile, and "acoustic (rest)" is
+    the wait for it after the radar stage)."""
     elapsed_s: float = 0.0
     events_path: str = ""
     agreement: str = ""
@@ -67,6 +75,7 @@ class ProcessSummary:
             "attributed": self.attributed,
             "violations": self.violations,
             "associate_seconds": round(self.associate_seconds, 3),
+            "stages_s": {k: round(v, 3) for k, v in self.stages_s.items()},
             "elapsed_s": round(self.elapsed_s, 3),
             "detections_per_s": round(self.acoustic_detections / self.elapsed_s, 1)
             if self.elapsed_s
@@ -75,6 +84,19 @@ class ProcessSummary:
             "agreement": self.agreement,
             "ledger": self.ledger,
         }
+
+
+class _Clock:
+    """Wall time between laps, by name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 def _agreement_reference(agreement: str | Path) -> str:
@@ -107,6 +129,21 @@ def sign_run_head(store: Store, key: Ed25519PrivateKey | None) -> dict[str, Any]
     }
 
 
+_ACOUSTIC_KINDS = frozenset({"acoustic", "weather"})
+_RADAR_KINDS = frozenset({"radar_track", "radar_plot"})
+
+
+def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage | StageWorker:
+    """The acoustic stage, in a worker process when `pipeline.workers` is 2 (same events)."""
+
+    def make() -> AcousticStage:
+        return AcousticStage(sensors, settings, live=False)
+
+    if settings.pipeline.workers >= 2:
+        return StageWorker(make, name="acoustic")
+    return nullcontext(make())
+
+
 def process(
     agreement: str | Path,
     sensors: str | Path,
@@ -125,6 +162,7 @@ def process(
     if settings.ledger.enabled and settings.ledger.key_path:
         key = load_private_key(settings.ledger.key_path)  # before the work, not after it
     out = Path(out_dir)
+    other: dict[str, int] = {}  # kinds no stage processes yet
     with open_store(
         settings.store.url,
         batch_size=settings.store.batch_size,
@@ -139,23 +177,32 @@ def process(
             settings=settings,
             progress=progress,
         )
-        stage = AcousticStage(sensor_list, settings, live=False)
         radar = RadarStage(sensor_list, settings, terms)
         snr: dict[str, tuple[str, float]] = {}  # the weapon class's loudness evidence
-        for batch in ingestion.batches():
-            for obs in batch:
-                if not radar.feed(obs):
-                    stage.feed(obs)
-                    if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
-                        snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
+        clock = _Clock()
+        with _acoustic_stage(sensor_list, settings) as stage:
+            for batch in ingestion.batches():
+                for obs in batch:
+                    if not radar.feed(obs) and obs.kind in _ACOUSTIC_KINDS:
+                        stage.feed(obs)
+                        if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
+                            snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
+                    elif obs.kind not in _RADAR_KINDS:
+                        other[obs.kind] = other.get(obs.kind, 0) + 1
+            clock.lap("ingest")
+            radar_events = radar.finish()  # while the acoustic worker finishes
+            clock.lap("radar")
+            acoustic_events = stage.finish()
+            clock.lap("acoustic (rest)")
         events, merged = merge(
-            stage.finish(),
-            radar.finish(),
+            acoustic_events,
+            radar_events,
             settings.radar.merge_sigma,
             settings.radar.merge_window_s,
             settings.radar.standalone_shots,
         )
         radar.counts.merged = merged
+        clock.lap("merge")
         events, violations = AttributionStage(
             terms,
             settings.attribute,
@@ -163,11 +210,13 @@ def process(
             sensors=sensor_list,
             snr_by_observation=snr,
         ).apply(events)
+        clock.lap("attribution")
         store.add_events(events, run_id=run_id)  # with their violations
+        clock.lap("store events")
         summary = ProcessSummary(run_id=run_id, ingest=ingestion.summary)
         summary.acoustic_detections = stage.counts.acoustic
         summary.weather_reports = stage.counts.weather
-        summary.not_yet_processed = dict(stage.counts.other_kinds)
+        summary.not_yet_processed = {**stage.counts.other_kinds, **other}
         summary.radar = {
             k: v if not isinstance(v, float) else round(v, 3) for k, v in vars(radar.counts).items()
         }
@@ -179,6 +228,7 @@ def process(
         summary.attributed = sum(bool(e.attribution) for e in events)
         summary.associate_seconds = stage.counts.seconds
         summary.elapsed_s = time.perf_counter() - started
+        summary.stages_s = clock.laps
         path = out / "events.geojson"
         write_events(
             path,

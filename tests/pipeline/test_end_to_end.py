@@ -109,3 +109,28 @@ def test_accuracy_on_sector_quick(run):
     assert metric(run, "location", "location_error_median_m") < 10.0
     assert metric(run, "launch_impact", "launch_impact_accuracy") >= 0.95
     assert metric(run, "crb", "crb_pooled_ratio") <= 1.25
+
+
+def test_one_process_gives_the_same_events(run: Path):
+    """`pipeline.workers` 1 (every stage in one process) and the default 2 (the acoustic stage
+    in a worker process) make the same events, field for field but the creation time."""
+    sim = run / "sim"
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["--db", str(run / "one.db"), "--set", "pipeline.workers=1", "process",
+             "--agreement", str(sim / "agreement.yaml"), "--sensors", str(sim / "sensors.geojson"),
+             "--observations", str(sim / "observations.jsonl"), "--out", str(run / "one"),
+             "--no-progress"]
+        )  # fmt: skip
+    assert info.value.code == 0
+
+    def features(path: Path) -> list[dict]:
+        found = json.loads(path.read_text())["features"]
+        for feature in found:
+            del feature["properties"]["created"]
+        return found
+
+    two = features(run / "events" / "events.geojson")
+    one = features(run / "one" / "events.geojson")
+    assert len(two) > 100
+    assert one == two

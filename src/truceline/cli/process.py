@@ -75,6 +75,11 @@ def process(
         + (f" ({rate:,.0f} detections/s)" if rate else "")
         + f"; events: {summary.events_path}"
     )
+    if summary.stages_s:
+        console.print(
+            "stages (wall): "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.stages_s.items())
+        )
     if ing.duplicates_in_store:
         console.print(
             f"note: {ing.duplicates_in_store:,} observations were already in the store "

@@ -1,0 +1,130 @@
+"""A pipeline stage in a process of its own.
+
+`truceline process` runs ingest (parse, validate, store, ledger) and the radar stage in the main
+process, and the acoustic stage (association and location: about half the work) in a second
+process beside them (`pipeline.workers` = 2). The stage is the same object either way: it is
+fed the same observations in the same order, so its events are the same; only where it runs
+differs. Observations go to the worker in batches through a bounded queue (the main process
+waits when the worker is that far behind, so memory stays bounded); at the end the worker sends
+back what `finish()` returned and the stage's `counts`.
+
+This is the shape the stream deployment takes, each stage a worker consuming a subject, with a
+local queue in place of the stream. The child is forked (Linux): it inherits the stage factory
+and imported modules rather than importing them again, and touches nothing of the parent's
+(the store in particular) but the stage it makes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import traceback
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from truceline.records import Observation
+
+_BATCH = 2000
+"""Observations sent to the worker per message."""
+_QUEUE_BATCHES = 64
+"""Messages the queue holds before the sender waits (about 130,000 observations)."""
+_POLL_S = 1.0
+
+
+class Stage(Protocol):
+    counts: Any
+
+    def feed(self, obs: Observation) -> Any: ...
+
+    def finish(self) -> Any: ...
+
+
+class WorkerError(RuntimeError):
+    """The worker process failed; the message carries its traceback or exit code."""
+
+
+def _serve(make_stage: Callable[[], Stage], inbox: Any, outbox: Any) -> None:
+    """The worker's loop: make the stage, feed it every batch, send back what it finished."""
+    try:
+        stage = make_stage()
+        while (batch := inbox.get()) is not None:
+            for obs in batch:
+                stage.feed(obs)
+        result = stage.finish()
+        outbox.put(("ok", result, stage.counts))
+    except BaseException:  # reported to the parent, which raises it
+        outbox.put(("error", traceback.format_exc(), None))
+
+
+class StageWorker:
+    """Runs the stage `make_stage()` makes in a forked process; `feed` and `finish` as a stage.
+
+    Use as a context manager, so that the worker is stopped if the caller fails."""
+
+    def __init__(self, make_stage: Callable[[], Stage], *, name: str = "stage") -> None:
+        context = mp.get_context("fork")
+        self.name = name
+        self._inbox = context.Queue(maxsize=_QUEUE_BATCHES)
+        self._outbox = context.Queue()
+        self._pending: list[Observation] = []
+        self._process = context.Process(
+            target=_serve,
+            args=(make_stage, self._inbox, self._outbox),
+            name=f"truceline-{name}",
+            daemon=True,
+        )
+        self._process.start()
+        self.counts: Any = None
+
+    def __enter__(self) -> StageWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def feed(self, obs: Observation) -> None:
+        """Queue one observation for the stage (sent in batches)."""
+        self._pending.append(obs)
+        if len(self._pending) >= _BATCH:
+            self._send()
+
+    def _send(self) -> None:
+        while True:
+            try:
+                self._inbox.put(self._pending, timeout=_POLL_S)
+                break
+            except queue.Full:
+                self._check_alive()
+        self._pending = []
+
+    def finish(self) -> Any:
+        """End of input: wait for the stage to finish; return its result (and set `counts`)."""
+        if self._pending:
+            self._send()
+        self._inbox.put(None)
+        while True:
+            try:
+                status, result, counts = self._outbox.get(timeout=_POLL_S)
+                break
+            except queue.Empty:
+                self._check_alive()
+        self._process.join()
+        if status != "ok":
+            raise WorkerError(f"the {self.name} worker failed:\n{result}")
+        self.counts = counts
+        return result
+
+    def _check_alive(self) -> None:
+        if not self._process.is_alive():
+            raise WorkerError(
+                f"the {self.name} worker stopped (exit code {self._process.exitcode}) "
+                "before it finished"
+            )
+
+    def close(self) -> None:
+        """Stop the worker if it is still running (after a failure in the caller)."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._inbox.close()
+        self._outbox.close()

@@ -1,0 +1,80 @@
+"""A stage in a worker process: results and counts come back; failures are reported."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+
+from truceline.records import Observation
+from truceline.worker import StageWorker, WorkerError
+
+
+@dataclass
+class Counts:
+    seen: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+class Tally:
+    """A toy stage: counts what it is fed; fails on the observation named `fail`."""
+
+    def __init__(self, fail: str = "", exit_on: str = "") -> None:
+        self.counts = Counts()
+        self.ids: list[str] = []
+        self.fail, self.exit_on = fail, exit_on
+
+    def feed(self, obs: Observation) -> None:
+        if obs.id == self.fail:
+            raise ValueError(f"cannot take {obs.id}")
+        if obs.id == self.exit_on:
+            os._exit(3)
+        self.counts.seen += 1
+        self.counts.kinds[obs.kind] = self.counts.kinds.get(obs.kind, 0) + 1
+        self.ids.append(obs.id)
+
+    def finish(self) -> list[str]:
+        return self.ids
+
+
+def observations(n: int) -> list[Observation]:
+    return [
+        Observation(
+            id=f"o{i}",
+            kind="acoustic" if i % 3 else "weather",
+            sensor="S1",
+            time_ns=i,
+            raw="{}",
+            received_ns=i,
+            fields={"snr_db": float(i)},
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_worker_returns_what_the_stage_made_in_order():
+    fed = observations(4567)  # more than one batch, and a part batch at the end
+    with StageWorker(Tally, name="tally") as worker:
+        for obs in fed:
+            worker.feed(obs)
+        result = worker.finish()
+    assert result == [o.id for o in fed]
+    assert worker.counts.seen == 4567
+    assert worker.counts.kinds == {"weather": 1523, "acoustic": 3044}
+
+
+def test_an_error_in_the_stage_is_raised_with_its_traceback():
+    with StageWorker(lambda: Tally(fail="o10"), name="tally") as worker:
+        for obs in observations(20):
+            worker.feed(obs)
+        with pytest.raises(WorkerError, match="cannot take o10"):
+            worker.finish()
+
+
+def test_a_worker_that_dies_is_reported():
+    with StageWorker(lambda: Tally(exit_on="o5"), name="tally") as worker:
+        for obs in observations(10):
+            worker.feed(obs)
+        with pytest.raises(WorkerError, match="exit code 3"):
+            worker.finish()
