@@ -57,7 +57,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from scipy.special import log_ndtr, logsumexp, ndtr
+from scipy.special import log_ndtr, ndtr
 
 from truceline.attribute.areas import covariance_2d
 from truceline.ballistics import BallisticTable, Projectile
@@ -231,6 +231,20 @@ def neighbour_gaps(events: Sequence[Event], settings: AttributeSettings) -> Gaps
     return Gaps(tuple(e.id for e in launches), before, after, before_var, after_var)
 
 
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """log Σ exp over the last axis (-inf for a row of -inf): scipy's `logsumexp` without its
+    per-call overhead, which dominated on arrays of a few elements."""
+    top = np.max(a, axis=-1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.sum(np.exp(a - safe[..., None]), axis=-1))
+
+
+def _logsumexp(a: np.ndarray) -> float:
+    """`_logsumexp_rows` of a 1-D array, as a float."""
+    return float(_logsumexp_rows(np.asarray(a, float)))
+
+
 def _ndtr_integral(x: np.ndarray) -> np.ndarray:
     """∫ Φ(u) du from -∞ to x = x Φ(x) + φ(x)."""
     return x * ndtr(x) + np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
@@ -356,6 +370,11 @@ class WeaponClassifier:
         self.detections = detections or {}
         self.tables = class_tables()
         self.ids = [c.id for c in self.tables]
+        self._source_levels = np.array(
+            [[np.nan if v is None else v for v in (c.launch_db, c.impact_db)] for c in self.tables],
+            float,
+        )
+        """Source level of each class's launch and impact, dB (NaN: that sound is not made)."""
         self._coincidence: float | None = None
 
     # -- one kind of evidence each ---------------------------------------------------------------
@@ -463,25 +482,17 @@ class WeaponClassifier:
         )
         loss = 20.0 * np.log10(dist) + self.settings.level_absorption_db_per_km * dist / 1e3
         pl = float(np.clip(p_launch, 1e-6, 1 - 1e-6))
-        out = np.zeros(len(self.tables))
-        for k, c in enumerate(self.tables):
-            parts = []
-            for level, weight in ((c.launch_db, pl), (c.impact_db, 1 - pl)):
-                if level is None:
-                    continue
-                mu = level - loss - noise
-                z = (snr - mu) / sigma
-                ll = (
-                    -0.5 * z * z
-                    - np.log(sigma * np.sqrt(2 * np.pi))
-                    - log_ndtr((mu - theta) / sigma)
-                )
-                ll = np.logaddexp(
-                    np.log(1 - OUTLIER_SHARE) + ll, np.log(OUTLIER_SHARE * OUTLIER_DENSITY_PER_DB)
-                )
-                parts.append(np.log(weight) + ll.sum())
-            out[k] = logsumexp(parts) if parts else -np.inf
-        return out, len(dets)
+        # Every class and both kinds of sound at once: (class, launch|impact, detection).
+        levels = self._source_levels
+        known = np.isfinite(levels)
+        mu = np.where(known, levels, 0.0)[:, :, None] - loss - noise
+        z = (snr - mu) / sigma
+        ll = -0.5 * z * z - np.log(sigma * np.sqrt(2 * np.pi)) - log_ndtr((mu - theta) / sigma)
+        ll = np.logaddexp(
+            np.log(1 - OUTLIER_SHARE) + ll, np.log(OUTLIER_SHARE * OUTLIER_DENSITY_PER_DB)
+        )
+        parts = np.where(known, np.log([pl, 1 - pl]) + ll.sum(axis=2), -np.inf)
+        return _logsumexp_rows(parts), len(dets)
 
     def cadence(self, events: Sequence[Event], p_launch: Mapping[str, float]) -> dict[str, Cadence]:
         """{launch id: Cadence} for the launches among `events` with a neighbour from the same
@@ -568,14 +579,15 @@ class WeaponClassifier:
             err = self.settings.pair_error_share
             if err > 0:
                 finite = imp[np.isfinite(imp)]
-                mean_imp = logsumexp(finite) - np.log(n) if finite.size else -np.inf
+                mean_imp = _logsumexp(finite) - np.log(n) if finite.size else -np.inf
                 wrong = np.log(err) + self.coincidence_logdensity() + mean_imp
                 right = np.log1p(-err) + right
                 both = np.logaddexp(right, wrong)
                 joint = own + both
                 ok = np.isfinite(joint)
                 if ok.any():
-                    pair_right = float(np.exp(logsumexp((own + right)[ok]) - logsumexp(joint[ok])))
+                    mixed = _logsumexp((own + right)[ok]) - _logsumexp(joint[ok])
+                    pair_right = float(np.exp(mixed))
                 total += joint
             else:
                 total += own + right
