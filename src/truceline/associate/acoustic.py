@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import poisson
 
 from truceline.associate.network import AcousticNetwork
+from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
 from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
@@ -158,13 +158,6 @@ class AcousticAssociator:
         self.edges = np.zeros((0, 2), dtype=np.int64)  # links among pool detections
         self.events: list[WorkingEvent] = []
         self._ids: set[str] = set()
-        self.provisional_on = provisional
-        self.provisional: dict[str, WorkingEvent] = {}  # published, awaiting their group's search
-        self._provisional_searched: dict[int, tuple[int, float]] = {}  # group -> (size, when)
-        self._provisional_rng = np.random.default_rng([settings.seed, 1])
-        # Leftovers of groups searched for good: group key -> (its detections left unexplained,
-        # searched again for provisional events until this watermark, last such search).
-        self._retry: dict[int, tuple[NDArray[np.int64], float, float]] = {}
         self._sandbox = False  # searching for provisional events: record nothing
         self.watermark_s = -np.inf
         self._keys = np.zeros(0)
@@ -182,6 +175,7 @@ class AcousticAssociator:
             "provisional_withdrawn": 0,
             "provisional_retries": 0,
         }
+        self.provisional = ProvisionalEvents(self, on=provisional)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -211,7 +205,7 @@ class AcousticAssociator:
         self._link(loose)
         self._extract_touched(np.concatenate([loose, self.deferred]), out)
         self._maintain(out)
-        self._withdraw_orphans(out)
+        self.provisional.withdraw_orphans(out)
         return out
 
     def flush(self) -> AssociationOutput:
@@ -220,7 +214,7 @@ class AcousticAssociator:
         self.watermark_s = np.inf
         self._extract_touched(self.deferred, out)
         self._maintain(out)
-        self._withdraw_orphans(out)
+        self.provisional.withdraw_orphans(out)
         return out
 
     # -- step 1: attach -------------------------------------------------------------------------
@@ -354,7 +348,7 @@ class AcousticAssociator:
         return labels, self.pool
 
     def _extract_touched(self, loose: NDArray[np.int64], out: AssociationOutput) -> None:
-        retry = self._retry_due()
+        retry = self.provisional.retry_due()
         if (loose.size == 0 and retry.size == 0) or self.pool.size == 0:
             return
         labels, pool = self._components()
@@ -377,19 +371,19 @@ class AcousticAssociator:
             t_members = self.t.v[members]
             if dense and t_members.max() > settled_before and t_members.min() > waited_before:
                 deferred.append(members)
-                if self.provisional_on:
-                    self._search_provisional(members, out)
+                if self.provisional.on:
+                    self.provisional.search(members, out)
                 continue
             found = self._extract(members, dense)
-            self._succeed_provisional(members, found, out)
+            self.provisional.succeed(members, found, out)
             removed.extend(g for ev in found for g in ev.det)
-            self._queue_retry(members, found)
+            self.provisional.queue_retry(members, found)
         for comp in retried:
             members = pool[labels == comp]
             n_sensors, dense = self._breadth(members)
             if n_sensors >= self.s.min_sensors:
                 self.stats["provisional_retries"] += 1
-                self._search_provisional(members, out, dense=dense, again=True)
+                self.provisional.search(members, out, dense=dense, again=True)
         self.deferred = np.concatenate(deferred) if deferred else np.zeros(0, dtype=np.int64)
         if removed:
             self._drop_from_pool(np.array(removed, dtype=np.int64))
@@ -399,156 +393,6 @@ class AcousticAssociator:
         or barrage: `stack_density` or more detections per sensor)."""
         n_sensors = int(np.unique(self.sensor.v[members]).size)
         return n_sensors, members.size >= self.s.stack_density * n_sensors
-
-    # -- provisional events of salvos still arriving -----------------------------------------
-
-    def _queue_retry(self, members: NDArray[np.int64], found: list[WorkingEvent]) -> None:
-        """A live associator searches what a search for good left of a group again, for
-        provisional events, on the following batches: a search stops at its first failure, and
-        the leftover would otherwise wait for a new detection to touch it (seconds to minutes)."""
-        if not self.provisional_on or self.s.provisional_retry_s <= 0:
-            return
-        left = members[~np.isin(members, [g for ev in found for g in ev.det])]
-        if np.unique(self.sensor.v[left]).size < self.s.min_sensors:
-            return
-        self._retry[int(left.min())] = (
-            left,
-            self.watermark_s + self.s.provisional_retry_s,
-            self.watermark_s,
-        )
-
-    def _retry_due(self) -> NDArray[np.int64]:
-        """Detections of leftover groups due for another provisional search."""
-        if not self._retry:
-            return np.zeros(0, dtype=np.int64)
-        due = []
-        for key, (left, until, last) in list(self._retry.items()):
-            if self.watermark_s > until:
-                del self._retry[key]
-            elif self.watermark_s - last >= self.s.provisional_interval_s:
-                due.append(left)
-                self._retry[key] = (left, until, self.watermark_s)
-        return np.concatenate(due) if due else np.zeros(0, dtype=np.int64)
-
-    def _search_provisional(
-        self,
-        members: NDArray[np.int64],
-        out: AssociationOutput,
-        *,
-        dense: bool = True,
-        again: bool = False,
-    ) -> None:
-        """Search a dense group that has not settled, as if it had, and publish what it holds
-        now as provisional events; one that shares most of its detections with an earlier
-        provisional event of the group revises it (same id). Earlier ones not found again stay
-        until the settled search decides. Nothing of the search is recorded (its own random
-        stream, no events kept, no detections owned), so the settled search finds what it
-        would have without it."""
-        key = int(members.min())
-        if not again:
-            size, when = self._provisional_searched.get(key, (0, -np.inf))
-            if members.size == size or self.watermark_s - when < self.s.provisional_interval_s:
-                return
-            self._provisional_searched[key] = (int(members.size), self.watermark_s)
-        self.stats["provisional_searches"] += 1
-        before = self._provisional_of(members)
-        rng, self.rng, self._sandbox = self.rng, self._provisional_rng, True
-        try:
-            found = self._extract(members, dense)
-            # Then what neither these nor the group's earlier provisional events explain: a
-            # search stops at its first failure, and a round it missed is often clear once the
-            # rounds already published are out of the way.
-            for _ in range(3):
-                held = {g for ev in found + before for g in ev.det}
-                rest = members[~np.isin(members, list(held))]
-                n_rest, dense_rest = self._breadth(rest)
-                if n_rest < self.s.min_sensors or rest.size == members.size:
-                    break
-                more = self._extract(rest, dense_rest)
-                if not more:
-                    break
-                found += more
-        finally:
-            self.rng, self._sandbox = rng, False
-        for ev, prev in self._match(found, before):
-            ev.provisional = True
-            if prev is None:
-                ev.id = self._event_id(ev.tau_s)
-                self.stats["provisional_events"] += 1
-                out.created.append(ev)
-            else:
-                ev.id, ev.version = prev.id, prev.version + 1
-                del self.provisional[prev.id]
-                out.updated.append(ev)
-            self.provisional[ev.id] = ev
-
-    def _succeed_provisional(
-        self, members: NDArray[np.int64], found: list[WorkingEvent], out: AssociationOutput
-    ) -> None:
-        """The events of a group searched for good: each takes the id of the provisional event
-        it confirms (a revision of it), the rest are new. A provisional event of the group that
-        none confirms is withdrawn when most of its detections went to these events; otherwise
-        its detections stay in the pool and it waits for their next search."""
-        before = self._provisional_of(members)
-        for ev, prev in self._match(found, before):
-            if prev is None:
-                out.created.append(ev)
-                continue
-            self._ids.discard(ev.id)
-            ev.id, ev.version = prev.id, prev.version + 1
-            del self.provisional[prev.id]
-            out.updated.append(ev)
-        taken = {g for ev in found for g in ev.det}
-        for prev in before:
-            gone = 2 * len(taken.intersection(prev.det)) > len(prev.det)
-            if prev.id in self.provisional and gone:
-                self._withdraw(prev, out)
-        self._provisional_searched.pop(int(members.min()), None)
-
-    def _provisional_of(self, members: NDArray[np.int64]) -> list[WorkingEvent]:
-        if not self.provisional:
-            return []
-        group = set(members.tolist())
-        return [ev for ev in self.provisional.values() if not group.isdisjoint(ev.det)]
-
-    @staticmethod
-    def _match(
-        new: list[WorkingEvent], old: list[WorkingEvent]
-    ) -> list[tuple[WorkingEvent, WorkingEvent | None]]:
-        """Pair new events with old ones one to one, most shared detections first; a pair
-        must share more than half of the smaller event's detections."""
-        if not old or not new:
-            return [(ev, None) for ev in new]
-        shared = np.array([[len(set(a.det).intersection(b.det)) for b in old] for a in new])
-        smaller = np.minimum.outer([len(a.det) for a in new], [len(b.det) for b in old])
-        score = np.where(2 * shared > smaller, shared, 0).reshape(len(new), len(old))
-        pairs: dict[int, WorkingEvent | None] = {i: None for i in range(len(new))}
-        if score.size and score.max() > 0:
-            rows, cols = linear_sum_assignment(-score)
-            for r, c in zip(rows, cols, strict=True):
-                if score[r, c] > 0:
-                    pairs[r] = old[c]
-        return [(new[i], pairs[i]) for i in range(len(new))]
-
-    def _withdraw(self, ev: WorkingEvent, out: AssociationOutput) -> None:
-        del self.provisional[ev.id]
-        ev.withdrawn, ev.version = True, ev.version + 1
-        self.stats["provisional_withdrawn"] += 1
-        out.withdrawn.append(ev)
-
-    def _withdraw_orphans(self, out: AssociationOutput) -> None:
-        """Provisional events most of whose detections have left the pool (taken by other
-        events, or expired) are withdrawn."""
-        if not self.provisional:
-            return
-        pool = set(self.pool.tolist())
-        for ev in list(self.provisional.values()):
-            if 2 * len(pool.intersection(ev.det)) <= len(ev.det):
-                self._withdraw(ev, out)
-        live = {int(g) for g in self.deferred}
-        self._provisional_searched = {
-            k: v for k, v in self._provisional_searched.items() if k in live
-        }
 
     def _drop_from_pool(self, gone: NDArray[np.int64]) -> None:
         self.pool = self.pool[~np.isin(self.pool, gone)]
