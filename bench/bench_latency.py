@@ -41,10 +41,11 @@ Two ways of flushing batches (`--mode both` runs each on its own new stage):
   past the arrival of the batch's first detection (checked at each arrival in the replay; the
   batch counts as ready at that exact moment).
 
-Events counted: those whose completing detection arrived inside the slice. The stage is live
-(`AcousticStage(live=True)`): salvos still arriving are published as provisional events; a
-provisional event later withdrawn is not counted (the JSON reports how many were published and
-withdrawn), one later confirmed counts from its first, provisional, publication.
+Events counted: those whose completing detection arrived inside the slice; the JSON lists the
+events over 1 s (`late`), with whether they were first published as provisional events. The
+stage is live (`AcousticStage(live=True)`): salvos still arriving are published as provisional
+events; a provisional event later withdrawn is not counted (the JSON reports how many were
+published and withdrawn), one later confirmed counts from its first, provisional, publication.
 `--set SECTION.NAME=VALUE` changes a setting.
 """
 
@@ -161,7 +162,7 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         prev = max(ready / NS, prev) + p
         done[k] = prev
 
-    lat, wait, proc, queued = [], [], [], []
+    lat, wait, proc, queued, late = [], [], [], [], []
     for event_id, (wall, ready_ns, det_ids, k) in first.items():
         if event_id in withdrawn:
             continue
@@ -178,6 +179,18 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         proc.append(p)
         lat.append(w + p)
         queued.append(done[k] - a / NS)
+        if w + p > 1.0:
+            late.append(
+                {
+                    "id": event_id,
+                    "first_provisional": event_id in provisional,
+                    "detections": len(det_ids),
+                    "completing_arrival_h": round((a % (86_400 * NS)) / 3600 / NS, 5),
+                    "latency_s": round(w + p, 3),
+                    "wait_s": round(w, 3),
+                    "processing_s": round(p, 3),
+                }
+            )
     lat_a, wait_a, proc_a, q_a = map(np.array, (lat, wait, proc, queued))
     sim_s = (end_ns - warm_ns) / NS
     proc_b = np.array([p for _, p in batches])
@@ -205,6 +218,8 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         "batching_wait_p50_s": pct(wait_a, 50),
         "batching_wait_p99_s": pct(wait_a, 99),
         "batching_wait_max_s": top(wait_a),
+        "events_wait_over_1s": int(np.count_nonzero(wait_a > 1.0)),
+        "events_over_1s": int(np.count_nonzero(lat_a > 1.0)),
         "queued_latency_p50_s": pct(q_a, 50),
         "queued_latency_p99_s": pct(q_a, 99),
         "queued_latency_max_s": top(q_a),
@@ -214,6 +229,7 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         "simulated_s": round(sim_s, 1),
         "processing_s_per_simulated_s": round(busy / sim_s, 4),
         "associator_stats": dict(stage.associator.stats) if stage.associator else {},
+        "late": sorted(late, key=lambda e: e["completing_arrival_h"]),
     }
 
 
