@@ -202,6 +202,8 @@ class AcousticStage:
         if ambiguity is not None and ambiguity.hypotheses:
             properties["association_alternatives"] = ambiguity.hypotheses
             properties["p_association"] = round(ambiguity.p_taken, 4)
+            # The locator's own covariance, which radar fusion gates on (radar.stage.merge).
+            properties["covariance_locator"] = [[float(v) for v in row] for row in ev.solution.cov]
         if decision.weapon is not None:
             properties["weapon_fit"] = {"class": decision.weapon, "tof_z": round(decision.tof_z, 3)}
         origin = Origin(
