@@ -231,6 +231,32 @@ def test_fusion_pairs_every_round_when_the_closest_pair_would_strand_one():
     assert "CB1-1" in next(e for e in events if e.id == "AC-1").evidence
 
 
+def test_fusion_gates_on_the_locators_covariance_not_the_association_mixture():
+    """An acoustic event whose reported covariance the association mixture widened (a
+    neighbouring round's detections were in its gates) is gated with its locator covariance,
+    `covariance_locator`: a radar shot 0.6 s away, outside that gate but inside the widened one,
+    stays a radar event of its own."""
+    from dataclasses import replace
+
+    from truceline.radar.stage import merge
+
+    narrow = ((5.0**2, 0.0, 0.0), (0.0, 5.0**2, 0.0), (0.0, 0.0, 0.005**2))
+    wide = ((400.0**2, 0.0, 0.0), (0.0, 400.0**2, 0.0), (0.0, 0.0, 1.0**2))
+    shot = _radar_shot("AC-0", "-", 37.0, 48.0, 100.0)
+    base = replace(shot, evidence=("A0-1",), properties={})
+    radar = [_radar_shot("RL-CB1-0", "CB1", 37.0, 48.0, 100.6)]  # 3 sigma in time alone
+    mixed = replace(
+        base,
+        origin=replace(shot.origin, covariance=wide),
+        properties={"covariance_locator": [list(row) for row in narrow]},
+    )
+    events, merged = merge([mixed], radar, 2.5, 3.0, standalone=True)
+    assert merged == 0 and {e.id for e in events} == {"AC-0", "RL-CB1-0"}
+    # Without the locator's covariance the wide one would have taken it.
+    events, merged = merge([replace(mixed, properties={})], radar, 2.5, 3.0, standalone=True)
+    assert merged == 1
+
+
 def _object_plots(rng, t_s, start, velocity, radars=3, pd=0.85, sigma=50.0, offset_s=0.2):
     """Plots of one object flying in a straight line, seen by `radars` radars a scan every 5 s
     each (all within one second of each other): times (s), positions (m)."""

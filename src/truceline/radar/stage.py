@@ -469,7 +469,15 @@ def _offset(a: Event, b: Event) -> tuple[NDArray[np.float64], NDArray[np.float64
     plane = TangentPlane(a.origin.lon, a.origin.lat)
     e, n = plane.forward(b.origin.lon, b.origin.lat)
     d = np.array([e[0], n[0], (b.origin.time_ns - a.origin.time_ns) / 1e9])
-    return d, np.asarray(a.origin.covariance) + np.asarray(b.origin.covariance)
+    return d, _gate_covariance(a) + _gate_covariance(b)
+
+
+def _gate_covariance(e: Event) -> NDArray[np.float64]:
+    """The (east, north, time) covariance a fusion gate uses: an acoustic event's locator
+    covariance, before the association mixture widened it (`covariance_locator`, docs/methods.md,
+    Association, step 7): the gate was tuned on it, and a salvo's neighbouring round's radar shot
+    falls inside the widened one."""
+    return np.asarray(e.properties.get("covariance_locator", e.origin.covariance), dtype=float)
 
 
 @dataclass(frozen=True)
