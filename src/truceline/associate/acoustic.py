@@ -116,6 +116,43 @@ class _Grow:
         return self.a[: self.n]
 
 
+class _EventColumns:
+    """The events' origins as arrays, row i for `events[i]`, rewritten whenever the event is
+    located: what attaching and maintenance read for every recent event on every batch (origin
+    time, ECEF position, east and north unit vectors, fitted sound speed and wind, the sigma of
+    a predicted arrival), and the closed and dirty flags."""
+
+    def __init__(self, capacity: int = 256):
+        self.n = 0
+        self.tau = np.empty(capacity)
+        self.ecef = np.empty((capacity, 3))
+        self.enu = np.empty((capacity, 2, 3))
+        self.c = np.empty(capacity)
+        self.wind = np.empty((capacity, 2))
+        self.sig = np.empty(capacity)
+        self.closed = np.zeros(capacity, dtype=bool)
+        self.dirty = np.zeros(capacity, dtype=bool)
+
+    def set(self, i: int, ev: WorkingEvent) -> None:
+        """Row i from the event (a new row when i is the next one)."""
+        if i >= self.tau.size:
+            for name in ("tau", "ecef", "enu", "c", "wind", "sig", "closed", "dirty"):
+                old = getattr(self, name)
+                new = np.zeros((2 * old.shape[0], *old.shape[1:]), dtype=old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self.n = max(self.n, i + 1)
+        speed = ev.solution.speed
+        self.tau[i] = ev.tau_s
+        self.ecef[i] = ev.ecef
+        self.enu[i] = ev.enu
+        self.c[i] = speed.c_mps
+        self.wind[i] = (speed.wind_e_mps, speed.wind_n_mps)
+        self.sig[i] = ev.sigma_pred_s
+        self.closed[i] = ev.closed
+        self.dirty[i] = ev.dirty
+
+
 class AcousticAssociator:
     """Turns batches of acoustic detections into located events, as a stream."""
 
@@ -157,6 +194,7 @@ class AcousticAssociator:
         self.deferred = np.zeros(0, dtype=np.int64)  # pool detections of unsettled dense groups
         self.edges = np.zeros((0, 2), dtype=np.int64)  # links among pool detections
         self.events: list[WorkingEvent] = []
+        self._columns = _EventColumns()
         self._ids: set[str] = set()
         self._sandbox = False  # searching for provisional events: record nothing
         self.watermark_s = -np.inf
@@ -219,17 +257,16 @@ class AcousticAssociator:
 
     # -- step 1: attach -------------------------------------------------------------------------
 
-    def _event_arrays(self, events: list[int]):
-        ev = [self.events[i] for i in events]
-        tau = np.array([e.tau_s for e in ev])
-        ecef = np.array([e.ecef for e in ev]).reshape(-1, 3)
-        enu = np.array([e.enu for e in ev]).reshape(-1, 2, 3)
-        c = np.array([e.solution.speed.c_mps for e in ev])
-        wind = np.array(
-            [[e.solution.speed.wind_e_mps, e.solution.speed.wind_n_mps] for e in ev]
-        ).reshape(-1, 2)
-        sig = np.array([e.sigma_pred_s for e in ev])
-        return tau, ecef, enu, c, wind, sig
+    def _event_arrays(self, events: NDArray[np.int64]):
+        col = self._columns
+        return (
+            col.tau[events],
+            col.ecef[events],
+            col.enu[events],
+            col.c[events],
+            col.wind[events],
+            col.sig[events],
+        )
 
     def predicted_arrival(self, ev_ecef, ev_enu, ev_c, ev_wind, ev_tau, sensor_idx):
         """Predicted arrival (s) at sensors from origins, pairwise over equal-length arrays;
@@ -245,8 +282,8 @@ class AcousticAssociator:
         if not self.events:
             return new
         horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
-        cand = [i for i in self._recent_events(horizon)]
-        if not cand:
+        cand = self._recent_events(horizon)
+        if not cand.size:
             return new
         tau, ecef, enu, c, wind, sig = self._event_arrays(cand)
         order = np.argsort(tau)
@@ -276,7 +313,8 @@ class AcousticAssociator:
         first[1:] = pd[1:] != pd[:-1]
         attached = np.zeros(new.size, dtype=bool)
         for k in np.flatnonzero(first):
-            ev = self.events[cand[pe[k]]]
+            e = int(cand[pe[k]])
+            ev = self.events[e]
             g = int(new[pd[k]])
             sensor = int(self.sensor.v[g])
             if sensor in ev.sensors:
@@ -284,20 +322,21 @@ class AcousticAssociator:
             ev.det.append(g)
             ev.sensors.add(sensor)
             ev.dirty = True
-            self.owner.a[g] = cand[pe[k]]
+            self._columns.dirty[e] = True
+            self.owner.a[g] = e
             attached[pd[k]] = True
         self.stats["attached"] += int(attached.sum())
         return new[~attached]
 
-    def _recent_events(self, horizon_s: float):
-        # Events are appended in roughly increasing origin time; scan back from the end.
-        for i in range(len(self.events) - 1, -1, -1):
-            if self.events[i].tau_s < horizon_s:
-                # A few out-of-order ones may lie behind; stop after a clear margin.
-                if self.events[i].tau_s < horizon_s - 600:
-                    break
-                continue
-            yield i
+    def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
+        """Indices of the events with origin time from `horizon_s` on, newest first. Events are
+        appended in roughly increasing origin time, so the search goes back from the end, past
+        a few out of order, and stops at the first one more than 600 s older than the horizon."""
+        tau = self._columns.tau[: self._columns.n]
+        older = np.flatnonzero(tau < horizon_s - 600)
+        first = int(older[-1]) + 1 if older.size else 0
+        recent = first + np.flatnonzero(tau[first:] >= horizon_s)
+        return recent[::-1]
 
     # -- step 2: link -------------------------------------------------------------------------
 
@@ -861,6 +900,7 @@ class AcousticAssociator:
         # Re-express the solution in the event's own projection (centred on the origin).
         index = len(self.events)
         self.events.append(event)
+        self._columns.set(index, event)
         self.owner.a[det] = index
         self.stats["events"] += 1
         return event
@@ -880,13 +920,17 @@ class AcousticAssociator:
 
     # -- step 4: maintain ---------------------------------------------------------------------
 
-    def relocate(self, ev: WorkingEvent) -> list[int]:
-        """Relocate an event on all its detections; return the detections it gave up."""
+    def relocate(self, ev: WorkingEvent, index: int | None = None) -> list[int]:
+        """Relocate an event (`index` in `events`, found if not given) on all its detections;
+        return the detections it gave up."""
+        if index is None:
+            index = next(i for i, e in enumerate(self.events) if e is ev)
         self.stats["relocations"] += 1
         det = np.array(ev.det, dtype=np.int64)
         arr = self._arrivals(det, ev.projection)
         sol = locate(arr, ev.speed, (0.0, 0.0, ev.tau_s), self.locator)  # plane centred on it
         ev.dirty = False
+        self._columns.dirty[index] = False
         if sol is None:
             return []
         released = det[~sol.keep].tolist()
@@ -903,6 +947,7 @@ class AcousticAssociator:
             self.owner.a[np.array(released)] = -1
         # Re-centre the projection on the new origin so later solves stay exact.
         ev.projection = TangentPlane(ev.lon, ev.lat)
+        self._columns.set(index, ev)
         return released
 
     def _maintain(self, out: AssociationOutput) -> None:
@@ -910,18 +955,25 @@ class AcousticAssociator:
         close_before = self.watermark_s - self.s.close_after_s
         horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
         created = {id(ev) for ev in out.created}  # by identity: events compare field by field
-        for i in self._recent_events(horizon if np.isfinite(horizon) else -np.inf):
+        recent = self._recent_events(horizon if np.isfinite(horizon) else -np.inf)
+        col = self._columns
+        # Only the dirty and the closing have anything to do (relocating one changes only its
+        # own row, so the selection made first is the one a loop over all would make).
+        closing = ~col.closed[recent] & (col.tau[recent] < close_before)
+        recent = recent[col.dirty[recent] | closing]
+        for i in recent.tolist():
             ev = self.events[i]
             closing = not ev.closed and ev.tau_s < close_before
             grown = len(ev.det) >= ev.n_at_solve * (1 + self.s.relocate_growth)
             if ev.dirty and (grown or closing or ev.closed):
-                released += self.relocate(ev)
+                released += self.relocate(ev, i)
                 if id(ev) not in created:
                     out.updated.append(ev)
             if closing:
                 if ev.dirty:
-                    released += self.relocate(ev)
+                    released += self.relocate(ev, i)
                 ev.closed = True
+                col.closed[i] = True
                 out.closed.append(ev)
         if released:
             back = np.array(released, dtype=np.int64)
