@@ -25,7 +25,7 @@ from numba import njit
 _GUARD = 1e-6  # in windows (0.2 s: 2e-7 s, thousands of times the fast arithmetic's error)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _exact_tau(xi, yi, ti, gx, gy, c, we, wn):
     """t - d / (c + w . u), as `SoundSpeed.travel_time_s` computes it."""
     dx = xi - gx
@@ -34,7 +34,7 @@ def _exact_tau(xi, yi, ti, gx, gy, c, we, wn):
     return ti - d / (c + (we * dx + wn * dy) / d)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     """Per node, over windows of `window_s` at offsets 0 and half a window from the chunk's
     earliest implied origin time: with `rounds` False, the fullest window's count and centre
@@ -48,6 +48,7 @@ def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     step = max(1, chunk_cells // max(n, 1))
     tau = np.empty((min(step, g), n))  # the chunk's implied origin times (fast), node by node
     bins = np.empty(n, dtype=np.int64)
+    frac = np.empty(n)
     half = 0.5 * window_s
     inverse = 1.0 / window_s
     margin = _GUARD * window_s
@@ -77,16 +78,20 @@ def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
         for k in range(lo, hi):
             row = tau[k - lo]
             for offset in (0.0, half):
+                for i in range(n):  # (vectorised: no branch)
+                    v = (row[i] - t0 + offset) * inverse
+                    b = int(v)
+                    bins[i] = b
+                    frac[i] = v - b
                 pairs = 0
                 b_lo = hist.size
                 b_hi = 0
                 for i in range(n):
-                    v = (row[i] - t0 + offset) * inverse
-                    b = int(v)
-                    if v - b < _GUARD or v - b > 1.0 - _GUARD:
+                    b = bins[i]
+                    if frac[i] < _GUARD or frac[i] > 1.0 - _GUARD:
                         exact = _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn)
                         b = int((exact - t0 + offset) / window_s)
-                    bins[i] = b
+                        bins[i] = b
                     b_lo = min(b_lo, b)
                     b_hi = max(b_hi, b)
                     pairs += 2 * hist[b]
