@@ -35,7 +35,7 @@ from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
-from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
+from truceline.geo.projection import TangentPlane, enu_basis
 from truceline.locate.atmosphere import Atmosphere
 from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
 from truceline.locate.start import solve_many
@@ -461,9 +461,7 @@ class AcousticAssociator:
         projection = TangentPlane(lon0, lat0)
         arr_all = self._arrivals(members, projection)
         t_mid = float(np.median(arr_all.t_s))
-        speed = self.atmosphere.sound_speed(
-            to_ecef(lon0, lat0)[0], self.epoch_ns + int(t_mid * 1e9)
-        )
+        speed = self.atmosphere.sound_speed(projection.origin, self.epoch_ns + int(t_mid * 1e9))
         remaining = np.ones(members.size, dtype=bool)
         found: list[WorkingEvent] = []
         # Dense groups (salvos) are first searched round by round at the salvos' places, then
@@ -883,6 +881,7 @@ class AcousticAssociator:
     ) -> WorkingEvent:
         lon, lat = projection.inverse(sol.x_m, sol.y_m)
         lon, lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
+        plane = TangentPlane(lon, lat)  # its origin and axes are the event's ECEF position and axes
         event = WorkingEvent(
             id="" if self._sandbox else self._event_id(sol.tau_s),
             det=[int(g) for g in det],
@@ -890,11 +889,11 @@ class AcousticAssociator:
             lon=lon,
             lat=lat,
             tau_s=sol.tau_s,
-            ecef=to_ecef(lon, lat)[0],
-            enu=enu_basis(lon, lat)[0, :2],
+            ecef=plane.origin,
+            enu=plane.rotation[:2],
             speed=speed,
             solution=sol,
-            projection=TangentPlane(lon, lat),
+            projection=plane,
             n_at_solve=len(det),
         )
         if self._sandbox:  # a provisional event: the caller names it; nothing is recorded
@@ -940,15 +939,15 @@ class AcousticAssociator:
         lon, lat = ev.projection.inverse(sol.x_m, sol.y_m)
         ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
         ev.tau_s, ev.solution = sol.tau_s, sol
-        ev.ecef, ev.enu = to_ecef(ev.lon, ev.lat)[0], enu_basis(ev.lon, ev.lat)[0, :2]
+        # Re-centre the projection on the new origin so later solves stay exact.
+        ev.projection = TangentPlane(ev.lon, ev.lat)
+        ev.ecef, ev.enu = ev.projection.origin, ev.projection.rotation[:2]
         ev.det = kept.tolist()
         ev.sensors = set(self.sensor.v[kept].tolist())
         ev.n_at_solve = len(ev.det)
         ev.version += 1
         if released:
             self.owner.a[np.array(released)] = -1
-        # Re-centre the projection on the new origin so later solves stay exact.
-        ev.projection = TangentPlane(ev.lon, ev.lat)
         self._columns.set(index, ev)
         return released
 
