@@ -31,6 +31,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import pdtrc
 
+from truceline.associate.indices import isin
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
@@ -391,8 +392,8 @@ class AcousticAssociator:
         if (loose.size == 0 and retry.size == 0) or self.pool.size == 0:
             return
         labels, pool = self._components()
-        touched = set(labels[np.isin(pool, loose)].tolist())
-        retried = set(labels[np.isin(pool, retry)].tolist()) - touched
+        touched = set(labels[isin(pool, loose)].tolist())
+        retried = set(labels[isin(pool, retry)].tolist()) - touched
         sizes = np.bincount(labels)
         removed: list[int] = []
         deferred: list[NDArray[np.int64]] = []
@@ -434,9 +435,9 @@ class AcousticAssociator:
         return n_sensors, members.size >= self.s.stack_density * n_sensors
 
     def _drop_from_pool(self, gone: NDArray[np.int64]) -> None:
-        self.pool = self.pool[~np.isin(self.pool, gone)]
+        self.pool = self.pool[~isin(self.pool, gone)]
         if self.edges.size:
-            keep = ~(np.isin(self.edges[:, 0], gone) | np.isin(self.edges[:, 1], gone))
+            keep = ~(isin(self.edges[:, 0], gone) | isin(self.edges[:, 1], gone))
             self.edges = self.edges[keep]
 
     def _arrivals(self, det: NDArray[np.int64], projection: TangentPlane) -> Arrivals:
@@ -489,7 +490,7 @@ class AcousticAssociator:
                     continue
                 break
             found.append(event)
-            used = np.isin(members, np.array(event.det))
+            used = isin(members, np.array(event.det))
             remaining &= ~used
         return found
 
@@ -542,7 +543,7 @@ class AcousticAssociator:
                 )
                 if event is not None:
                     found.append(event)
-                    remaining &= ~np.isin(members, np.array(event.det))
+                    remaining &= ~isin(members, np.array(event.det))
             if len(found) == before:
                 break
         return found
@@ -650,7 +651,7 @@ class AcousticAssociator:
         tried: list[tuple[float, float]] = []
         best: tuple[NDArray[np.int64], Solution] | None = None
         order = np.argsort(-rank, kind="stable")
-        for h in np.concatenate([forced, order[~np.isin(order, forced)]]):
+        for h in np.concatenate([forced, order[~isin(order, forced)]]):
             if len(tried) >= self.s.solve_candidates + forced.size:
                 break
             if score[h] < self.s.min_sensors:
@@ -797,7 +798,7 @@ class AcousticAssociator:
         radius = fraction * float(np.median(np.hypot(hx - sol.x_m, hy - sol.y_m)))
         origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
-        near = near[~np.isin(near, heard)]
+        near = near[~isin(near, heard)]
         if near.size == 0:
             return 0
         n = near.size
