@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import pdtrc
 
 from truceline.associate.indices import isin
+from truceline.associate.kernel import consensus_kernel
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
@@ -692,10 +693,7 @@ class AcousticAssociator:
         for seed in np.argsort(t)[:3]:
             gx, gy = x[seed] + px, y[seed] + py
             gt = t[seed] - pr / speed.c_mps
-            d = np.hypot(x[None, :] - gx[:, None], y[None, :] - gy[:, None])
-            score = (
-                np.abs(t[None, :] - gt[:, None] - d / speed.c_mps) <= self.s.inlier_tolerance_s
-            ).sum(axis=1)
+            score = consensus_kernel(x, y, t, gx, gy, gt, speed.c_mps, self.s.inlier_tolerance_s)
             best = np.argsort(-score, kind="stable")[:3]
             out_x += gx[best].tolist()
             out_y += gy[best].tolist()
