@@ -34,3 +34,20 @@ def test_isin_matches_numpy():
     edges = rng.integers(0, 50, (40, 2))
     np.testing.assert_array_equal(isin(edges, [3, 7]), np.isin(edges, [3, 7]))
     assert isin(np.zeros(0, dtype=np.int64), [1]).size == 0
+
+
+def test_component_labels_are_scipys():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from truceline.associate.kernel import component_labels
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(rng.integers(0, 200))
+        m = int(rng.integers(0, 2 * n + 1)) if n else 0
+        a, b = rng.integers(0, max(n, 1), m), rng.integers(0, max(n, 1), m)
+        _, expected = connected_components(
+            coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False
+        )
+        np.testing.assert_array_equal(component_labels(n, a, b), expected)

@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.special import pdtrc
 
 from truceline.associate.indices import isin
-from truceline.associate.kernel import consensus_kernel
+from truceline.associate.kernel import component_labels, consensus_kernel
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
@@ -384,9 +382,7 @@ class AcousticAssociator:
             self.edges = self.edges[ok]
         else:
             a = b = np.zeros(0, dtype=np.int64)
-        graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
-        _, labels = connected_components(graph, directed=False)
-        return labels, self.pool
+        return component_labels(n, a, b), self.pool
 
     def _extract_touched(self, loose: NDArray[np.int64], out: AssociationOutput) -> None:
         retry = self.provisional.retry_due()

@@ -139,3 +139,34 @@ def consensus_kernel(x, y, t, gx, gy, gt, c, tolerance_s):
                 n += 1
         score[k] = n
     return score
+
+
+@njit(cache=True)
+def _root(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True)
+def component_labels(n, a, b):
+    """Connected components of the undirected graph on nodes 0..n-1 with edges (a, b), by
+    union-find; labelled 0, 1, ... in the order of each component's lowest node, as
+    `scipy.sparse.csgraph.connected_components` labels them."""
+    parent = np.arange(n)
+    for e in range(a.size):
+        ra = _root(parent, a[e])
+        rb = _root(parent, b[e])
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    labels = np.empty(n, dtype=np.int32)
+    label_of_root = np.full(n, -1, dtype=np.int32)
+    count = 0
+    for v in range(n):
+        r = _root(parent, v)
+        if label_of_root[r] < 0:
+            label_of_root[r] = count
+            count += 1
+        labels[v] = label_of_root[r]
+    return labels
