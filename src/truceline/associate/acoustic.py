@@ -553,10 +553,6 @@ class AcousticAssociator:
         from the seed sound could make. `sensors` gives the sensor of each detection in `idx`."""
         x, y, t = arr.x_m[idx], arr.y_m[idx], arr.t_s[idx]
         m = idx.size
-        dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
-        compatible = (
-            np.abs(t[:, None] - t[None, :]) <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
-        ) & (dist > 1.0)
         budget = self.s.ransac_hypotheses
         subsets = []
         # First arrivals: each sensor's earliest detection. In a salvo these are the first round
@@ -567,8 +563,14 @@ class AcousticAssociator:
             for _ in range(budget // 2):
                 subsets.append(self.rng.choice(first, size=4, replace=False).tolist())
         seeds = self.rng.permutation(m)[: budget - len(subsets)]
-        for seed in seeds:
-            others = np.flatnonzero(compatible[seed])
+        # Which detections sound could join to each seed (the seeds' rows only).
+        dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
+        compatible = (
+            np.abs(t[seeds, None] - t[None, :])
+            <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
+        ) & (dist > 1.0)
+        for row, seed in enumerate(seeds):
+            others = np.flatnonzero(compatible[row])
             if others.size < 3:
                 continue
             # Prefer near neighbours in time: they are most likely the same event.
