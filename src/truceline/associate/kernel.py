@@ -36,20 +36,33 @@ def _exact_tau(xi, yi, ti, gx, gy, c, we, wn):
 
 
 @njit(cache=True, error_model="numpy")
+def _fast_tau(x, y, t, px, py, c, we, wn, row):
+    """Implied origin times at node (px, py), fast (vectorised: no branch, no division check)."""
+    for i in range(x.size):
+        dx = x[i] - px
+        dy = y[i] - py
+        d = max(math.sqrt(dx * dx + dy * dy), 1.0)
+        row[i] = t[i] - d * d / (c * d + (we * dx + wn * dy))
+
+
+@njit(cache=True, error_model="numpy")
 def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     """Per node, over windows of `window_s` at offsets 0 and half a window from the chunk's
     earliest implied origin time: with `rounds` False, the fullest window's count and centre
     time (the first fullest, offset 0 first, as `stack.scan`); with `rounds` True, the larger
     over the two offsets of the sum of count * (count - 1) over windows (`stack.scan_rounds`).
-    Returns (count or score, centre time) arrays over the nodes."""
+    Returns (count or score, centre time) arrays over the nodes. The implied times are
+    computed again for each pass rather than stored: cheaper than the memory traffic."""
     g = gx.size
     n = x.size
     best = np.zeros(g, dtype=np.int64)
     best_tau = np.zeros(g)
     step = max(1, chunk_cells // max(n, 1))
-    tau = np.empty((min(step, g), n))  # the chunk's implied origin times (fast), node by node
+    row = np.empty(n)
+    node_min = np.empty(g)
     bins = np.empty(n, dtype=np.int64)
     frac = np.empty(n)
+    frac1 = np.empty(n)
     half = 0.5 * window_s
     inverse = 1.0 / window_s
     margin = _GUARD * window_s
@@ -58,58 +71,78 @@ def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
         fast0 = np.inf
         t1 = -np.inf
         for k in range(lo, hi):
-            row = tau[k - lo]
-            px = gx[k]
-            py = gy[k]
+            _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
+            low = np.inf
             for i in range(n):
-                dx = x[i] - px
-                dy = y[i] - py
-                d = max(math.sqrt(dx * dx + dy * dy), 1.0)
-                row[i] = t[i] - d * d / (c * d + (we * dx + wn * dy))
-            for i in range(n):
-                fast0 = min(fast0, row[i])
+                low = min(low, row[i])
                 t1 = max(t1, row[i])
+            node_min[k] = low
+            fast0 = min(fast0, low)
         t0 = np.inf  # the exact earliest, among those the fast values cannot tell apart
         for k in range(lo, hi):
-            row = tau[k - lo]
-            for i in range(n):
-                if row[i] <= fast0 + margin:
-                    t0 = min(t0, _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn))
-        hist = np.zeros(int((t1 - t0 + half) / window_s) + 3, dtype=np.int64)
-        for k in range(lo, hi):
-            row = tau[k - lo]
-            for offset in (0.0, half):
-                for i in range(n):  # (vectorised: no branch)
-                    v = (row[i] - t0 + offset) * inverse
-                    b = int(v)
-                    bins[i] = b
-                    frac[i] = v - b
-                pairs = 0
-                b_lo = hist.size
-                b_hi = 0
+            if node_min[k] <= fast0 + margin:
+                _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
                 for i in range(n):
-                    b = bins[i]
-                    if frac[i] < _GUARD or frac[i] > 1.0 - _GUARD:
-                        exact = _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn)
-                        b = int((exact - t0 + offset) / window_s)
-                        bins[i] = b
-                    b_lo = min(b_lo, b)
-                    b_hi = max(b_hi, b)
-                    pairs += 2 * hist[b]
-                    hist[b] += 1
-                top = 0
-                arg = 0
-                for b in range(b_lo, b_hi + 1):  # the first fullest window
-                    if hist[b] > top:
-                        top = hist[b]
-                        arg = b
-                    hist[b] = 0
-                if rounds:
-                    if pairs > best[k]:
-                        best[k] = pairs
-                elif top > best[k]:
-                    best[k] = top
-                    best_tau[k] = (t0 - offset) + (arg + 0.5) * window_s
+                    if row[i] <= fast0 + margin:
+                        t0 = min(t0, _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn))
+        # Half windows: h = b0 + b1, b0 and b1 the windows at offsets 0 and half (b1 is b0 or
+        # b0 + 1), so window j at offset 0 holds half windows 2j and 2j + 1, and window j at
+        # offset half holds 2j - 1 and 2j: one histogram serves both offsets.
+        hist = np.zeros(2 * int((t1 - t0 + half) / window_s) + 8, dtype=np.int64)
+        for k in range(lo, hi):
+            _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
+            for i in range(n):  # (vectorised: no branch)
+                v = (row[i] - t0) * inverse
+                b0 = int(v)
+                w = (row[i] - t0 + half) * inverse
+                b1 = int(w)
+                bins[i] = b0 + b1
+                frac[i] = abs(v - b0 - 0.5)  # 0.5 at a window's edge
+                frac1[i] = abs(w - b1 - 0.5)
+            h_lo = hist.size
+            h_hi = 0
+            for i in range(n):
+                h = bins[i]
+                if frac[i] > 0.5 - _GUARD or frac1[i] > 0.5 - _GUARD:  # near an edge: exactly
+                    exact = _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn)
+                    h = int((exact - t0) / window_s) + int((exact - t0 + half) / window_s)
+                h_lo = min(h_lo, h)
+                h_hi = max(h_hi, h)
+                hist[h] += 1
+            top0 = 0
+            arg0 = 0
+            top1 = 0
+            arg1 = 0
+            pairs0 = 0
+            pairs1 = 0
+            previous = 0  # half window h - 1 (none below 0)
+            if h_lo > 0:
+                previous = hist[h_lo - 1]
+            for h in range(h_lo, h_hi + 2):
+                here = hist[h]
+                count = previous + here
+                j = (h + 1) // 2
+                if h % 2 == 1:  # window j - 1 at offset 0: half windows h - 1 and h
+                    pairs0 += count * (count - 1)
+                    if count > top0:
+                        top0 = count
+                        arg0 = j - 1
+                else:  # window j at offset half: half windows h - 1 and h
+                    pairs1 += count * (count - 1)
+                    if count > top1:
+                        top1 = count
+                        arg1 = j
+                previous = here
+            for h in range(h_lo, h_hi + 1):
+                hist[h] = 0
+            if rounds:
+                best[k] = max(pairs0, pairs1)
+            else:
+                best[k] = top0
+                best_tau[k] = t0 + (arg0 + 0.5) * window_s
+                if top1 > top0:
+                    best[k] = top1
+                    best_tau[k] = (t0 - half) + (arg1 + 0.5) * window_s
     return best, best_tau
 
 
