@@ -1,12 +1,15 @@
-"""Source scanning compiled with Numba: histograms of implied origin times over grid nodes.
+"""Association's inner loops compiled with Numba.
 
-The same arithmetic as the NumPy reference in `truceline.associate.stack` (`_histograms`, with
-`scan` and `scan_rounds` on top of it), node by node instead of as (nodes x detections) arrays:
-the NumPy form builds and bins arrays of up to `_CHUNK_CELLS` cells several times over and was
-the largest cost of associating salvos (docs/performance.md, "Acoustic events"). The chunks of
-nodes are kept, because each chunk's earliest implied origin time anchors its windows, so the
-counts, the chosen windows and their times are exactly those of the reference;
-`tests/associate/test_stack.py` checks it.
+`scan_kernel`: source scanning, histograms of implied origin times over grid nodes. The same
+results as the NumPy reference in `truceline.associate.stack` (`_histograms`, with `scan` and
+`scan_rounds` on top of it), node by node instead of as (nodes x detections) arrays: the NumPy
+form builds and bins arrays of up to `_CHUNK_CELLS` cells several times over and was the largest
+cost of associating salvos (docs/performance.md, "Acoustic events"). The chunks of nodes are
+kept, because each chunk's earliest implied origin time anchors its windows, so the counts, the
+chosen windows and their times are exactly those of the reference;
+`tests/associate/test_stack.py` checks it. `consensus_kernel`: the consensus of the polar grid
+of trial origins; `component_labels`: connected components of the link graph
+(`tests/associate/test_kernel.py`).
 """
 
 from __future__ import annotations
