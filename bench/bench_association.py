@@ -34,6 +34,7 @@ import numpy as np
 
 from common import simulated, write_result
 from truceline.associate.acoustic import LABEL_CODES, AcousticAssociator
+from truceline.associate.ambiguity import mixture
 from truceline.associate.network import AcousticNetwork
 from truceline.config import load_settings, parse_assignment
 from truceline.geo.projection import to_ecef
@@ -142,6 +143,7 @@ def main() -> None:
     matched: dict[str, object] = {}
     errors, covered, mixed = [], 0, 0
     inside, n_used, pure, inside_own = [], [], [], []
+    inside_locator, inside_own_locator, area_ratio = [], [], []
     for ev in assoc.events:
         ids = [assoc.obs_id.v[g] for g in ev.det]
         sources = [cause[i]["id"] for i in ids if i in cause]
@@ -160,20 +162,33 @@ def main() -> None:
         errors.append(float(np.hypot(*offset)))
         sol = ev.solution
         k2 = ellipse_k2(0.95, sol.dof, sol.prior_dof)
-        hit = bool(offset @ np.linalg.solve(sol.cov[:2, :2], offset) <= k2)
+        reported, _ = assoc.reported(ev)
+        hit = bool(offset @ np.linalg.solve(reported.cov[:2, :2], offset) <= k2)
         covered += hit
         inside.append(hit)
+        inside_locator.append(bool(offset @ np.linalg.solve(sol.cov[:2, :2], offset) <= k2))
+        area_ratio.append(
+            float(np.sqrt(np.linalg.det(reported.cov[:2, :2]) / np.linalg.det(sol.cov[:2, :2])))
+        )
         n_used.append(sol.n_used)
         own = np.array([i in cause and cause[i]["id"] == k for i in ids])
         pure.append(bool(own.all()))
         # The same event relocated on its source's own detections (the solution is at the
-        # centre of the event's projection, so the truth's offset is the error).
-        arr = assoc._arrivals(np.asarray(ev.det, dtype=np.int64)[own], ev.projection)
+        # centre of the event's projection, so the truth's offset is the error), with its
+        # reported covariance as association would give it for those detections.
+        own_det = np.asarray(ev.det, dtype=np.int64)[own]
+        arr = assoc._arrivals(own_det, ev.projection)
         alone = locate(arr, ev.speed, (0.0, 0.0, sol.tau_s), settings.locate) if own.any() else None
         if alone is not None:
             d = offset - (alone.x_m, alone.y_m)
             k2_own = ellipse_k2(0.95, alone.dof, alone.prior_dof)
-            inside_own.append(bool(d @ np.linalg.solve(alone.cov[:2, :2], d) <= k2_own))
+            inside_own_locator.append(bool(d @ np.linalg.solve(alone.cov[:2, :2], d) <= k2_own))
+            cov_own = alone.cov
+            if settings.associate.ambiguity:
+                cov_own = mixture(
+                    assoc, own_det[alone.keep], ev.projection, ev.speed, alone.tau_s, alone.cov
+                ).cov
+            inside_own.append(bool(d @ np.linalg.solve(cov_own[:2, :2], d) <= k2_own))
     last = max(o["t"] for o in obs if o["kind"] == "acoustic")
     heard = Counter()
     for s in truth:
@@ -190,6 +205,9 @@ def main() -> None:
 
     def share(mask: np.ndarray) -> list:
         return [round(float(inside_a[mask].mean()), 3) if mask.any() else None, int(mask.sum())]
+
+    def share_of(hits: np.ndarray, mask: np.ndarray) -> list:
+        return [round(float(hits[mask].mean()), 3) if mask.any() else None, int(mask.sum())]
 
     by_sensors = {
         f"{lo}-{hi - 1}" if hi < 10_000 else f"{lo}+": share((n_used_a >= lo) & (n_used_a < hi))
@@ -219,6 +237,23 @@ def main() -> None:
             round(float(np.mean(inside_own)), 3) if inside_own else None,
             len(inside_own),
         ],
+        "locator_coverage": round(float(np.mean(inside_locator)), 3) if inside_locator else None,
+        "locator_coverage_pure": share_of(np.array(inside_locator), pure_a),
+        "locator_coverage_contaminated": share_of(np.array(inside_locator), ~pure_a),
+        "locator_coverage_own_detections": (
+            round(float(np.mean(inside_own_locator)), 3) if inside_own_locator else None
+        ),
+        "ellipse_area_ratio": {
+            "median": float(np.median(area_ratio)) if area_ratio else None,
+            "mean": float(np.mean(area_ratio)) if area_ratio else None,
+            "inflated_share": float(np.mean(np.array(area_ratio) > 1.0001)) if area_ratio else None,
+            "pure_mean": float(np.mean(np.array(area_ratio)[pure_a])) if pure_a.any() else None,
+            "contaminated_mean": (
+                float(np.mean(np.array(area_ratio)[~pure_a])) if (~pure_a).any() else None
+            ),
+        },
+        "ambiguity_s": round(assoc.stats["ambiguity_s"], 2),
+        "ambiguity_relocations": assoc.stats["ambiguity_relocations"],
     }
     print(
         f"{figures['detections']:,} detections in {elapsed:.1f} s, CPU {cpu:.2f} s "
@@ -234,6 +269,22 @@ def main() -> None:
             *figures["ellipse_coverage_pure"],
             *figures["ellipse_coverage_contaminated"],
             figures["ellipse_coverage_own_detections"][0],
+        )
+    )
+    print(
+        "locator alone (no ambiguity): coverage {}, pure {} , contaminated {}, own detections "
+        "{}; ellipse area ratio mean {:.3f} (pure {}, contaminated {}), inflated {:.3f}; "
+        "ambiguity {} s, {} relocations".format(
+            figures["locator_coverage"],
+            figures["locator_coverage_pure"][0],
+            figures["locator_coverage_contaminated"][0],
+            figures["locator_coverage_own_detections"],
+            figures["ellipse_area_ratio"]["mean"],
+            figures["ellipse_area_ratio"]["pure_mean"],
+            figures["ellipse_area_ratio"]["contaminated_mean"],
+            figures["ellipse_area_ratio"]["inflated_share"],
+            figures["ambiguity_s"],
+            figures["ambiguity_relocations"],
         )
     )
     write_result(args.json, "association", figures)

@@ -78,3 +78,14 @@ def test_a_worker_that_dies_is_reported():
             worker.feed(obs)
         with pytest.raises(WorkerError, match="exit code 3"):
             worker.finish()
+
+
+def test_an_error_is_reported_while_the_sender_still_has_batches_to_send():
+    """The stage fails on the first batch; the sender, blocked on a full queue, learns why."""
+    with (
+        StageWorker(lambda: Tally(fail="o0"), name="tally", batch=10, queue_batches=2) as worker,
+        pytest.raises(WorkerError, match="cannot take o0"),
+    ):
+        for obs in observations(1000):
+            worker.feed(obs)
+        worker.finish()

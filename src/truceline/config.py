@@ -293,6 +293,25 @@ class AssociateSettings(Section):
         unit="sensors",
         ge=0,
     )
+    ambiguity: bool = setting(
+        True,
+        "Report each event's covariance as a mixture over association hypotheses: at each of "
+        "its sensors, another detection inside the gather gate taken instead, or none "
+        "(docs/methods.md, Association, step 7). The origin and its detections are unchanged.",
+    )
+    ambiguity_max_hypotheses: int = setting(
+        24,
+        "Most alternative association hypotheses relocated per event, likeliest first.",
+        unit="hypotheses",
+        ge=0,
+    )
+    ambiguity_min_weight: float = setting(
+        0.01,
+        "Alternative hypotheses less likely than this, relative to the detections taken, are "
+        "left out of the mixture.",
+        unit="odds",
+        gt=0,
+    )
     relocate_growth: float = setting(
         0.3,
         "An open event is relocated when its detections have grown by this fraction.",

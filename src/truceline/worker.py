@@ -61,10 +61,20 @@ class StageWorker:
 
     Use as a context manager, so that the worker is stopped if the caller fails."""
 
-    def __init__(self, make_stage: Callable[[], Stage], *, name: str = "stage") -> None:
+    def __init__(
+        self,
+        make_stage: Callable[[], Stage],
+        *,
+        name: str = "stage",
+        batch: int = _BATCH,
+        queue_batches: int = _QUEUE_BATCHES,
+    ) -> None:
+        """`batch`: observations per message; `queue_batches`: messages in flight before
+        `feed` waits for the worker."""
         context = mp.get_context("fork")
         self.name = name
-        self._inbox = context.Queue(maxsize=_QUEUE_BATCHES)
+        self._batch = batch
+        self._inbox = context.Queue(maxsize=queue_batches)
         self._outbox = context.Queue()
         self._pending: list[Observation] = []
         self._process = context.Process(
@@ -85,7 +95,7 @@ class StageWorker:
     def feed(self, obs: Observation) -> None:
         """Queue one observation for the stage (sent in batches)."""
         self._pending.append(obs)
-        if len(self._pending) >= _BATCH:
+        if len(self._pending) >= self._batch:
             self._send()
 
     def _send(self) -> None:
@@ -115,16 +125,24 @@ class StageWorker:
         return result
 
     def _check_alive(self) -> None:
-        if not self._process.is_alive():
-            raise WorkerError(
-                f"the {self.name} worker stopped (exit code {self._process.exitcode}) "
-                "before it finished"
-            )
+        if self._process.is_alive():
+            return
+        try:  # a stage that failed said why before it stopped
+            status, result, _ = self._outbox.get(timeout=_POLL_S)
+        except queue.Empty:
+            status, result = "", None
+        if status == "error":
+            raise WorkerError(f"the {self.name} worker failed:\n{result}")
+        raise WorkerError(
+            f"the {self.name} worker stopped (exit code {self._process.exitcode}) "
+            "before it finished"
+        )
 
     def close(self) -> None:
         """Stop the worker if it is still running (after a failure in the caller)."""
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
+        self._inbox.cancel_join_thread()  # what the worker did not take is not needed
         self._inbox.close()
         self._outbox.close()

@@ -23,12 +23,14 @@ Each batch goes through four steps (docs/methods.md, "Association"):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import pdtrc
 
+from truceline.associate.ambiguity import Ambiguity, mixture
 from truceline.associate.indices import isin
 from truceline.associate.kernel import component_labels, consensus_kernel
 from truceline.associate.network import AcousticNetwork
@@ -200,6 +202,11 @@ class AcousticAssociator:
         self.watermark_s = -np.inf
         self._keys = np.zeros(0)
         self._keys_at = -1
+        self._sorted: tuple[NDArray[np.float64], NDArray[np.int64]] = (
+            np.zeros(0),
+            np.zeros(0, int),
+        )
+        self._sorted_at = -1
         self.max_travel_s = self.max_source_m / settings.min_speed_mps
         self.stats = {
             "detections": 0,
@@ -212,6 +219,8 @@ class AcousticAssociator:
             "provisional_events": 0,
             "provisional_withdrawn": 0,
             "provisional_retries": 0,
+            "ambiguity_s": 0.0,
+            "ambiguity_relocations": 0,
         }
         self.provisional = ProvisionalEvents(self, on=provisional)
 
@@ -254,6 +263,38 @@ class AcousticAssociator:
         self._maintain(out)
         self.provisional.withdraw_orphans(out)
         return out
+
+    def reported(self, ev: WorkingEvent) -> tuple[Solution, Ambiguity | None]:
+        """The event's solution as published: with `ambiguity` on, its covariance is the
+        mixture over association hypotheses (`truceline.associate.ambiguity`), the origin
+        unchanged; and what went into it (None when off). Association never uses it, so it
+        changes no event and no detection's owner."""
+        if not self.s.ambiguity:
+            return ev.solution, None
+        started = time.perf_counter()
+        result = mixture(
+            self,
+            np.asarray(ev.det, dtype=np.int64),
+            ev.projection,
+            ev.speed,
+            ev.tau_s,
+            ev.solution.cov,
+        )
+        self.stats["ambiguity_s"] += time.perf_counter() - started
+        self.stats["ambiguity_relocations"] += result.relocations
+        if result.hypotheses == 0:
+            return ev.solution, result
+        return replace(ev.solution, cov=result.cov), result
+
+    def sorted_detections(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Sorted (sensor, time) keys of every detection so far, and their global indices;
+        rebuilt when detections were added."""
+        if self._sorted_at != self.obs_id.n:
+            keys = self.sensor.v * _KEY_STRIDE + self.t.v
+            order = np.argsort(keys, kind="stable")
+            self._sorted = (keys[order], order)
+            self._sorted_at = self.obs_id.n
+        return self._sorted
 
     # -- step 1: attach -------------------------------------------------------------------------
 

@@ -181,7 +181,7 @@ class AcousticStage:
     ) -> Event:
         assoc = self.associator
         assert assoc is not None
-        sol = ev.solution
+        sol, ambiguity = assoc.reported(ev)  # the covariance over association hypotheses
         major, minor, azimuth = sol.ellipse95()
         evidence = tuple(str(assoc.obs_id.v[g]) for g in sorted(ev.det, key=lambda g: assoc.t.v[g]))
         operators: dict[str, int] = {}
@@ -199,6 +199,11 @@ class AcousticStage:
             "sound_speed_mps": round(sol.speed.c_mps, 2),
             "wind_mps": [round(sol.speed.wind_e_mps, 2), round(sol.speed.wind_n_mps, 2)],
         }
+        if ambiguity is not None and ambiguity.hypotheses:
+            properties["association_alternatives"] = ambiguity.hypotheses
+            properties["p_association"] = round(ambiguity.p_taken, 4)
+            # The locator's own covariance, which radar fusion gates on (radar.stage.merge).
+            properties["covariance_locator"] = [[float(v) for v in row] for row in ev.solution.cov]
         if decision.weapon is not None:
             properties["weapon_fit"] = {"class": decision.weapon, "tof_z": round(decision.tof_z, 3)}
         origin = Origin(

@@ -239,6 +239,8 @@ class Backtrack:
     dof: int
     class_chi2: dict[str, float]
     """Chi-square of each candidate class whose fit succeeded."""
+    drag_m2pkg: float = 0.0
+    """The chosen class's drag factor (what `propagate` needs to carry `state` in time)."""
 
 
 def _fit(
@@ -517,5 +519,6 @@ def backtrack_many(
                 chi2=float(chi2s[row]),
                 dof=max(3 * p.t.size + 1 - 6, 1),
                 class_chi2=class_chi2,
+                drag_m2pkg=float(k[row]),
             )
     return out

@@ -30,7 +30,13 @@ from truceline.assign import assign
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
-from truceline.radar.projectile import Backtrack, TrackPoints, backtrack_many, ellipse95
+from truceline.radar.projectile import (
+    Backtrack,
+    TrackPoints,
+    backtrack_many,
+    ellipse95,
+    propagate,
+)
 from truceline.radar.tracker import AirTrack, GnnTracker, PlotBatch
 from truceline.records import (
     Ellipse,
@@ -49,6 +55,8 @@ TRACK_METHOD = (
     "track-segment association"
 )
 CROSSING_RULE = "plain rule: the party on whose side the track began"
+PROPAGATE_STEP_S = 0.1
+"""Integration step carrying one track's fitted flight to another's time, s."""
 
 
 @dataclass
@@ -61,6 +69,8 @@ class RadarCounts:
     crossings: int = 0
     violations: int = 0
     merged: int = 0
+    joined: int = 0
+    """Radar launch or impact events joined into another radar's event of the same shot."""
     tracker: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -140,13 +150,31 @@ class RadarStage:
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
+        flights: dict[str, Flight] = {}
         for obs, bt in zip(kept, results, strict=True):
             if bt is None or bt.launch is None:
                 self.counts.not_backtracked += 1
                 continue
             self.counts.backtracked += 1
-            events.extend(self._shot_events(obs, bt, created_ns))
-        return events
+            made = self._shot_events(obs, bt, created_ns)
+            flight = Flight(bt.plane, bt.reference_ns, bt.state, bt.state_covariance, bt.drag_m2pkg)
+            flights.update((e.id, flight) for e in made)
+            events.extend(made)
+        # Several radars tracking one shot give one event per track: join them here, where the
+        # fitted flights can be compared, so a shot the acoustic network did not hear is one event.
+        events, joined_id = join_radar_shots(
+            events,
+            self.radar.merge_sigma,
+            self.radar.merge_window_s,
+            flights,
+            kernel=self.radar.kernel,
+        )
+        events = [
+            replace(r, paired=joined_id.get(r.paired, r.paired)) if r.paired else r for r in events
+        ]
+        partner_of = {r.paired: r.id for r in events if r.paired}
+        self.counts.joined = len(joined_id)
+        return [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in events]
 
     def _shot_events(self, obs: Observation, bt: Backtrack, created_ns: int) -> list[Event]:
         launch_id, impact_id = f"RL-{obs.id}", f"RI-{obs.id}"
@@ -364,12 +392,7 @@ def merge(
     is_shot = [e.type in ("launch", "impact") and bool(e.origin.covariance) for e in radar]
     shots = [e for e, shot in zip(radar, is_shot, strict=True) if shot]
     others = [e for e, shot in zip(radar, is_shot, strict=True) if not shot]
-    # Several radars tracking one shot give one event per track: join them first, so a shot
-    # the acoustic network did not locate is still one event.
-    shots, radar_id = join_radar_shots(shots, merge_sigma, window_s)
-    shots = [replace(r, paired=radar_id.get(r.paired, r.paired)) if r.paired else r for r in shots]
-    partner_of = {r.paired: r.id for r in shots if r.paired}
-    shots = [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in shots]
+    # (Several radars' events of one shot were joined by the radar stage, `join_radar_shots`.)
     cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
     if not shots or not cands:
         return acoustic + (shots + others if standalone else others), 0
@@ -446,19 +469,49 @@ def _offset(a: Event, b: Event) -> tuple[NDArray[np.float64], NDArray[np.float64
     plane = TangentPlane(a.origin.lon, a.origin.lat)
     e, n = plane.forward(b.origin.lon, b.origin.lat)
     d = np.array([e[0], n[0], (b.origin.time_ns - a.origin.time_ns) / 1e9])
-    return d, np.asarray(a.origin.covariance) + np.asarray(b.origin.covariance)
+    return d, _gate_covariance(a) + _gate_covariance(b)
+
+
+def _gate_covariance(e: Event) -> NDArray[np.float64]:
+    """The (east, north, time) covariance a fusion gate uses: an acoustic event's locator
+    covariance, before the association mixture widened it (`covariance_locator`, docs/methods.md,
+    Association, step 7): the gate was tuned on it, and a salvo's neighbouring round's radar shot
+    falls inside the widened one."""
+    return np.asarray(e.properties.get("covariance_locator", e.origin.covariance), dtype=float)
+
+
+@dataclass(frozen=True)
+class Flight:
+    """A projectile's fitted state in flight, from one radar's track: (east, north, up m,
+    v_east, v_north, v_up m/s) in `plane` at `reference_ns`, its covariance, and the drag
+    factor that carries it in time."""
+
+    plane: TangentPlane
+    reference_ns: int
+    state: NDArray[np.float64]
+    covariance: NDArray[np.float64]
+    drag_m2pkg: float
 
 
 def join_radar_shots(
-    shots: list[Event], merge_sigma: float, window_s: float
+    shots: list[Event],
+    merge_sigma: float,
+    window_s: float,
+    flights: dict[str, Flight] | None = None,
+    *,
+    kernel: str = "compiled",
 ) -> tuple[list[Event], dict[str, str]]:
     """Join radar launches (or impacts) of one shot seen by different radars: pairs of the same
     type from different radars whose origins differ by less than `merge_sigma` in the combined
-    (east, north, time) covariance and `window_s` in time, closest pairs first, one track per
-    radar in a group. Returns the events (a group fused into its best-located member, by
-    information weighting) and the id each joined event now goes by."""
+    (east, north, time) covariance and `window_s` in time and, where both tracks' `flights` are
+    known, whose flights agree within `merge_sigma` in position at a common time
+    (`_flight_distance2`: rockets of a ripple half a second apart share a launch point within
+    its uncertainty but are hundreds of metres apart in the air). Closest pairs first (in flight
+    when known), one track per radar in a group. Returns the events (a group fused into its
+    best-located member, by information weighting) and the id each joined event now goes by."""
     if len(shots) < 2:
         return shots, {}
+    flights = flights or {}
     times = np.array([e.time_ns for e in shots], np.int64)
     order = np.argsort(times, kind="stable")
     window = round(window_s * 1e9)
@@ -474,6 +527,18 @@ def join_radar_shots(
             d2 = _distance2(a, b)
             if d2 < merge_sigma**2:
                 pairs.append((d2, int(i), int(j)))
+    known = [
+        k for k, (_, i, j) in enumerate(pairs) if shots[i].id in flights and shots[j].id in flights
+    ]
+    if known:
+        in_flight = _flight_distance2(
+            [flights[shots[pairs[k][1]].id] for k in known],
+            [flights[shots[pairs[k][2]].id] for k in known],
+            kernel,
+        )
+        for k, d2 in zip(known, in_flight, strict=True):
+            pairs[k] = (float(d2), pairs[k][1], pairs[k][2])
+        pairs = [p for p in pairs if p[0] < merge_sigma**2]
     if not pairs:
         return shots, {}
     pairs.sort()
@@ -502,6 +567,35 @@ def join_radar_shots(
             ids[shots[k].id] = ev.id
         out.append(ev)
     return out, ids
+
+
+def _flight_distance2(
+    first: list[Flight], second: list[Flight], kernel: str
+) -> NDArray[np.float64]:
+    """Squared Mahalanobis distance between the positions of paired flights at the second's
+    reference time: the first's state carried there by the ballistic model (its covariance by
+    the linear motion over the gap, short against the flight), in the second's plane, under the
+    sum of the two position covariances."""
+    states = np.array([f.state for f in first])
+    gaps = np.array(
+        [[(g.reference_ns - f.reference_ns) / 1e9] for f, g in zip(first, second, strict=True)]
+    )
+    moved = propagate(
+        states, np.array([f.drag_m2pkg for f in first]), gaps, PROPAGATE_STEP_S, kernel=kernel
+    )[:, 0, :]
+    out = np.empty(len(first))
+    for k, (f, g) in enumerate(zip(first, second, strict=True)):
+        lon, lat = f.plane.inverse(moved[k, 0], moved[k, 1])
+        e, n = g.plane.forward(lon, lat)
+        d = np.array([e[0], n[0], moved[k, 2]]) - g.state[:3]
+        dt = gaps[k, 0]
+        cf = f.covariance
+        carried = cf[:3, :3] + dt * (cf[:3, 3:] + cf[3:, :3]) + dt * dt * cf[3:, 3:]
+        try:
+            out[k] = float(d @ np.linalg.solve(carried + g.covariance[:3, :3], d))
+        except np.linalg.LinAlgError:
+            out[k] = math.inf
+    return out
 
 
 def _radar_blocks(r: Event) -> list[dict]:

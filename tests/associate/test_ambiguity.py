@@ -1,0 +1,112 @@
+"""The reported covariance as a mixture over association hypotheses (`associate.ambiguity`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from truceline.associate.acoustic import AcousticAssociator
+from truceline.associate.network import AcousticNetwork
+from truceline.config import AssociateSettings
+from truceline.geo.projection import TangentPlane
+from truceline.locate.atmosphere import Atmosphere
+from truceline.locate.solver import Arrivals, ellipse_k2, locate
+from truceline.records import Sensor
+
+EPOCH = 1_772_323_200_000_000_000  # 2026-03-01T00:00:00Z
+C = 331.3 * np.sqrt(1 + 20 / 273.15)
+PLANE = TangentPlane(37.8, 48.4)
+SOURCE = (300.0, -200.0)
+TAU = 100.0
+
+
+def _network(rng) -> tuple[AcousticNetwork, np.ndarray]:
+    g = np.arange(-4000, 4001, 1000.0)
+    pts = np.array([(x, y) for y in g for x in g]) + rng.normal(0, 100, (g.size**2, 2))
+    lon, lat = PLANE.inverse(pts[:, 0], pts[:, 1])
+    sensors = [
+        Sensor(id=f"S{i:03d}", kind="acoustic", operator="m", lon=float(a), lat=float(b))
+        for i, (a, b) in enumerate(zip(lon, lat, strict=True))
+    ]
+    return AcousticNetwork(sensors), pts
+
+
+def _event(extra_shift_s: float | None, ambiguity: bool = True):
+    """One source heard by the sensors within 3 km (seeded noise). With `extra_shift_s`, the
+    sensor nearest the source has its detection moved late by that much and a second one
+    (another sound: a neighbouring round) as early, around the true arrival: both fall inside
+    the gate, and which is the source's cannot be told from the times."""
+    rng = np.random.default_rng(11)
+    net, pts = _network(rng)
+    d = np.hypot(pts[:, 0] - SOURCE[0], pts[:, 1] - SOURCE[1])
+    heard = np.flatnonzero(d < 3000)
+    t = TAU + d[heard] / C + rng.normal(0, 0.01, heard.size)
+    rows = [(f"o{i}", int(s), float(ti)) for i, (s, ti) in enumerate(zip(heard, t, strict=True))]
+    if extra_shift_s is not None:
+        k = int(np.argmin(d[heard]))
+        s, ti = rows[k][1], TAU + d[heard[k]] / C
+        rows[k] = (rows[k][0], s, ti + extra_shift_s)
+        rows.append(("other", s, ti - extra_shift_s))
+    settings = AssociateSettings(ambiguity=ambiguity)
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, settings)
+    rows.sort(key=lambda r: r[2])
+    assoc.add(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [EPOCH + round(r[2] * 1e9) for r in rows],
+        [1] * len(rows),
+    )
+    assoc.flush()
+    assert len(assoc.events) == 1
+    return assoc, assoc.events[0]
+
+
+def _inside(cov: np.ndarray, offset: np.ndarray, k2: float) -> bool:
+    return bool(offset @ np.linalg.solve(cov[:2, :2], offset) <= k2)
+
+
+def test_an_event_with_no_alternative_keeps_its_covariance():
+    assoc, ev = _event(None)
+    reported, ambiguity = assoc.reported(ev)
+    assert ambiguity is not None and ambiguity.hypotheses == 0
+    assert reported is ev.solution
+    np.testing.assert_array_equal(reported.cov, ev.solution.cov)
+
+
+def test_a_neighbours_detection_in_the_gate_widens_the_ellipse_over_both_solutions():
+    assoc, ev = _event(0.02)
+    sol = ev.solution
+    before = sol.cov.copy()
+    reported, ambiguity = assoc.reported(ev)
+    assert ambiguity is not None and ambiguity.hypotheses >= 1
+    assert 0.0 < ambiguity.p_taken < 0.9
+    # The origin and the locator's own solution are untouched.
+    assert (reported.x_m, reported.y_m, reported.tau_s) == (sol.x_m, sol.y_m, sol.tau_s)
+    np.testing.assert_array_equal(ev.solution.cov, before)
+    # Wider: the increment is positive semi-definite and not zero.
+    increment = reported.cov[:2, :2] - sol.cov[:2, :2]
+    assert np.linalg.eigvalsh(increment).min() > -1e-9
+    assert np.trace(increment) > 0.05 * np.trace(sol.cov[:2, :2])
+    # The other hypothesis: the sensor's other detection taken instead, relocated.
+    det = np.array(ev.det)
+    other = int(np.flatnonzero(assoc.obs_id.v == "other")[0])
+    at_sensor = np.flatnonzero(assoc.sensor.v == assoc.sensor.v[other])  # the two detections
+    pos = int(np.flatnonzero(np.isin(det, at_sensor))[0])
+    swap = det.copy()
+    swap[pos] = at_sensor[at_sensor != det[pos]][0]
+    arr: Arrivals = assoc._arrivals(swap, ev.projection)
+    base = locate(assoc._arrivals(det, ev.projection), ev.speed, (0.0, 0.0, ev.tau_s))
+    alt = locate(arr, ev.speed, (0.0, 0.0, ev.tau_s))
+    assert base is not None and alt is not None
+    shift = np.array([alt.x_m - base.x_m, alt.y_m - base.y_m])
+    assert np.hypot(*shift) > 1.0  # the two hypotheses are distinguishable places
+    k2 = ellipse_k2(0.95, sol.dof, sol.prior_dof)
+    assert _inside(reported.cov, shift, k2)
+    assert _inside(reported.cov, np.zeros(2), k2)
+    # and the reported ellipse is larger than the locator's
+    assert reported.ellipse95()[0] > sol.ellipse95()[0]
+
+
+def test_off_reports_the_locators_solution():
+    assoc, ev = _event(0.02, ambiguity=False)
+    reported, ambiguity = assoc.reported(ev)
+    assert ambiguity is None and reported is ev.solution
