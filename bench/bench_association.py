@@ -18,9 +18,9 @@ relocating each matched event on its source's own detections alone: coverage if 
 were perfect, so a shortfall can be put on the locator or on association.
 
 Time is given as wall and as CPU seconds of this process (the machine is shared: CPU time is the
-steadier measure). `--events FILE` writes every event (id, version, its detections' ids, origin
-and covariance, repr of each float) as JSON lines, so two versions of the code can be checked to
-give the same events (`cmp` or `diff` the files).
+steadier measure). `--events FILE` writes every event (id, version, its detections' ids, origin,
+covariance and the reported covariance, repr of each float) as JSON lines, so two versions of
+the code can be checked to give the same events (`cmp` or `diff` the files).
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def main() -> None:
                     "origin": [repr(v) for v in (ev.lon, ev.lat, ev.tau_s, sol.x_m, sol.y_m)],
                     "speed": [repr(v) for v in (sol.speed.c_mps, sol.speed.wind_e_mps)],
                     "cov": [repr(float(v)) for v in sol.cov.ravel()],
+                    "reported_cov": [repr(float(v)) for v in assoc.reported(ev)[0].cov.ravel()],
                     "chi2": repr(sol.chi2),
                 }
                 f.write(json.dumps(record) + "\n")
