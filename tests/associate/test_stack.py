@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from truceline.associate.stack import coarse_regions, fine_peaks, salvo, scan
+from truceline.associate import stack
+from truceline.associate.stack import coarse_regions, fine_peaks, salvo, scan, scan_rounds
 from truceline.locate.solver import SoundSpeed
 
 C = 340.0
@@ -110,3 +112,47 @@ def test_salvo_finds_nothing_in_unrelated_detections():
     t = rng.uniform(100.0, 130.0, s.size)  # 60 detections in 30 s, no common origin
     regions = coarse_regions(x, y, t, STILL, margin_m=14000.0)
     assert salvo(x, y, t, s, STILL, regions, 5) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_and_numpy_scans_agree(seed, monkeypatch):
+    """The compiled scan gives exactly the NumPy reference's counts, window times and round
+    scores, chunk by chunk (small chunks here, so several chunks anchor their own windows)."""
+    rng = np.random.default_rng(seed)
+    sensors = rng.uniform(-6000, 6000, (25, 2))
+    sources = rng.uniform(-8000, 8000, (12, 2))
+    x, y, t, _ = arrivals(rng, sensors, sources, np.sort(rng.uniform(0, 30, 12)))
+    t[rng.random(t.size) < 0.1] += rng.uniform(-5, 5)
+    speed = SoundSpeed(337.0, 4.0, -3.0)
+    gx, gy = rng.uniform(-9000, 9000, 700), rng.uniform(-9000, 9000, 700)
+    for chunk in (stack._CHUNK_CELLS, 5 * x.size + 3):
+        monkeypatch.setattr(stack, "_CHUNK_CELLS", chunk)
+        for window in (0.2, 1.7):
+            a = scan(x, y, t, gx, gy, speed, window)
+            b = scan(x, y, t, gx, gy, speed, window, kernel="numpy")
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+            np.testing.assert_array_equal(
+                scan_rounds(x, y, t, gx, gy, speed, window),
+                scan_rounds(x, y, t, gx, gy, speed, window, kernel="numpy"),
+            )
+
+
+def test_compiled_scan_is_exact_at_window_edges():
+    """Implied origin times on (or within rounding of) the windows' edges at one node: the
+    compiled scan still agrees with the reference."""
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(-5000, 5000, 200), rng.uniform(-5000, 5000, 200)
+    speed = SoundSpeed(340.0, 2.0, 1.0)
+    travel, _ = speed.travel_time_s(x, y)
+    t = 36_000.0 + 0.2 * rng.integers(0, 40, x.size) + travel  # at node (0, 0): on the edges
+    gx, gy = np.array([0.0, 1e-9, 30.0]), np.array([0.0, 0.0, -40.0])
+    for window in (0.2, 0.4):
+        a = scan(x, y, t, gx, gy, speed, window)
+        b = scan(x, y, t, gx, gy, speed, window, kernel="numpy")
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_array_equal(
+            scan_rounds(x, y, t, gx, gy, speed, window),
+            scan_rounds(x, y, t, gx, gy, speed, window, kernel="numpy"),
+        )

@@ -53,3 +53,27 @@ def test_too_few_arrivals_give_no_solution_in_both():
                    np.full(3, np.nan), np.full(3, np.nan))  # fmt: skip
     for kernel in ("compiled", "numpy"):
         assert locate(arr, SPEED, (0.0, 0.0, 0.0), LocateSettings(kernel=kernel)) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_time_rows_are_numpys(seed):
+    """A compiled solve's covariance takes its time rows from `kernel.time_rows`: they must be
+    the NumPy reference's numbers exactly, so the covariance is too."""
+    from truceline.locate.kernel import time_rows
+    from truceline.locate.solver import _prior, _residuals
+
+    rng = np.random.default_rng(seed)
+    settings = LocateSettings()
+    prior = _prior(SPEED, settings)
+    jitter = settings.propagation_jitter_s_per_km * 1e-3
+    for _ in range(50):
+        arr, start = problem(rng)
+        keep = rng.random(arr.n) < 0.8
+        theta = np.array([*start, 2.5, -1.5, 336.0])
+        sub = arr.subset(keep)
+        has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
+        times = time_rows(theta, arr.x_m, arr.y_m, arr.t_s, arr.sigma_s, keep, jitter)
+        expected = _residuals(theta, sub, prior, settings, has_az)
+        got = _residuals(theta, sub, prior, settings, has_az, times)
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -28,16 +28,16 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.stats import poisson
+from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
+from truceline.associate.indices import isin
+from truceline.associate.kernel import component_labels, consensus_kernel
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
-from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
+from truceline.geo.projection import TangentPlane, enu_basis
 from truceline.locate.atmosphere import Atmosphere
 from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
 from truceline.locate.start import solve_many
@@ -118,6 +118,43 @@ class _Grow:
         return self.a[: self.n]
 
 
+class _EventColumns:
+    """The events' origins as arrays, row i for `events[i]`, rewritten whenever the event is
+    located: what attaching and maintenance read for every recent event on every batch (origin
+    time, ECEF position, east and north unit vectors, fitted sound speed and wind, the sigma of
+    a predicted arrival), and the closed and dirty flags."""
+
+    def __init__(self, capacity: int = 256):
+        self.n = 0
+        self.tau = np.empty(capacity)
+        self.ecef = np.empty((capacity, 3))
+        self.enu = np.empty((capacity, 2, 3))
+        self.c = np.empty(capacity)
+        self.wind = np.empty((capacity, 2))
+        self.sig = np.empty(capacity)
+        self.closed = np.zeros(capacity, dtype=bool)
+        self.dirty = np.zeros(capacity, dtype=bool)
+
+    def set(self, i: int, ev: WorkingEvent) -> None:
+        """Row i from the event (a new row when i is the next one)."""
+        if i >= self.tau.size:
+            for name in ("tau", "ecef", "enu", "c", "wind", "sig", "closed", "dirty"):
+                old = getattr(self, name)
+                new = np.zeros((2 * old.shape[0], *old.shape[1:]), dtype=old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self.n = max(self.n, i + 1)
+        speed = ev.solution.speed
+        self.tau[i] = ev.tau_s
+        self.ecef[i] = ev.ecef
+        self.enu[i] = ev.enu
+        self.c[i] = speed.c_mps
+        self.wind[i] = (speed.wind_e_mps, speed.wind_n_mps)
+        self.sig[i] = ev.sigma_pred_s
+        self.closed[i] = ev.closed
+        self.dirty[i] = ev.dirty
+
+
 class AcousticAssociator:
     """Turns batches of acoustic detections into located events, as a stream."""
 
@@ -159,6 +196,7 @@ class AcousticAssociator:
         self.deferred = np.zeros(0, dtype=np.int64)  # pool detections of unsettled dense groups
         self.edges = np.zeros((0, 2), dtype=np.int64)  # links among pool detections
         self.events: list[WorkingEvent] = []
+        self._columns = _EventColumns()
         self._ids: set[str] = set()
         self._sandbox = False  # searching for provisional events: record nothing
         self.watermark_s = -np.inf
@@ -260,17 +298,16 @@ class AcousticAssociator:
 
     # -- step 1: attach -------------------------------------------------------------------------
 
-    def _event_arrays(self, events: list[int]):
-        ev = [self.events[i] for i in events]
-        tau = np.array([e.tau_s for e in ev])
-        ecef = np.array([e.ecef for e in ev]).reshape(-1, 3)
-        enu = np.array([e.enu for e in ev]).reshape(-1, 2, 3)
-        c = np.array([e.solution.speed.c_mps for e in ev])
-        wind = np.array(
-            [[e.solution.speed.wind_e_mps, e.solution.speed.wind_n_mps] for e in ev]
-        ).reshape(-1, 2)
-        sig = np.array([e.sigma_pred_s for e in ev])
-        return tau, ecef, enu, c, wind, sig
+    def _event_arrays(self, events: NDArray[np.int64]):
+        col = self._columns
+        return (
+            col.tau[events],
+            col.ecef[events],
+            col.enu[events],
+            col.c[events],
+            col.wind[events],
+            col.sig[events],
+        )
 
     def predicted_arrival(self, ev_ecef, ev_enu, ev_c, ev_wind, ev_tau, sensor_idx):
         """Predicted arrival (s) at sensors from origins, pairwise over equal-length arrays;
@@ -286,8 +323,8 @@ class AcousticAssociator:
         if not self.events:
             return new
         horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
-        cand = [i for i in self._recent_events(horizon)]
-        if not cand:
+        cand = self._recent_events(horizon)
+        if not cand.size:
             return new
         tau, ecef, enu, c, wind, sig = self._event_arrays(cand)
         order = np.argsort(tau)
@@ -317,7 +354,8 @@ class AcousticAssociator:
         first[1:] = pd[1:] != pd[:-1]
         attached = np.zeros(new.size, dtype=bool)
         for k in np.flatnonzero(first):
-            ev = self.events[cand[pe[k]]]
+            e = int(cand[pe[k]])
+            ev = self.events[e]
             g = int(new[pd[k]])
             sensor = int(self.sensor.v[g])
             if sensor in ev.sensors:
@@ -325,20 +363,21 @@ class AcousticAssociator:
             ev.det.append(g)
             ev.sensors.add(sensor)
             ev.dirty = True
-            self.owner.a[g] = cand[pe[k]]
+            self._columns.dirty[e] = True
+            self.owner.a[g] = e
             attached[pd[k]] = True
         self.stats["attached"] += int(attached.sum())
         return new[~attached]
 
-    def _recent_events(self, horizon_s: float):
-        # Events are appended in roughly increasing origin time; scan back from the end.
-        for i in range(len(self.events) - 1, -1, -1):
-            if self.events[i].tau_s < horizon_s:
-                # A few out-of-order ones may lie behind; stop after a clear margin.
-                if self.events[i].tau_s < horizon_s - 600:
-                    break
-                continue
-            yield i
+    def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
+        """Indices of the events with origin time from `horizon_s` on, newest first. Events are
+        appended in roughly increasing origin time, so the search goes back from the end, past
+        a few out of order, and stops at the first one more than 600 s older than the horizon."""
+        tau = self._columns.tau[: self._columns.n]
+        older = np.flatnonzero(tau < horizon_s - 600)
+        first = int(older[-1]) + 1 if older.size else 0
+        recent = first + np.flatnonzero(tau[first:] >= horizon_s)
+        return recent[::-1]
 
     # -- step 2: link -------------------------------------------------------------------------
 
@@ -384,17 +423,15 @@ class AcousticAssociator:
             self.edges = self.edges[ok]
         else:
             a = b = np.zeros(0, dtype=np.int64)
-        graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
-        _, labels = connected_components(graph, directed=False)
-        return labels, self.pool
+        return component_labels(n, a, b), self.pool
 
     def _extract_touched(self, loose: NDArray[np.int64], out: AssociationOutput) -> None:
         retry = self.provisional.retry_due()
         if (loose.size == 0 and retry.size == 0) or self.pool.size == 0:
             return
         labels, pool = self._components()
-        touched = set(labels[np.isin(pool, loose)].tolist())
-        retried = set(labels[np.isin(pool, retry)].tolist()) - touched
+        touched = set(labels[isin(pool, loose)].tolist())
+        retried = set(labels[isin(pool, retry)].tolist()) - touched
         sizes = np.bincount(labels)
         removed: list[int] = []
         deferred: list[NDArray[np.int64]] = []
@@ -436,9 +473,9 @@ class AcousticAssociator:
         return n_sensors, members.size >= self.s.stack_density * n_sensors
 
     def _drop_from_pool(self, gone: NDArray[np.int64]) -> None:
-        self.pool = self.pool[~np.isin(self.pool, gone)]
+        self.pool = self.pool[~isin(self.pool, gone)]
         if self.edges.size:
-            keep = ~(np.isin(self.edges[:, 0], gone) | np.isin(self.edges[:, 1], gone))
+            keep = ~(isin(self.edges[:, 0], gone) | isin(self.edges[:, 1], gone))
             self.edges = self.edges[keep]
 
     def _arrivals(self, det: NDArray[np.int64], projection: TangentPlane) -> Arrivals:
@@ -463,9 +500,7 @@ class AcousticAssociator:
         projection = TangentPlane(lon0, lat0)
         arr_all = self._arrivals(members, projection)
         t_mid = float(np.median(arr_all.t_s))
-        speed = self.atmosphere.sound_speed(
-            to_ecef(lon0, lat0)[0], self.epoch_ns + int(t_mid * 1e9)
-        )
+        speed = self.atmosphere.sound_speed(projection.origin, self.epoch_ns + int(t_mid * 1e9))
         remaining = np.ones(members.size, dtype=bool)
         found: list[WorkingEvent] = []
         # Dense groups (salvos) are first searched round by round at the salvos' places, then
@@ -493,7 +528,7 @@ class AcousticAssociator:
                     continue
                 break
             found.append(event)
-            used = np.isin(members, np.array(event.det))
+            used = isin(members, np.array(event.det))
             remaining &= ~used
         return found
 
@@ -546,7 +581,7 @@ class AcousticAssociator:
                 )
                 if event is not None:
                     found.append(event)
-                    remaining &= ~np.isin(members, np.array(event.det))
+                    remaining &= ~isin(members, np.array(event.det))
             if len(found) == before:
                 break
         return found
@@ -559,10 +594,6 @@ class AcousticAssociator:
         from the seed sound could make. `sensors` gives the sensor of each detection in `idx`."""
         x, y, t = arr.x_m[idx], arr.y_m[idx], arr.t_s[idx]
         m = idx.size
-        dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
-        compatible = (
-            np.abs(t[:, None] - t[None, :]) <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
-        ) & (dist > 1.0)
         budget = self.s.ransac_hypotheses
         subsets = []
         # First arrivals: each sensor's earliest detection. In a salvo these are the first round
@@ -573,8 +604,14 @@ class AcousticAssociator:
             for _ in range(budget // 2):
                 subsets.append(self.rng.choice(first, size=4, replace=False).tolist())
         seeds = self.rng.permutation(m)[: budget - len(subsets)]
-        for seed in seeds:
-            others = np.flatnonzero(compatible[seed])
+        # Which detections sound could join to each seed (the seeds' rows only).
+        dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
+        compatible = (
+            np.abs(t[seeds, None] - t[None, :])
+            <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
+        ) & (dist > 1.0)
+        for row, seed in enumerate(seeds):
+            others = np.flatnonzero(compatible[row])
             if others.size < 3:
                 continue
             # Prefer near neighbours in time: they are most likely the same event.
@@ -654,7 +691,7 @@ class AcousticAssociator:
         tried: list[tuple[float, float]] = []
         best: tuple[NDArray[np.int64], Solution] | None = None
         order = np.argsort(-rank, kind="stable")
-        for h in np.concatenate([forced, order[~np.isin(order, forced)]]):
+        for h in np.concatenate([forced, order[~isin(order, forced)]]):
             if len(tried) >= self.s.solve_candidates + forced.size:
                 break
             if score[h] < self.s.min_sensors:
@@ -695,10 +732,7 @@ class AcousticAssociator:
         for seed in np.argsort(t)[:3]:
             gx, gy = x[seed] + px, y[seed] + py
             gt = t[seed] - pr / speed.c_mps
-            d = np.hypot(x[None, :] - gx[:, None], y[None, :] - gy[:, None])
-            score = (
-                np.abs(t[None, :] - gt[:, None] - d / speed.c_mps) <= self.s.inlier_tolerance_s
-            ).sum(axis=1)
+            score = consensus_kernel(x, y, t, gx, gy, gt, speed.c_mps, self.s.inlier_tolerance_s)
             best = np.argsort(-score, kind="stable")[:3]
             out_x += gx[best].tolist()
             out_y += gy[best].tolist()
@@ -781,7 +815,9 @@ class AcousticAssociator:
         tolerance = np.zeros(uniq.size)
         tolerance[inverse] = self.s.attach_sigma * sigma
         expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
-        return float(poisson.sf(n_used - 1, expected))
+        # P(N >= n_used), N ~ Poisson(expected): scipy.stats.poisson.sf's own arithmetic
+        # (pdtrc) without its ~40 µs of argument handling per call.
+        return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
 
     def _silent(
         self,
@@ -799,7 +835,7 @@ class AcousticAssociator:
         radius = fraction * float(np.median(np.hypot(hx - sol.x_m, hy - sol.y_m)))
         origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
-        near = near[~np.isin(near, heard)]
+        near = near[~isin(near, heard)]
         if near.size == 0:
             return 0
         n = near.size
@@ -883,6 +919,7 @@ class AcousticAssociator:
     ) -> WorkingEvent:
         lon, lat = projection.inverse(sol.x_m, sol.y_m)
         lon, lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
+        plane = TangentPlane(lon, lat)  # its origin and axes are the event's ECEF position and axes
         event = WorkingEvent(
             id="" if self._sandbox else self._event_id(sol.tau_s),
             det=[int(g) for g in det],
@@ -890,11 +927,11 @@ class AcousticAssociator:
             lon=lon,
             lat=lat,
             tau_s=sol.tau_s,
-            ecef=to_ecef(lon, lat)[0],
-            enu=enu_basis(lon, lat)[0, :2],
+            ecef=plane.origin,
+            enu=plane.rotation[:2],
             speed=speed,
             solution=sol,
-            projection=TangentPlane(lon, lat),
+            projection=plane,
             n_at_solve=len(det),
         )
         if self._sandbox:  # a provisional event: the caller names it; nothing is recorded
@@ -902,6 +939,7 @@ class AcousticAssociator:
         # Re-express the solution in the event's own projection (centred on the origin).
         index = len(self.events)
         self.events.append(event)
+        self._columns.set(index, event)
         self.owner.a[det] = index
         self.stats["events"] += 1
         return event
@@ -921,13 +959,17 @@ class AcousticAssociator:
 
     # -- step 4: maintain ---------------------------------------------------------------------
 
-    def relocate(self, ev: WorkingEvent) -> list[int]:
-        """Relocate an event on all its detections; return the detections it gave up."""
+    def relocate(self, ev: WorkingEvent, index: int | None = None) -> list[int]:
+        """Relocate an event (`index` in `events`, found if not given) on all its detections;
+        return the detections it gave up."""
+        if index is None:
+            index = next(i for i, e in enumerate(self.events) if e is ev)
         self.stats["relocations"] += 1
         det = np.array(ev.det, dtype=np.int64)
         arr = self._arrivals(det, ev.projection)
         sol = locate(arr, ev.speed, (0.0, 0.0, ev.tau_s), self.locator)  # plane centred on it
         ev.dirty = False
+        self._columns.dirty[index] = False
         if sol is None:
             return []
         released = det[~sol.keep].tolist()
@@ -935,15 +977,16 @@ class AcousticAssociator:
         lon, lat = ev.projection.inverse(sol.x_m, sol.y_m)
         ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
         ev.tau_s, ev.solution = sol.tau_s, sol
-        ev.ecef, ev.enu = to_ecef(ev.lon, ev.lat)[0], enu_basis(ev.lon, ev.lat)[0, :2]
+        # Re-centre the projection on the new origin so later solves stay exact.
+        ev.projection = TangentPlane(ev.lon, ev.lat)
+        ev.ecef, ev.enu = ev.projection.origin, ev.projection.rotation[:2]
         ev.det = kept.tolist()
         ev.sensors = set(self.sensor.v[kept].tolist())
         ev.n_at_solve = len(ev.det)
         ev.version += 1
         if released:
             self.owner.a[np.array(released)] = -1
-        # Re-centre the projection on the new origin so later solves stay exact.
-        ev.projection = TangentPlane(ev.lon, ev.lat)
+        self._columns.set(index, ev)
         return released
 
     def _maintain(self, out: AssociationOutput) -> None:
@@ -951,18 +994,25 @@ class AcousticAssociator:
         close_before = self.watermark_s - self.s.close_after_s
         horizon = self.watermark_s - 4 * self.s.close_after_s - self.s.pool_retention_s
         created = {id(ev) for ev in out.created}  # by identity: events compare field by field
-        for i in self._recent_events(horizon if np.isfinite(horizon) else -np.inf):
+        recent = self._recent_events(horizon if np.isfinite(horizon) else -np.inf)
+        col = self._columns
+        # Only the dirty and the closing have anything to do (relocating one changes only its
+        # own row, so the selection made first is the one a loop over all would make).
+        closing = ~col.closed[recent] & (col.tau[recent] < close_before)
+        recent = recent[col.dirty[recent] | closing]
+        for i in recent.tolist():
             ev = self.events[i]
             closing = not ev.closed and ev.tau_s < close_before
             grown = len(ev.det) >= ev.n_at_solve * (1 + self.s.relocate_growth)
             if ev.dirty and (grown or closing or ev.closed):
-                released += self.relocate(ev)
+                released += self.relocate(ev, i)
                 if id(ev) not in created:
                     out.updated.append(ev)
             if closing:
                 if ev.dirty:
-                    released += self.relocate(ev)
+                    released += self.relocate(ev, i)
                 ev.closed = True
+                col.closed[i] = True
                 out.closed.append(ev)
         if released:
             back = np.array(released, dtype=np.int64)

@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
+from truceline.associate.indices import isin
+
 if TYPE_CHECKING:
     from truceline.associate.acoustic import AcousticAssociator, AssociationOutput, WorkingEvent
 
@@ -56,7 +58,9 @@ class ProvisionalEvents:
         if not self.on or self.s.provisional_retry_s <= 0:
             return
         a = self.assoc
-        left = members[~np.isin(members, [g for ev in found for g in ev.det])]
+        left = members[
+            ~isin(members, np.array([g for ev in found for g in ev.det], dtype=np.int64))
+        ]
         if np.unique(a.sensor.v[left]).size < self.s.min_sensors:
             return
         self._retry[int(left.min())] = (
@@ -111,7 +115,7 @@ class ProvisionalEvents:
             # rounds already published are out of the way.
             for _ in range(3):
                 held = {g for ev in found + before for g in ev.det}
-                rest = members[~np.isin(members, list(held))]
+                rest = members[~isin(members, np.array(list(held), dtype=np.int64))]
                 n_rest, dense_rest = a._breadth(rest)
                 if n_rest < self.s.min_sensors or rest.size == members.size:
                     break

@@ -61,10 +61,14 @@ def scan(
     gy: F64,
     speed: SoundSpeed,
     window_s: float,
+    kernel: str = "compiled",
 ) -> tuple[NDArray[np.int64], F64]:
     """Per grid node, the most detections whose implied origin times fall in one window of
     `window_s` (windows at two offsets half a window apart, so no cluster is split by an
-    edge), and that window's centre time. Returns (count, tau) arrays over the nodes."""
+    edge), and that window's centre time. Returns (count, tau) arrays over the nodes.
+    `kernel`: "compiled" (`truceline.associate.kernel`) or "numpy" (the reference)."""
+    if kernel == "compiled":
+        return _compiled(x, y, t, gx, gy, speed, window_s, rounds=False)
     best_count = np.zeros(gx.size, dtype=np.int64)
     best_tau = np.zeros(gx.size)
     for nodes, counts, start in _histograms(x, y, t, gx, gy, speed, window_s):
@@ -78,16 +82,46 @@ def scan(
 
 
 def scan_rounds(
-    x: F64, y: F64, t: F64, gx: F64, gy: F64, speed: SoundSpeed, window_s: float
+    x: F64,
+    y: F64,
+    t: F64,
+    gx: F64,
+    gy: F64,
+    speed: SoundSpeed,
+    window_s: float,
+    kernel: str = "compiled",
 ) -> NDArray[np.int64]:
     """Per grid node, the pairs of detections whose implied origin times share a window of
     `window_s` (sum of count · (count - 1) over windows, the better of the two offsets): at the
     place a salvo came from, every round's detections agree, each round in its own window,
     and a place that smears the rounds over neighbouring windows scores less."""
+    if kernel == "compiled":
+        return _compiled(x, y, t, gx, gy, speed, window_s, rounds=True)[0]
     best = np.zeros(gx.size, dtype=np.int64)
     for nodes, counts, _ in _histograms(x, y, t, gx, gy, speed, window_s):
         best[nodes] = np.maximum(best[nodes], (counts * (counts - 1)).sum(axis=1))
     return best
+
+
+def _compiled(x, y, t, gx, gy, speed: SoundSpeed, window_s: float, rounds: bool):
+    from truceline.associate.kernel import scan_kernel
+
+    def f64(a) -> F64:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    return scan_kernel(
+        f64(x),
+        f64(y),
+        f64(t),
+        f64(gx),
+        f64(gy),
+        float(speed.c_mps),
+        float(speed.wind_e_mps),
+        float(speed.wind_n_mps),
+        float(window_s),
+        _CHUNK_CELLS,
+        rounds,
+    )
 
 
 def _grid(cx: float, cy: float, half_m: float, spacing_m: float) -> tuple[F64, F64]:

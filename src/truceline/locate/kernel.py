@@ -179,3 +179,39 @@ def locate_kernel(sx, sy, t, sig, az, az_sig, start, prior, jitter_s_per_m, hube
     if keep.sum() < 4:
         return TOO_FEW, theta, keep, total, converged
     return OK, theta, keep, total, converged
+
+
+@njit(cache=True)
+def time_rows(theta, sx, sy, t, sig, keep, jitter_s_per_m):
+    """The normalised time residuals, their Jacobian rows and their sigmas for the kept
+    arrivals at theta: the arithmetic of `solver._residuals`' time rows, so the same numbers
+    (its azimuth and prior rows stay in NumPy: NumPy's arctan2 is not the C library's)."""
+    x, y, tau, we, wn, c = theta[0], theta[1], theta[2], theta[3], theta[4], theta[5]
+    m = keep.sum()
+    r = np.empty(m)
+    jac = np.empty((m, N_PARAMS))
+    sigma = np.empty(m)
+    k = 0
+    for j in range(sx.size):
+        if not keep[j]:
+            continue
+        dx = sx[j] - x
+        dy = sy[j] - y
+        d = max(math.hypot(dx, dy), 1e-3)
+        a = we * dx + wn * dy
+        denom = c * d + a
+        f = d * d / denom
+        den2 = denom * denom
+        ddx = -dx / d
+        ddy = -dy / d
+        s = math.sqrt(sig[j] ** 2 + (jitter_s_per_m * d) ** 2)
+        r[k] = (t[j] - tau - f) / s
+        jac[k, 0] = -((2 * d * ddx * denom - d * d * (c * ddx - we)) / den2) / s
+        jac[k, 1] = -((2 * d * ddy * denom - d * d * (c * ddy - wn)) / den2) / s
+        jac[k, 2] = -1.0 / s
+        jac[k, 3] = (d * d * dx / den2) / s
+        jac[k, 4] = (d * d * dy / den2) / s
+        jac[k, 5] = (d * d * d / den2) / s
+        sigma[k] = s
+        k += 1
+    return r, jac, sigma

@@ -179,16 +179,25 @@ def _prior(speed: SoundSpeed, settings: LocateSettings) -> _Prior:
 
 
 def _residuals(
-    theta: F64, arr: Arrivals, prior: _Prior, settings: LocateSettings, has_az: NDArray[np.bool_]
+    theta: F64,
+    arr: Arrivals,
+    prior: _Prior,
+    settings: LocateSettings,
+    has_az: NDArray[np.bool_],
+    times: tuple[F64, F64, F64] | None = None,
 ) -> tuple[F64, F64, F64]:
     """Normalised residuals r/sigma (times, azimuths, then the three weather priors), their
-    Jacobian with respect to theta, and the arrivals' time sigmas."""
+    Jacobian with respect to theta, and the arrivals' time sigmas. `times`: the time rows and
+    sigmas when already computed (`kernel.time_rows`, the same numbers)."""
     x, y, tau = theta[0], theta[1], theta[2]
-    f, grad, d = travel_time(theta, arr.x_m, arr.y_m)
-    sigma_t = np.sqrt(arr.sigma_s**2 + (settings.propagation_jitter_s_per_km * 1e-3 * d) ** 2)
-    r_t = (arr.t_s - tau - f) / sigma_t
-    jac_t = -grad / sigma_t[:, None]
-    jac_t[:, 2] = -1.0 / sigma_t
+    if times is None:
+        f, grad, d = travel_time(theta, arr.x_m, arr.y_m)
+        sigma_t = np.sqrt(arr.sigma_s**2 + (settings.propagation_jitter_s_per_km * 1e-3 * d) ** 2)
+        r_t = (arr.t_s - tau - f) / sigma_t
+        jac_t = -grad / sigma_t[:, None]
+        jac_t[:, 2] = -1.0 / sigma_t
+    else:
+        r_t, jac_t, sigma_t = times
     parts_r, parts_j = [r_t], [jac_t]
     if has_az.any():
         sx, sy = arr.x_m[has_az], arr.y_m[has_az]
@@ -233,12 +242,12 @@ def locate(
     found = solve(arr, prior, theta, settings)
     if found is None:
         return None
-    theta, keep, total_iterations, converged = found
+    theta, keep, total_iterations, converged, times = found
     sub = arr.subset(keep)
     if sub.n < 4:
         return None
     has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
-    r, jac, sigma_t = _residuals(theta, sub, prior, settings, has_az)
+    r, jac, sigma_t = _residuals(theta, sub, prior, settings, has_az, times)
     try:
         cov_full = np.linalg.inv(jac.T @ jac)
     except np.linalg.LinAlgError:
@@ -266,9 +275,9 @@ def locate(
 
 def _robust_numpy(
     arr: Arrivals, prior: _Prior, theta: F64, settings: LocateSettings
-) -> tuple[F64, NDArray[np.bool_], int, bool] | None:
+) -> tuple[F64, NDArray[np.bool_], int, bool, None] | None:
     """Gauss-Newton, then remove the worst time residual beyond `outlier_sigma` and solve
-    again, one per round; (theta, keep, iterations, converged) or None."""
+    again, one per round; (theta, keep, iterations, converged, None) or None."""
     keep = np.ones(arr.n, dtype=bool)
     total_iterations = 0
     converged = False
@@ -288,24 +297,26 @@ def _robust_numpy(
         if r_t[worst] <= settings.outlier_sigma:
             break
         keep[np.flatnonzero(keep)[worst]] = False
-    return theta, keep, total_iterations, converged
+    return theta, keep, total_iterations, converged, None
 
 
 def _robust_compiled(
     arr: Arrivals, prior: _Prior, theta: F64, settings: LocateSettings
-) -> tuple[F64, NDArray[np.bool_], int, bool] | None:
-    """The same as `_robust_numpy`, compiled (`truceline.locate.kernel`)."""
-    from truceline.locate.kernel import OK, locate_kernel
+) -> tuple[F64, NDArray[np.bool_], int, bool, tuple[F64, F64, F64]] | None:
+    """The same as `_robust_numpy`, compiled (`truceline.locate.kernel`); with the time rows
+    at the solution (`kernel.time_rows`) for the covariance."""
+    from truceline.locate.kernel import OK, locate_kernel, time_rows
 
     def f64(a: ArrayLike) -> F64:
         return np.ascontiguousarray(a, dtype=np.float64)
 
     p = prior.speed
+    x, y, t, sigma = f64(arr.x_m), f64(arr.y_m), f64(arr.t_s), f64(arr.sigma_s)
     status, theta, keep, iterations, converged = locate_kernel(
-        f64(arr.x_m),
-        f64(arr.y_m),
-        f64(arr.t_s),
-        f64(arr.sigma_s),
+        x,
+        y,
+        t,
+        sigma,
         f64(arr.az_deg),
         f64(arr.az_sigma_deg),
         theta,
@@ -319,7 +330,9 @@ def _robust_compiled(
     )
     if status != OK:
         return None
-    return theta, keep, int(iterations), bool(converged)
+    jitter = settings.propagation_jitter_s_per_km * 1e-3
+    times = time_rows(theta, x, y, t, sigma, keep, jitter)
+    return theta, keep, int(iterations), bool(converged), times
 
 
 def _gauss_newton(

@@ -1,0 +1,208 @@
+"""Association's inner loops compiled with Numba.
+
+`scan_kernel`: source scanning, histograms of implied origin times over grid nodes. The same
+results as the NumPy reference in `truceline.associate.stack` (`_histograms`, with `scan` and
+`scan_rounds` on top of it), node by node instead of as (nodes x detections) arrays: the NumPy
+form builds and bins arrays of up to `_CHUNK_CELLS` cells several times over and was the largest
+cost of associating salvos (docs/performance.md, "Acoustic events"). The chunks of nodes are
+kept, because each chunk's earliest implied origin time anchors its windows, so the counts, the
+chosen windows and their times are exactly those of the reference;
+`tests/associate/test_stack.py` checks it. `consensus_kernel`: the consensus of the polar grid
+of trial origins; `component_labels`: connected components of the link graph
+(`tests/associate/test_kernel.py`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Implied origin times are first computed fast: sqrt(dx^2 + dy^2) for hypot, d^2 / (c d + w . dx)
+# for d / (c + w . dx / d), a multiplication by 1 / window for a division (division and hypot
+# bound the reference's cost). These agree with the reference's arithmetic to a few ulp: a few
+# 1e-11 s at times of a day in seconds. Where that could matter the exact value is computed: for
+# the chunk's earliest time and for detections within _GUARD of a window's edge. The results
+# are then exactly the reference's, whatever the platform's hypot.
+_GUARD = 1e-6  # in windows (0.2 s: 2e-7 s, thousands of times the fast arithmetic's error)
+_GUARD_S = 1e-9  # s, for tolerances on times: still ~1e5 times that error
+
+
+@njit(cache=True, error_model="numpy")
+def _exact_tau(xi, yi, ti, gx, gy, c, we, wn):
+    """t - d / (c + w . u), as `SoundSpeed.travel_time_s` computes it."""
+    dx = xi - gx
+    dy = yi - gy
+    d = max(math.hypot(dx, dy), 1.0)
+    return ti - d / (c + (we * dx + wn * dy) / d)
+
+
+@njit(cache=True, error_model="numpy")
+def _fast_tau(x, y, t, px, py, c, we, wn, row):
+    """Implied origin times at node (px, py), fast (vectorised: no branch, no division check)."""
+    for i in range(x.size):
+        dx = x[i] - px
+        dy = y[i] - py
+        d = max(math.sqrt(dx * dx + dy * dy), 1.0)
+        row[i] = t[i] - d * d / (c * d + (we * dx + wn * dy))
+
+
+@njit(cache=True, error_model="numpy")
+def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
+    """Per node, over windows of `window_s` at offsets 0 and half a window from the chunk's
+    earliest implied origin time: with `rounds` False, the fullest window's count and centre
+    time (the first fullest, offset 0 first, as `stack.scan`); with `rounds` True, the larger
+    over the two offsets of the sum of count * (count - 1) over windows (`stack.scan_rounds`).
+    Returns (count or score, centre time) arrays over the nodes. The implied times are
+    computed again for each pass rather than stored: cheaper than the memory traffic."""
+    g = gx.size
+    n = x.size
+    best = np.zeros(g, dtype=np.int64)
+    best_tau = np.zeros(g)
+    step = max(1, chunk_cells // max(n, 1))
+    row = np.empty(n)
+    node_min = np.empty(g)
+    bins = np.empty(n, dtype=np.int64)
+    frac = np.empty(n)
+    frac1 = np.empty(n)
+    half = 0.5 * window_s
+    inverse = 1.0 / window_s
+    margin = _GUARD * window_s
+    for lo in range(0, g, step):
+        hi = min(g, lo + step)
+        fast0 = np.inf
+        t1 = -np.inf
+        for k in range(lo, hi):
+            _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
+            low = np.inf
+            for i in range(n):
+                low = min(low, row[i])
+                t1 = max(t1, row[i])
+            node_min[k] = low
+            fast0 = min(fast0, low)
+        t0 = np.inf  # the exact earliest, among those the fast values cannot tell apart
+        for k in range(lo, hi):
+            if node_min[k] <= fast0 + margin:
+                _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
+                for i in range(n):
+                    if row[i] <= fast0 + margin:
+                        t0 = min(t0, _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn))
+        # Half windows: h = b0 + b1, b0 and b1 the windows at offsets 0 and half (b1 is b0 or
+        # b0 + 1), so window j at offset 0 holds half windows 2j and 2j + 1, and window j at
+        # offset half holds 2j - 1 and 2j: one histogram serves both offsets.
+        hist = np.zeros(2 * int((t1 - t0 + half) / window_s) + 8, dtype=np.int64)
+        for k in range(lo, hi):
+            _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
+            for i in range(n):  # (vectorised: no branch)
+                v = (row[i] - t0) * inverse
+                b0 = int(v)
+                w = (row[i] - t0 + half) * inverse
+                b1 = int(w)
+                bins[i] = b0 + b1
+                frac[i] = abs(v - b0 - 0.5)  # 0.5 at a window's edge
+                frac1[i] = abs(w - b1 - 0.5)
+            h_lo = hist.size
+            h_hi = 0
+            for i in range(n):
+                h = bins[i]
+                if frac[i] > 0.5 - _GUARD or frac1[i] > 0.5 - _GUARD:  # near an edge: exactly
+                    exact = _exact_tau(x[i], y[i], t[i], gx[k], gy[k], c, we, wn)
+                    h = int((exact - t0) / window_s) + int((exact - t0 + half) / window_s)
+                h_lo = min(h_lo, h)
+                h_hi = max(h_hi, h)
+                hist[h] += 1
+            top0 = 0
+            arg0 = 0
+            top1 = 0
+            arg1 = 0
+            pairs0 = 0
+            pairs1 = 0
+            previous = 0  # half window h - 1 (none below 0)
+            if h_lo > 0:
+                previous = hist[h_lo - 1]
+            for h in range(h_lo, h_hi + 2):
+                here = hist[h]
+                count = previous + here
+                j = (h + 1) // 2
+                if h % 2 == 1:  # window j - 1 at offset 0: half windows h - 1 and h
+                    pairs0 += count * (count - 1)
+                    if count > top0:
+                        top0 = count
+                        arg0 = j - 1
+                else:  # window j at offset half: half windows h - 1 and h
+                    pairs1 += count * (count - 1)
+                    if count > top1:
+                        top1 = count
+                        arg1 = j
+                previous = here
+            for h in range(h_lo, h_hi + 1):
+                hist[h] = 0
+            if rounds:
+                best[k] = max(pairs0, pairs1)
+            else:
+                best[k] = top0
+                best_tau[k] = t0 + (arg0 + 0.5) * window_s
+                if top1 > top0:
+                    best[k] = top1
+                    best_tau[k] = (t0 - half) + (arg1 + 0.5) * window_s
+    return best, best_tau
+
+
+@njit(cache=True, error_model="numpy")
+def consensus_kernel(x, y, t, gx, gy, gt, c, tolerance_s):
+    """Per trial origin k (position gx, gy, time gt), the detections with |t - gt - d / c| <=
+    `tolerance_s` at constant speed c, d = hypot(x - gx, y - gy): the reference's
+    `(np.abs(t[None, :] - gt[:, None] - d / c) <= tolerance_s).sum(axis=1)`. The distance is
+    taken fast (sqrt) and, within _GUARD_S of the tolerance, exactly (hypot), so the counts are
+    the reference's exactly."""
+    score = np.zeros(gx.size, dtype=np.int64)
+    resid = np.empty(x.size)
+    for k in range(gx.size):
+        px = gx[k]
+        py = gy[k]
+        pt = gt[k]
+        for i in range(x.size):
+            dx = x[i] - px
+            dy = y[i] - py
+            resid[i] = abs(t[i] - pt - math.sqrt(dx * dx + dy * dy) / c)
+        n = 0
+        for i in range(x.size):
+            r = resid[i]
+            if abs(r - tolerance_s) < _GUARD_S:
+                r = abs(t[i] - pt - math.hypot(x[i] - px, y[i] - py) / c)
+            if r <= tolerance_s:
+                n += 1
+        score[k] = n
+    return score
+
+
+@njit(cache=True)
+def _root(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True)
+def component_labels(n, a, b):
+    """Connected components of the undirected graph on nodes 0..n-1 with edges (a, b), by
+    union-find; labelled 0, 1, ... in the order of each component's lowest node, as
+    `scipy.sparse.csgraph.connected_components` labels them."""
+    parent = np.arange(n)
+    for e in range(a.size):
+        ra = _root(parent, a[e])
+        rb = _root(parent, b[e])
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    labels = np.empty(n, dtype=np.int32)
+    label_of_root = np.full(n, -1, dtype=np.int32)
+    count = 0
+    for v in range(n):
+        r = _root(parent, v)
+        if label_of_root[r] < 0:
+            label_of_root[r] = count
+            count += 1
+        labels[v] = label_of_root[r]
+    return labels

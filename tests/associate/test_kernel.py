@@ -1,0 +1,53 @@
+"""The association's compiled helpers give exactly the NumPy expressions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from truceline.associate.indices import isin
+from truceline.associate.kernel import consensus_kernel
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_consensus_counts_match_numpy(seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-8000, 8000, 150), rng.uniform(-8000, 8000, 150)
+    t = 36_000.0 + rng.uniform(0, 60, x.size)
+    gx, gy = rng.uniform(-9000, 9000, 500), rng.uniform(-9000, 9000, 500)
+    gt = 36_000.0 + rng.uniform(-30, 60, gx.size)
+    c, tol = 337.5, 0.35
+    # Some residuals exactly at the tolerance (to rounding): the exact path decides.
+    d = np.hypot(x[:20] - gx[0], y[:20] - gy[0])
+    t[:20] = gt[0] + d / c + tol * rng.choice([-1.0, 1.0], 20)
+    d = np.hypot(x[None, :] - gx[:, None], y[None, :] - gy[:, None])
+    expected = (np.abs(t[None, :] - gt[:, None] - d / c) <= tol).sum(axis=1)
+    np.testing.assert_array_equal(consensus_kernel(x, y, t, gx, gy, gt, c, tol), expected)
+
+
+def test_isin_matches_numpy():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        a = rng.integers(0, rng.integers(1, 20_000), rng.integers(0, 60))
+        b = rng.integers(0, rng.integers(1, 20_000), rng.integers(0, 60))
+        np.testing.assert_array_equal(isin(a, b), np.isin(a, b))
+    edges = rng.integers(0, 50, (40, 2))
+    np.testing.assert_array_equal(isin(edges, [3, 7]), np.isin(edges, [3, 7]))
+    assert isin(np.zeros(0, dtype=np.int64), [1]).size == 0
+
+
+def test_component_labels_are_scipys():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from truceline.associate.kernel import component_labels
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(rng.integers(0, 200))
+        m = int(rng.integers(0, 2 * n + 1)) if n else 0
+        a, b = rng.integers(0, max(n, 1), m), rng.integers(0, max(n, 1), m)
+        _, expected = connected_components(
+            coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False
+        )
+        np.testing.assert_array_equal(component_labels(n, a, b), expected)
