@@ -338,6 +338,11 @@ class BallisticTable:
         r = self.range_m[self._branch(branch)]
         return float(r.min()), float(r.max())
 
+    def flight_s(self, branch: Branch = "low") -> tuple[float, float]:
+        """The (shortest, longest) time of flight on a branch, s (`solve` gives no other)."""
+        tof = self.time_of_flight_s[self._branch(branch)]
+        return float(tof.min()), float(tof.max())
+
     def solve(
         self, range_m: ArrayLike, branch: Branch = "low"
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -28,7 +28,6 @@ from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from truceline.assign import assign
 from truceline.ballistics import BallisticTable, Projectile
@@ -100,47 +99,16 @@ def decide(
     p_launch = 1.0 / (1.0 + np.exp(-odds))
 
     tables = _tables()
-    max_reach = max((tb.max_range_m for _, tb, _ in tables), default=0.0)
-    max_tof = max((float(tb.time_of_flight_s.max()) for _, tb, _ in tables), default=0.0)
     cand_a, cand_b, cand_score, cand_z, cand_w = [], [], [], [], []
     if n > 1 and tables:
-        # Candidates close in space and in time at once: time scaled to metres so that the
-        # longest reach and the longest flight weigh alike; within r * sqrt(2) of each other in
-        # (x, y, z, v t) lies every pair with distance <= r and dt <= the longest flight. Space
-        # alone would pair every event with every other in reach all day long.
-        window_s = max_tof * 1.2
-        speed = max_reach / max(window_s, 1e-9)
-        tree = cKDTree(np.column_stack([to_ecef(lon, lat), t * speed]))
-        pairs = tree.query_pairs(r=max_reach * 1.01 * np.sqrt(2.0), output_type="ndarray")
-        if pairs.size:
-            a, b = pairs[:, 0], pairs[:, 1]
-            swap = t[a] > t[b]  # a: the earlier (launch candidate), b: the later
-            a, b = np.where(swap, b, a), np.where(swap, a, b)
-            dt = t[b] - t[a]
-            keep = (dt > 0) & (dt <= window_s)
-            a, b, dt = a[keep], b[keep], dt[keep]
-            r = geodesic_distance_m(lon[a], lat[a], lon[b], lat[b])
-            best_z = np.full(a.size, np.inf)
-            best_w = np.full(a.size, -1)
-            for k, (_, table, branch) in enumerate(tables):
-                lo, hi = table.reach_m(branch)
-                ok = (r >= lo) & (r <= hi)
-                if not ok.any():
-                    continue
-                _, tof = table.solve(r[ok], branch)
-                z = (dt[ok] - tof) / (settings.tof_relative_sigma * tof + settings.tof_sigma_s)
-                better = np.abs(z) < np.abs(best_z[ok])
-                idx = np.flatnonzero(ok)[better]
-                best_z[idx], best_w[idx] = z[better], k
-            labels = _log_sigmoid(odds[a]) + _log_sigmoid(-odds[b])
-            # A pair must fit in time, and the labels must not speak strongly against its roles
-            # (probability at least `min_label_probability` that a launched and b is an impact).
-            good = (np.abs(best_z) <= settings.max_z) & (
-                labels >= np.log(settings.min_label_probability)
-            )
-            a, b, z, w = a[good], b[good], best_z[good], best_w[good]
-            score = -0.5 * z**2 + labels[good]
-            cand_a, cand_b, cand_score, cand_z, cand_w = a, b, score, z, w
+        a, b, z, w = _candidates(lon, lat, t, tables, settings)
+        labels = _log_sigmoid(odds[a]) + _log_sigmoid(-odds[b])
+        # A pair must fit in time, and the labels must not speak strongly against its roles
+        # (probability at least `min_label_probability` that a launched and b is an impact).
+        good = labels >= np.log(settings.min_label_probability)
+        a, b, z, w = a[good], b[good], z[good], w[good]
+        score = -0.5 * z**2 + labels[good]
+        cand_a, cand_b, cand_score, cand_z, cand_w = a, b, score, z, w
 
     paired = np.full(n, -1)
     pair_z = np.full(n, np.nan)
@@ -162,6 +130,81 @@ def decide(
             kind = "launch" if p_launch[i] >= 0.5 else "impact"
             decisions.append(ShotDecision(kind, float(p_launch[i]), None, None, None))
     return decisions
+
+
+_BLOCK = 512
+"""Events taken as launch candidates at once in the candidate search (bounds its memory)."""
+
+
+def _candidates(
+    lon: NDArray, lat: NDArray, t: NDArray, tables, settings: ShotsSettings
+) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """Pairs (a, b) with b later than a whose range r and time dt fit some class branch
+    (|z| <= `max_z`, r within the branch's reach), each with its best-fitting branch (smallest
+    |z|; the first branch on a tie) and that z, sorted by (a, b).
+
+    A branch can only fit a pair whose dt lies within its times of flight widened by `max_z`
+    sigmas (and within 1.2 times the longest flight of any class) and whose chord is within its
+    reach (a chord is never longer than the geodesic). The events are taken `_BLOCK` at a time
+    as a, against the events b in the time window after them, so that memory stays bounded:
+    all pairs at once within the longest reach and flight (a 500 km, 9-minute missile) would be
+    every pair of a day's events within 500 km and 9 minutes of each other, hundreds of
+    millions on line-heavy-day."""
+    max_flight = max(tb.flight_s(branch)[1] for _, tb, branch in tables)
+    window_s = 1.2 * max_flight
+    spread = settings.max_z * settings.tof_relative_sigma
+    slack_s = settings.max_z * settings.tof_sigma_s
+    gates = []  # per branch: shortest and longest dt, longest reach
+    for _, table, branch in tables:
+        tofs = table.flight_s(branch)
+        gates.append(
+            (
+                min(tof * (1 - spread) for tof in tofs) - slack_s,
+                min(max(tofs) * (1 + spread) + slack_s, window_s),
+                table.reach_m(branch),
+            )
+        )
+    dt_min = max(min(g[0] for g in gates), 0.0)
+    dt_max = max(g[1] for g in gates)
+    reach_max = max(g[2][1] for g in gates)
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    xyz = to_ecef(lon, lat)[order]
+    found: list[tuple[NDArray, ...]] = []
+    for start in range(0, ts.size, _BLOCK):
+        ia = np.arange(start, min(start + _BLOCK, ts.size))
+        first = np.searchsorted(ts, ts[ia[0]] + dt_min, side="left")
+        last = np.searchsorted(ts, ts[ia[-1]] + dt_max, side="right")
+        if last <= first:
+            continue
+        ib = np.arange(first, last)
+        dt = ts[ib][None, :] - ts[ia][:, None]
+        chord = np.linalg.norm(xyz[ib][None, :, :] - xyz[ia][:, None, :], axis=2)
+        pa, pb = np.nonzero((dt > 0) & (dt >= dt_min) & (dt <= dt_max) & (chord <= reach_max))
+        if not pa.size:
+            continue
+        a, b, d = order[ia[pa]], order[ib[pb]], dt[pa, pb]
+        r = geodesic_distance_m(lon[a], lat[a], lon[b], lat[b])
+        best_z = np.full(a.size, np.inf)
+        best_w = np.full(a.size, -1)
+        for k, (_, table, branch) in enumerate(tables):
+            dt_lo, dt_hi, (lo, hi) = gates[k]
+            ok = (r >= lo) & (r <= hi) & (d >= dt_lo) & (d <= dt_hi)
+            if not ok.any():
+                continue
+            _, flight = table.solve(r[ok], branch)
+            z = (d[ok] - flight) / (settings.tof_relative_sigma * flight + settings.tof_sigma_s)
+            better = np.abs(z) < np.abs(best_z[ok])
+            idx = np.flatnonzero(ok)[better]
+            best_z[idx], best_w[idx] = z[better], k
+        fit = np.abs(best_z) <= settings.max_z
+        found.append((a[fit], b[fit], best_z[fit], best_w[fit]))
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0), empty
+    a, b, z, w = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    by_pair = np.lexsort((b, a))
+    return a[by_pair], b[by_pair], z[by_pair], w[by_pair]
 
 
 def _log_sigmoid(x: NDArray) -> NDArray:

@@ -101,3 +101,39 @@ def test_events_a_day_apart_are_never_candidates():
     for i, d in enumerate(decisions):
         assert d.paired is not None
         assert abs(day[d.paired].t_s - day[i].t_s) < 120
+
+
+def test_candidate_search_finds_what_every_pair_checked_finds():
+    """The blockwise search (per-branch time and reach gates) returns exactly the pairs, best
+    branches and z of checking every pair of events against every branch."""
+    from truceline.geo.projection import geodesic_distance_m
+    from truceline.shots import _BLOCK, _candidates, _tables
+
+    rng = np.random.default_rng(11)
+    n = 3 * _BLOCK + 17  # several blocks and a part block
+    lon = 37.0 + rng.uniform(-0.8, 0.8, n)
+    lat = 48.0 + rng.uniform(-0.5, 0.5, n)
+    t = rng.uniform(0.0, 3600.0, n)
+    settings = ShotsSettings()
+    tables = _tables()
+    a, b, z, w = _candidates(lon, lat, t, tables, settings)
+
+    window = 1.2 * max(tb.flight_s(br)[1] for _, tb, br in tables)
+    ia, ib = np.nonzero((t[None, :] - t[:, None] > 0) & (t[None, :] - t[:, None] <= window))
+    r = geodesic_distance_m(lon[ia], lat[ia], lon[ib], lat[ib])
+    dt = t[ib] - t[ia]
+    best_z, best_w = np.full(ia.size, np.inf), np.full(ia.size, -1)
+    for k, (_, table, branch) in enumerate(tables):
+        lo, hi = table.reach_m(branch)
+        ok = (r >= lo) & (r <= hi)
+        _, tof = table.solve(r[ok], branch)
+        zk = (dt[ok] - tof) / (settings.tof_relative_sigma * tof + settings.tof_sigma_s)
+        better = np.abs(zk) < np.abs(best_z[ok])
+        best_z[np.flatnonzero(ok)[better]] = zk[better]
+        best_w[np.flatnonzero(ok)[better]] = k
+    fit = np.abs(best_z) <= settings.max_z
+    expected = sorted(zip(ia[fit], ib[fit], best_w[fit], strict=True))
+    assert len(expected) > 100
+    assert sorted(zip(a, b, w, strict=True)) == expected
+    order = np.lexsort((ib[fit], ia[fit]))
+    assert np.allclose(z, best_z[fit][order], rtol=0, atol=1e-12)
