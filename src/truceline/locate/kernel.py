@@ -57,6 +57,28 @@ def _solve6(a, b):
 
 
 @njit(cache=True)
+def _time_row(dx, dy, dt, sig, we, wn, c, jitter_s_per_m, jac_row):
+    """One arrival's normalised time residual and its sigma (s), returned, and its Jacobian row,
+    written into `jac_row`, over (x, y, tau, wind east, wind north, c): sensor offset (dx, dy) m
+    from the trial origin, arrival time dt s after the trial origin time, timing sigma `sig` s."""
+    d = max(math.hypot(dx, dy), 1e-3)
+    a = we * dx + wn * dy
+    denom = c * d + a
+    f = d * d / denom
+    den2 = denom * denom
+    ddx = -dx / d
+    ddy = -dy / d
+    s = math.sqrt(sig**2 + (jitter_s_per_m * d) ** 2)
+    jac_row[0] = -((2 * d * ddx * denom - d * d * (c * ddx - we)) / den2) / s
+    jac_row[1] = -((2 * d * ddy * denom - d * d * (c * ddy - wn)) / den2) / s
+    jac_row[2] = -1.0 / s
+    jac_row[3] = (d * d * dx / den2) / s
+    jac_row[4] = (d * d * dy / den2) / s
+    jac_row[5] = (d * d * d / den2) / s
+    return (dt - f) / s, s
+
+
+@njit(cache=True)
 def _rows(theta, sx, sy, t, sig, az, az_sig, active, prior, jitter_s_per_m, r, jac):
     """Fill the normalised residuals r and Jacobian rows jac for the active arrivals: times,
     then azimuths, then the three weather priors. Returns the number of rows."""
@@ -66,23 +88,8 @@ def _rows(theta, sx, sy, t, sig, az, az_sig, active, prior, jitter_s_per_m, r, j
     for j in range(sx.size):
         if not active[j]:
             continue
-        dx = sx[j] - x
-        dy = sy[j] - y
-        d = max(math.hypot(dx, dy), 1e-3)
-        a = we * dx + wn * dy
-        denom = c * d + a
-        f = d * d / denom
-        den2 = denom * denom
-        ddx = -dx / d
-        ddy = -dy / d
-        s = math.sqrt(sig[j] ** 2 + (jitter_s_per_m * d) ** 2)
-        r[k] = (t[j] - tau - f) / s
-        jac[k, 0] = -((2 * d * ddx * denom - d * d * (c * ddx - we)) / den2) / s
-        jac[k, 1] = -((2 * d * ddy * denom - d * d * (c * ddy - wn)) / den2) / s
-        jac[k, 2] = -1.0 / s
-        jac[k, 3] = (d * d * dx / den2) / s
-        jac[k, 4] = (d * d * dy / den2) / s
-        jac[k, 5] = (d * d * d / den2) / s
+        dx, dy = sx[j] - x, sy[j] - y
+        r[k], _ = _time_row(dx, dy, t[j] - tau, sig[j], we, wn, c, jitter_s_per_m, jac[k])
         k += 1
     for j in range(sx.size):
         if not active[j] or not (math.isfinite(az[j]) and math.isfinite(az_sig[j])):
@@ -195,23 +202,7 @@ def time_rows(theta, sx, sy, t, sig, keep, jitter_s_per_m):
     for j in range(sx.size):
         if not keep[j]:
             continue
-        dx = sx[j] - x
-        dy = sy[j] - y
-        d = max(math.hypot(dx, dy), 1e-3)
-        a = we * dx + wn * dy
-        denom = c * d + a
-        f = d * d / denom
-        den2 = denom * denom
-        ddx = -dx / d
-        ddy = -dy / d
-        s = math.sqrt(sig[j] ** 2 + (jitter_s_per_m * d) ** 2)
-        r[k] = (t[j] - tau - f) / s
-        jac[k, 0] = -((2 * d * ddx * denom - d * d * (c * ddx - we)) / den2) / s
-        jac[k, 1] = -((2 * d * ddy * denom - d * d * (c * ddy - wn)) / den2) / s
-        jac[k, 2] = -1.0 / s
-        jac[k, 3] = (d * d * dx / den2) / s
-        jac[k, 4] = (d * d * dy / den2) / s
-        jac[k, 5] = (d * d * d / den2) / s
-        sigma[k] = s
+        dx, dy = sx[j] - x, sy[j] - y
+        r[k], sigma[k] = _time_row(dx, dy, t[j] - tau, sig[j], we, wn, c, jitter_s_per_m, jac[k])
         k += 1
     return r, jac, sigma
