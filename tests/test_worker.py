@@ -64,19 +64,18 @@ def test_the_worker_returns_what_the_stage_made_in_order():
     assert worker.counts.kinds == {"weather": 1523, "acoustic": 3044}
 
 
-def test_an_error_in_the_stage_is_raised_with_its_traceback():
-    with StageWorker(lambda: Tally(fail="o10"), name="tally") as worker:
+@pytest.mark.parametrize(
+    ("stage", "reported"),
+    [
+        (lambda: Tally(fail="o10"), "cannot take o10"),  # an error: its traceback
+        (lambda: Tally(exit_on="o5"), "exit code 3"),  # the process died: its exit code
+    ],
+)
+def test_a_failed_worker_is_reported(stage, reported):
+    with StageWorker(stage, name="tally") as worker:
         for obs in observations(20):
             worker.feed(obs)
-        with pytest.raises(WorkerError, match="cannot take o10"):
-            worker.finish()
-
-
-def test_a_worker_that_dies_is_reported():
-    with StageWorker(lambda: Tally(exit_on="o5"), name="tally") as worker:
-        for obs in observations(10):
-            worker.feed(obs)
-        with pytest.raises(WorkerError, match="exit code 3"):
+        with pytest.raises(WorkerError, match=reported):
             worker.finish()
 
 
