@@ -75,6 +75,7 @@ def main() -> None:
         "lines_per_s": round(summary["ingest"]["lines"] / wall),
         "associate_s": summary["associate_seconds"],
         "ingest_s": summary["ingest"]["seconds"],
+        "stages_s": summary.get("stages_s", {}),
         **{
             k: m.get(k)
             for k in (
