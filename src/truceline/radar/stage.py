@@ -542,21 +542,19 @@ def join_radar_shots(
     if not pairs:
         return shots, {}
     pairs.sort()
-    group = list(range(len(shots)))
+    group = list(range(len(shots)))  # each event's group, named by one member
+    members = {k: [k] for k in range(len(shots))}
     radars = [{e.properties.get("radar")} for e in shots]
     for _, i, j in pairs:
         gi, gj = group[i], group[j]
         if gi == gj or radars[gi] & radars[gj]:
             continue
-        for k, g in enumerate(group):
-            if g == gj:
-                group[k] = gi
+        for k in members[gj]:  # a group holds one track per radar: a few events at most
+            group[k] = gi
+        members[gi].extend(members.pop(gj))
         radars[gi] |= radars[gj]
-    members: dict[int, list[int]] = {}
-    for k, g in enumerate(group):
-        members.setdefault(g, []).append(k)
     out, ids = [], {}
-    for ks in members.values():
+    for ks in sorted((sorted(ks) for ks in members.values()), key=lambda ks: ks[0]):
         if len(ks) == 1:
             out.append(shots[ks[0]])
             continue
