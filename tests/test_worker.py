@@ -58,6 +58,8 @@ def test_the_worker_returns_what_the_stage_made_in_order():
     with StageWorker(Tally, name="tally") as worker:
         for obs in fed:
             worker.feed(obs)
+        worker.end_input()  # the stage finishes while the caller does other work
+        worker.end_input()  # (once)
         result = worker.finish()
     assert result == [o.id for o in fed]
     assert worker.counts.seen == 4567

@@ -190,7 +190,9 @@ def process(
                     elif obs.kind not in _RADAR_KINDS:
                         other[obs.kind] = other.get(obs.kind, 0) + 1
             clock.lap("ingest")
-            radar_events = radar.finish()  # while the acoustic worker finishes
+            if isinstance(stage, StageWorker):
+                stage.end_input()  # it finishes the acoustic stage while the radar stage runs
+            radar_events = radar.finish()
             clock.lap("radar")
             acoustic_events = stage.finish()
             clock.lap("acoustic (rest)")

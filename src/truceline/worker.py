@@ -77,6 +77,7 @@ class StageWorker:
         self._inbox = context.Queue(maxsize=queue_batches)
         self._outbox = context.Queue()
         self._pending: list[Observation] = []
+        self._ended = False
         self._process = context.Process(
             target=_serve,
             args=(make_stage, self._inbox, self._outbox),
@@ -107,11 +108,19 @@ class StageWorker:
                 self._check_alive()
         self._pending = []
 
-    def finish(self) -> Any:
-        """End of input: wait for the stage to finish; return its result (and set `counts`)."""
+    def end_input(self) -> None:
+        """No more observations: the worker starts the stage's `finish` (the caller can do other
+        work meanwhile, then collect the result with `finish`)."""
+        if self._ended:
+            return
         if self._pending:
             self._send()
         self._inbox.put(None)
+        self._ended = True
+
+    def finish(self) -> Any:
+        """End of input: wait for the stage to finish; return its result (and set `counts`)."""
+        self.end_input()
         while True:
             try:
                 status, result, counts = self._outbox.get(timeout=_POLL_S)
