@@ -128,14 +128,7 @@ def test_compiled_and_numpy_scans_agree(seed, monkeypatch):
     for chunk in (stack._CHUNK_CELLS, 5 * x.size + 3):
         monkeypatch.setattr(stack, "_CHUNK_CELLS", chunk)
         for window in (0.2, 1.7):
-            a = scan(x, y, t, gx, gy, speed, window)
-            b = scan(x, y, t, gx, gy, speed, window, kernel="numpy")
-            np.testing.assert_array_equal(a[0], b[0])
-            np.testing.assert_array_equal(a[1], b[1])
-            np.testing.assert_array_equal(
-                scan_rounds(x, y, t, gx, gy, speed, window),
-                scan_rounds(x, y, t, gx, gy, speed, window, kernel="numpy"),
-            )
+            assert_compiled_is_reference(x, y, t, gx, gy, speed, window)
 
 
 def test_compiled_scan_is_exact_at_window_edges():
@@ -148,11 +141,16 @@ def test_compiled_scan_is_exact_at_window_edges():
     t = 36_000.0 + 0.2 * rng.integers(0, 40, x.size) + travel  # at node (0, 0): on the edges
     gx, gy = np.array([0.0, 1e-9, 30.0]), np.array([0.0, 0.0, -40.0])
     for window in (0.2, 0.4):
-        a = scan(x, y, t, gx, gy, speed, window)
-        b = scan(x, y, t, gx, gy, speed, window, kernel="numpy")
-        np.testing.assert_array_equal(a[0], b[0])
-        np.testing.assert_array_equal(a[1], b[1])
-        np.testing.assert_array_equal(
-            scan_rounds(x, y, t, gx, gy, speed, window),
-            scan_rounds(x, y, t, gx, gy, speed, window, kernel="numpy"),
-        )
+        assert_compiled_is_reference(x, y, t, gx, gy, speed, window)
+
+
+def assert_compiled_is_reference(x, y, t, gx, gy, speed, window):
+    """`scan` and `scan_rounds` compiled give exactly the NumPy reference's results."""
+    a = scan(x, y, t, gx, gy, speed, window)
+    b = scan(x, y, t, gx, gy, speed, window, kernel="numpy")
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(
+        scan_rounds(x, y, t, gx, gy, speed, window),
+        scan_rounds(x, y, t, gx, gy, speed, window, kernel="numpy"),
+    )
