@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
-from truceline.associate.indices import isin
+from truceline.associate.indices import KEY_STRIDE_S, isin
 from truceline.associate.kernel import component_labels, consensus_kernel
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
@@ -45,7 +45,6 @@ from truceline.locate.start import solve_many
 log = logging.getLogger(__name__)
 
 LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
-_KEY_STRIDE = 1.0e7  # seconds; sorts (sensor, time) pairs as one float key
 
 
 @dataclass
@@ -290,7 +289,7 @@ class AcousticAssociator:
         """Sorted (sensor, time) keys of every detection so far, and their global indices;
         rebuilt when detections were added."""
         if self._sorted_at != self.obs_id.n:
-            keys = self.sensor.v * _KEY_STRIDE + self.t.v
+            keys = self.sensor.v * KEY_STRIDE_S + self.t.v
             order = np.argsort(keys, kind="stable")
             self._sorted = (keys[order], order)
             self._sorted_at = self.obs_id.n
@@ -385,7 +384,7 @@ class AcousticAssociator:
         if loose.size == 0:
             return
         self.pool = np.concatenate([self.pool, loose])
-        keys = self.sensor.v[self.pool] * _KEY_STRIDE + self.t.v[self.pool]
+        keys = self.sensor.v[self.pool] * KEY_STRIDE_S + self.t.v[self.pool]
         order = np.argsort(keys)
         keys, pool_sorted = keys[order], self.pool[order]
         g = self.graph
@@ -396,8 +395,8 @@ class AcousticAssociator:
         nb = g.index[nb_pos]
         window = g.distance_m[nb_pos] / self.s.min_speed_mps + self.s.link_tolerance_s
         t_rep = self.t.v[loose[rep]]
-        lo = np.searchsorted(keys, nb * _KEY_STRIDE + t_rep - window)
-        hi = np.searchsorted(keys, nb * _KEY_STRIDE + t_rep + window, side="right")
+        lo = np.searchsorted(keys, nb * KEY_STRIDE_S + t_rep - window)
+        hi = np.searchsorted(keys, nb * KEY_STRIDE_S + t_rep + window, side="right")
         counts = hi - lo
         src = np.repeat(loose[rep], counts)
         dst = pool_sorted[_ranges(lo, counts)]
@@ -854,8 +853,8 @@ class AcousticAssociator:
         tol = self.s.silent_sigma * np.sqrt(
             self.net.timing_sigma_s[near] ** 2 + (self.jitter_s_per_m * d) ** 2 + sigma_origin2
         )
-        lo = np.searchsorted(keys, near * _KEY_STRIDE + predicted - tol)
-        hi = np.searchsorted(keys, near * _KEY_STRIDE + predicted + tol)
+        lo = np.searchsorted(keys, near * KEY_STRIDE_S + predicted - tol)
+        hi = np.searchsorted(keys, near * KEY_STRIDE_S + predicted + tol)
         return int(np.count_nonzero(hi == lo))
 
     def _recent_keys(self) -> NDArray[np.float64]:
@@ -865,7 +864,7 @@ class AcousticAssociator:
             horizon = self.watermark_s - self.s.pool_retention_s - 2 * self.max_travel_s
             t = self.t.v
             recent = np.flatnonzero(t >= horizon) if np.isfinite(horizon) else np.arange(t.size)
-            self._keys = np.sort(self.sensor.v[recent] * _KEY_STRIDE + t[recent])
+            self._keys = np.sort(self.sensor.v[recent] * KEY_STRIDE_S + t[recent])
             self._keys_at = self.obs_id.n
         return self._keys
 

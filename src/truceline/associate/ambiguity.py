@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from truceline.associate.indices import KEY_STRIDE_S
 from truceline.geo.projection import TangentPlane
 from truceline.locate.solver import Arrivals, SoundSpeed, locate
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from truceline.associate.acoustic import AcousticAssociator
 
 F64 = NDArray[np.float64]
-_KEY_STRIDE = 1.0e7  # seconds; as in truceline.associate.acoustic
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
 # Sensors at about sensor j's distance: within max(25%, 1 km) of it, from the origin.
 _RING_FRACTION = 0.25
@@ -92,7 +92,7 @@ def mixture(
     gate = s.attach_sigma * np.sqrt(sigma**2 + sigma_pred2)
 
     keys, order = assoc.sorted_detections()
-    at = sensors * _KEY_STRIDE + predicted
+    at = sensors * KEY_STRIDE_S + predicted
 
     def count(half: F64 | float) -> NDArray[np.int64]:
         lo = np.searchsorted(keys, at - half)

@@ -1,10 +1,15 @@
 """Set operations on arrays of indices (detections, sensors, hypotheses), at the cost of a few
-array operations instead of NumPy's general ones."""
+array operations instead of NumPy's general ones; and the (sensor, time) key detections are
+sorted by."""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
+KEY_STRIDE_S = 1.0e7
+"""Seconds between sensors in a (sensor, time) key, sensor * KEY_STRIDE_S + time: one float
+that sorts detections by sensor, then time (times are seconds within the run's day)."""
 
 
 def isin(a, b) -> NDArray[np.bool_]:
