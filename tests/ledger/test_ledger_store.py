@@ -7,14 +7,16 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.store.factories import event, observation, violation
 from truceline.ledger import merkle
 from truceline.ledger.audit import audit
 from truceline.ledger.canonical import canonical_text
 from truceline.ledger.keys import Ed25519PrivateKey
-from truceline.ledger.store import entry_text
-from truceline.records import Quarantined, Review, Sensor
+from truceline.ledger.store import entry_text, observation_text, record_document
+from truceline.records import Observation, Quarantined, Review, Sensor
 from truceline.store import Store, open_store
 
 T0 = 1_772_323_200_000_000_000
@@ -74,6 +76,43 @@ def test_entry_text_is_the_canonical_json_of_the_entry() -> None:
         "auth": "signed",
     }
     assert text == canonical_text(whole)
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_json_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ident=_text,
+    kind=_text,
+    sensor=_text,
+    raw=_text,
+    signature=st.none() | _text,
+    time_ns=st.integers(-(2**62), 2**62),
+    received_ns=st.integers(0, 2**62),
+    fields=st.dictionaries(_text, _json_value, max_size=5),
+)
+def test_observation_text_is_the_canonical_json_of_its_record(
+    ident: str,
+    kind: str,
+    sensor: str,
+    raw: str,
+    signature: str | None,
+    time_ns: int,
+    received_ns: int,
+    fields: dict,
+) -> None:
+    record = Observation(ident, kind, sensor, time_ns, raw, received_ns, signature, fields)
+    assert observation_text(record) == canonical_text(record_document("observation", record)[1])
 
 
 def test_a_correction_appends_a_version_linked_to_the_one_it_supersedes(store: Store) -> None:
