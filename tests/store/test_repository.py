@@ -18,7 +18,8 @@ from truceline.records import (
     Review,
     Sensor,
 )
-from truceline.store import AddResult, Store
+from truceline.store import AddResult, Store, open_store
+from truceline.store.repository import _create_engine
 from truceline.timeutil import MAX_NS, MIN_NS
 
 from .factories import T0, event, observation, provenance, violation
@@ -122,6 +123,35 @@ def test_a_conflicting_resend_is_reported_not_stored(store: Store, change: dict)
     result = store.add_observations([changed, observation("obs-2")])
     assert result == AddResult(inserted=1, duplicates=0, conflicts=(changed,))
     assert store.observation("obs-1") == first
+
+
+class _RacedStore(Store):
+    """A store that, between looking up a batch's ids and inserting the batch, lets another
+    writer (a second store on the same database) store one of them: the race of two ingesters."""
+
+    def __init__(self, engine: sa.Engine, other: Store, first: object) -> None:
+        super().__init__(engine, batch_size=100)
+        self._other, self._first = other, first
+
+    def _observations_by_id(self, connection, ids):  # type: ignore[no-untyped-def]
+        found = super()._observations_by_id(connection, ids)
+        if self._first is not None:
+            self._other.add_observations([self._first])  # committed by the other writer
+            self._first = None
+        return found
+
+
+def test_an_observation_stored_by_another_writer_meanwhile_is_a_duplicate(
+    store_url: str,
+) -> None:
+    a, b = observation("obs-1"), observation("obs-2")
+    with open_store(store_url) as other:
+        raced = _RacedStore(_create_engine(store_url), other, a)
+        assert raced.add_observations([a, b]) == AddResult(inserted=1, duplicates=1)
+        assert [o.id for o in other.observations()] == ["obs-1", "obs-2"]
+        entries = [e.record_id for e in other.ledger.entries() if e.kind == "observation"]
+        assert sorted(entries) == ["obs-1", "obs-2"]  # one entry each, none twice
+        raced.close()
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 100])
