@@ -34,15 +34,32 @@ def canonical_text(value: Any) -> str:
     return _encode(value)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def plain(value: Any) -> Any:
     """A record as plain JSON types: dataclasses as objects of their fields, enums as their
     values, mappings as dicts, sequences as lists."""
+    kind = type(value)
+    if kind in _SCALARS:  # by exact type, the hot path (an enum derived from str is not one)
+        return value
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else plain(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k if type(k) is str else str(k): v if type(v) in _SCALARS else plain(v)
+            for k, v in value.items()
+        }
     if value is None or isinstance(value, bool | int | float | str):
         return value.value if isinstance(value, Enum) else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELD_NAMES.get(kind)
+        if names is None:
+            names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _SCALARS else plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, Enum):
