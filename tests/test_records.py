@@ -99,7 +99,14 @@ def test_frozen_dict_is_a_read_only_json_ready_dict() -> None:
         mapping |= {"x": 1}
     assert mapping | {"x": 1} == {**mapping, "x": 1}  # a new, ordinary dict
     assert copy.copy(mapping) is mapping
-    assert pickle.loads(pickle.dumps(mapping)) == mapping
+    back = pickle.loads(pickle.dumps(mapping))
+    assert back == mapping and type(back) is FrozenDict and type(back["site"]) is FrozenDict
+    assert back["wind_mps"] == (3.0, -1.5)
+    with pytest.raises(TypeError, match="read-only"):
+        back["x"] = 1
+    observation = Observation("o", "acoustic", "A-01", T0, "{}", T0 + 1, "c2ln", {"site": {}})
+    again = pickle.loads(pickle.dumps(observation))
+    assert again == observation and type(again.fields["site"]) is FrozenDict
     assert repr(FrozenDict(a=1)) == "FrozenDict({'a': 1})"
 
 
