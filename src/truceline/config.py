@@ -73,6 +73,14 @@ class PipelineSettings(Section):
         ge=1,
         le=2,
     )
+    worker_backlog: int = setting(
+        4_000_000,
+        "Observations the main process may send ahead of the acoustic worker (kept pickled, "
+        "about 300 bytes each) before it waits for it. A deep backlog lets ingest finish and "
+        "the radar stage start while the worker still associates; a shallow one bounds memory.",
+        unit="observations",
+        ge=1,
+    )
 
 
 class LogSettings(Section):

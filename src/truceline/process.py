@@ -28,7 +28,7 @@ from truceline.publish.events import write_events
 from truceline.radar.stage import RadarStage, merge
 from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
-from truceline.worker import StageWorker
+from truceline.worker import WORKER_BATCH, StageWorker
 
 
 @dataclass
@@ -140,7 +140,10 @@ def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage 
         return AcousticStage(sensors, settings, live=False)
 
     if settings.pipeline.workers >= 2:
-        return StageWorker(make, name="acoustic")
+        pipeline = settings.pipeline
+        return StageWorker(
+            make, name="acoustic", queue_batches=max(1, pipeline.worker_backlog // WORKER_BATCH)
+        )
     return nullcontext(make())
 
 

@@ -4,9 +4,11 @@
 process, and the acoustic stage (association and location: about half the work) in a second
 process beside them (`pipeline.workers` = 2). The stage is the same object either way: it is
 fed the same observations in the same order, so its events are the same; only where it runs
-differs. Observations go to the worker in batches through a bounded queue (the main process
-waits when the worker is that far behind, so memory stays bounded); at the end the worker sends
-back what `finish()` returned and the stage's `counts`.
+differs. Observations go to the worker in pickled batches through a bounded queue (the main
+process waits when the worker is that far behind, so memory stays bounded; pickled, a backlog
+of millions of observations takes a few hundred MB, so ingest can run ahead and the radar stage
+start while the worker catches up); at the end the worker sends back what `finish()` returned
+and the stage's `counts`.
 
 This is the shape the stream deployment takes, each stage a worker consuming a subject, with a
 local queue in place of the stream. The child is forked (Linux): it inherits the stage factory
@@ -17,6 +19,7 @@ and imported modules rather than importing them again, and touches nothing of th
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
 import queue
 import traceback
 from collections.abc import Callable
@@ -24,10 +27,10 @@ from typing import Any, Protocol
 
 from truceline.records import Observation
 
-_BATCH = 2000
+WORKER_BATCH = 2000
 """Observations sent to the worker per message."""
 _QUEUE_BATCHES = 64
-"""Messages the queue holds before the sender waits (about 130,000 observations)."""
+"""Messages the queue holds before the sender waits, unless told (about 130,000 observations)."""
 _POLL_S = 1.0
 
 
@@ -47,8 +50,8 @@ def _serve(make_stage: Callable[[], Stage], inbox: Any, outbox: Any) -> None:
     """The worker's loop: make the stage, feed it every batch, send back what it finished."""
     try:
         stage = make_stage()
-        while (batch := inbox.get()) is not None:
-            for obs in batch:
+        while (payload := inbox.get()) is not None:
+            for obs in pickle.loads(payload):
                 stage.feed(obs)
         result = stage.finish()
         outbox.put(("ok", result, stage.counts))
@@ -66,7 +69,7 @@ class StageWorker:
         make_stage: Callable[[], Stage],
         *,
         name: str = "stage",
-        batch: int = _BATCH,
+        batch: int = WORKER_BATCH,
         queue_batches: int = _QUEUE_BATCHES,
     ) -> None:
         """`batch`: observations per message; `queue_batches`: messages in flight before
@@ -100,9 +103,12 @@ class StageWorker:
             self._send()
 
     def _send(self) -> None:
+        # Pickled here, not by the queue's feeder thread: a batch waiting in the queue is then
+        # a compact bytes object, not thousands of live observations.
+        payload = pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL)
         while True:
             try:
-                self._inbox.put(self._pending, timeout=_POLL_S)
+                self._inbox.put(payload, timeout=_POLL_S)
                 break
             except queue.Full:
                 self._check_alive()
