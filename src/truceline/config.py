@@ -682,7 +682,9 @@ class RadarSettings(Section):
     )
     merge_window_s: float = setting(
         3.0,
-        "Largest origin-time difference of a radar and an acoustic event of one shot.",
+        "Origin-time difference of a radar and an acoustic event (or two radars' events) "
+        "searched for the same shot; further where the gate of `merge_sigma` reaches further "
+        "with the two events' time uncertainty.",
         unit="s",
         gt=0,
     )

@@ -257,6 +257,48 @@ def test_fusion_gates_on_the_locators_covariance_not_the_association_mixture():
     assert merged == 1
 
 
+def _with_time_sigma(event, sigma_s: float):
+    from dataclasses import replace
+
+    cov = [list(row) for row in event.origin.covariance]
+    cov[2][2] = sigma_s**2
+    return replace(event, origin=replace(event.origin, covariance=tuple(map(tuple, cov))))
+
+
+def test_fusion_reaches_past_the_window_as_far_as_the_gate_does():
+    """A radar launch time 1.5 s uncertain (a track acquired late) 3.5 s from its acoustic
+    event is 2.3 sigma away: the gate admits it, so the search window (3 s) must not cut it.
+    A radar shot as far in time but 0.2 s certain stays apart (17 sigma)."""
+    from dataclasses import replace
+
+    from truceline.radar.stage import merge
+
+    narrow = ((5.0**2, 0.0, 0.0), (0.0, 5.0**2, 0.0), (0.0, 0.0, 0.005**2))
+    shot = _radar_shot("AC-0", "-", 37.0, 48.0, 100.0)
+    acoustic = replace(shot, origin=replace(shot.origin, covariance=narrow), evidence=("A0-1",))
+    vague = _with_time_sigma(_radar_shot("RL-CB1-0", "CB1", 37.0, 48.0, 103.5), 1.5)
+    events, merged = merge([acoustic], [vague], 4.5, 3.0, standalone=True)
+    assert merged == 1 and {e.id for e in events} == {"AC-0"}
+    assert "CB1-0" in events[0].evidence
+    sure = _radar_shot("RL-CB1-1", "CB1", 37.0, 48.0, 103.5)  # time sigma 0.2 s
+    events, merged = merge([acoustic], [sure], 4.5, 3.0, standalone=True)
+    assert merged == 0 and {e.id for e in events} == {"AC-0", "RL-CB1-1"}
+
+
+def test_two_radars_launches_further_apart_than_the_window_join_when_the_gate_admits():
+    from truceline.radar.stage import join_radar_shots
+
+    early = _radar_shot("RL-CB1-1", "CB1", 37.0, 48.0, 100.0)
+    late = _with_time_sigma(_radar_shot("RL-CB2-7", "CB2", 37.0, 48.0, 103.6), 1.2)
+    events, joined = join_radar_shots([early, late], 4.5, 3.0)
+    assert joined == {"RL-CB2-7": "RL-CB1-1"} and len(events) == 1
+    # As far apart, both times well known: two shots.
+    events, joined = join_radar_shots(
+        [early, _radar_shot("RL-CB2-8", "CB2", 37.0, 48.0, 103.6)], 4.5, 3.0
+    )
+    assert joined == {} and len(events) == 2
+
+
 def _object_plots(rng, t_s, start, velocity, radars=3, pd=0.85, sigma=50.0, offset_s=0.2):
     """Plots of one object flying in a straight line, seen by `radars` radars a scan every 5 s
     each (all within one second of each other): times (s), positions (m)."""

@@ -399,12 +399,17 @@ def merge(
     times = np.array([e.time_ns for e in cands], np.int64)
     order = np.argsort(times)
     times_sorted = times[order]
-    window = round(window_s * 1e9)
+    var_sorted = _time_variance(cands)[order]
+    var_r = _time_variance(shots)
     pairs = []
-    for r in shots:
-        lo = np.searchsorted(times_sorted, r.time_ns - window)
-        hi = np.searchsorted(times_sorted, r.time_ns + window, side="right")
-        for k in order[lo:hi]:
+    for r, vr in zip(shots, var_r, strict=True):
+        # Searched within `window_s`, or as far as the gate can reach in time for this shot.
+        reach = search_window_s(window_s, merge_sigma, vr, float(var_sorted.max()))
+        lo = np.searchsorted(times_sorted, r.time_ns - round(reach * 1e9))
+        hi = np.searchsorted(times_sorted, r.time_ns + round(reach * 1e9), side="right")
+        dt = np.abs(times_sorted[lo:hi] - r.time_ns) / 1e9
+        near = in_time_reach(dt, window_s, merge_sigma, vr + var_sorted[lo:hi])
+        for k in order[lo:hi][near]:
             d2 = _distance2(r, cands[k])
             if d2 < merge_sigma**2:
                 pairs.append((d2, r.id, int(k)))
@@ -439,6 +444,34 @@ def merge(
             ev = replace(ev, paired=None)  # its partner is now paired through the radar
         out_acoustic.append(ev)
     return out_acoustic + out_radar + others, len(used_r)
+
+
+def _time_variance(events: Sequence[Event]) -> NDArray[np.float64]:
+    """Each event's origin-time variance (s²) as a fusion gate sees it (`_gate_covariance`)."""
+    out = np.zeros(len(events))
+    for k, e in enumerate(events):
+        c = _gate_covariance(e)
+        if c.shape == (3, 3) and np.isfinite(c[2, 2]):
+            out[k] = c[2, 2]
+    return out
+
+
+def search_window_s(
+    window_s: float, merge_sigma: float, var_s2: float, other_var_s2: float
+) -> float:
+    """How far in time (s) to look for the partner of an event whose origin-time variance is
+    `var_s2` among events whose largest is `other_var_s2`: `window_s`, or as far as the gate of
+    `merge_sigma` can reach, `merge_sigma` times the combined time sigma, whichever is longer
+    (docs/methods.md, Radar, "Merging")."""
+    return max(window_s, merge_sigma * math.sqrt(max(var_s2 + other_var_s2, 0.0)))
+
+
+def in_time_reach(dt_s, window_s: float, merge_sigma: float, var_s2):
+    """Whether origin times `dt_s` apart (s; arrays allowed) can be one shot: within `window_s`,
+    or within `merge_sigma` of their combined time sigma (`var_s2`, the sum of their time
+    variances): a pair the gate itself can admit is not cut by the window."""
+    dt = np.abs(dt_s)
+    return (dt <= window_s) | (dt < merge_sigma * np.sqrt(np.maximum(var_s2, 0.0)))
 
 
 def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tuple[int, int]]:
@@ -514,15 +547,21 @@ def join_radar_shots(
     flights = flights or {}
     times = np.array([e.time_ns for e in shots], np.int64)
     order = np.argsort(times, kind="stable")
-    window = round(window_s * 1e9)
+    var = _time_variance(shots)
+    var_max = float(var.max())
     pairs = []
     for pos, i in enumerate(order):
         a = shots[i]
+        reach = round(search_window_s(window_s, merge_sigma, var[i], var_max) * 1e9)
         for j in order[pos + 1 :]:
             b = shots[j]
-            if b.time_ns - a.time_ns > window:
+            if b.time_ns - a.time_ns > reach:
                 break
             if b.type != a.type or b.properties.get("radar") == a.properties.get("radar"):
+                continue
+            if not in_time_reach(
+                (b.time_ns - a.time_ns) / 1e9, window_s, merge_sigma, var[i] + var[j]
+            ):
                 continue
             d2 = _distance2(a, b)
             if d2 < merge_sigma**2:
