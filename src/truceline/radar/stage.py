@@ -609,30 +609,47 @@ def join_radar_shots(
 def _flight_distance2(
     first: list[Flight], second: list[Flight], kernel: str
 ) -> NDArray[np.float64]:
-    """Squared Mahalanobis distance between the positions of paired flights at the second's
-    reference time: the first's state carried there by the ballistic model (its covariance by
-    the linear motion over the gap, short against the flight), in the second's plane, under the
-    sum of the two position covariances."""
-    states = np.array([f.state for f in first])
-    gaps = np.array(
-        [[(g.reference_ns - f.reference_ns) / 1e9] for f, g in zip(first, second, strict=True)]
+    """Squared Mahalanobis distance between the positions of paired flights halfway between
+    their reference times: each state carried there by the ballistic model (its covariance by
+    the linear motion over half the gap, short against the flight), the first's position in the
+    second's plane, under the sum of the two carried position covariances. Meeting halfway
+    keeps each carry (and the error of its linearisation) to half the gap and makes the test
+    symmetric in the two tracks."""
+    half = np.array(
+        [(g.reference_ns - f.reference_ns) / 2e9 for f, g in zip(first, second, strict=True)]
     )
-    moved = propagate(
-        states, np.array([f.drag_m2pkg for f in first]), gaps, PROPAGATE_STEP_S, kernel=kernel
-    )[:, 0, :]
+    a, cov_a = _carry(first, half, kernel)
+    b, cov_b = _carry(second, -half, kernel)
     out = np.empty(len(first))
     for k, (f, g) in enumerate(zip(first, second, strict=True)):
-        lon, lat = f.plane.inverse(moved[k, 0], moved[k, 1])
+        lon, lat = f.plane.inverse(a[k, 0], a[k, 1])
         e, n = g.plane.forward(lon, lat)
-        d = np.array([e[0], n[0], moved[k, 2]]) - g.state[:3]
-        dt = gaps[k, 0]
-        cf = f.covariance
-        carried = cf[:3, :3] + dt * (cf[:3, 3:] + cf[3:, :3]) + dt * dt * cf[3:, 3:]
+        d = np.array([e[0], n[0], a[k, 2]]) - b[k, :3]
         try:
-            out[k] = float(d @ np.linalg.solve(carried + g.covariance[:3, :3], d))
+            out[k] = float(d @ np.linalg.solve(cov_a[k] + cov_b[k], d))
         except np.linalg.LinAlgError:
             out[k] = math.inf
     return out
+
+
+def _carry(
+    flights: list[Flight], gap_s: NDArray[np.float64], kernel: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each flight's state carried `gap_s` (s, either sign) from its reference time by the
+    ballistic model, in its own plane, and its position covariance carried by the linear motion
+    (P_pos + Δ(P_pv + P_vp) + Δ² P_vv)."""
+    states = np.array([f.state for f in flights])
+    moved = propagate(
+        states,
+        np.array([f.drag_m2pkg for f in flights]),
+        gap_s[:, None],
+        PROPAGATE_STEP_S,
+        kernel=kernel,
+    )[:, 0, :]
+    c = np.array([f.covariance for f in flights])
+    dt = gap_s[:, None, None]
+    cov = c[:, :3, :3] + dt * (c[:, :3, 3:] + c[:, 3:, :3]) + dt * dt * c[:, 3:, 3:]
+    return moved, cov
 
 
 def _radar_blocks(r: Event) -> list[dict]:
