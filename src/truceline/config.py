@@ -688,6 +688,14 @@ class RadarSettings(Section):
         unit="s",
         gt=0,
     )
+    joint_search_m: float = setting(
+        2000.0,
+        "A radar launch or impact and an acoustic event left apart by the fusion gate, this "
+        "close, are tested again on the joint fit of the acoustic arrivals with the radar's "
+        "origin (Δχ² < `merge_sigma`²; a search bound, not a gate). 0 turns the test off.",
+        unit="m",
+        ge=0,
+    )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",
         "Air tracker: `gnn-cv` is a nearly-constant-velocity Kalman filter with Mahalanobis "
