@@ -3,11 +3,11 @@ Radar, "Merging: the joint fit").
 
 The fusion gate of `truceline.radar.stage.merge` compares two origins under the sum of their
 covariances: the acoustic event's is the locator's linearisation at its minimum. Where the
-sensors lie on one side of the source (a few sensors, all within a half-plane), the misfit is a
-long curved valley, flat along the range; the linearised ellipse is tens of metres while origins
-hundreds of metres along the valley fit nearly as well, and the radar's launch point of the same
-shot can lie 5-11 linearised sigma away. Here the gate is posed on the arrivals themselves: the
-rise of the least-squares misfit when the radar's origin is added as a Gaussian prior,
+sensors of an event lie nearly on a line, the arrival times fit the source and its mirror image
+across the line about equally well: the locator reports one minimum with its local ellipse (tens
+of metres), and the radar's launch point of the same shot, near the other minimum, lies 5-11
+linearised sigma away. Here the gate is posed on the arrivals themselves: the rise of the
+least-squares misfit when the radar's origin is added as a Gaussian prior,
 
     Δχ² = min_θ [χ²_a(θ) / s² + (p(θ) - p_r)ᵀ C_r⁻¹ (p(θ) - p_r)] - min_θ χ²_a(θ) / s²,
 
