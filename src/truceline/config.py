@@ -690,9 +690,19 @@ class RadarSettings(Section):
     )
     merge_window_s: float = setting(
         3.0,
-        "Largest origin-time difference of a radar and an acoustic event of one shot.",
+        "Origin-time difference of a radar and an acoustic event (or two radars' events) "
+        "searched for the same shot; further where the gate of `merge_sigma` reaches further "
+        "with the two events' time uncertainty.",
         unit="s",
         gt=0,
+    )
+    joint_search_m: float = setting(
+        2000.0,
+        "A radar launch or impact and an acoustic event left apart by the fusion gate, this "
+        "close, are tested again on the joint fit of the acoustic arrivals with the radar's "
+        "origin (Δχ² < `merge_sigma`²; a search bound, not a gate). 0 turns the test off.",
+        unit="m",
+        ge=0,
     )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",

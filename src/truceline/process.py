@@ -25,6 +25,7 @@ from truceline.ingest import Ingestion, IngestSummary
 from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
+from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import RadarStage, merge
 from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
@@ -199,12 +200,16 @@ def process(
             clock.lap("radar")
             acoustic_events = stage.finish()
             clock.lap("acoustic (rest)")
+        joint = settings.radar.joint_search_m > 0
         events, merged = merge(
             acoustic_events,
             radar_events,
             settings.radar.merge_sigma,
             settings.radar.merge_window_s,
             settings.radar.standalone_shots,
+            arrivals=arrivals_from(store.observations_by_id, sensor_list) if joint else None,
+            locate=settings.locate,
+            joint_search_m=settings.radar.joint_search_m,
         )
         radar.counts.merged = merged
         clock.lap("merge")

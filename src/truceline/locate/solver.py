@@ -228,6 +228,17 @@ def _residuals(
     return np.concatenate(parts_r), np.vstack(parts_j), sigma_t
 
 
+def misfit(
+    theta: F64, arr: Arrivals, speed: SoundSpeed, settings: LocateSettings
+) -> tuple[F64, F64]:
+    """The terms whose sum of squares the locator minimises, at `theta` = (x, y, tau, w_e,
+    w_n, c): normalised residuals of the arrival times, of the azimuths where measured, and of
+    the weather priors centred on `speed`; and their Jacobian with respect to theta."""
+    has_az = np.isfinite(arr.az_deg) & np.isfinite(arr.az_sigma_deg)
+    r, jac, _ = _residuals(np.asarray(theta, float), arr, _prior(speed, settings), settings, has_az)
+    return r, jac
+
+
 def locate(
     arr: Arrivals,
     speed: SoundSpeed,

@@ -27,9 +27,10 @@ from numpy.typing import NDArray
 
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.assign import assign
-from truceline.config import Settings
+from truceline.config import LocateSettings, Settings
 from truceline.geo.projection import TangentPlane
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
+from truceline.radar.joint import ArrivalsOf, JointFit, joint_fit
 from truceline.radar.projectile import (
     Backtrack,
     TrackPoints,
@@ -383,12 +384,18 @@ def merge(
     merge_sigma: float,
     window_s: float,
     standalone: bool = True,
+    *,
+    arrivals: ArrivalsOf | None = None,
+    locate: LocateSettings | None = None,
+    joint_search_m: float = 2000.0,
 ) -> tuple[list[Event], int]:
     """Join each radar launch or impact with the acoustic event of the same shot (within
     `window_s` in time and `merge_sigma` in the combined (east, north, time) covariance; one
-    radar shot per acoustic event, as many pairs as possible, then the closest). Radar shots
-    that join none are kept only if `standalone`. Returns all events and the number of radar
-    events merged."""
+    radar shot per acoustic event, as many pairs as possible, then the closest). Given the
+    acoustic events' `arrivals`, the radar shots and acoustic events left apart are then gated
+    on the joint fit of the arrivals with the radar's origin (`truceline.radar.joint`), within
+    `joint_search_m` of each other, and fused at its minimum. Radar shots that join none are
+    kept only if `standalone`. Returns all events and the number of radar events merged."""
     is_shot = [e.type in ("launch", "impact") and bool(e.origin.covariance) for e in radar]
     shots = [e for e, shot in zip(radar, is_shot, strict=True) if shot]
     others = [e for e, shot in zip(radar, is_shot, strict=True) if not shot]
@@ -399,12 +406,17 @@ def merge(
     times = np.array([e.time_ns for e in cands], np.int64)
     order = np.argsort(times)
     times_sorted = times[order]
-    window = round(window_s * 1e9)
+    var_sorted = _time_variance(cands)[order]
+    var_r = _time_variance(shots)
     pairs = []
-    for r in shots:
-        lo = np.searchsorted(times_sorted, r.time_ns - window)
-        hi = np.searchsorted(times_sorted, r.time_ns + window, side="right")
-        for k in order[lo:hi]:
+    for r, vr in zip(shots, var_r, strict=True):
+        # Searched within `window_s`, or as far as the gate can reach in time for this shot.
+        reach = search_window_s(window_s, merge_sigma, vr, float(var_sorted.max()))
+        lo = np.searchsorted(times_sorted, r.time_ns - round(reach * 1e9))
+        hi = np.searchsorted(times_sorted, r.time_ns + round(reach * 1e9), side="right")
+        dt = np.abs(times_sorted[lo:hi] - r.time_ns) / 1e9
+        near = in_time_reach(dt, window_s, merge_sigma, vr + var_sorted[lo:hi])
+        for k in order[lo:hi][near]:
             d2 = _distance2(r, cands[k])
             if d2 < merge_sigma**2:
                 pairs.append((d2, r.id, int(k)))
@@ -413,11 +425,27 @@ def merge(
     # half a second apart, and taking the closest pair first can leave a round's radar shot
     # without its acoustic event.
     used_r = {shots[i].id: k for i, k in _one_to_one(pairs, [r.id for r in shots])}
+    joint: dict[str, JointFit] = {}
+    if arrivals is not None:
+        left = [i for i, r in enumerate(shots) if r.id not in used_r]
+        joint = _joint_pairs(
+            [shots[i] for i in left],
+            cands,
+            set(used_r.values()),
+            (times_sorted, order, var_sorted),
+            window_s,
+            merge_sigma,
+            arrivals,
+            locate or LocateSettings(),
+            joint_search_m,
+        )
+        used_r.update({rid: k for rid, (k, _) in joint.items()})
     by_id = {e.id: e for e in shots}
     final_id = {rid: cands[k].id for rid, k in used_r.items()}
     fused: dict[str, Event] = {}
     for rid, k in used_r.items():
-        fused[cands[k].id] = _fuse(fused.get(cands[k].id, cands[k]), by_id[rid])
+        fit = joint[rid][1] if rid in joint else None
+        fused[cands[k].id] = _fuse(fused.get(cands[k].id, cands[k]), by_id[rid], fit)
     # Pairing follows the radar: a merged launch pairs with its radar impact (merged or not).
     out_radar = []
     new_pair: dict[str, str | None] = {}
@@ -439,6 +467,81 @@ def merge(
             ev = replace(ev, paired=None)  # its partner is now paired through the radar
         out_acoustic.append(ev)
     return out_acoustic + out_radar + others, len(used_r)
+
+
+def _joint_pairs(
+    shots: list[Event],
+    cands: list[Event],
+    taken: set[int],
+    by_time: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
+    window_s: float,
+    merge_sigma: float,
+    arrivals: ArrivalsOf,
+    locate: LocateSettings,
+    search_m: float,
+) -> dict[str, tuple[int, JointFit]]:
+    """The second pass of `merge`: radar `shots` left apart against the acoustic `cands` not
+    `taken`, within the time reach of the gate and `search_m` in place, gated on the joint fit
+    (Δχ² < `merge_sigma`²), one to one (least total Δχ² among the most pairs). Returns {radar
+    id: (acoustic index, the fit)}."""
+    times_sorted, order, var_sorted = by_time
+    var_r = _time_variance(shots)
+    pairs: list[tuple[float, str, int]] = []
+    fits: dict[tuple[str, int], JointFit] = {}
+    known: dict[int, tuple | None] = {}
+    for r, vr in zip(shots, var_r, strict=True):
+        reach = search_window_s(window_s, merge_sigma, vr, float(var_sorted.max()))
+        lo = np.searchsorted(times_sorted, r.time_ns - round(reach * 1e9))
+        hi = np.searchsorted(times_sorted, r.time_ns + round(reach * 1e9), side="right")
+        dt = np.abs(times_sorted[lo:hi] - r.time_ns) / 1e9
+        near = in_time_reach(dt, window_s, merge_sigma, vr + var_sorted[lo:hi])
+        plane = TangentPlane(r.origin.lon, r.origin.lat)
+        for k in order[lo:hi][near]:
+            k = int(k)
+            a = cands[k]
+            if k in taken:
+                continue
+            e, n = plane.forward(a.origin.lon, a.origin.lat)
+            if math.hypot(e[0], n[0]) > search_m:
+                continue
+            if k not in known:
+                known[k] = arrivals(a)
+            if known[k] is None:
+                continue
+            fit = joint_fit(a, r, *known[k], locate)
+            if fit is not None and fit.delta_chi2 < merge_sigma**2:
+                pairs.append((fit.delta_chi2, r.id, k))
+                fits[(r.id, k)] = fit
+    chosen = _one_to_one(pairs, [r.id for r in shots])
+    return {shots[i].id: (k, fits[(shots[i].id, k)]) for i, k in chosen}
+
+
+def _time_variance(events: Sequence[Event]) -> NDArray[np.float64]:
+    """Each event's origin-time variance (s²) as a fusion gate sees it (`_gate_covariance`)."""
+    out = np.zeros(len(events))
+    for k, e in enumerate(events):
+        c = _gate_covariance(e)
+        if c.shape == (3, 3) and np.isfinite(c[2, 2]):
+            out[k] = c[2, 2]
+    return out
+
+
+def search_window_s(
+    window_s: float, merge_sigma: float, var_s2: float, other_var_s2: float
+) -> float:
+    """How far in time (s) to look for the partner of an event whose origin-time variance is
+    `var_s2` among events whose largest is `other_var_s2`: `window_s`, or as far as the gate of
+    `merge_sigma` can reach, `merge_sigma` times the combined time sigma, whichever is longer
+    (docs/methods.md, Radar, "Merging")."""
+    return max(window_s, merge_sigma * math.sqrt(max(var_s2 + other_var_s2, 0.0)))
+
+
+def in_time_reach(dt_s, window_s: float, merge_sigma: float, var_s2):
+    """Whether origin times `dt_s` apart (s; arrays allowed) can be one shot: within `window_s`,
+    or within `merge_sigma` of their combined time sigma (`var_s2`, the sum of their time
+    variances): a pair the gate itself can admit is not cut by the window."""
+    dt = np.abs(dt_s)
+    return (dt <= window_s) | (dt < merge_sigma * np.sqrt(np.maximum(var_s2, 0.0)))
 
 
 def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tuple[int, int]]:
@@ -514,15 +617,21 @@ def join_radar_shots(
     flights = flights or {}
     times = np.array([e.time_ns for e in shots], np.int64)
     order = np.argsort(times, kind="stable")
-    window = round(window_s * 1e9)
+    var = _time_variance(shots)
+    var_max = float(var.max())
     pairs = []
     for pos, i in enumerate(order):
         a = shots[i]
+        reach = round(search_window_s(window_s, merge_sigma, var[i], var_max) * 1e9)
         for j in order[pos + 1 :]:
             b = shots[j]
-            if b.time_ns - a.time_ns > window:
+            if b.time_ns - a.time_ns > reach:
                 break
             if b.type != a.type or b.properties.get("radar") == a.properties.get("radar"):
+                continue
+            if not in_time_reach(
+                (b.time_ns - a.time_ns) / 1e9, window_s, merge_sigma, var[i] + var[j]
+            ):
                 continue
             d2 = _distance2(a, b)
             if d2 < merge_sigma**2:
@@ -570,30 +679,47 @@ def join_radar_shots(
 def _flight_distance2(
     first: list[Flight], second: list[Flight], kernel: str
 ) -> NDArray[np.float64]:
-    """Squared Mahalanobis distance between the positions of paired flights at the second's
-    reference time: the first's state carried there by the ballistic model (its covariance by
-    the linear motion over the gap, short against the flight), in the second's plane, under the
-    sum of the two position covariances."""
-    states = np.array([f.state for f in first])
-    gaps = np.array(
-        [[(g.reference_ns - f.reference_ns) / 1e9] for f, g in zip(first, second, strict=True)]
+    """Squared Mahalanobis distance between the positions of paired flights halfway between
+    their reference times: each state carried there by the ballistic model (its covariance by
+    the linear motion over half the gap, short against the flight), the first's position in the
+    second's plane, under the sum of the two carried position covariances. Meeting halfway
+    keeps each carry (and the error of its linearisation) to half the gap and makes the test
+    symmetric in the two tracks."""
+    half = np.array(
+        [(g.reference_ns - f.reference_ns) / 2e9 for f, g in zip(first, second, strict=True)]
     )
-    moved = propagate(
-        states, np.array([f.drag_m2pkg for f in first]), gaps, PROPAGATE_STEP_S, kernel=kernel
-    )[:, 0, :]
+    a, cov_a = _carry(first, half, kernel)
+    b, cov_b = _carry(second, -half, kernel)
     out = np.empty(len(first))
     for k, (f, g) in enumerate(zip(first, second, strict=True)):
-        lon, lat = f.plane.inverse(moved[k, 0], moved[k, 1])
+        lon, lat = f.plane.inverse(a[k, 0], a[k, 1])
         e, n = g.plane.forward(lon, lat)
-        d = np.array([e[0], n[0], moved[k, 2]]) - g.state[:3]
-        dt = gaps[k, 0]
-        cf = f.covariance
-        carried = cf[:3, :3] + dt * (cf[:3, 3:] + cf[3:, :3]) + dt * dt * cf[3:, 3:]
+        d = np.array([e[0], n[0], a[k, 2]]) - b[k, :3]
         try:
-            out[k] = float(d @ np.linalg.solve(carried + g.covariance[:3, :3], d))
+            out[k] = float(d @ np.linalg.solve(cov_a[k] + cov_b[k], d))
         except np.linalg.LinAlgError:
             out[k] = math.inf
     return out
+
+
+def _carry(
+    flights: list[Flight], gap_s: NDArray[np.float64], kernel: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each flight's state carried `gap_s` (s, either sign) from its reference time by the
+    ballistic model, in its own plane, and its position covariance carried by the linear motion
+    (P_pos + Δ(P_pv + P_vp) + Δ² P_vv)."""
+    states = np.array([f.state for f in flights])
+    moved = propagate(
+        states,
+        np.array([f.drag_m2pkg for f in flights]),
+        gap_s[:, None],
+        PROPAGATE_STEP_S,
+        kernel=kernel,
+    )[:, 0, :]
+    c = np.array([f.covariance for f in flights])
+    dt = gap_s[:, None, None]
+    cov = c[:, :3, :3] + dt * (c[:, :3, 3:] + c[:, 3:, :3]) + dt * dt * c[:, 3:, 3:]
+    return moved, cov
 
 
 def _radar_blocks(r: Event) -> list[dict]:
@@ -643,26 +769,32 @@ def _fuse_radar(a: Event, b: Event) -> Event:
     )
 
 
-def _fuse(a: Event, r: Event) -> Event:
+def _fuse(a: Event, r: Event, joint: JointFit | None = None) -> Event:
     """One event from an acoustic event and a radar event of the same shot: the information-
-    weighted position and time, the radar's launch/impact decision, both evidences."""
+    weighted position and time (or, given the `joint` fit of the acoustic arrivals with the
+    radar's origin, its minimum and covariance), the radar's launch/impact decision, both
+    evidences."""
     plane = TangentPlane(a.origin.lon, a.origin.lat)
-    e, n = plane.forward(r.origin.lon, r.origin.lat)
-    ca = np.asarray(a.origin.covariance)
-    cr = np.asarray(r.origin.covariance)
-    ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
-    cov = np.linalg.pinv(ia + ir)
-    ta = 0.0
-    tr = (r.time_ns - a.time_ns) / 1e9
-    mean = cov @ (ia @ np.array([0.0, 0.0, ta]) + ir @ np.array([e[0], n[0], tr]))
-    lon, lat = plane.inverse(mean[0], mean[1])
+    if joint is None:
+        e, n = plane.forward(r.origin.lon, r.origin.lat)
+        ca = np.asarray(a.origin.covariance)
+        cr = np.asarray(r.origin.covariance)
+        ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
+        cov = np.linalg.pinv(ia + ir)
+        tr = (r.time_ns - a.time_ns) / 1e9
+        mean = cov @ (ir @ np.array([e[0], n[0], tr]))
+        lon, lat = plane.inverse(mean[0], mean[1])
+        lon, lat = float(lon[0]), float(lat[0])
+        time_ns = a.time_ns + round(float(mean[2]) * 1e9)
+    else:
+        cov, lon, lat, time_ns = joint.covariance, joint.lon, joint.lat, joint.time_ns
     cov = 0.5 * (cov + cov.T)
     major, minor, az = ellipse95(cov[:2, :2])
     origin = replace(
         a.origin,
-        lon=float(lon[0]),
-        lat=float(lat[0]),
-        time_ns=a.time_ns + round(float(mean[2]) * 1e9),
+        lon=lon,
+        lat=lat,
+        time_ns=time_ns,
         ellipse95=Ellipse(major, minor, az),
         covariance=tuple(tuple(float(v) for v in row) for row in cov),
         n_sensors=a.origin.n_sensors + 1,
@@ -672,6 +804,8 @@ def _fuse(a: Event, r: Event) -> Event:
     props["radar"] = {k: v for k, v in r.properties.items() if k != "radar_all"}
     props["radar"]["event"] = r.id
     props["radar"]["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
+    if joint is not None:
+        props["radar"]["joint_delta_chi2"] = round(joint.delta_chi2, 3)
     props["radar_all"] = [*a.properties.get("radar_all", ()), *_radar_blocks(r)]
     props["acoustic_type"] = a.type
     prov = replace(

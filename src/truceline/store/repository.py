@@ -480,6 +480,12 @@ class Store:
             found = self._observations_by_id(connection, [observation_id])
         return found[0] if found else None
 
+    def observations_by_id(self, observation_ids: Sequence[str]) -> list[Observation]:
+        """The observations stored under `observation_ids` (those found, in no set order)."""
+        self._require_schema()
+        with self._engine.connect() as connection:
+            return self._observations_by_id(connection, list(observation_ids))
+
     def observations(
         self, since_ns: int | None = None, until_ns: int | None = None
     ) -> Iterator[Observation]:

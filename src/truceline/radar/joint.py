@@ -1,0 +1,195 @@
+"""The joint fit of an acoustic event's arrivals and a radar shot's origin (docs/methods.md,
+Radar, "Merging: the joint fit").
+
+The fusion gate of `truceline.radar.stage.merge` compares two origins under the sum of their
+covariances: the acoustic event's is the locator's linearisation at its minimum. Where the
+sensors of an event lie nearly on a line, the arrival times fit the source and its mirror image
+across the line about equally well: the locator reports one minimum with its local ellipse (tens
+of metres), and the radar's launch point of the same shot, near the other minimum, lies 5-11
+linearised sigma away. Here the gate is posed on the arrivals themselves: the rise of the
+least-squares misfit when the radar's origin is added as a Gaussian prior,
+
+    Δχ² = min_θ [χ²_a(θ) / s² + (p(θ) - p_r)ᵀ C_r⁻¹ (p(θ) - p_r)] - min_θ χ²_a(θ) / s²,
+
+θ = (east, north, origin time, wind east, wind north, speed of sound), p(θ) its first three,
+χ²_a the locator's misfit (arrival times, azimuths, weather priors; `truceline.locate.solver`),
+s² the locator's variance factor at the acoustic minimum (Jordan-Sverdrup, as in its
+covariance), p_r and C_r the radar's origin and covariance. For a linear model Δχ² is the
+squared Mahalanobis distance under the sum of the covariances (the linear gate); it is
+chi-square with 3 degrees of freedom when the two are one shot, and is compared with the same
+`merge_sigma`². The minimum of the joint misfit is the fused origin, its covariance the inverse
+of the joint Gauss-Newton matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from truceline.config import LocateSettings
+from truceline.geo.projection import TangentPlane
+from truceline.locate.solver import Arrivals, SoundSpeed, misfit
+from truceline.records import Event, Observation, Sensor
+
+MAX_ITERATIONS = 40
+"""Levenberg-Marquardt iterations of one fit (from a start within a few hundred metres)."""
+STEP_TOLERANCE_M = 1e-3
+"""A fit has converged when its last step moved the origin less than this (m)."""
+
+ArrivalsOf = Callable[[Event], "tuple[Arrivals, SoundSpeed] | None"]
+"""An acoustic event's arrivals in the plane tangent at its origin, times relative to its
+origin time, and the speed of sound and wind it was located with; None if not known."""
+
+
+@dataclass(frozen=True)
+class JointFit:
+    """The result of fitting one acoustic event's arrivals with one radar origin."""
+
+    delta_chi2: float
+    """The rise of the misfit from the radar's origin as a prior (module docstring)."""
+    lon: float
+    lat: float
+    time_ns: int
+    covariance: NDArray[np.float64]
+    """3x3 covariance of (east m, north m, time s) of the joint origin."""
+
+
+def arrivals_from(
+    observations: Callable[[list[str]], Iterable[Observation]], sensors: Iterable[Sensor]
+) -> ArrivalsOf:
+    """An `ArrivalsOf` reading an event's evidence through `observations` (ids -> the
+    observations, e.g. from the store) and the acoustic sensors' places and timing sigmas."""
+    sites: Mapping[str, Sensor] = {s.id: s for s in sensors if s.kind == "acoustic"}
+
+    def of(event: Event) -> tuple[Arrivals, SoundSpeed] | None:
+        p = event.properties
+        if "sound_speed_mps" not in p:
+            return None
+        rows = []
+        for obs in observations(list(event.evidence)):
+            site = sites.get(obs.sensor)
+            if obs.kind != "acoustic" or site is None:
+                continue
+            f = obs.fields
+            rows.append(
+                (
+                    site.lon,
+                    site.lat,
+                    (obs.time_ns - event.time_ns) / 1e9,
+                    site.timing_sigma_s,
+                    float(f.get("azimuth_deg", math.nan)),
+                    float(f.get("azimuth_sigma_deg", math.nan)),
+                )
+            )
+        if len(rows) < 4:
+            return None
+        a = np.array(rows, dtype=float)
+        x, y = TangentPlane(event.origin.lon, event.origin.lat).forward(a[:, 0], a[:, 1])
+        arrivals = Arrivals(np.atleast_1d(x), np.atleast_1d(y), a[:, 2], a[:, 3], a[:, 4], a[:, 5])
+        wind = p.get("wind_mps") or (0.0, 0.0)
+        return arrivals, SoundSpeed(float(p["sound_speed_mps"]), float(wind[0]), float(wind[1]))
+
+    return of
+
+
+def joint_fit(
+    acoustic: Event,
+    radar: Event,
+    arrivals: Arrivals,
+    speed: SoundSpeed,
+    settings: LocateSettings,
+) -> JointFit | None:
+    """Fit `arrivals` (of `acoustic`, in the plane tangent at its origin, times relative to its
+    origin time) alone and with `radar`'s origin as a prior (module docstring); None if a fit
+    fails."""
+    weather = np.array([speed.wind_e_mps, speed.wind_n_mps, speed.c_mps])
+
+    def alone(theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return misfit(theta, arrivals, speed, settings)
+
+    plane = TangentPlane(acoustic.origin.lon, acoustic.origin.lat)
+    e, n = plane.forward(radar.origin.lon, radar.origin.lat)
+    p_r = np.array([e[0], n[0], (radar.time_ns - acoustic.time_ns) / 1e9])
+    # The arrivals alone, from the acoustic origin and from the radar's: where the misfit has
+    # two minima (a line of sensors and its mirror image), the lower one is its minimum.
+    theta_a, chi2_a = np.concatenate([np.zeros(3), weather]), math.inf
+    for start in (theta_a, np.concatenate([p_r, weather])):
+        theta, chi2, _ = _least_squares(alone, start)
+        if chi2 < chi2_a:
+            theta_a, chi2_a = theta, chi2
+    if not math.isfinite(chi2_a):
+        return None
+    n_rows = alone(theta_a)[0].size
+    dof = max(n_rows - theta_a.size, 0)
+    scale = math.sqrt((settings.prior_dof + chi2_a) / (settings.prior_dof + dof))
+    try:
+        root = np.linalg.cholesky(np.linalg.inv(np.asarray(radar.origin.covariance, float))).T
+    except np.linalg.LinAlgError:
+        return None
+    prior_jac = np.zeros((3, theta_a.size))
+    prior_jac[:, :3] = root
+
+    def joint(theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        r, jac = alone(theta)
+        return (
+            np.concatenate([r / scale, root @ (theta[:3] - p_r)]),
+            np.vstack([jac / scale, prior_jac]),
+        )
+
+    best = None
+    for start in (theta_a, np.concatenate([p_r, theta_a[3:]])):
+        theta, chi2, jac = _least_squares(joint, start.copy())
+        if math.isfinite(chi2) and (best is None or chi2 < best[1]):
+            best = (theta, chi2, jac)
+    if best is None:
+        return None
+    theta, chi2, jac = best
+    try:
+        cov = np.linalg.inv(jac.T @ jac)[:3, :3]
+    except np.linalg.LinAlgError:
+        return None
+    lon, lat = plane.inverse(theta[0], theta[1])
+    return JointFit(
+        delta_chi2=float(chi2 - chi2_a / scale**2),
+        lon=float(lon[0]),
+        lat=float(lat[0]),
+        time_ns=acoustic.time_ns + round(float(theta[2]) * 1e9),
+        covariance=0.5 * (cov + cov.T),
+    )
+
+
+def _least_squares(
+    fun: Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]],
+    theta: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
+    """Levenberg-Marquardt on the residuals `fun` returns with their Jacobian: (theta, sum of
+    squares, Jacobian) at the minimum found; the sum is infinite if no finite start."""
+    r, jac = fun(theta)
+    cost = float(r @ r)
+    if not math.isfinite(cost):
+        return theta, math.inf, jac
+    damping = 1e-3
+    for _ in range(MAX_ITERATIONS):
+        h = jac.T @ jac
+        g = jac.T @ r
+        try:
+            step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
+        except np.linalg.LinAlgError:
+            break
+        trial = theta + step
+        r2, jac2 = fun(trial)
+        cost2 = float(r2 @ r2)
+        if math.isfinite(cost2) and cost2 < cost:
+            theta, r, jac, cost = trial, r2, jac2, cost2
+            damping = max(damping / 10, 1e-9)
+            if math.hypot(step[0], step[1]) < STEP_TOLERANCE_M:
+                break
+        else:
+            damping *= 10
+            if damping > 1e8:
+                break
+    return theta, cost, jac
