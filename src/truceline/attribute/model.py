@@ -187,8 +187,9 @@ class Attributor:
             dist = self.agreement.distance_to_line_m(lon, lat)
             self._line_km = {e.id: float(d) / 1e3 for e, d in zip(shots, dist, strict=True)}
             cadence = self.classifier.cadence(shots, {e.id: p_launch(e) for e in shots})
+            weapons: dict[tuple[str, str], dict[str, Any]] = {}  # a pair's class, for both
             for e in shots:
-                out[e.id] = self._attribute_shot(e, areas, by_id, cadence)
+                out[e.id] = self._attribute_shot(e, areas, by_id, cadence, weapons)
         tracks = [e for e in events if e.type == "air-track"]
         for e in tracks:
             out[e.id] = self._attribute_track(e)
@@ -200,7 +201,10 @@ class Attributor:
         areas: Mapping[str, Mapping[str, float]],
         by_id: Mapping[str, Event],
         cadence: Mapping[str, Cadence] | None = None,
+        weapons: dict[tuple[str, str], dict[str, Any]] | None = None,
     ) -> Attribution:
+        """`weapons` keeps the weapon class of each (launch, impact) pair used, by their ids:
+        the same for both events of the pair, so it is computed once."""
         members = [event]
         partner = by_id.get(event.paired) if event.paired else None
         pair_used = False
@@ -210,7 +214,12 @@ class Attributor:
         pair = None
         if pair_used and partner is not None:
             pair = (event, partner) if event.time_ns <= partner.time_ns else (partner, event)
-        weapon = self.classifier.classify([(m, p_launch(m)) for m in members], pair, cadence)
+        key = (pair[0].id, pair[1].id) if pair is not None else None
+        weapon = None if key is None or weapons is None else weapons.get(key)
+        if weapon is None:
+            weapon = self.classifier.classify([(m, p_launch(m)) for m in members], pair, cadence)
+            if key is not None and weapons is not None:
+                weapons[key] = weapon
         line_km = max(self._line_km.get(m.id, 0.0) for m in members)
         factors = []
         totals = []
