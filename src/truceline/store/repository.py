@@ -805,20 +805,6 @@ def _sensor(row: Row[Any]) -> Sensor:
     )
 
 
-def _observation_row(observation: Observation, run_id: str | None) -> dict[str, Any]:
-    return {
-        "id": observation.id,
-        "kind": observation.kind,
-        "sensor": observation.sensor,
-        "time_ns": observation.time_ns,
-        "received_ns": observation.received_ns,
-        "raw": observation.raw,
-        "signature": observation.signature,
-        "fields": observation.fields,
-        "run_id": run_id,
-    }
-
-
 def _observation(row: Row[Any]) -> Observation:
     return Observation(
         id=row.id,
