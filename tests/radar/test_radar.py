@@ -530,3 +530,32 @@ def test_flights_of_one_rocket_agree_and_of_neighbouring_rounds_do_not():
     )
     assert np.all(same < 3.5**2)
     assert np.all(crossed > 6.0**2)  # the gate is `merge_sigma` 4.5
+
+
+def test_gate_distances_all_at_once_equal_the_per_pair_reference():
+    """`gate_distance2` (one tangent plane per event, every pair in one product and solve) gives
+    `_distance2` of each pair bit for bit, infinite where the summed covariance is singular."""
+    from dataclasses import replace
+
+    from truceline.radar.stage import GateOrigins, _distance2, gate_distance2
+
+    rng = np.random.default_rng(4)
+    events = []
+    for k in range(40):
+        a = rng.normal(size=(3, 3)) * (30.0, 30.0, 0.1)
+        cov = a @ a.T + np.diag([1.0, 1.0, 1e-4])
+        shot = _radar_shot(
+            f"RL-CB1-{k}", "CB1", 37.0 + rng.normal(0, 0.02), 48.0 + rng.normal(0, 0.02),
+            100.0 + rng.normal(0, 2.0),
+        )  # fmt: skip
+        origin = replace(shot.origin, covariance=tuple(map(tuple, cov)))
+        events.append(replace(shot, origin=origin))
+    zero = ((0.0,) * 3,) * 3
+    singular = [replace(e, origin=replace(e.origin, covariance=zero)) for e in events[:2]]
+    events += singular
+    origins = GateOrigins.of(events)
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(len(events)), np.arange(len(events))))
+    got = gate_distance2(origins, i, origins, j)
+    want = np.array([_distance2(events[p], events[q]) for p, q in zip(i, j, strict=True)])
+    assert np.isinf(want).sum() == 4  # the two singular events with each other
+    assert np.array_equal(got, want)

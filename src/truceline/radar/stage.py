@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.assign import assign
 from truceline.config import Settings
-from truceline.geo.projection import TangentPlane
+from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
 from truceline.radar.projectile import (
     Backtrack,
@@ -396,18 +396,18 @@ def merge(
     cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
     if not shots or not cands:
         return acoustic + (shots + others if standalone else others), 0
-    times = np.array([e.time_ns for e in cands], np.int64)
-    order = np.argsort(times)
-    times_sorted = times[order]
+    at, ct = GateOrigins.of(shots), GateOrigins.of(cands)
+    order = np.argsort(ct.time_ns)
+    times_sorted = ct.time_ns[order]
     window = round(window_s * 1e9)
-    pairs = []
-    for r in shots:
-        lo = np.searchsorted(times_sorted, r.time_ns - window)
-        hi = np.searchsorted(times_sorted, r.time_ns + window, side="right")
-        for k in order[lo:hi]:
-            d2 = _distance2(r, cands[k])
-            if d2 < merge_sigma**2:
-                pairs.append((d2, r.id, int(k)))
+    lo = np.searchsorted(times_sorted, at.time_ns - window)
+    hi = np.searchsorted(times_sorted, at.time_ns + window, side="right")
+    # Every (radar shot, candidate in its window), in the order of the shots, then of time.
+    ri = np.repeat(np.arange(len(shots)), hi - lo)
+    ki = order[_ranges(lo, hi)]
+    d2 = gate_distance2(at, ri, ct, ki)
+    near = np.flatnonzero(d2 < merge_sigma**2)
+    pairs = [(float(d2[q]), shots[ri[q]].id, int(ki[q])) for q in near]
     # One shot each way (the radars of one shot were joined above), as many pairs as the gates
     # allow, then the closest in place and time: the rounds of a salvo are tens of metres and
     # half a second apart, and taking the closest pair first can leave a round's radar shot
@@ -451,6 +451,63 @@ def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tup
     a = np.array([k for _, _, k in pairs])
     ks = assign(r, a, [c for c, _, _ in pairs])
     return [(int(r[k]), int(a[k])) for k in ks]
+
+
+def _ranges(lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The integers of each half-open range [lo[i], hi[i]), one range after another."""
+    counts = hi - lo
+    total = int(counts.sum())
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return (np.arange(total) + starts).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class GateOrigins:
+    """Events' origins as columns for the fusion gates: ECEF points on the ellipsoid (n, 3; m),
+    the east-north-up axes of each one's tangent plane (n, 3, 3, as `TangentPlane.rotation`),
+    times (ns) and (east, north, time) gate covariances (n, 3, 3, `_gate_covariance`)."""
+
+    ecef: NDArray[np.float64]
+    rotation: NDArray[np.float64]
+    time_ns: NDArray[np.int64]
+    covariance: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> GateOrigins:
+        lon = np.array([e.origin.lon for e in events], float)
+        lat = np.array([e.origin.lat for e in events], float)
+        cov = np.array([_gate_covariance(e) for e in events], float).reshape(-1, 3, 3)
+        return cls(
+            to_ecef(lon, lat) if lon.size else np.zeros((0, 3)),
+            enu_basis(lon, lat),
+            np.array([e.time_ns for e in events], np.int64),
+            cov,
+        )
+
+
+def gate_distance2(
+    a: GateOrigins, i: NDArray[np.int64], b: GateOrigins, j: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """`_distance2` of each pair (a[i[q]], b[j[q]]), all at once and bit for bit the same: `b`'s
+    offset in `a`'s tangent plane and time under the sum of their covariances, one pair per
+    matrix product and solve; infinite where that sum is singular."""
+    if i.size == 0:
+        return np.zeros(0)
+    diff = b.ecef[j] - a.ecef[i]
+    en = (diff[:, None, :] @ a.rotation[i, :2, :].transpose(0, 2, 1))[:, 0, :]
+    d = np.column_stack([en, (b.time_ns[j] - a.time_ns[i]) / 1e9])
+    c = a.covariance[i] + b.covariance[j]
+    try:
+        x = np.linalg.solve(c, d[:, :, None])
+    except np.linalg.LinAlgError:  # one singular sum: each pair on its own
+        out = np.empty(i.size)
+        for q in range(i.size):
+            try:
+                out[q] = float(d[q] @ np.linalg.solve(c[q], d[q]))
+            except np.linalg.LinAlgError:
+                out[q] = math.inf
+        return out
+    return (d[:, None, :] @ x)[:, 0, 0]
 
 
 def _distance2(a: Event, b: Event) -> float:
