@@ -559,3 +559,58 @@ def test_gate_distances_all_at_once_equal_the_per_pair_reference():
     want = np.array([_distance2(events[p], events[q]) for p, q in zip(i, j, strict=True)])
     assert np.isinf(want).sum() == 4  # the two singular events with each other
     assert np.array_equal(got, want)
+
+
+def test_flight_distances_all_at_once_equal_pair_by_pair():
+    """`_flight_distance2` (every pair's planes and solves together) gives, bit for bit, what
+    carrying each pair through its planes one at a time gives."""
+    from truceline.radar.projectile import propagate
+    from truceline.radar.stage import PROPAGATE_STEP_S, Flight, _flight_distance2
+
+    rng = np.random.default_rng(9)
+    flights = []
+    for k in range(30):
+        plane = TangentPlane(37.0 + rng.normal(0, 0.05), 48.0 + rng.normal(0, 0.05))
+        state = np.r_[rng.normal(0, 500, 2), 2000.0 + rng.normal(0, 100), rng.normal(0, 200, 3)]
+        a = rng.normal(size=(6, 6))
+        cov = a @ a.T + np.eye(6)
+        flights.append(Flight(plane, 10**9 * k + int(rng.integers(0, 10**9)), state, cov, 1e-4))
+    first, second = flights[:15], flights[15:]
+    got = _flight_distance2(first, second, "compiled")
+    for k, (f, g) in enumerate(zip(first, second, strict=True)):
+        dt = (g.reference_ns - f.reference_ns) / 1e9
+        moved = propagate(
+            f.state[None], np.array([f.drag_m2pkg]), np.array([[dt]]), PROPAGATE_STEP_S,
+            kernel="compiled",
+        )[0, 0]  # fmt: skip
+        lon, lat = f.plane.inverse(moved[0], moved[1])
+        e, n = g.plane.forward(lon, lat)
+        d = np.array([e[0], n[0], moved[2]]) - g.state[:3]
+        cf = f.covariance
+        carried = cf[:3, :3] + dt * (cf[:3, 3:] + cf[3:, :3]) + dt * dt * cf[3:, 3:]
+        want = float(d @ np.linalg.solve(carried + g.covariance[:3, :3], d))
+        assert got[k] == want
+
+
+def test_far_from_a_boundary_as_the_distance_of_every_point_says():
+    """`crossings._far` (exact distances only near the boundary) says what comparing every
+    point's `shapely.distance` with the margin says, also for points just inside and outside
+    the margin."""
+    import shapely
+
+    from truceline.radar.crossings import _far
+
+    rng = np.random.default_rng(10)
+    ring = np.column_stack(
+        [np.cos(np.linspace(0, 2 * np.pi, 2000)), np.sin(np.linspace(0, 6, 2000))]
+    )
+    boundary = shapely.Polygon(ring * 5000.0 * (1 + 0.05 * rng.random((2000, 1)))).boundary
+    x, y = rng.uniform(-6000, 6000, 3000), rng.uniform(-6000, 6000, 3000)
+    # Points within a few metres of the margin, off the boundary radially.
+    near = shapely.line_interpolate_point(boundary, rng.uniform(0, boundary.length, 200))
+    nx, ny = shapely.get_x(near), shapely.get_y(near)
+    scale = (150.0 + rng.choice([-1e-3, 1e-3], 200)) / np.hypot(nx, ny)
+    x, y = np.r_[x, nx * (1 + scale)], np.r_[y, ny * (1 + scale)]
+    want = shapely.distance(boundary, shapely.points(x, y)) >= 150.0
+    assert 0 < want.sum() < want.size
+    assert np.array_equal(_far(boundary, x, y, 150.0), want)

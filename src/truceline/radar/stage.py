@@ -28,7 +28,13 @@ from numpy.typing import NDArray
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.assign import assign
 from truceline.config import Settings
-from truceline.geo.projection import TangentPlane, enu_basis, to_ecef
+from truceline.geo.projection import (
+    TangentPlane,
+    enu_basis,
+    planes_forward,
+    planes_inverse,
+    to_ecef,
+)
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
 from truceline.radar.projectile import (
     Backtrack,
@@ -150,13 +156,26 @@ class RadarStage:
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
+        # Where every launch and impact point is, in one go (each in its track's plane).
+        ends = [
+            (bt.plane, point)
+            for bt in results
+            if bt is not None and bt.launch is not None
+            for point in (bt.launch, bt.impact)
+            if point is not None
+        ]
+        lon, lat = planes_inverse(
+            [plane for plane, _ in ends], [p.east_m for _, p in ends], [p.north_m for _, p in ends]
+        )
+        where = iter(zip(lon.tolist(), lat.tolist(), strict=True))
         flights: dict[str, Flight] = {}
         for obs, bt in zip(kept, results, strict=True):
             if bt is None or bt.launch is None:
                 self.counts.not_backtracked += 1
                 continue
             self.counts.backtracked += 1
-            made = self._shot_events(obs, bt, created_ns)
+            places = [next(where) for point in (bt.launch, bt.impact) if point is not None]
+            made = self._shot_events(obs, bt, places, created_ns)
             flight = Flight(bt.plane, bt.reference_ns, bt.state, bt.state_covariance, bt.drag_m2pkg)
             flights.update((e.id, flight) for e in made)
             events.extend(made)
@@ -176,7 +195,11 @@ class RadarStage:
         self.counts.joined = len(joined_id)
         return [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in events]
 
-    def _shot_events(self, obs: Observation, bt: Backtrack, created_ns: int) -> list[Event]:
+    def _shot_events(
+        self, obs: Observation, bt: Backtrack, places: list[tuple[float, float]], created_ns: int
+    ) -> list[Event]:
+        """The launch and impact events of one backtracked track; `places`: the (lon, lat) of
+        its launch point and of its impact point if it has one."""
         launch_id, impact_id = f"RL-{obs.id}", f"RI-{obs.id}"
         has_impact = (
             bt.impact is not None and bt.impact.ellipse95()[0] <= self.radar.max_impact_ellipse_m
@@ -188,19 +211,22 @@ class RadarStage:
             "class_chi2": dict(bt.class_chi2),
         }
         out = []
-        for kind, point, eid, evidence in (
-            ("launch", bt.launch, launch_id, (obs.id,)),
-            ("impact", bt.impact, impact_id, ()),
+        for (kind, point, eid, evidence), (lon, lat) in zip(
+            (
+                ("launch", bt.launch, launch_id, (obs.id,)),
+                ("impact", bt.impact, impact_id, ()),
+            ),
+            places,
+            strict=False,
         ):
             if point is None:
                 continue
             if kind == "impact" and point.ellipse95()[0] > self.radar.max_impact_ellipse_m:
                 continue  # too uncertain a prediction to place an impact
-            lon, lat = bt.plane.inverse(point.east_m, point.north_m)
             major, minor, az = point.ellipse95()
             origin = Origin(
-                lon=float(lon[0]),
-                lat=float(lat[0]),
+                lon=lon,
+                lat=lat,
                 time_ns=bt.reference_ns + round(point.time_s * 1e9),
                 ellipse95=Ellipse(major, minor, az),
                 covariance=tuple(tuple(float(v) for v in row) for row in point.covariance),
@@ -496,12 +522,17 @@ def gate_distance2(
     diff = b.ecef[j] - a.ecef[i]
     en = (diff[:, None, :] @ a.rotation[i, :2, :].transpose(0, 2, 1))[:, 0, :]
     d = np.column_stack([en, (b.time_ns[j] - a.time_ns[i]) / 1e9])
-    c = a.covariance[i] + b.covariance[j]
+    return _mahalanobis2(d, a.covariance[i] + b.covariance[j])
+
+
+def _mahalanobis2(d: NDArray[np.float64], c: NDArray[np.float64]) -> NDArray[np.float64]:
+    """d[q]ᵀ c[q]⁻¹ d[q] for each row q of d (m, 3) and c (m, 3, 3): one solve and product per
+    row, bit for bit those of a single row; infinite where c[q] is singular."""
     try:
         x = np.linalg.solve(c, d[:, :, None])
-    except np.linalg.LinAlgError:  # one singular sum: each pair on its own
-        out = np.empty(i.size)
-        for q in range(i.size):
+    except np.linalg.LinAlgError:  # one singular matrix: each row on its own
+        out = np.empty(d.shape[0])
+        for q in range(d.shape[0]):
             try:
                 out[q] = float(d[q] @ np.linalg.solve(c[q], d[q]))
             except np.linalg.LinAlgError:
@@ -569,21 +600,23 @@ def join_radar_shots(
     if len(shots) < 2:
         return shots, {}
     flights = flights or {}
-    times = np.array([e.time_ns for e in shots], np.int64)
-    order = np.argsort(times, kind="stable")
+    origins = GateOrigins.of(shots)
+    order = np.argsort(origins.time_ns, kind="stable")
     window = round(window_s * 1e9)
-    pairs = []
-    for pos, i in enumerate(order):
-        a = shots[i]
-        for j in order[pos + 1 :]:
-            b = shots[j]
-            if b.time_ns - a.time_ns > window:
-                break
-            if b.type != a.type or b.properties.get("radar") == a.properties.get("radar"):
-                continue
-            d2 = _distance2(a, b)
-            if d2 < merge_sigma**2:
-                pairs.append((d2, int(i), int(j)))
+    # Every pair (earlier, later in time order) within the window, of one type, two radars.
+    times = origins.time_ns[order]
+    pos = np.arange(len(shots))
+    hi = np.searchsorted(times, times + window, side="right")
+    first = np.repeat(pos, hi - pos - 1)
+    i, j = order[first], order[_ranges(pos + 1, hi)]
+    kinds, radar = np.empty(len(shots), object), np.empty(len(shots), object)
+    kinds[:] = [e.type for e in shots]
+    radar[:] = [e.properties.get("radar") for e in shots]
+    same = (kinds[i] == kinds[j]) & (radar[i] != radar[j])
+    i, j = i[same], j[same]
+    d2 = gate_distance2(origins, i, origins, j)
+    near = np.flatnonzero(d2 < merge_sigma**2)
+    pairs = [(float(d2[q]), int(i[q]), int(j[q])) for q in near]
     known = [
         k for k, (_, i, j) in enumerate(pairs) if shots[i].id in flights and shots[j].id in flights
     ]
@@ -631,6 +664,8 @@ def _flight_distance2(
     reference time: the first's state carried there by the ballistic model (its covariance by
     the linear motion over the gap, short against the flight), in the second's plane, under the
     sum of the two position covariances."""
+    if not first:
+        return np.zeros(0)
     states = np.array([f.state for f in first])
     gaps = np.array(
         [[(g.reference_ns - f.reference_ns) / 1e9] for f, g in zip(first, second, strict=True)]
@@ -638,19 +673,16 @@ def _flight_distance2(
     moved = propagate(
         states, np.array([f.drag_m2pkg for f in first]), gaps, PROPAGATE_STEP_S, kernel=kernel
     )[:, 0, :]
-    out = np.empty(len(first))
-    for k, (f, g) in enumerate(zip(first, second, strict=True)):
-        lon, lat = f.plane.inverse(moved[k, 0], moved[k, 1])
-        e, n = g.plane.forward(lon, lat)
-        d = np.array([e[0], n[0], moved[k, 2]]) - g.state[:3]
-        dt = gaps[k, 0]
-        cf = f.covariance
-        carried = cf[:3, :3] + dt * (cf[:3, 3:] + cf[3:, :3]) + dt * dt * cf[3:, 3:]
-        try:
-            out[k] = float(d @ np.linalg.solve(carried + g.covariance[:3, :3], d))
-        except np.linalg.LinAlgError:
-            out[k] = math.inf
-    return out
+    # The carried position on the ellipsoid below it, in the second's plane, all at once.
+    lon, lat = planes_inverse([f.plane for f in first], moved[:, 0], moved[:, 1])
+    e, n = planes_forward([g.plane for g in second], lon, lat)
+    g_state = np.array([g.state[:3] for g in second])
+    d = np.column_stack([e, n, moved[:, 2]]) - g_state
+    dt = gaps[:, :, None]
+    cf = np.array([f.covariance for f in first])
+    carried = cf[:, :3, :3] + dt * (cf[:, :3, 3:] + cf[:, 3:, :3]) + dt * dt * cf[:, 3:, 3:]
+    c = carried + np.array([g.covariance[:3, :3] for g in second])
+    return _mahalanobis2(d, c)
 
 
 def _radar_blocks(r: Event) -> list[dict]:
