@@ -532,11 +532,12 @@ def test_flights_of_one_rocket_agree_and_of_neighbouring_rounds_do_not():
     assert np.all(crossed > 6.0**2)  # the gate is `merge_sigma` 4.5
 
 
-def test_gate_distances_all_at_once_equal_the_per_pair_reference():
+def test_gate_distances_all_at_once_equal_the_per_pair_reference(monkeypatch):
     """`gate_distance2` (one tangent plane per event, every pair in one product and solve) gives
     `_distance2` of each pair bit for bit, infinite where the summed covariance is singular."""
     from dataclasses import replace
 
+    import truceline.radar.stage as stage
     from truceline.radar.stage import GateOrigins, _distance2, gate_distance2
 
     rng = np.random.default_rng(4)
@@ -559,6 +560,8 @@ def test_gate_distances_all_at_once_equal_the_per_pair_reference():
     want = np.array([_distance2(events[p], events[q]) for p, q in zip(i, j, strict=True)])
     assert np.isinf(want).sum() == 4  # the two singular events with each other
     assert np.array_equal(got, want)
+    monkeypatch.setattr(stage, "GATE_BLOCK", 7)  # in blocks
+    assert np.array_equal(gate_distance2(origins, i, origins, j), want)
 
 
 def test_flight_distances_all_at_once_equal_pair_by_pair():

@@ -487,6 +487,10 @@ def _ranges(lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.int64]:
     return (np.arange(total) + starts).astype(np.int64)
 
 
+GATE_BLOCK = 100_000
+"""Pairs gated together by `gate_distance2` (about 30 MB of work arrays)."""
+
+
 @dataclass(frozen=True)
 class GateOrigins:
     """Events' origins as columns for the fusion gates: ECEF points on the ellipsoid (n, 3; m),
@@ -516,7 +520,15 @@ def gate_distance2(
 ) -> NDArray[np.float64]:
     """`_distance2` of each pair (a[i[q]], b[j[q]]), all at once and bit for bit the same: `b`'s
     offset in `a`'s tangent plane and time under the sum of their covariances, one pair per
-    matrix product and solve; infinite where that sum is singular."""
+    matrix product and solve; infinite where that sum is singular. In blocks of `GATE_BLOCK`
+    pairs."""
+    if i.size > GATE_BLOCK:
+        return np.concatenate(
+            [
+                gate_distance2(a, i[k : k + GATE_BLOCK], b, j[k : k + GATE_BLOCK])
+                for k in range(0, i.size, GATE_BLOCK)
+            ]
+        )
     if i.size == 0:
         return np.zeros(0)
     diff = b.ecef[j] - a.ecef[i]
