@@ -143,3 +143,19 @@ def test_nothing_in_nothing_out_and_bad_input_is_refused():
         assign([0], [0], [np.inf])
     with pytest.raises(ValueError, match="non-negative"):
         assign([-1], [0], [0.0])
+
+
+def test_candidates_sharing_no_row_or_column_are_all_chosen_as_the_solver_would():
+    """The shortcut for candidates that share no row and no column (most of the air tracker's
+    rounds) chooses what the Hungarian algorithm chooses on them: every one."""
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 40):
+        rows = rng.permutation(3 * n)[:n]
+        cols = rng.permutation(3 * n)[:n]
+        cost = rng.normal(size=n)
+        ks = assign(rows, cols, cost)
+        _, r_inv = assign_module._rank(rows)
+        _, c_inv = assign_module._rank(cols)
+        solved = assign_module._hungarian(np.arange(n), r_inv, c_inv, n, n, cost)
+        assert ks.dtype == np.intp and np.array_equal(ks, np.arange(n))
+        assert np.array_equal(np.sort(solved), ks)

@@ -87,6 +87,8 @@ def assign(
         return np.zeros(0, np.intp)
     n_rows, r_inv = _rank(rows[cand])
     n_cols, c_inv = _rank(cols[cand])
+    if not shared and n_rows == n_cols == cand.size:
+        return cand.astype(np.intp)  # no two share a row or a column: every one is chosen
     if n_rows * n_cols <= min(SPLIT_CELLS, limit):
         chosen = [_hungarian(cand, r_inv, c_inv, n_rows, n_cols, c)]
     else:

@@ -121,3 +121,27 @@ def test_compass_point_boundaries(azimuth, expected):
 @given(k=st.integers(min_value=0, max_value=15), wobble=st.floats(min_value=-11.2, max_value=11.2))
 def test_compass_point_is_the_nearest_of_sixteen(k, wobble):
     assert compass_point(k * 22.5 + wobble) == COMPASS_16[k]
+
+
+def test_planes_made_together_and_points_one_per_plane_equal_one_at_a_time():
+    """`TangentPlane.many`, `planes_inverse` and `planes_forward` (one pyproj call for all) give
+    what the planes give one at a time, bit for bit."""
+    from truceline.geo.projection import TangentPlane, planes_forward, planes_inverse
+
+    rng = np.random.default_rng(8)
+    lon0, lat0 = 30 + 10 * rng.random(200), 45 + 6 * rng.random(200)
+    planes = TangentPlane.many(lon0, lat0)
+    for plane, a, b in zip(planes, lon0, lat0, strict=True):
+        one = TangentPlane(a, b)
+        assert (plane.lon0, plane.lat0) == (one.lon0, one.lat0)
+        assert np.array_equal(plane.origin, one.origin)
+        assert np.array_equal(plane.rotation, one.rotation)
+    east, north = rng.normal(0, 20_000, 200), rng.normal(0, 20_000, 200)
+    lon, lat = planes_inverse(planes, east, north)
+    e, n = planes_forward(planes, lon + 0.01, lat - 0.01)
+    for k, plane in enumerate(planes):
+        one_lon, one_lat = plane.inverse(east[k], north[k])
+        assert (lon[k], lat[k]) == (one_lon[0], one_lat[0])
+        one_e, one_n = plane.forward(lon[k] + 0.01, lat[k] - 0.01)
+        assert (e[k], n[k]) == (one_e[0], one_n[0])
+    assert TangentPlane.many([], []) == []

@@ -601,3 +601,85 @@ def test_flights_tracked_at_the_two_ends_of_a_long_flight_agree_either_way(seed)
     back = _flight_distance2([flights[1]], [flights[0]], "compiled")[0]
     assert there < 4.5**2 and back < 4.5**2
     assert abs(there - back) < 0.05 * there + 0.05
+
+
+def test_gate_distances_all_at_once_equal_the_per_pair_reference(monkeypatch):
+    """`gate_distance2` (one tangent plane per event, every pair in one product and solve) gives
+    `_distance2` of each pair bit for bit, infinite where the summed covariance is singular."""
+    from dataclasses import replace
+
+    import truceline.radar.stage as stage
+    from truceline.radar.stage import GateOrigins, _distance2, gate_distance2
+
+    rng = np.random.default_rng(4)
+    events = []
+    for k in range(40):
+        a = rng.normal(size=(3, 3)) * (30.0, 30.0, 0.1)
+        cov = a @ a.T + np.diag([1.0, 1.0, 1e-4])
+        shot = _radar_shot(
+            f"RL-CB1-{k}", "CB1", 37.0 + rng.normal(0, 0.02), 48.0 + rng.normal(0, 0.02),
+            100.0 + rng.normal(0, 2.0),
+        )  # fmt: skip
+        origin = replace(shot.origin, covariance=tuple(map(tuple, cov)))
+        events.append(replace(shot, origin=origin))
+    zero = ((0.0,) * 3,) * 3
+    singular = [replace(e, origin=replace(e.origin, covariance=zero)) for e in events[:2]]
+    events += singular
+    origins = GateOrigins.of(events)
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(len(events)), np.arange(len(events))))
+    got = gate_distance2(origins, i, origins, j)
+    want = np.array([_distance2(events[p], events[q]) for p, q in zip(i, j, strict=True)])
+    assert np.isinf(want).sum() == 4  # the two singular events with each other
+    assert np.array_equal(got, want)
+    monkeypatch.setattr(stage, "GATE_BLOCK", 7)  # in blocks
+    assert np.array_equal(gate_distance2(origins, i, origins, j), want)
+
+
+def test_flight_distances_all_at_once_equal_pair_by_pair():
+    """`_flight_distance2` (every pair's planes and solves together) gives, bit for bit, what
+    carrying each pair through its planes one at a time gives."""
+    from truceline.radar.stage import Flight, _carry, _flight_distance2
+
+    rng = np.random.default_rng(9)
+    flights = []
+    for k in range(30):
+        plane = TangentPlane(37.0 + rng.normal(0, 0.05), 48.0 + rng.normal(0, 0.05))
+        state = np.r_[rng.normal(0, 500, 2), 2000.0 + rng.normal(0, 100), rng.normal(0, 200, 3)]
+        a = rng.normal(size=(6, 6))
+        cov = a @ a.T + np.eye(6)
+        flights.append(Flight(plane, 10**9 * k + int(rng.integers(0, 10**9)), state, cov, 1e-4))
+    first, second = flights[:15], flights[15:]
+    got = _flight_distance2(first, second, "compiled")
+    for k, (f, g) in enumerate(zip(first, second, strict=True)):
+        half = (g.reference_ns - f.reference_ns) / 2e9  # each carried half the gap
+        a, cov_a = _carry([f], np.array([half]), "compiled")
+        b, cov_b = _carry([g], np.array([-half]), "compiled")
+        lon, lat = f.plane.inverse(a[0, 0], a[0, 1])
+        e, n = g.plane.forward(lon, lat)
+        d = np.array([e[0], n[0], a[0, 2]]) - b[0, :3]
+        want = float(d @ np.linalg.solve(cov_a[0] + cov_b[0], d))
+        assert got[k] == want
+
+
+def test_far_from_a_boundary_as_the_distance_of_every_point_says():
+    """`crossings._far` (exact distances only near the boundary) says what comparing every
+    point's `shapely.distance` with the margin says, also for points just inside and outside
+    the margin."""
+    import shapely
+
+    from truceline.radar.crossings import _far
+
+    rng = np.random.default_rng(10)
+    ring = np.column_stack(
+        [np.cos(np.linspace(0, 2 * np.pi, 2000)), np.sin(np.linspace(0, 6, 2000))]
+    )
+    boundary = shapely.Polygon(ring * 5000.0 * (1 + 0.05 * rng.random((2000, 1)))).boundary
+    x, y = rng.uniform(-6000, 6000, 3000), rng.uniform(-6000, 6000, 3000)
+    # Points within a few metres of the margin, off the boundary radially.
+    near = shapely.line_interpolate_point(boundary, rng.uniform(0, boundary.length, 200))
+    nx, ny = shapely.get_x(near), shapely.get_y(near)
+    scale = (150.0 + rng.choice([-1e-3, 1e-3], 200)) / np.hypot(nx, ny)
+    x, y = np.r_[x, nx * (1 + scale)], np.r_[y, ny * (1 + scale)]
+    want = shapely.distance(boundary, shapely.points(x, y)) >= 150.0
+    assert 0 < want.sum() < want.size
+    assert np.array_equal(_far(boundary, x, y, 150.0), want)

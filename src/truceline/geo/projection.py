@@ -7,6 +7,7 @@ accurate to nanometres), never from a spherical approximation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -200,6 +201,23 @@ class TangentPlane:
         self.rotation = enu_basis(self.lon0, self.lat0)[0]
         self.origin = to_ecef(self.lon0, self.lat0)[0]
 
+    @classmethod
+    def many(cls, lon0: ArrayLike, lat0: ArrayLike) -> list[TangentPlane]:
+        """Planes tangent at each of many points (degrees), made together: one pyproj call for
+        all, the same planes as one at a time."""
+        lon = np.atleast_1d(np.asarray(lon0, float))
+        lat = np.atleast_1d(np.asarray(lat0, float))
+        if lon.size == 0:
+            return []
+        rotation, origin = enu_basis(lon, lat), to_ecef(lon, lat)
+        out = []
+        for k in range(lon.size):
+            plane = cls.__new__(cls)
+            plane.lon0, plane.lat0 = float(lon[k]), float(lat[k])
+            plane.rotation, plane.origin = rotation[k], origin[k]
+            out.append(plane)
+        return out
+
     def from_ecef(
         self, ecef: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -226,3 +244,34 @@ class TangentPlane:
         """East, north (m) to WGS 84 degrees."""
         lon, lat, _ = from_ecef(self.to_ecef(east_m, north_m))
         return lon, lat
+
+
+def planes_inverse(
+    planes: Sequence[TangentPlane], east_m: ArrayLike, north_m: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`planes[q].inverse(east_m[q], north_m[q])` for every q at once (one point per plane; one
+    pyproj call, one product per point, the same values bit for bit)."""
+    e = np.atleast_1d(np.asarray(east_m, float))
+    n = np.atleast_1d(np.asarray(north_m, float))
+    if e.size == 0:
+        return np.zeros(0), np.zeros(0)
+    origin = np.array([p.origin for p in planes])
+    rotation = np.array([p.rotation for p in planes])
+    enu = np.column_stack([e, n, -(e * e + n * n) / (2 * 6_371_000.0)])
+    lon, lat, _ = from_ecef(origin + (enu[:, None, :] @ rotation)[:, 0, :])
+    return lon, lat
+
+
+def planes_forward(
+    planes: Sequence[TangentPlane], lon: ArrayLike, lat: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`planes[q].forward(lon[q], lat[q])` for every q at once (one point per plane; one pyproj
+    call, one product per point, the same values bit for bit)."""
+    lon_a = np.atleast_1d(np.asarray(lon, float))
+    if lon_a.size == 0:
+        return np.zeros(0), np.zeros(0)
+    origin = np.array([p.origin for p in planes])
+    rotation = np.array([p.rotation for p in planes])
+    diff = to_ecef(lon_a, lat) - origin
+    en = (diff[:, None, :] @ rotation[:, :2, :].transpose(0, 2, 1))[:, 0, :]
+    return en[:, 0], en[:, 1]

@@ -56,6 +56,26 @@ def _cross_point(
     return float(shapely.get_x(p)), float(shapely.get_y(p)), round(when)
 
 
+NEAR_SLACK_M = 1.0
+"""`_far`: points farther than the margin plus this from a boundary by a prepared (indexed)
+within-distance test need no exact distance."""
+
+
+def _far(
+    boundary: shapely.Geometry, x: NDArray[np.float64], y: NDArray[np.float64], margin_m: float
+) -> NDArray[np.bool_]:
+    """Whether each point is at least `margin_m` from `boundary` (`shapely.distance`, exactly
+    as computed for every point): the distance is computed only for the points that an indexed
+    test finds within `margin_m` + `NEAR_SLACK_M`; a boundary of thousands of vertices costs
+    milliseconds per track otherwise."""
+    pts = shapely.points(x, y)
+    far = np.ones(x.shape, bool)
+    shapely.prepare(boundary)
+    near = np.flatnonzero(shapely.dwithin(boundary, pts, margin_m + NEAR_SLACK_M))
+    far[near] = shapely.distance(boundary, pts[near]) >= margin_m
+    return far
+
+
 def sides(agreement: Agreement, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray:
     """The party whose control area holds each point (`NO_PARTY` outside every area)."""
     out = np.full(x.shape, NO_PARTY, dtype=object)
@@ -75,7 +95,7 @@ def line_crossings(
     if x.size < 2:
         return []
     line = agreement.line_local
-    far = shapely.distance(line, shapely.points(x, y)) >= margin_m
+    far = _far(line, x, y, margin_m)
     side = sides(agreement, x, y)
     decided = np.flatnonzero(far & (side != NO_PARTY))
     out = []
@@ -98,10 +118,9 @@ def zone_entries(
     out = []
     if x.size < 2:
         return out
-    pts = shapely.points(x, y)
     for zone_id, geom in zones_local.items():
         inside = shapely.contains_xy(geom, x, y)
-        far = shapely.distance(geom.boundary, pts) >= margin_m
+        far = _far(geom.boundary, x, y, margin_m)
         decided = np.flatnonzero(far)
         for a, b in itertools.pairwise(decided):
             if not inside[a] and inside[b]:

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from truceline.ballistics import G0_MPS2, STANDARD_ATMOSPHERE, Projectile
-from truceline.geo.projection import TangentPlane
+from truceline.geo.projection import TangentPlane, to_ecef
 from truceline.locate.solver import ellipse_axes
 from truceline.weapons import weapon_classes
 
@@ -433,20 +433,48 @@ class _Prepared:
     cands: tuple[tuple[str, float, float], ...]
 
 
-def _prepare(track: TrackPoints) -> _Prepared | None:
+def _prepare_all(tracks: Sequence[TrackPoints]) -> list[_Prepared | None]:
+    """`_prepare` of every track, the tangent planes and the points' ECEF coordinates computed
+    for all tracks together (the same values as one track at a time)."""
+    sorted_pts = []
+    for track in tracks:
+        n = len(track.times_ns)
+        if n < 2 or not track.sigma_m > 0:
+            sorted_pts.append(None)
+            continue
+        order = np.argsort(np.asarray(track.times_ns, np.int64), kind="stable")
+        lon = np.asarray(track.lon, float)[order]
+        lat = np.asarray(track.lat, float)[order]
+        sorted_pts.append((order, lon, lat))
+    live = [s for s in sorted_pts if s is not None]
+    if not live:
+        return [None] * len(tracks)
+    planes = iter(TangentPlane.many([s[1][0] for s in live], [s[2][0] for s in live]))
+    ecef = to_ecef(np.concatenate([s[1] for s in live]), np.concatenate([s[2] for s in live]))
+    out: list[_Prepared | None] = []
+    at = 0
+    for track, pts in zip(tracks, sorted_pts, strict=True):
+        if pts is None:
+            out.append(None)
+            continue
+        size = pts[1].size
+        out.append(_prepare(track, pts[0], next(planes), ecef[at : at + size]))
+        at += size
+    return out
+
+
+def _prepare(
+    track: TrackPoints, order: NDArray[np.int64], plane: TangentPlane, ecef: NDArray[np.float64]
+) -> _Prepared | None:
+    """One track's points in time order (`order`) in `plane` (tangent at its first point,
+    `ecef`: the points' ECEF coordinates in that order), and the fit's starting state."""
     n = len(track.times_ns)
-    if n < 2 or not track.sigma_m > 0:
-        return None
-    order = np.argsort(np.asarray(track.times_ns, np.int64), kind="stable")
     tns = np.asarray(track.times_ns, np.int64)[order]
     ref = int(tns[n // 2])
     t = (tns - ref) / 1e9
     if t[-1] - t[0] <= 0:
         return None
-    lon = np.asarray(track.lon, float)[order]
-    lat = np.asarray(track.lat, float)[order]
-    plane = TangentPlane(float(lon[0]), float(lat[0]))
-    e, nn = plane.forward(lon, lat)
+    e, nn = plane.from_ecef(ecef)
     xyz = np.column_stack([e, nn, np.asarray(track.alt_m, float)[order]])
     # Start: a quadratic (n >= 3) or straight fit in time, gravity pulled on the vertical.
     deg = 2 if n >= 3 else 1
@@ -469,7 +497,7 @@ def backtrack_many(
     """Fit and backtrack many tracks at once (every track against every candidate class of its
     radar class, in one batch); None for a track with fewer than 2 points or that no class
     fits. `kernel`: the integration, `compiled` (Numba) or `numpy` (the reference)."""
-    prepared = [_prepare(tr) for tr in tracks]
+    prepared = _prepare_all(tracks)
     live = [i for i, p in enumerate(prepared) if p is not None]
     out: list[Backtrack | None] = [None] * len(tracks)
     if not live:

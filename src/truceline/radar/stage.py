@@ -28,7 +28,13 @@ from numpy.typing import NDArray
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.assign import assign
 from truceline.config import LocateSettings, Settings
-from truceline.geo.projection import TangentPlane
+from truceline.geo.projection import (
+    TangentPlane,
+    enu_basis,
+    planes_forward,
+    planes_inverse,
+    to_ecef,
+)
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
 from truceline.radar.joint import ArrivalsOf, JointFit, joint_fit
 from truceline.radar.projectile import (
@@ -151,13 +157,26 @@ class RadarStage:
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
+        # Where every launch and impact point is, in one go (each in its track's plane).
+        ends = [
+            (bt.plane, point)
+            for bt in results
+            if bt is not None and bt.launch is not None
+            for point in (bt.launch, bt.impact)
+            if point is not None
+        ]
+        lon, lat = planes_inverse(
+            [plane for plane, _ in ends], [p.east_m for _, p in ends], [p.north_m for _, p in ends]
+        )
+        where = iter(zip(lon.tolist(), lat.tolist(), strict=True))
         flights: dict[str, Flight] = {}
         for obs, bt in zip(kept, results, strict=True):
             if bt is None or bt.launch is None:
                 self.counts.not_backtracked += 1
                 continue
             self.counts.backtracked += 1
-            made = self._shot_events(obs, bt, created_ns)
+            places = [next(where) for point in (bt.launch, bt.impact) if point is not None]
+            made = self._shot_events(obs, bt, places, created_ns)
             flight = Flight(bt.plane, bt.reference_ns, bt.state, bt.state_covariance, bt.drag_m2pkg)
             flights.update((e.id, flight) for e in made)
             events.extend(made)
@@ -177,7 +196,11 @@ class RadarStage:
         self.counts.joined = len(joined_id)
         return [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in events]
 
-    def _shot_events(self, obs: Observation, bt: Backtrack, created_ns: int) -> list[Event]:
+    def _shot_events(
+        self, obs: Observation, bt: Backtrack, places: list[tuple[float, float]], created_ns: int
+    ) -> list[Event]:
+        """The launch and impact events of one backtracked track; `places`: the (lon, lat) of
+        its launch point and of its impact point if it has one."""
         launch_id, impact_id = f"RL-{obs.id}", f"RI-{obs.id}"
         has_impact = (
             bt.impact is not None and bt.impact.ellipse95()[0] <= self.radar.max_impact_ellipse_m
@@ -189,19 +212,22 @@ class RadarStage:
             "class_chi2": dict(bt.class_chi2),
         }
         out = []
-        for kind, point, eid, evidence in (
-            ("launch", bt.launch, launch_id, (obs.id,)),
-            ("impact", bt.impact, impact_id, ()),
+        for (kind, point, eid, evidence), (lon, lat) in zip(
+            (
+                ("launch", bt.launch, launch_id, (obs.id,)),
+                ("impact", bt.impact, impact_id, ()),
+            ),
+            places,
+            strict=False,
         ):
             if point is None:
                 continue
             if kind == "impact" and point.ellipse95()[0] > self.radar.max_impact_ellipse_m:
                 continue  # too uncertain a prediction to place an impact
-            lon, lat = bt.plane.inverse(point.east_m, point.north_m)
             major, minor, az = point.ellipse95()
             origin = Origin(
-                lon=float(lon[0]),
-                lat=float(lat[0]),
+                lon=lon,
+                lat=lat,
                 time_ns=bt.reference_ns + round(point.time_s * 1e9),
                 ellipse95=Ellipse(major, minor, az),
                 covariance=tuple(tuple(float(v) for v in row) for row in point.covariance),
@@ -403,23 +429,28 @@ def merge(
     cands = [e for e in acoustic if e.type in ("launch", "impact") and e.origin.covariance]
     if not shots or not cands:
         return acoustic + (shots + others if standalone else others), 0
-    times = np.array([e.time_ns for e in cands], np.int64)
-    order = np.argsort(times)
-    times_sorted = times[order]
+    at, ct = GateOrigins.of(shots), GateOrigins.of(cands)
+    order = np.argsort(ct.time_ns)
+    times_sorted = ct.time_ns[order]
     var_sorted = _time_variance(cands)[order]
     var_r = _time_variance(shots)
-    pairs = []
-    for r, vr in zip(shots, var_r, strict=True):
-        # Searched within `window_s`, or as far as the gate can reach in time for this shot.
-        reach = search_window_s(window_s, merge_sigma, vr, float(var_sorted.max()))
-        lo = np.searchsorted(times_sorted, r.time_ns - round(reach * 1e9))
-        hi = np.searchsorted(times_sorted, r.time_ns + round(reach * 1e9), side="right")
-        dt = np.abs(times_sorted[lo:hi] - r.time_ns) / 1e9
-        near = in_time_reach(dt, window_s, merge_sigma, vr + var_sorted[lo:hi])
-        for k in order[lo:hi][near]:
-            d2 = _distance2(r, cands[k])
-            if d2 < merge_sigma**2:
-                pairs.append((d2, r.id, int(k)))
+    # Each shot's candidates: within `window_s`, or as far as the gate can reach in time for it.
+    var_max = float(var_sorted.max())
+    reach = np.array(
+        [round(search_window_s(window_s, merge_sigma, vr, var_max) * 1e9) for vr in var_r],
+        np.int64,
+    )
+    lo = np.searchsorted(times_sorted, at.time_ns - reach)
+    hi = np.searchsorted(times_sorted, at.time_ns + reach, side="right")
+    # Every (radar shot, candidate in its reach), in the order of the shots, then of time.
+    ri = np.repeat(np.arange(len(shots)), hi - lo)
+    sorted_k = _ranges(lo, hi)
+    dt = (times_sorted[sorted_k] - at.time_ns[ri]) / 1e9
+    near_t = in_time_reach(dt, window_s, merge_sigma, var_r[ri] + var_sorted[sorted_k])
+    ri, ki = ri[near_t], order[sorted_k[near_t]]
+    d2 = gate_distance2(at, ri, ct, ki)
+    near = np.flatnonzero(d2 < merge_sigma**2)
+    pairs = [(float(d2[q]), shots[ri[q]].id, int(ki[q])) for q in near]
     # One shot each way (the radars of one shot were joined above), as many pairs as the gates
     # allow, then the closest in place and time: the rounds of a salvo are tens of metres and
     # half a second apart, and taking the closest pair first can leave a round's radar shot
@@ -556,6 +587,80 @@ def _one_to_one(pairs: list[tuple[float, str, int]], ids: list[str]) -> list[tup
     return [(int(r[k]), int(a[k])) for k in ks]
 
 
+def _ranges(lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The integers of each half-open range [lo[i], hi[i]), one range after another."""
+    counts = hi - lo
+    total = int(counts.sum())
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return (np.arange(total) + starts).astype(np.int64)
+
+
+GATE_BLOCK = 100_000
+"""Pairs gated together by `gate_distance2` (about 30 MB of work arrays)."""
+
+
+@dataclass(frozen=True)
+class GateOrigins:
+    """Events' origins as columns for the fusion gates: ECEF points on the ellipsoid (n, 3; m),
+    the east-north-up axes of each one's tangent plane (n, 3, 3, as `TangentPlane.rotation`),
+    times (ns) and (east, north, time) gate covariances (n, 3, 3, `_gate_covariance`)."""
+
+    ecef: NDArray[np.float64]
+    rotation: NDArray[np.float64]
+    time_ns: NDArray[np.int64]
+    covariance: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> GateOrigins:
+        lon = np.array([e.origin.lon for e in events], float)
+        lat = np.array([e.origin.lat for e in events], float)
+        cov = np.array([_gate_covariance(e) for e in events], float).reshape(-1, 3, 3)
+        return cls(
+            to_ecef(lon, lat) if lon.size else np.zeros((0, 3)),
+            enu_basis(lon, lat),
+            np.array([e.time_ns for e in events], np.int64),
+            cov,
+        )
+
+
+def gate_distance2(
+    a: GateOrigins, i: NDArray[np.int64], b: GateOrigins, j: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """`_distance2` of each pair (a[i[q]], b[j[q]]), all at once and bit for bit the same: `b`'s
+    offset in `a`'s tangent plane and time under the sum of their covariances, one pair per
+    matrix product and solve; infinite where that sum is singular. In blocks of `GATE_BLOCK`
+    pairs."""
+    if i.size > GATE_BLOCK:
+        return np.concatenate(
+            [
+                gate_distance2(a, i[k : k + GATE_BLOCK], b, j[k : k + GATE_BLOCK])
+                for k in range(0, i.size, GATE_BLOCK)
+            ]
+        )
+    if i.size == 0:
+        return np.zeros(0)
+    diff = b.ecef[j] - a.ecef[i]
+    en = (diff[:, None, :] @ a.rotation[i, :2, :].transpose(0, 2, 1))[:, 0, :]
+    d = np.column_stack([en, (b.time_ns[j] - a.time_ns[i]) / 1e9])
+    return _mahalanobis2(d, a.covariance[i] + b.covariance[j])
+
+
+def _mahalanobis2(d: NDArray[np.float64], c: NDArray[np.float64]) -> NDArray[np.float64]:
+    """d[q]ᵀ c[q]⁻¹ d[q] for each row q of d (m, 3) and c (m, 3, 3): one solve and product per
+    row, bit for bit those of a single row; infinite where c[q] is singular."""
+    try:
+        x = np.linalg.solve(c, d[:, :, None])
+    except np.linalg.LinAlgError:  # one singular matrix: each row on its own
+        out = np.empty(d.shape[0])
+        for q in range(d.shape[0]):
+            try:
+                out[q] = float(d[q] @ np.linalg.solve(c[q], d[q]))
+            except np.linalg.LinAlgError:
+                out[q] = math.inf
+        return out
+    return (d[:, None, :] @ x)[:, 0, 0]
+
+
 def _distance2(a: Event, b: Event) -> float:
     """Squared Mahalanobis distance of two origins over (east, north, time) under the sum of
     their covariances; infinite when that sum is singular."""
@@ -615,27 +720,32 @@ def join_radar_shots(
     if len(shots) < 2:
         return shots, {}
     flights = flights or {}
-    times = np.array([e.time_ns for e in shots], np.int64)
-    order = np.argsort(times, kind="stable")
+    origins = GateOrigins.of(shots)
+    order = np.argsort(origins.time_ns, kind="stable")
     var = _time_variance(shots)
     var_max = float(var.max())
-    pairs = []
-    for pos, i in enumerate(order):
-        a = shots[i]
-        reach = round(search_window_s(window_s, merge_sigma, var[i], var_max) * 1e9)
-        for j in order[pos + 1 :]:
-            b = shots[j]
-            if b.time_ns - a.time_ns > reach:
-                break
-            if b.type != a.type or b.properties.get("radar") == a.properties.get("radar"):
-                continue
-            if not in_time_reach(
-                (b.time_ns - a.time_ns) / 1e9, window_s, merge_sigma, var[i] + var[j]
-            ):
-                continue
-            d2 = _distance2(a, b)
-            if d2 < merge_sigma**2:
-                pairs.append((d2, int(i), int(j)))
+    # Every pair (earlier, later in time order) within the time reach of the gate (`window_s`,
+    # or further for uncertain times), of one type, from two radars.
+    times = origins.time_ns[order]
+    reach = np.array(
+        [round(search_window_s(window_s, merge_sigma, v, var_max) * 1e9) for v in var[order]],
+        np.int64,
+    )
+    pos = np.arange(len(shots))
+    hi = np.searchsorted(times, times + reach, side="right")
+    first = np.repeat(pos, hi - pos - 1)
+    i, j = order[first], order[_ranges(pos + 1, hi)]
+    kinds, radar = np.empty(len(shots), object), np.empty(len(shots), object)
+    kinds[:] = [e.type for e in shots]
+    radar[:] = [e.properties.get("radar") for e in shots]
+    same = (kinds[i] == kinds[j]) & (radar[i] != radar[j])
+    i, j = i[same], j[same]
+    dt = (origins.time_ns[j] - origins.time_ns[i]) / 1e9
+    reachable = in_time_reach(dt, window_s, merge_sigma, var[i] + var[j])
+    i, j = i[reachable], j[reachable]
+    d2 = gate_distance2(origins, i, origins, j)
+    near = np.flatnonzero(d2 < merge_sigma**2)
+    pairs = [(float(d2[q]), int(i[q]), int(j[q])) for q in near]
     known = [
         k for k, (_, i, j) in enumerate(pairs) if shots[i].id in flights and shots[j].id in flights
     ]
@@ -684,22 +794,19 @@ def _flight_distance2(
     the linear motion over half the gap, short against the flight), the first's position in the
     second's plane, under the sum of the two carried position covariances. Meeting halfway
     keeps each carry (and the error of its linearisation) to half the gap and makes the test
-    symmetric in the two tracks."""
+    symmetric in the two tracks. All pairs at once (planes and solves together)."""
+    if not first:
+        return np.zeros(0)
     half = np.array(
         [(g.reference_ns - f.reference_ns) / 2e9 for f, g in zip(first, second, strict=True)]
     )
     a, cov_a = _carry(first, half, kernel)
     b, cov_b = _carry(second, -half, kernel)
-    out = np.empty(len(first))
-    for k, (f, g) in enumerate(zip(first, second, strict=True)):
-        lon, lat = f.plane.inverse(a[k, 0], a[k, 1])
-        e, n = g.plane.forward(lon, lat)
-        d = np.array([e[0], n[0], a[k, 2]]) - b[k, :3]
-        try:
-            out[k] = float(d @ np.linalg.solve(cov_a[k] + cov_b[k], d))
-        except np.linalg.LinAlgError:
-            out[k] = math.inf
-    return out
+    # The first's carried position on the ellipsoid below it, in the second's plane.
+    lon, lat = planes_inverse([f.plane for f in first], a[:, 0], a[:, 1])
+    e, n = planes_forward([g.plane for g in second], lon, lat)
+    d = np.column_stack([e, n, a[:, 2]]) - b[:, :3]
+    return _mahalanobis2(d, cov_a + cov_b)
 
 
 def _carry(

@@ -175,9 +175,14 @@ class GnnTracker:
         d2 = np.einsum("ni,nij,nj->n", nu, sinv, nu)
         return x, p, nu, s, sinv, d2
 
-    def _assign_round(self, batch: PlotBatch, free: NDArray[np.bool_]) -> int:
-        """Gate the free plots against all tracks, assign, update. Returns assignments made."""
-        idx = np.flatnonzero(free)
+    def _assign_round(
+        self, batch: PlotBatch, members: NDArray[np.int64], free: NDArray[np.bool_]
+    ) -> int:
+        """Gate the batch's free plots (`members`: its plots in ascending order; `free`, one
+        flag each, cleared as they are taken) against all tracks, assign, update. Returns
+        assignments made."""
+        at = np.flatnonzero(free)
+        idx = members[at]
         n_tracks = self.x.shape[0]
         if idx.size == 0 or n_tracks == 0:
             return 0
@@ -229,7 +234,7 @@ class GnnTracker:
             h.x.append(xn[k])
             h.p.append(self.p[tr[k]].copy())
             h.plots.append(int(pl[k]))
-        free[pl] = False
+        free[at[local[ks]]] = False
         self.counts["assigned"] += int(tr.size)
         return int(tr.size)
 
@@ -251,31 +256,41 @@ class GnnTracker:
             p[:, a, a] = v_var
         return x, p
 
-    def _initiate(self, batch: PlotBatch, free: NDArray[np.bool_]) -> None:
+    def _initiate(
+        self, batch: PlotBatch, members: NDArray[np.int64], free: NDArray[np.bool_]
+    ) -> None:
         """Start a tentative track from each group of free plots that may be one object: the
         same gate as for a plot and a track, on the difference of two plots (each with its own
-        sigma), plus how far the fastest reported velocity carries an object over the batch."""
-        idx = np.flatnonzero(free)
-        if idx.size == 0:
+        sigma), plus how far the fastest reported velocity carries an object over the batch.
+        (`members`, `free`: as for `_assign_round`.)"""
+        at = np.flatnonzero(free)
+        if at.size == 0:
             return
-        order = idx[np.argsort(batch.time_ns[idx], kind="stable")]
-        starters = order
+        idx = members[at]
+        by_time = np.argsort(batch.time_ns[idx], kind="stable")
+        order = idx[by_time]
+        starters, taken_at = order, at[by_time]
         if order.size > 1:
-            tree = cKDTree(batch.xyz[order])
             speed = np.linalg.norm(batch.velocity[order], axis=1)
             speed = speed[np.isfinite(speed)]
             span_s = (batch.time_ns[order[-1]] - batch.time_ns[order[0]]) / 1e9
             radius = np.sqrt(self.gate * 2) * float(batch.sigma_m[order].max()) + (
                 float(speed.max()) * span_s if speed.size else 0.0
             )
+            xyz = batch.xyz[order]
+            a, b = _within(xyz, np.full(order.size, radius), xyz)
+            # Each plot's neighbours within the radius (itself among them).
+            counts = np.bincount(a, minlength=order.size)
+            near = np.split(b[np.argsort(a, kind="stable")], np.cumsum(counts)[:-1])
             taken = np.zeros(order.size, bool)
             keep = []
-            for i, near in enumerate(tree.query_ball_point(batch.xyz[order], radius)):
+            for i in range(order.size):
                 if taken[i]:
                     continue
                 keep.append(i)
-                taken[near] = True
+                taken[near[i]] = True
             starters = order[np.asarray(keep, np.int64)]
+            taken_at = taken_at[np.asarray(keep, np.int64)]
         n = starters.size
         x, p = self._first_state(batch, starters)
         self.x = np.vstack([self.x, x])
@@ -287,7 +302,7 @@ class GnnTracker:
         for k in range(n):
             j = int(starters[k])
             self.histories.append(_History([int(batch.time_ns[j])], [x[k]], [p[k]], [j]))
-        free[starters] = False
+        free[taken_at] = False
         self.counts["initiated"] += n
 
     def _end_stale(self, now_ns: int, final: bool = False) -> None:
@@ -322,18 +337,18 @@ class GnnTracker:
         t = plots.time_ns[order]
         span = round(self.s.batch_s * 1e9)
         cuts = np.flatnonzero(np.diff((t - t[0]) // span)) + 1
-        free = np.ones(plots.size, bool)
         for chunk in np.split(order, cuts):
-            mask = np.zeros(plots.size, bool)
-            mask[chunk] = True
+            # The batch's plots in ascending order and which are still free: a round's work
+            # grows with the batch, not with all the plots.
+            members = np.sort(chunk)
+            free = np.ones(members.size, bool)
             self._end_stale(int(plots.time_ns[chunk].min()))
             for _ in range(3):
-                if not self._assign_round(plots, mask):
+                if not self._assign_round(plots, members, free):
                     break
-            if np.any(mask):
-                self._initiate(plots, mask)
-                self._assign_round(plots, mask)
-            free[chunk] = False
+            if np.any(free):
+                self._initiate(plots, members, free)
+                self._assign_round(plots, members, free)
         self._end_stale(int(t[-1]), final=True)
         if self.s.stitch_gap_s > 0 and len(self.finished) > 1:
             self.finished = self._stitch(plots, self.finished)
@@ -457,14 +472,26 @@ def smooth(number: int, h: _History, tracker: GnnTracker) -> AirTrack:
     if n > 1:
         dt = np.diff(t) / 1e9
         f = transition(dt)
+        ft = f.transpose(0, 2, 1)
         q = process_noise(dt, tracker.q_h, tracker.q_v)
+        # The predictions and gains hang on the filtered states alone: all steps at once (one
+        # product and inverse per step, the same values as step by step).
+        xp = (f @ x[:-1, :, None])[:, :, 0]
+        pp = f @ p[:-1] @ ft + q
+        usable = np.ones(n - 1, bool)
+        try:
+            gain = p[:-1] @ ft @ np.linalg.inv(pp)
+        except np.linalg.LinAlgError:  # a singular prediction: that step is not smoothed
+            gain = np.full_like(pp, np.nan)
+            for k in range(n - 1):
+                try:
+                    gain[k] = p[k] @ ft[k] @ np.linalg.inv(pp[k])
+                except np.linalg.LinAlgError:
+                    usable[k] = False
         for k in range(n - 2, -1, -1):
-            xp = f[k] @ x[k]
-            pp = f[k] @ p[k] @ f[k].T + q[k]
-            try:
-                c = p[k] @ f[k].T @ np.linalg.inv(pp)
-            except np.linalg.LinAlgError:
+            if not usable[k]:
                 continue
-            xs[k] = x[k] + c @ (xs[k + 1] - xp)
-            ps[k] = p[k] + c @ (ps[k + 1] - pp) @ c.T
+            c = gain[k]
+            xs[k] = x[k] + c @ (xs[k + 1] - xp[k])
+            ps[k] = p[k] + c @ (ps[k + 1] - pp[k]) @ c.T
     return AirTrack(number, t, xs, ps, list(h.plots))
