@@ -172,10 +172,10 @@ def mixture(
     total = np.bincount(pos, weights=w, minlength=det.size)
     p = w / (1.0 + total[pos])
     # fewer arrivals: a wider solution (a swap has the same sensors' geometry)
-    widen = np.where(drop[:, None, None], (unscaled - unscaled_0) * base.scale2, 0.0)
-    out = np.array(cov, dtype=float) + np.einsum("h,hi,hk->ik", p, shifts, shifts)
-    out += np.einsum("h,hik->ik", p, widen)
-    p_taken = float(np.prod(1.0 / (1.0 + total[np.unique(pos)])))
+    p_drop = np.where(drop, p, 0.0)
+    widen = (np.tensordot(p_drop, unscaled, 1) - p_drop.sum() * unscaled_0) * base.scale2
+    out = np.array(cov, dtype=float) + (shifts.T * p) @ shifts + widen
+    p_taken = float(np.exp(-np.log1p(total).sum()))
     out = (out + out.T) / 2
     return Ambiguity(out, n_hyp, p_taken, relocations)
 
