@@ -75,9 +75,10 @@ def mixture(
 ) -> Ambiguity:
     """The mixture covariance of an event with detections `det` (global indices), located near
     the centre of `projection` at origin time `tau_s` with the weather prior `speed`, whose
-    locator covariance is `cov` (3x3, x_m, y_m, tau_s). `method`: each hypothesis solved by one
-    Gauss-Newton step from the event's solution (`linearised`), or relocated (`exact`, the
-    reference the tests compare with)."""
+    locator covariance is `cov` (3x3, x_m, y_m, tau_s). `method`: each hypothesis solved by a
+    linear update from the taken set's solution, relocated where the check fails (`linearised`,
+    `ambiguity_linear_tolerance`), or every one relocated (`exact`, the reference the tests
+    and the benchmark compare with)."""
     s = assoc.s
     det = np.asarray(det, dtype=np.int64)
     unchanged = Ambiguity(np.array(cov, dtype=float), 0, 1.0, 0)
@@ -189,14 +190,14 @@ def linearised(
     t_new: F64,
     kernel: Literal["compiled", "numpy"] = "compiled",
 ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_], float, F64]:
-    """Each hypothesis solved by one Gauss-Newton step from the solution `theta0` = (x_m, y_m,
-    tau_s, w_e, w_n, c) of `arr` (weather prior `speed`): arrival `pos[h]` takes time
-    `t_new[h]` (s), or is left out where NaN (its azimuth too). The step uses the locator's
-    Huber weights of the changed residuals at theta0. Returns per hypothesis the shift of (x_m,
-    y_m, tau_s), chi^2 at the stepped solution (residuals to first order), the unscaled (x, y,
-    tau) covariance (J^T J)^-1 block at theta0, and whether the step was solvable; then chi^2
-    and that covariance of the taken set. `kernel`: compiled (`associate.kernel`) or the NumPy
-    reference."""
+    """Each hypothesis solved linearly about the solution `theta0` = (x_m, y_m, tau_s, w_e,
+    w_n, c) of `arr` (weather prior `speed`): arrival `pos[h]` takes time `t_new[h]` (s), or is
+    left out where NaN (its azimuth too). The Jacobian is held at theta0 and the locator's
+    Huber weights are iterated to their fixed point (docs/methods.md, Association, step 7).
+    Returns per hypothesis the shift of (x_m, y_m, tau_s), chi^2 at the shifted solution to
+    first order and by the model (its time residuals recomputed there), the unscaled (x, y, tau)
+    block of (J^T J)^-1, and whether it was solvable; then chi^2 and that covariance of the
+    taken set. `kernel`: compiled (`associate.kernel`) or the NumPy reference."""
     r, jac = misfit(theta0, arr, speed, settings)
     n, m, n_h = arr.n, r.size, pos.size
     sigma_t = -1.0 / jac[:n, 2]
