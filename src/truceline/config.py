@@ -320,6 +320,14 @@ class AssociateSettings(Section):
         unit="odds",
         gt=0,
     )
+    ambiguity_linear_tolerance: float = setting(
+        0.1,
+        "Each hypothesis is solved by a linear update from the event's solution; where the "
+        "model's chi-square at the updated origin differs from the linear prediction by more "
+        "than this, it is relocated instead (0: relocate every hypothesis).",
+        unit="chi-square",
+        ge=0,
+    )
     relocate_growth: float = setting(
         0.3,
         "An open event is relocated when its detections have grown by this fraction.",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from truceline.associate import ambiguity as amb
 from truceline.associate.acoustic import AcousticAssociator
 from truceline.associate.network import AcousticNetwork
 from truceline.config import AssociateSettings
@@ -110,3 +112,80 @@ def test_off_reports_the_locators_solution():
     assoc, ev = _event(0.02, ambiguity=False)
     reported, ambiguity = assoc.reported(ev)
     assert ambiguity is None and reported is ev.solution
+
+
+def _hypotheses(assoc, ev):
+    """The event's arrivals, its solution (no outlier removal, as the mixture locates) and a set
+    of hypotheses: each arrival left out in turn, the nearest sensor's other detection taken
+    instead of the one taken, and two arrivals moved by 2 and 3 sigma."""
+    det = np.asarray(ev.det)
+    arr = assoc._arrivals(det, ev.projection)
+    settings = assoc.locator.model_copy(update={"max_outliers": 0})
+    base = locate(arr, ev.speed, (0.0, 0.0, ev.tau_s), settings)
+    assert base is not None and base.n_used == arr.n
+    other = int(np.flatnonzero(assoc.obs_id.v == "other")[0])
+    at_sensor = np.flatnonzero(assoc.sensor.v == assoc.sensor.v[other])  # its two detections
+    at = int(np.flatnonzero(np.isin(det, at_sensor))[0])
+    alternative = at_sensor[at_sensor != det[at]][0]
+    pos = np.concatenate([np.arange(arr.n), [at, 0, 1]])
+    t_new = np.concatenate(
+        [np.full(arr.n, np.nan), [assoc.t.v[alternative], arr.t_s[0] + 0.02, arr.t_s[1] - 0.03]]
+    )
+    wind = (base.speed.wind_e_mps, base.speed.wind_n_mps)
+    theta0 = np.array([base.x_m, base.y_m, base.tau_s, *wind, base.speed.c_mps])
+    return arr, base, theta0, settings, pos, t_new
+
+
+def test_the_linearised_update_agrees_with_relocating_each_hypothesis():
+    assoc, ev = _event(0.02)
+    arr, base, theta0, settings, pos, t_new = _hypotheses(assoc, ev)
+    shifts, chi2, chi2_model, unscaled, ok, chi2_0, unscaled_0 = amb.linearised(
+        arr, ev.speed, theta0, settings, pos, t_new
+    )
+    e_shifts, e_chi2, e_unscaled, e_ok = amb._relocated(arr, ev.speed, base, settings, pos, t_new)
+    assert ok.all() and e_ok.all()
+    # the hypotheses move the origin: metres for the swaps, less for leaving a sensor out
+    assert np.hypot(*e_shifts[arr.n :, :2].T).min() > 0.5
+    miss = np.hypot(*(shifts - e_shifts)[:, :2].T)
+    # within 1% and the solvers' stopping tolerance (0.01 m)
+    assert (miss <= 0.01 * np.hypot(*e_shifts[:, :2].T) + 0.01).all()
+    np.testing.assert_allclose(chi2 - chi2_0, e_chi2 - base.chi2, atol=0.01)
+    np.testing.assert_allclose(chi2_model, chi2, atol=0.01)  # the linearisation is trusted
+    ldet = np.linalg.slogdet(unscaled)[1] - np.linalg.slogdet(unscaled_0)[1]
+    e_ldet = np.linalg.slogdet(e_unscaled)[1] - np.linalg.slogdet(base.cov / base.scale2)[1]
+    np.testing.assert_allclose(ldet, e_ldet, atol=0.01)
+    assert (ldet[: arr.n] > 0).all()  # one arrival fewer: a wider solution
+
+
+def test_the_compiled_linearised_update_gives_the_numpy_references_results():
+    assoc, ev = _event(0.02)
+    arr, _, theta0, settings, pos, t_new = _hypotheses(assoc, ev)
+    compiled = amb.linearised(arr, ev.speed, theta0, settings, pos, t_new, kernel="compiled")
+    reference = amb.linearised(arr, ev.speed, theta0, settings, pos, t_new, kernel="numpy")
+    np.testing.assert_array_equal(compiled[4], reference[4])
+    # the same fixed point, each stopping within the locator's tolerance (0.01 m)
+    np.testing.assert_allclose(compiled[0], reference[0], atol=0.01)
+    for a, b in zip(compiled[1:4], reference[1:4], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-3)
+
+
+def test_the_mixture_by_linear_update_matches_the_one_by_relocation():
+    assoc, ev = _event(0.02)
+    args = (np.asarray(ev.det), ev.projection, ev.speed, ev.tau_s, ev.solution.cov)
+    linear = amb.mixture(assoc, *args)
+    exact = amb.mixture(assoc, *args, method="exact")
+    assert exact.hypotheses >= 1 and linear.hypotheses == exact.hypotheses
+    assert linear.relocations == 1 < exact.relocations  # only the taken set was located
+    np.testing.assert_allclose(linear.cov, exact.cov, rtol=0.02)
+    assert linear.p_taken == pytest.approx(exact.p_taken, rel=0.02)
+
+
+def test_hypotheses_the_linearisation_does_not_fit_are_relocated():
+    assoc, ev = _event(0.02)
+    args = (np.asarray(ev.det), ev.projection, ev.speed, ev.tau_s, ev.solution.cov)
+    exact = amb.mixture(assoc, *args, method="exact")
+    # with no tolerance every hypothesis fails the check, so all are relocated: the exact result
+    assoc.s = assoc.s.model_copy(update={"ambiguity_linear_tolerance": 0.0})
+    checked = amb.mixture(assoc, *args)
+    assert checked.relocations == exact.relocations
+    np.testing.assert_array_equal(checked.cov, exact.cov)

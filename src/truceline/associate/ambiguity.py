@@ -10,10 +10,13 @@ likely each is (probabilistic data association, Bar-Shalom & Tse 1975, per senso
 - at sensor j, the event took detection d_j; another detection a inside the gate (predicted
   arrival +- `attach_sigma` sigma, as when attaching) is the hypothesis "a is the source's and
   d_j another sound"; "neither is, the sensor missed it" is another;
-- each is relocated (the compiled locator, no outlier removal) and weighted against the taken
-  set by its marginal likelihood: exp(-(chi2_h - chi2_0) / 2) sqrt(det C_h / det C_0), times,
-  for leaving the sensor out, lambda_j (1 - P_j) / P_j sqrt(2 pi) sigma_j: the density of other
-  sounds at that sensor (lambda_j, its rate of other detections near the predicted arrival)
+- each is solved by a linear update from the taken set's solution (`linearised`: the changed
+  or deleted rows of the normal equations, the locator's Huber weights to their fixed point,
+  checked against the model's chi-square there and relocated where it departs by more than
+  `ambiguity_linear_tolerance`), and weighted against the taken set by its marginal
+  likelihood: exp(-(chi2_h - chi2_0) / 2) sqrt(det C_h / det C_0), times, for leaving the
+  sensor out, lambda_j (1 - P_j) / P_j sqrt(2 pi) sigma_j: the density of other sounds
+  at that sensor (lambda_j, its rate of other detections near the predicted arrival)
   against the density of the source's own arrival, and the odds that the sensor missed a sound
   it had chance P_j to hear (P_j the share of network sensors at about its distance from the
   origin that heard this event);
@@ -29,14 +32,15 @@ The reported origin and the event's detections are not changed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from truceline.associate.indices import KEY_STRIDE_S
+from truceline.config import LocateSettings
 from truceline.geo.projection import TangentPlane
-from truceline.locate.solver import Arrivals, SoundSpeed, locate
+from truceline.locate.solver import N_PARAMS, Arrivals, Solution, SoundSpeed, locate, misfit
 
 if TYPE_CHECKING:
     from truceline.associate.acoustic import AcousticAssociator
@@ -67,10 +71,14 @@ def mixture(
     speed: SoundSpeed,
     tau_s: float,
     cov: F64,
+    method: Literal["linear", "exact"] = "linear",
 ) -> Ambiguity:
     """The mixture covariance of an event with detections `det` (global indices), located near
     the centre of `projection` at origin time `tau_s` with the weather prior `speed`, whose
-    locator covariance is `cov` (3x3, x_m, y_m, tau_s)."""
+    locator covariance is `cov` (3x3, x_m, y_m, tau_s). `method`: each hypothesis solved by a
+    linear update from the taken set's solution, relocated where the check fails (`linearised`,
+    `ambiguity_linear_tolerance`), or every one relocated (`exact`, the reference the tests
+    and the benchmark compare with)."""
     s = assoc.s
     det = np.asarray(det, dtype=np.int64)
     unchanged = Ambiguity(np.array(cov, dtype=float), 0, 1.0, 0)
@@ -108,73 +116,193 @@ def mixture(
     p_heard = _detection_probability(assoc, projection, base.x_m, base.y_m, d, d)
     drop_prior = rate * (1 - p_heard) / p_heard * _SQRT_2PI * sigma
 
-    # Candidates with a first-order weight (no relocation), likeliest first.
+    # Candidates with a first-order weight (residuals at the solution), likeliest first; in
+    # ties, by sensor, then the detections in the gate in time order, then leaving it out.
     floor = s.ambiguity_min_weight / 10
-    cands: list[tuple[float, int, int]] = []  # (approximate weight, position j, detection or -1)
     t_all = assoc.t.v
-    for j in range(det.size):
-        for g in order[lo_gate[j] : hi_gate[j]]:
-            if g == det[j]:
-                continue
-            r_alt = (t_all[g] - predicted[j]) / sigma[j]
-            approx = float(np.exp(-(r_alt**2 - r[j] ** 2) / 2))
-            if approx >= floor:
-                cands.append((approx, j, int(g)))
-        approx = float(drop_prior[j] * np.exp(min(r[j] ** 2, 50.0) / 2))
-        if approx >= floor:
-            cands.append((approx, j, -1))
-    if not cands:
+    n_gate = hi_gate - lo_gate
+    j_swap = np.repeat(np.arange(det.size), n_gate)
+    within = np.arange(j_swap.size) - np.repeat(np.cumsum(n_gate) - n_gate, n_gate)
+    g_swap = order[lo_gate[j_swap] + within]
+    r_alt = (t_all[g_swap] - predicted[j_swap]) / sigma[j_swap]
+    approx_swap = np.exp(-(r_alt**2 - r[j_swap] ** 2) / 2)
+    approx_drop = drop_prior * np.exp(np.minimum(r**2, 50.0) / 2)
+    swap = (g_swap != det[j_swap]) & (approx_swap >= floor)
+    leave = approx_drop >= floor
+    pos = np.concatenate([j_swap[swap], np.flatnonzero(leave)])
+    if pos.size == 0:
         return replace(unchanged, relocations=relocations)
-    cands.sort(key=lambda c_: -c_[0])
-    cands = cands[: s.ambiguity_max_hypotheses]
+    g = np.concatenate([g_swap[swap], np.full(int(leave.sum()), -1)])
+    approx = np.concatenate([approx_swap[swap], approx_drop[leave]])
+    rank = np.concatenate([within[swap], n_gate[leave]])
+    sequence = np.lexsort((rank, pos))
+    chosen = sequence[np.argsort(-approx[sequence], kind="stable")][: s.ambiguity_max_hypotheses]
+    pos, g = pos[chosen], g[chosen]
+    t_new = np.where(g >= 0, t_all[g], np.nan)
 
-    unscaled0 = base.cov / base.scale2
-    logdet0 = np.linalg.slogdet(unscaled0)[1]
     x0 = np.array([base.x_m, base.y_m, base.tau_s])
-    # Per sensor: sum of weights, and sum of weighted increments.
-    weight_sum: dict[int, float] = {}
-    increments: dict[int, F64] = {}
-    n_hyp = 0
-    for _, j, g in cands:
-        if g < 0:
-            keep = np.ones(det.size, dtype=bool)
-            keep[j] = False
-            arr_h = arr.subset(keep)
-            prior = float(drop_prior[j])
-        else:
-            t_h = arr.t_s.copy()
-            t_h[j] = t_all[g]
-            arr_h = Arrivals(arr.x_m, arr.y_m, t_h, arr.sigma_s, arr.az_deg, arr.az_sigma_deg)
-            prior = 1.0
-        sol = locate(arr_h, speed, (base.x_m, base.y_m, base.tau_s), settings)
-        relocations += 1
-        if sol is None or not sol.converged or sol.n_used != arr_h.n:
-            continue
-        unscaled = sol.cov / sol.scale2
-        log_w = (
-            -(sol.chi2 - base.chi2) / 2
-            + (np.linalg.slogdet(unscaled)[1] - logdet0) / 2
-            + np.log(max(prior, 1e-300))
+    if method == "exact":
+        shifts, chi2, unscaled, ok = _relocated(arr, speed, base, settings, pos, t_new)
+        chi2_0, unscaled_0 = base.chi2, base.cov / base.scale2
+        relocations += pos.size
+    else:
+        theta0 = np.array([*x0, base.speed.wind_e_mps, base.speed.wind_n_mps, base.speed.c_mps])
+        shifts, chi2, chi2_model, unscaled, ok, chi2_0, unscaled_0 = linearised(
+            arr, speed, theta0, settings, pos, t_new
         )
-        w = float(np.exp(min(log_w, 50.0)))
-        if w < s.ambiguity_min_weight:
-            continue
-        n_hyp += 1
-        shift = np.array([sol.x_m, sol.y_m, sol.tau_s]) - x0
-        inc = np.outer(shift, shift)
-        if g < 0:  # fewer arrivals: a wider solution (a swap has the same sensors' geometry)
-            inc += (unscaled - unscaled0) * base.scale2
-        weight_sum[j] = weight_sum.get(j, 0.0) + w
-        increments[j] = increments.get(j, np.zeros((3, 3))) + w * inc
+        # Where the model's chi^2 at the stepped solution departs from the linear one, the
+        # linearisation is not trusted: few arrivals, a near-degenerate geometry.
+        gap = np.abs(np.subtract(chi2_model, chi2, out=np.zeros_like(chi2), where=ok))
+        redo = np.flatnonzero(gap > s.ambiguity_linear_tolerance)
+        if redo.size:
+            exact = _relocated(arr, speed, base, settings, pos[redo], t_new[redo])
+            shifts[redo], chi2[redo], unscaled[redo], ok[redo] = exact
+            relocations += redo.size
+    logdet = np.linalg.slogdet(unscaled)[1]
+    logdet_0 = float(np.linalg.slogdet(unscaled_0)[1])
+    drop = np.isnan(t_new)
+    prior = np.where(drop, drop_prior[pos], 1.0)
+    log_w = -(chi2 - chi2_0) / 2 + (logdet - logdet_0) / 2 + np.log(np.maximum(prior, 1e-300))
+    w = np.exp(np.minimum(log_w, 50.0))
+    kept = ok & (w >= s.ambiguity_min_weight)
+    n_hyp = int(kept.sum())
     if n_hyp == 0:
         return replace(unchanged, relocations=relocations)
-    out = np.array(cov, dtype=float)
-    p_taken = 1.0
-    for j, total in weight_sum.items():
-        out += increments[j] / (1.0 + total)
-        p_taken /= 1.0 + total
+    # Per sensor, the weights normalised with the taken detection's 1.
+    pos, w, shifts, drop, unscaled = pos[kept], w[kept], shifts[kept], drop[kept], unscaled[kept]
+    total = np.bincount(pos, weights=w, minlength=det.size)
+    p = w / (1.0 + total[pos])
+    # fewer arrivals: a wider solution (a swap has the same sensors' geometry)
+    p_drop = np.where(drop, p, 0.0)
+    widen = (np.tensordot(p_drop, unscaled, 1) - p_drop.sum() * unscaled_0) * base.scale2
+    out = np.array(cov, dtype=float) + (shifts.T * p) @ shifts + widen
+    p_taken = float(np.exp(-np.log1p(total).sum()))
     out = (out + out.T) / 2
     return Ambiguity(out, n_hyp, p_taken, relocations)
+
+
+def linearised(
+    arr: Arrivals,
+    speed: SoundSpeed,
+    theta0: F64,
+    settings: LocateSettings,
+    pos: NDArray[np.int64],
+    t_new: F64,
+    kernel: Literal["compiled", "numpy"] = "compiled",
+) -> tuple[F64, F64, F64, F64, NDArray[np.bool_], float, F64]:
+    """Each hypothesis solved linearly about the solution `theta0` = (x_m, y_m, tau_s, w_e,
+    w_n, c) of `arr` (weather prior `speed`): arrival `pos[h]` takes time `t_new[h]` (s), or is
+    left out where NaN (its azimuth too). The Jacobian is held at theta0 and the locator's
+    Huber weights are iterated to their fixed point (docs/methods.md, Association, step 7).
+    Returns per hypothesis the shift of (x_m, y_m, tau_s), chi^2 at the shifted solution to
+    first order and by the model (its time residuals recomputed there), the unscaled (x, y, tau)
+    block of (J^T J)^-1, and whether it was solvable; then chi^2 and that covariance of the
+    taken set. `kernel`: compiled (`associate.kernel`) or the NumPy reference."""
+    r, jac = misfit(theta0, arr, speed, settings)
+    n, m, n_h = arr.n, r.size, pos.size
+    sigma_t = -1.0 / jac[:n, 2]
+    has_az = np.isfinite(arr.az_deg) & np.isfinite(arr.az_sigma_deg)
+    az_row = np.full(n, -1, dtype=np.int64)
+    az_row[has_az] = n + np.arange(int(has_az.sum()))
+    drop = np.isnan(t_new)
+    unscaled_0 = np.linalg.inv(jac.T @ jac)[:3, :3]
+    if kernel == "compiled":
+        from truceline.associate.kernel import linearised_kernel
+
+        change = np.where(drop, np.nan, (t_new - arr.t_s[pos]) / sigma_t[pos])
+        shifts, chi2, chi2_model, unscaled, ok = linearised_kernel(
+            np.ascontiguousarray(jac), r, n, pos, change, np.where(drop, az_row[pos], -1),
+            settings.huber_k, settings.max_iterations, settings.tolerance_m, theta0,
+            arr.x_m, arr.y_m, arr.t_s, arr.sigma_s, settings.propagation_jitter_s_per_km * 1e-3,
+        )  # fmt: skip
+        unscaled[~ok] = np.eye(3)
+        return shifts, chi2, chi2_model, unscaled, ok, float(r @ r), unscaled_0
+    hs = np.arange(n_h)
+    res = np.broadcast_to(r, (n_h, m)).copy()
+    swap = ~drop
+    res[hs[swap], pos[swap]] += (t_new[swap] - arr.t_s[pos[swap]]) / sigma_t[pos[swap]]
+    keep = np.ones((n_h, m))
+    keep[hs[drop], pos[drop]] = 0.0
+    with_az = drop & (az_row[pos] >= 0)
+    keep[hs[with_az], az_row[pos[with_az]]] = 0.0
+    ok = keep[:, :n].sum(axis=1) >= 4  # the locator's fewest arrivals
+    unscaled = _inverse(np.einsum("hr,ri,rk->hik", keep, jac, jac), ok)[:, :3, :3]
+    # Huber's weights at the linearised residuals, iterated to their fixed point (as the
+    # locator's reweighting converges) with the Jacobian held at theta0.
+    k = settings.huber_k
+    step = np.zeros((n_h, N_PARAMS))
+    for _ in range(settings.max_iterations):
+        a = np.abs(res + step @ jac.T)
+        w = np.where(a <= k, 1.0, k / np.maximum(a, 1e-12)) * keep
+        normal = np.einsum("hr,ri,rk->hik", w, jac, jac)
+        new = -np.einsum("hik,hk->hi", _inverse(normal, ok), np.einsum("hr,ri,hr->hi", w, jac, res))
+        moved = np.hypot(*(new - step)[:, :2].T).max()
+        step = new
+        if moved < settings.tolerance_m:
+            break
+    res1 = res + step @ jac.T
+    chi2 = np.einsum("hr,hr->h", keep, res1 * res1)
+    # The model's time residuals at the stepped solutions (the other rows as linearised).
+    theta = theta0 + step
+    t_h = np.broadcast_to(arr.t_s, (n_h, n)).copy()
+    t_h[hs[swap], pos[swap]] = t_new[swap]
+    dx, dy = arr.x_m - theta[:, :1], arr.y_m - theta[:, 1:2]
+    d = np.maximum(np.hypot(dx, dy), 1e-3)
+    f = d * d / (theta[:, 5:6] * d + theta[:, 3:4] * dx + theta[:, 4:5] * dy)
+    sigma = np.sqrt(arr.sigma_s**2 + (settings.propagation_jitter_s_per_km * 1e-3 * d) ** 2)
+    r_t = (t_h - theta[:, 2:3] - f) / sigma
+    res1[:, :n] = r_t
+    chi2_model = np.einsum("hr,hr->h", keep, res1 * res1)
+    return step[:, :3], chi2, chi2_model, unscaled, ok, float(r @ r), unscaled_0
+
+
+def _inverse(normal: F64, ok: NDArray[np.bool_]) -> F64:
+    """Inverses of a stack of normal matrices (h, p, p); where not `ok`, or singular (`ok` is
+    then cleared), the identity."""
+    normal = normal.copy()
+    normal[~ok] = np.eye(normal.shape[-1])
+    try:
+        return np.linalg.inv(normal)
+    except np.linalg.LinAlgError:  # some hypothesis singular: one by one
+        out = np.broadcast_to(np.eye(normal.shape[-1]), normal.shape).copy()
+        for h in np.flatnonzero(ok):
+            try:
+                out[h] = np.linalg.inv(normal[h])
+            except np.linalg.LinAlgError:
+                ok[h] = False
+        return out
+
+
+def _relocated(
+    arr: Arrivals,
+    speed: SoundSpeed,
+    base: Solution,
+    settings: LocateSettings,
+    pos: NDArray[np.int64],
+    t_new: F64,
+) -> tuple[F64, F64, F64, NDArray[np.bool_]]:
+    """The same as `linearised`, each hypothesis relocated by the locator from `base`."""
+    n_h = pos.size
+    shifts, chi2 = np.zeros((n_h, 3)), np.full(n_h, np.inf)
+    unscaled = np.broadcast_to(base.cov / base.scale2, (n_h, 3, 3)).copy()
+    ok = np.zeros(n_h, dtype=bool)
+    for h in range(n_h):
+        if np.isnan(t_new[h]):
+            keep = np.ones(arr.n, dtype=bool)
+            keep[pos[h]] = False
+            arr_h = arr.subset(keep)
+        else:
+            t_h = arr.t_s.copy()
+            t_h[pos[h]] = t_new[h]
+            arr_h = Arrivals(arr.x_m, arr.y_m, t_h, arr.sigma_s, arr.az_deg, arr.az_sigma_deg)
+        sol = locate(arr_h, speed, (base.x_m, base.y_m, base.tau_s), settings)
+        if sol is None or not sol.converged or sol.n_used != arr_h.n:
+            continue
+        ok[h] = True
+        shifts[h] = (sol.x_m - base.x_m, sol.y_m - base.y_m, sol.tau_s - base.tau_s)
+        chi2[h] = sol.chi2
+        unscaled[h] = sol.cov / sol.scale2
+    return shifts, chi2, unscaled, ok
 
 
 def _detection_probability(

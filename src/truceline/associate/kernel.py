@@ -9,7 +9,9 @@ kept, because each chunk's earliest implied origin time anchors its windows, so 
 chosen windows and their times are exactly those of the reference;
 `tests/associate/test_stack.py` checks it. `consensus_kernel`: the consensus of the polar grid
 of trial origins; `component_labels`: connected components of the link graph
-(`tests/associate/test_kernel.py`).
+(`tests/associate/test_kernel.py`). `linearised_kernel`: association hypotheses solved linearly
+about an event's solution (`truceline.associate.ambiguity.linearised`,
+`tests/associate/test_ambiguity.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from truceline.locate.kernel import _solve6, _time_row
 
 # Implied origin times are first computed fast: sqrt(dx^2 + dy^2) for hypot, d^2 / (c d + w . dx)
 # for d / (c + w . dx / d), a multiplication by 1 / window for a division (division and hypot
@@ -206,3 +210,99 @@ def component_labels(n, a, b):
             count += 1
         labels[v] = label_of_root[r]
     return labels
+
+
+@njit(cache=True)
+def linearised_kernel(jac, r, n_times, pos, change, az_row, huber_k, max_it, tol, theta0, sx, sy,
+                      t, sig, jitter_s_per_m):  # fmt: skip
+    """Association hypotheses solved linearly about a solution (`ambiguity.linearised`, whose
+    NumPy form is the reference): rows `jac` (m x 6) and residuals `r` (m) of the taken set,
+    the first `n_times` of them the arrival times. Hypothesis h changes time row `pos[h]` by
+    `change[h]` (normalised), or, where `change[h]` is NaN, leaves it and azimuth row
+    `az_row[h]` (-1: none) out. Returns the shifts of (x, y, tau), chi^2 at the shifted
+    solution to first order and by the model (its time rows recomputed there, from the
+    arrivals' positions `sx`, `sy` (m), times `t` and timing sigmas `sig` (s) at `theta0` plus
+    the step), the (x, y, tau) block of the unweighted (J^T J)^-1 and whether solvable."""
+    m, n_h = r.size, pos.size
+    full = jac.T @ jac
+    shifts = np.zeros((n_h, 3))
+    chi2 = np.full(n_h, np.inf)
+    chi2_model = np.full(n_h, np.inf)
+    row = np.empty(6)
+    unscaled = np.zeros((n_h, 3, 3))
+    ok = np.zeros(n_h, dtype=np.bool_)
+    res = np.empty(m)
+    keep = np.empty(m)
+    eye = np.eye(6)
+    for h in range(n_h):
+        res[:] = r
+        keep[:] = 1.0
+        dropped = math.isnan(change[h])
+        if dropped:
+            keep[pos[h]] = 0.0
+            if az_row[h] >= 0:
+                keep[az_row[h]] = 0.0
+            if n_times - 1 < 4:
+                continue
+        else:
+            res[pos[h]] += change[h]
+        normal = full.copy()
+        if dropped:
+            for q in range(m):
+                if keep[q] == 0.0:
+                    for i in range(6):
+                        for k in range(6):
+                            normal[i, k] -= jac[q, i] * jac[q, k]
+        good = True
+        for i in range(3):
+            col, solved = _solve6(normal, eye[i])
+            good &= solved
+            for k in range(3):
+                unscaled[h, k, i] = col[k]
+        step = np.zeros(6)
+        for _ in range(max_it):
+            a = np.zeros((6, 6))
+            b = np.zeros(6)
+            for q in range(m):
+                if keep[q] == 0.0:
+                    continue
+                lin = res[q]
+                for i in range(6):
+                    lin += jac[q, i] * step[i]
+                w = 1.0 if abs(lin) <= huber_k else huber_k / max(abs(lin), 1e-12)
+                for i in range(6):
+                    wi = w * jac[q, i]
+                    b[i] -= wi * res[q]
+                    for k in range(6):
+                        a[i, k] += wi * jac[q, k]
+            new, solved = _solve6(a, b)
+            good &= solved
+            moved = math.hypot(new[0] - step[0], new[1] - step[1])
+            step = new
+            if moved < tol or not good:
+                break
+        if not good:
+            continue
+        total, model = 0.0, 0.0
+        th = theta0 + step
+        for q in range(m):
+            if keep[q] != 0.0:
+                lin = res[q]
+                for i in range(6):
+                    lin += jac[q, i] * step[i]
+                total += lin * lin
+                if q < n_times:
+                    dt = t[q] - th[2]
+                    if q == pos[h]:
+                        dt -= change[h] / jac[q, 2]  # in seconds: sigma_q = -1 / (d r_q / d tau)
+                    rq, _ = _time_row(sx[q] - th[0], sy[q] - th[1], dt, sig[q], th[3], th[4],
+                                      th[5], jitter_s_per_m, row)  # fmt: skip
+                    model += rq * rq
+                else:
+                    model += lin * lin
+        ok[h] = True
+        chi2[h] = total
+        chi2_model[h] = model
+        for i in range(3):
+            shifts[h, i] = step[i]
+    return shifts, chi2, chi2_model, unscaled, ok
