@@ -433,21 +433,9 @@ def merge(
     order = np.argsort(ct.time_ns)
     times_sorted = ct.time_ns[order]
     var_sorted = _time_variance(cands)[order]
-    var_r = _time_variance(shots)
-    # Each shot's candidates: within `window_s`, or as far as the gate can reach in time for it.
-    var_max = float(var_sorted.max())
-    reach = np.array(
-        [round(search_window_s(window_s, merge_sigma, vr, var_max) * 1e9) for vr in var_r],
-        np.int64,
+    ri, ki = _within_time_reach(
+        at.time_ns, _time_variance(shots), (times_sorted, order, var_sorted), window_s, merge_sigma
     )
-    lo = np.searchsorted(times_sorted, at.time_ns - reach)
-    hi = np.searchsorted(times_sorted, at.time_ns + reach, side="right")
-    # Every (radar shot, candidate in its reach), in the order of the shots, then of time.
-    ri = np.repeat(np.arange(len(shots)), hi - lo)
-    sorted_k = _ranges(lo, hi)
-    dt = (times_sorted[sorted_k] - at.time_ns[ri]) / 1e9
-    near_t = in_time_reach(dt, window_s, merge_sigma, var_r[ri] + var_sorted[sorted_k])
-    ri, ki = ri[near_t], order[sorted_k[near_t]]
     d2 = gate_distance2(at, ri, ct, ki)
     near = np.flatnonzero(d2 < merge_sigma**2)
     pairs = [(float(d2[q]), shots[ri[q]].id, int(ki[q])) for q in near]
@@ -515,36 +503,60 @@ def _joint_pairs(
     `taken`, within the time reach of the gate and `search_m` in place, gated on the joint fit
     (Δχ² < `merge_sigma`²), one to one (least total Δχ² among the most pairs). Returns {radar
     id: (acoustic index, the fit)}."""
-    times_sorted, order, var_sorted = by_time
-    var_r = _time_variance(shots)
+    shot_ns = np.array([r.time_ns for r in shots], np.int64)
+    ri, ki = _within_time_reach(shot_ns, _time_variance(shots), by_time, window_s, merge_sigma)
     pairs: list[tuple[float, str, int]] = []
     fits: dict[tuple[str, int], JointFit] = {}
     known: dict[int, tuple | None] = {}
-    for r, vr in zip(shots, var_r, strict=True):
-        reach = search_window_s(window_s, merge_sigma, vr, float(var_sorted.max()))
-        lo = np.searchsorted(times_sorted, r.time_ns - round(reach * 1e9))
-        hi = np.searchsorted(times_sorted, r.time_ns + round(reach * 1e9), side="right")
-        dt = np.abs(times_sorted[lo:hi] - r.time_ns) / 1e9
-        near = in_time_reach(dt, window_s, merge_sigma, vr + var_sorted[lo:hi])
-        plane = TangentPlane(r.origin.lon, r.origin.lat)
-        for k in order[lo:hi][near]:
-            k = int(k)
-            a = cands[k]
-            if k in taken:
-                continue
-            e, n = plane.forward(a.origin.lon, a.origin.lat)
-            if math.hypot(e[0], n[0]) > search_m:
-                continue
-            if k not in known:
-                known[k] = arrivals(a)
-            if known[k] is None:
-                continue
-            fit = joint_fit(a, r, *known[k], locate)
-            if fit is not None and fit.delta_chi2 < merge_sigma**2:
-                pairs.append((fit.delta_chi2, r.id, k))
-                fits[(r.id, k)] = fit
+    planes: dict[int, TangentPlane] = {}
+    for i, k in zip(ri.tolist(), ki.tolist(), strict=True):
+        if k in taken:
+            continue
+        r, a = shots[i], cands[k]
+        if i not in planes:
+            planes[i] = TangentPlane(r.origin.lon, r.origin.lat)
+        e, n = planes[i].forward(a.origin.lon, a.origin.lat)
+        if math.hypot(e[0], n[0]) > search_m:
+            continue
+        if k not in known:
+            known[k] = arrivals(a)
+        if known[k] is None:
+            continue
+        fit = joint_fit(a, r, *known[k], locate)
+        if fit is not None and fit.delta_chi2 < merge_sigma**2:
+            pairs.append((fit.delta_chi2, r.id, k))
+            fits[(r.id, k)] = fit
     chosen = _one_to_one(pairs, [r.id for r in shots])
     return {shots[i].id: (k, fits[(shots[i].id, k)]) for i, k in chosen}
+
+
+def _within_time_reach(
+    time_ns: NDArray[np.int64],
+    var_s2: NDArray[np.float64],
+    by_time: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
+    window_s: float,
+    merge_sigma: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every (event i, candidate k) pair within the time reach of the fusion gate: events at
+    `time_ns` with origin-time variances `var_s2` (s²) against candidates given `by_time` as
+    (times sorted, the order that sorts them, variances in that order); within `window_s`, or
+    as far as the gate of `merge_sigma` can reach (`search_window_s`, `in_time_reach`). In the
+    order of the events, then of the candidates' times."""
+    times_sorted, order, var_sorted = by_time
+    if time_ns.size == 0 or times_sorted.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    var_max = float(var_sorted.max())
+    reach = np.array(
+        [round(search_window_s(window_s, merge_sigma, v, var_max) * 1e9) for v in var_s2],
+        np.int64,
+    )
+    lo = np.searchsorted(times_sorted, time_ns - reach)
+    hi = np.searchsorted(times_sorted, time_ns + reach, side="right")
+    ri = np.repeat(np.arange(time_ns.size), hi - lo)
+    sorted_k = _ranges(lo, hi)
+    dt = (times_sorted[sorted_k] - time_ns[ri]) / 1e9
+    near = in_time_reach(dt, window_s, merge_sigma, var_s2[ri] + var_sorted[sorted_k])
+    return ri[near], order[sorted_k[near]]
 
 
 def _time_variance(events: Sequence[Event]) -> NDArray[np.float64]:
