@@ -14,14 +14,13 @@ is in canonical form (so that no byte can change without being noticed).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-_encode = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+from truceline.jsontext import json_encoder
+
+_encode = json_encoder(sort_keys=True, allow_nan=False)
 
 
 def canonical_json(value: Any) -> bytes:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from truceline.jsontext import json_encoder
 from truceline.records import Event
 from truceline.timeutil import format_time
 
@@ -83,4 +83,4 @@ def write_events(path: Path, events: Iterable[Event], run: Mapping[str, Any] | N
     return len(ordered)
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = json_encoder(sort_keys=False, allow_nan=True)
