@@ -10,13 +10,19 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.store.factories import event, observation, violation
+from tests.store.factories import event, observation, provenance, violation
 from truceline.ledger import merkle
 from truceline.ledger.audit import audit
 from truceline.ledger.canonical import canonical_text
 from truceline.ledger.keys import Ed25519PrivateKey
-from truceline.ledger.store import entry_text, observation_text, record_document
-from truceline.records import Observation, Quarantined, Review, Sensor
+from truceline.ledger.store import (
+    entry_text,
+    event_parts,
+    event_text,
+    observation_text,
+    record_document,
+)
+from truceline.records import Ellipse, Observation, Origin, Quarantined, Review, Sensor
 from truceline.store import Store, open_store
 
 T0 = 1_772_323_200_000_000_000
@@ -58,7 +64,19 @@ def test_every_write_is_appended_once(store: Store) -> None:
     assert document["record"]["raw"] == observation("obs-2").raw
     assert document["run"] == "r1" and document["auth"] == "no-key"
     assert canonical_text(document).encode() == entry.data
+    # The store hands the ledger each observation's text made with the row's fields text.
+    assert canonical_text(document["record"]) == observation_text(observation("obs-2"))
     assert audit(store) == []
+
+
+def test_record_texts_are_for_observations_and_events_one_each(store: Store) -> None:
+    fill(store)
+    with store._engine.begin() as connection:
+        with pytest.raises(ValueError, match="one per record"):
+            store.ledger.append(connection, "violation", [violation()], record_texts=["{}"])
+        with pytest.raises(ValueError, match="one per record"):
+            store.ledger.append(connection, "observation", [observation("obs-9")], record_texts=[])
+    store.ledger.reset()
 
 
 def test_entry_text_is_the_canonical_json_of_the_entry() -> None:
@@ -113,6 +131,42 @@ def test_observation_text_is_the_canonical_json_of_its_record(
 ) -> None:
     record = Observation(ident, kind, sensor, time_ns, raw, received_ns, signature, fields)
     assert observation_text(record) == canonical_text(record_document("observation", record)[1])
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ident=_text,
+    paired=st.none() | _text,
+    evidence=st.lists(_text, max_size=4),
+    path=st.none()
+    | st.lists(st.tuples(_finite, _finite, _finite, st.integers(0, 2**62)), max_size=3),
+    ellipse=st.none() | st.builds(Ellipse, _finite, _finite, _finite),
+    covariance=st.none()
+    | st.lists(st.lists(_finite, min_size=3, max_size=3), min_size=3, max_size=3),
+    rms=st.none() | _finite,
+    attribution=st.dictionaries(_text, _finite, max_size=3),
+    properties=st.dictionaries(_text, _json_value, max_size=4),
+    inputs=st.lists(_text, max_size=3),
+)
+def test_event_text_is_the_canonical_json_of_its_record(
+    ident, paired, evidence, path, ellipse, covariance, rms, attribution, properties, inputs
+) -> None:
+    record = event(
+        ident,
+        paired=paired,
+        evidence=evidence,
+        path=path,
+        origin=Origin(1.5, -2.25, 7, ellipse, covariance, rms, 4),
+        attribution=attribution,
+        properties=properties,
+        provenance=provenance(inputs=inputs),
+    )
+    parts = event_parts(record)
+    assert event_text(parts) == canonical_text(record_document("event", record)[1])
+    assert list(parts) == sorted(parts)
 
 
 def test_a_correction_appends_a_version_linked_to_the_one_it_supersedes(store: Store) -> None:

@@ -42,7 +42,7 @@ from truceline.ledger import merkle
 from truceline.ledger.canonical import canonical_json, canonical_text, plain
 from truceline.ledger.head import TreeHead
 from truceline.ledger.keys import Ed25519PrivateKey
-from truceline.records import Observation
+from truceline.records import Event, Observation
 from truceline.store import schema
 from truceline.timeutil import now_ns
 
@@ -85,22 +85,86 @@ def record_document(kind: str, record: Any) -> tuple[str | None, dict[str, Any]]
     return None if ident is None else str(ident), document
 
 
-def observation_text(observation: Observation) -> str:
+def observation_text(observation: Observation, fields_text: str | None = None) -> str:
     """`canonical_text` of an observation's `record_document`, written out directly (keys in
-    code-point order): the ledger appends millions of these, and this is a third of the cost."""
+    code-point order): the ledger appends millions of these, and this is a third of the cost.
+    `fields_text` is `canonical_text(observation.fields)` if the caller has made it."""
     o = observation
+    if fields_text is None:
+        fields_text = canonical_text(o.fields)
     return (
-        f'{{"fields":{canonical_text(o.fields)},"id":{_encode_string(o.id)},'
+        f'{{"fields":{fields_text},"id":{_encode_string(o.id)},'
         f'"kind":{_encode_string(o.kind)},"raw":{_encode_string(o.raw)},'
         f'"received_ns":{int(o.received_ns)},"sensor":{_encode_string(o.sensor)},'
         f'"signature":{_scalar_text(o.signature)},"time_ns":{int(o.time_ns)}}}'
     )
 
 
+def event_parts(event: Event) -> dict[str, str]:
+    """The canonical text of each member of an event's `record_document`, in key order (so
+    that `event_text` can join them, and the store can use them for its JSON columns): the
+    same text as `plain` then `canonical_text`, with the large members (evidence, path,
+    origin, provenance) written out directly."""
+    origin, provenance, ellipse = event.origin, event.provenance, event.origin.ellipse95
+    evidence, path = event.evidence, event.path
+    return {
+        "attribution": canonical_text(plain(event.attribution)),
+        "evidence": canonical_text(evidence)
+        if all(type(i) is str for i in evidence)
+        else canonical_text(plain(evidence)),
+        "id": _text(event.id),
+        "origin": canonical_text(
+            {
+                "covariance": origin.covariance,  # a tuple of float tuples or None
+                "ellipse95": None
+                if ellipse is None
+                else {
+                    "azimuth_deg": ellipse.azimuth_deg,
+                    "major_m": ellipse.major_m,
+                    "minor_m": ellipse.minor_m,
+                },
+                "lat": origin.lat,
+                "lon": origin.lon,
+                "n_sensors": origin.n_sensors,
+                "rms_residual_s": origin.rms_residual_s,
+                "time_ns": origin.time_ns,
+            }
+        ),
+        "paired": "null" if event.paired is None else _text(event.paired),
+        "path": canonical_text(path),  # None or (float, float, float, int) tuples
+        "properties": canonical_text(plain(event.properties)),
+        "provenance": canonical_text(
+            {
+                "author": provenance.author,
+                "created_ns": provenance.created_ns,
+                "evaluation_mode": provenance.evaluation_mode,  # StrEnums: their values
+                "evaluation_status": provenance.evaluation_status,
+                "inputs": provenance.inputs
+                if all(type(i) is str for i in provenance.inputs)
+                else plain(provenance.inputs),
+                "method": provenance.method,
+            }
+        ),
+        "type": _text(event.type),
+    }
+
+
+def event_text(parts: dict[str, str]) -> str:
+    """`canonical_text` of an event's `record_document`, from its `event_parts`."""
+    return "{" + ",".join(f'"{key}":{text}' for key, text in parts.items()) + "}"
+
+
+def _text(value: Any) -> str:
+    return _encode_string(value) if type(value) is str else canonical_text(plain(value))
+
+
 def _record_text(kind: str, record: Any) -> tuple[str | None, str, dict[str, Any] | None]:
-    """(record id, canonical text of the record, its document unless it is an observation)."""
+    """(record id, canonical text of the record, its document unless it is an observation or
+    an event)."""
     if type(record) is Observation:
         return record.id, observation_text(record), None
+    if kind == "event" and type(record) is Event:
+        return record.id, event_text(event_parts(record)), None
     ident, document = record_document(kind, record)
     return ident, canonical_text(document), document
 
@@ -206,15 +270,22 @@ class Ledger:
         *,
         run_id: str | None = None,
         new: bool = False,
+        record_texts: Sequence[str] | None = None,
     ) -> list[int]:
         """Append records of `kind` inside the caller's transaction (call `reset()` if it rolls
         back). Returns the indices of the new entries. `new` says the records cannot be on the
         ledger yet (observations the store has just inserted), which saves looking up their
-        previous versions."""
+        previous versions. `record_texts`, for observations or events, is each one's
+        `observation_text` or `event_text`, if the caller has made it."""
         if kind not in KINDS:
             raise ValueError(f"unknown ledger kind {kind!r} (known: {', '.join(sorted(KINDS))})")
         records_list = list(records)
-        texts = [_record_text(kind, record) for record in records_list]
+        if record_texts is not None:
+            if kind not in ("observation", "event") or len(record_texts) != len(records_list):
+                raise ValueError("record_texts: one per record, for observations and events")
+            texts = [(o.id, text, None) for o, text in zip(records_list, record_texts, strict=True)]
+        else:
+            texts = [_record_text(kind, record) for record in records_list]
         if not texts:
             return []
         builder = self._tree(connection)

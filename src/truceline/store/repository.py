@@ -7,7 +7,6 @@ to the ones written: times as int ns, raw text byte for byte, mappings as `Froze
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -35,6 +34,8 @@ from sqlalchemy.exc import (
 )
 
 from truceline.errors import UsageError
+from truceline.jsontext import json_encoder
+from truceline.ledger.canonical import canonical_text, plain
 from truceline.records import (
     EMPTY,
     Ellipse,
@@ -67,10 +68,8 @@ _IN_CHUNK = 500
 T = TypeVar("T")
 
 # Compact UTF-8 JSON; NaN and infinities are refused, as PostgreSQL's JSON type refuses them.
-# (One encoder for all: `json.dumps` with options builds a new one per call.)
-_json_serializer = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":")
-).encode
+# (Made once: see truceline.jsontext.)
+_json_serializer = json_encoder(sort_keys=False, allow_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +398,8 @@ class Store:
         return result
 
     def _add_observation_batch(self, batch: list[Observation], run_id: str | None) -> AddResult:
+        from truceline.ledger.store import observation_text  # here: it imports the schema
+
         first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
         for index, observation in enumerate(batch):
             first.setdefault(observation.id, index)
@@ -409,8 +410,21 @@ class Store:
                     stored = {o.id: o for o in self._observations_by_id(connection, list(first))}
                     new = [batch[index] for i, index in first.items() if i not in stored]
                     if new:
-                        self._insert_observations(connection, new, run_id)
-                        self._to_ledger(connection, "observation", new, run_id, new=True)
+                        # Each one's fields encoded once, canonically, for its row and its
+                        # ledger entry (the row's key order is immaterial: JSON objects).
+                        fields = [canonical_text(o.fields) for o in new]
+                        self._insert_observations(connection, new, run_id, fields)
+                        if self.ledger is not None:
+                            self.ledger.append(
+                                connection,
+                                "observation",
+                                new,
+                                run_id=run_id,
+                                new=True,
+                                record_texts=[
+                                    observation_text(o, f) for o, f in zip(new, fields, strict=True)
+                                ],
+                            )
                 break
             except _StoredMeanwhileError:
                 continue  # rolled back: look again
@@ -435,27 +449,20 @@ class Store:
 
     @staticmethod
     def _insert_observations(
-        connection: Connection, observations: list[Observation], run_id: str | None
+        connection: Connection,
+        observations: list[Observation],
+        run_id: str | None,
+        fields: Sequence[str],
     ) -> None:
         """Insert observations whose ids were not stored a moment ago, as a plain executemany
-        of tuples (a third of the cost of Core's insert of dicts; there are millions a day).
-        Raises `_StoredMeanwhileError` if another writer stored one of them in between."""
+        of tuples (a third of the cost of Core's insert of dicts; there are millions a day);
+        `fields` holds each one's fields as JSON text. Raises `_StoredMeanwhileError` if
+        another writer stored one of them in between."""
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         columns = "id, kind, sensor, time_ns, received_ns, raw, signature, fields, run_id"
-        dumps = _json_serializer
         rows = [
-            (
-                o.id,
-                o.kind,
-                o.sensor,
-                o.time_ns,
-                o.received_ns,
-                o.raw,
-                o.signature,
-                dumps(o.fields),
-                run_id,
-            )
-            for o in observations
+            (o.id, o.kind, o.sensor, o.time_ns, o.received_ns, o.raw, o.signature, text, run_id)
+            for o, text in zip(observations, fields, strict=True)
         ]
         written = connection.exec_driver_sql(
             f"INSERT INTO observations ({columns}) VALUES ({', '.join([mark] * 9)}) "
@@ -558,15 +565,10 @@ class Store:
     ) -> int:
         """Store events whole, their violations included. An event stored under the same id is
         replaced, and so are its violations. Returns how many events were given."""
-        from truceline.ledger.store import withdrawal  # here: the ledger imports the schema
+        # here: the ledger imports the schema
+        from truceline.ledger.store import event_parts, event_text, withdrawal
 
         self._require_schema()
-        table = schema.events
-        insert = self._insert(table)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[table.c.id],
-            set_={c.name: insert.excluded[c.name] for c in table.c if c.name != "id"},
-        )
         count = 0
         for batch in _batches(events, self._batch_size(batch_size)):
             latest = {event.id: event for event in batch}  # last one wins
@@ -579,9 +581,25 @@ class Store:
                             f"{violation.event_id!r}"
                         )
                     violations.append(violation)
+            # Each event's members encoded once, canonically, for its row's JSON columns and
+            # its ledger entry.
+            parts = [event_parts(e) for e in latest.values()]
             with self._writing() as connection:
-                connection.execute(stmt, [_event_row(e, run_id) for e in latest.values()])
-                self._to_ledger(connection, "event", latest.values(), run_id)
+                mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+                connection.exec_driver_sql(
+                    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+                    f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))}) ON CONFLICT (id) DO "
+                    f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _EVENT_COLUMNS[1:])}",
+                    [_event_row(e, run_id, p) for e, p in zip(latest.values(), parts, strict=True)],
+                )
+                if self.ledger is not None:
+                    self.ledger.append(
+                        connection,
+                        "event",
+                        latest.values(),
+                        run_id=run_id,
+                        record_texts=[event_text(p) for p in parts],
+                    )
                 ids = list(latest)
                 kept = {v.id for v in violations}
                 withdrawn: list[dict[str, Any]] = []
@@ -875,10 +893,16 @@ def _provenance(row: Row[Any]) -> Provenance:
     )
 
 
-def _event_row(event: Event, run_id: str | None) -> dict[str, Any]:
+_EVENT_COLUMNS = tuple(c.name for c in schema.events.c)  # "id" first
+
+
+def _event_row(event: Event, run_id: str | None, parts: dict[str, str]) -> tuple[Any, ...]:
+    """An event's row, in `_EVENT_COLUMNS` order; JSON columns as text, from its
+    `event_parts` (canonical JSON: keys in code-point order) where it has them."""
     origin = event.origin
     ellipse = origin.ellipse95
-    return {
+    provenance = event.provenance
+    row = {
         "id": event.id,
         "type": event.type,
         "time_ns": origin.time_ns,
@@ -887,17 +911,19 @@ def _event_row(event: Event, run_id: str | None) -> dict[str, Any]:
         "ellipse_major_m": None if ellipse is None else ellipse.major_m,
         "ellipse_minor_m": None if ellipse is None else ellipse.minor_m,
         "ellipse_azimuth_deg": None if ellipse is None else ellipse.azimuth_deg,
-        "covariance": origin.covariance,
+        "covariance": None if origin.covariance is None else canonical_text(origin.covariance),
         "rms_residual_s": origin.rms_residual_s,
         "n_sensors": origin.n_sensors,
-        "evidence": event.evidence,
+        "evidence": parts["evidence"],
         "paired": event.paired,
-        "path": event.path,
-        "attribution": event.attribution,
-        **_provenance_row(event.provenance),
-        "properties": event.properties,
+        "path": None if event.path is None else parts["path"],
+        "attribution": parts["attribution"],
+        **_provenance_row(provenance),
+        "inputs": canonical_text(plain(provenance.inputs)),
+        "properties": parts["properties"],
         "run_id": run_id,
     }
+    return tuple(row[c] for c in _EVENT_COLUMNS)
 
 
 def _event(row: Row[Any], violations: Iterable[Violation]) -> Event:
