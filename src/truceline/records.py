@@ -58,8 +58,9 @@ EMPTY = FrozenDict()
 def _unpickle_frozen(items: dict[str, Any]) -> FrozenDict:
     """A pickled `FrozenDict` back: its values were frozen when it was made (nested ones come
     back as `FrozenDict`s and tuples), so they are not frozen again. A sixth of the cost of
-    `FrozenDict(items)`, for the millions of observations sent to the acoustic worker."""
-    frozen = FrozenDict()
+    `FrozenDict(items)`, for the millions of observations sent to the acoustic worker (made by
+    `dict.__new__`: even an empty `FrozenDict()` would go through `__init__`)."""
+    frozen = dict.__new__(FrozenDict)
     dict.update(frozen, items)
     return frozen
 
