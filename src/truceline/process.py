@@ -209,7 +209,7 @@ def process(
             settings.radar.merge_sigma,
             settings.radar.merge_window_s,
             settings.radar.standalone_shots,
-            arrivals=arrivals_from(store.observations_by_id, sensor_list) if joint else None,
+            arrivals=arrivals_from(store.acoustic_arrivals, sensor_list) if joint else None,
             locate=settings.locate,
             joint_search_m=settings.radar.joint_search_m,
         )

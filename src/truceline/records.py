@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 
 class FrozenDict(dict[str, Any]):
@@ -212,6 +212,18 @@ class Observation:
                 self.fields,
             ),
         )
+
+
+class AcousticArrival(NamedTuple):
+    """An acoustic detection as the radar stage's fusion reads it back from the store: which
+    sensor, when, and the bearing if reported (a tuple: millions are read in a day)."""
+
+    id: str
+    sensor: str
+    time_ns: int
+    azimuth_deg: float | None
+    """Back-azimuth, degrees clockwise from north, if the sensor reported one."""
+    azimuth_sigma_deg: float | None
 
 
 @dataclass(frozen=True, slots=True)

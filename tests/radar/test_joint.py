@@ -12,7 +12,7 @@ from truceline.geo.projection import TangentPlane
 from truceline.locate.solver import Arrivals, SoundSpeed, locate
 from truceline.radar.joint import arrivals_from, joint_fit
 from truceline.radar.stage import _distance2, merge
-from truceline.records import Event, Observation, Origin, Provenance, Sensor
+from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
 
 PLANE = TangentPlane(37.0, 48.0)
 T0_NS = 1_772_000_000_000_000_000
@@ -76,13 +76,11 @@ def _radar_event(east: float, north: float, dt_s: float, sigma_m: float) -> Even
 
 
 def _arrivals(sensors: list[Sensor], t: np.ndarray):
-    observations = {
-        f"S{k}-1": Observation(
-            f"S{k}-1", "acoustic", f"S{k}", T0_NS + round(float(t[k]) * 1e9), "{}", 0
-        )
+    detections = {
+        f"S{k}-1": AcousticArrival(f"S{k}-1", f"S{k}", T0_NS + round(float(t[k]) * 1e9), None, None)
         for k in range(len(t))
     }
-    return arrivals_from(lambda ids: [observations[i] for i in ids if i in observations], sensors)
+    return arrivals_from(lambda ids: [detections[i] for i in ids if i in detections], sensors)
 
 
 def _line_of_sensors() -> tuple[np.ndarray, np.ndarray]:

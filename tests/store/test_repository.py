@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from truceline.records import (
+    AcousticArrival,
     EvaluationStatus,
     Quarantined,
     QuarantineReason,
@@ -73,6 +74,28 @@ def test_observations_round_trip_exactly(store: Store) -> None:
     assert type(stored[0].time_ns) is int
     assert store.observation("obs-ü") == observations[0]
     assert store.observation("nope") is None
+
+
+def test_acoustic_arrivals_are_sensor_time_and_bearing_of_acoustic_observations(
+    store: Store,
+) -> None:
+    radar = dataclasses.replace(observation("r-1"), kind="radar_plot")
+    store.add_observations(
+        [
+            observation("a-1", sensor="A-01", time_ns=T0 + 5, azimuth_deg=212.5, snr_db=9.0),
+            observation("a-2", sensor="A-02", time_ns=T0 + 7, azimuth_deg=3, azimuth_sigma_deg=4.5),
+            observation("a-3", sensor="A-03", time_ns=MAX_NS),
+            radar,
+        ]
+    )
+    found = sorted(store.acoustic_arrivals(["a-3", "a-1", "a-2", "r-1", "nope"] * 300))
+    assert found == [
+        AcousticArrival("a-1", "A-01", T0 + 5, 212.5, None),
+        AcousticArrival("a-2", "A-02", T0 + 7, 3.0, 4.5),
+        AcousticArrival("a-3", "A-03", MAX_NS, None, None),
+    ]
+    assert type(found[2].time_ns) is int and all(type(a.azimuth_deg) is not str for a in found)
+    assert store.acoustic_arrivals([]) == []
 
 
 def test_observations_come_back_in_time_order_within_a_half_open_range(store: Store) -> None:

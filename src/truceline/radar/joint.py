@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from truceline.config import LocateSettings
 from truceline.geo.projection import TangentPlane
 from truceline.locate.solver import Arrivals, SoundSpeed, misfit
-from truceline.records import Event, Observation, Sensor
+from truceline.records import AcousticArrival, Event, Sensor
 
 MAX_ITERATIONS = 40
 """Levenberg-Marquardt iterations of one fit (from a start within a few hundred metres)."""
@@ -59,10 +59,11 @@ class JointFit:
 
 
 def arrivals_from(
-    observations: Callable[[list[str]], Iterable[Observation]], sensors: Iterable[Sensor]
+    arrivals_of: Callable[[list[str]], Iterable[AcousticArrival]], sensors: Iterable[Sensor]
 ) -> ArrivalsOf:
-    """An `ArrivalsOf` reading an event's evidence through `observations` (ids -> the
-    observations, e.g. from the store) and the acoustic sensors' places and timing sigmas."""
+    """An `ArrivalsOf` reading an event's evidence through `arrivals_of` (ids -> the acoustic
+    detections among them, e.g. `Store.acoustic_arrivals`) and the acoustic sensors' places and
+    timing sigmas."""
     sites: Mapping[str, Sensor] = {s.id: s for s in sensors if s.kind == "acoustic"}
 
     def of(event: Event) -> tuple[Arrivals, SoundSpeed] | None:
@@ -70,19 +71,20 @@ def arrivals_from(
         if "sound_speed_mps" not in p:
             return None
         rows = []
-        for obs in observations(list(event.evidence)):
-            site = sites.get(obs.sensor)
-            if obs.kind != "acoustic" or site is None:
+        for arrival in arrivals_of(list(event.evidence)):
+            site = sites.get(arrival.sensor)
+            if site is None:
                 continue
-            f = obs.fields
             rows.append(
                 (
                     site.lon,
                     site.lat,
-                    (obs.time_ns - event.time_ns) / 1e9,
+                    (arrival.time_ns - event.time_ns) / 1e9,
                     site.timing_sigma_s,
-                    float(f.get("azimuth_deg", math.nan)),
-                    float(f.get("azimuth_sigma_deg", math.nan)),
+                    math.nan if arrival.azimuth_deg is None else float(arrival.azimuth_deg),
+                    math.nan
+                    if arrival.azimuth_sigma_deg is None
+                    else float(arrival.azimuth_sigma_deg),
                 )
             )
         if len(rows) < 4:
