@@ -667,10 +667,11 @@ class RadarSettings(Section):
         "arithmetic, ~4x slower).",
     )
     muzzle_speed_sigma: float = setting(
-        0.01,
+        0.002,
         "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "
-        "fraction of it (the prior that picks the weapon class and steadies the backtrack; 1%: "
-        "round-to-round and propellant-temperature spread of one charge).",
+        "fraction of it (the weapon library's prior that picks the weapon class and steadies the "
+        "backtrack; 0.2%: the round-to-round spread of one charge of one lot, about 1.6 m/s for "
+        "a 152 mm gun; the simulator fires every class at exactly its muzzle speed).",
         unit="fraction",
         gt=0,
     )

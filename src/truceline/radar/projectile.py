@@ -412,7 +412,7 @@ def backtrack(
     radar_class: str,
     *,
     step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.01,
+    muzzle_speed_sigma: float = 0.002,
     kernel: str = "compiled",
 ) -> Backtrack | None:
     """Fit and backtrack one track. None if it has fewer than 2 points or no class fits."""
@@ -491,7 +491,7 @@ def backtrack_many(
     tracks: Sequence[TrackPoints],
     *,
     step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.01,
+    muzzle_speed_sigma: float = 0.002,
     kernel: str = "compiled",
 ) -> list[Backtrack | None]:
     """Fit and backtrack many tracks at once (every track against every candidate class of its
