@@ -18,11 +18,12 @@ Coordinates: east and north in the plane tangent to the ellipsoid at the track's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import log_ndtr
 
 from truceline.ballistics import G0_MPS2, STANDARD_ATMOSPHERE, Projectile
 from truceline.geo.projection import TangentPlane, to_ecef
@@ -45,16 +46,22 @@ MAX_ITERATIONS = 4
 changed no backtracked launch point by more than a metre on sector-quick."""
 
 
+CLASS_WEIGHT_FLOOR = 1e-4
+"""A candidate class whose chi-square weight is below this share of the best's is not carried
+to the ground (its Δχ² > 18.4) and gets weight 0."""
+
+
 @cache
-def candidates(radar_class: str) -> tuple[tuple[str, float, float], ...]:
-    """(weapon id, drag factor k m²/kg, muzzle speed m/s) of the ballistic classes a counter-
-    battery radar reports as `radar_class`; every ballistic class if the name is unknown."""
+def candidates(radar_class: str) -> tuple[tuple[str, float, float, float], ...]:
+    """(weapon id, drag factor k m²/kg, muzzle speed m/s, maximum range m) of the ballistic
+    classes a counter-battery radar reports as `radar_class`; every ballistic class if the name
+    is unknown."""
     classes = [w for w in weapon_classes().values() if w.ballistic]
     chosen = [w for w in classes if w.radar_class == radar_class] or classes
     out = []
     for w in chosen:
         p = Projectile.for_weapon(w)
-        out.append((w.id, p.drag_factor_m2pkg, float(p.muzzle_velocity_mps)))
+        out.append((w.id, p.drag_factor_m2pkg, float(p.muzzle_velocity_mps), w.max_range_km * 1e3))
     return tuple(out)
 
 
@@ -227,7 +234,8 @@ class Backtrack:
     """The result of backtracking one track."""
 
     weapon: str
-    """The weapon class whose drag and muzzle speed fit best."""
+    """The most probable weapon class (largest `class_weights`): its state, covariance and drag
+    are `state`, `state_covariance` and `drag_m2pkg`."""
     plane: TangentPlane
     reference_ns: int
     """The time the fitted state refers to (the track's middle point)."""
@@ -241,6 +249,10 @@ class Backtrack:
     """Chi-square of each candidate class whose fit succeeded."""
     drag_m2pkg: float = 0.0
     """The chosen class's drag factor (what `propagate` needs to carry `state` in time)."""
+    class_weights: dict[str, float] = field(default_factory=dict)
+    """Posterior probability of each candidate class (likelihood exp(-χ²/2), a uniform prior
+    over the candidates, the chance that the fitted flight's range is within the class's
+    maximum); `launch` and `impact` are the mixture over these classes."""
 
 
 def _fit(
@@ -430,7 +442,7 @@ class _Prepared:
     plane: TangentPlane
     x0: NDArray[np.float64]
     sigma: float
-    cands: tuple[tuple[str, float, float], ...]
+    cands: tuple[tuple[str, float, float, float], ...]
 
 
 def _prepare_all(tracks: Sequence[TrackPoints]) -> list[_Prepared | None]:
@@ -517,36 +529,122 @@ def backtrack_many(
         k[row], v0[row], x0[row] = p.cands[j][1], p.cands[j][2], p.x0
     with np.errstate(over="ignore", invalid="ignore"):
         states, covs, chi2s = _fit(t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s, kernel)
-        best: dict[int, int] = {}
-        for row, (i, _) in enumerate(rows):
-            if np.isfinite(chi2s[row]) and (i not in best or chi2s[row] < chi2s[best[i]]):
-                best[i] = row
-        chosen = list(best.values())
+        weights = _class_weights(rows, prepared, chi2s)
+        carried = [row for row in range(r) if weights[row] > 0]
         coarse = max(step_s, MIN_GROUND_STEP_S)
-        if chosen:
-            sel = np.array(chosen)
-            launches = _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel)
-            impacts = _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel)
+        launches: dict[int, GroundPoint | None] = {}
+        impacts: dict[int, GroundPoint | None] = {}
+        if carried:
+            sel = np.array(carried)
+            ends = zip(
+                _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel),
+                _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel),
+                strict=True,
+            )
+            for row, (launch, impact) in zip(carried, ends, strict=True):
+                launches[row], impacts[row] = launch, impact
+        weights = _range_weights(rows, prepared, weights, launches, impacts)
         per_track: dict[int, dict[str, float]] = {}
+        members: dict[int, list[int]] = {}
         for row, (i, j) in enumerate(rows):
             fits = per_track.setdefault(i, {})
             if np.isfinite(chi2s[row]):  # a class whose fit failed has no chi-square to report
                 fits[prepared[i].cands[j][0]] = round(float(chi2s[row]), 3)
-        for q, row in enumerate(chosen):
-            i, j = rows[row]
+            if weights[row] > 0 and launches.get(row) is not None:
+                members.setdefault(i, []).append(row)
+        for i, group in members.items():
             p = prepared[i]
-            class_chi2 = per_track[i]
+            w = weights[group] / weights[group].sum()
+            best = group[int(np.argmax(w))]
             out[i] = Backtrack(
-                weapon=p.cands[j][0],
+                weapon=p.cands[rows[best][1]][0],
                 plane=p.plane,
                 reference_ns=p.ref,
-                state=states[row],
-                state_covariance=covs[row],
-                launch=launches[q],
-                impact=impacts[q],
-                chi2=float(chi2s[row]),
+                state=states[best],
+                state_covariance=covs[best],
+                launch=_mixture([launches[row] for row in group], w),
+                impact=_mixture([impacts[row] for row in group], w),
+                chi2=float(chi2s[best]),
                 dof=max(3 * p.t.size + 1 - 6, 1),
-                class_chi2=class_chi2,
-                drag_m2pkg=float(k[row]),
+                class_chi2=per_track[i],
+                drag_m2pkg=float(k[best]),
+                class_weights={
+                    p.cands[rows[row][1]][0]: round(float(q), 6)
+                    for row, q in zip(group, w, strict=True)
+                },
             )
     return out
+
+
+def _class_weights(
+    rows: list[tuple[int, int]], prepared: list, chi2s: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Each (track, class) row's weight exp(-(χ² - χ²_best)/2) within its track (a uniform prior
+    over the track's candidate classes); 0 for a failed fit or one below CLASS_WEIGHT_FLOOR."""
+    best: dict[int, float] = {}
+    for row, (i, _) in enumerate(rows):
+        if np.isfinite(chi2s[row]):
+            best[i] = min(best.get(i, np.inf), float(chi2s[row]))
+    w = np.zeros(len(rows))
+    for row, (i, _) in enumerate(rows):
+        if np.isfinite(chi2s[row]):
+            w[row] = np.exp(-0.5 * (chi2s[row] - best[i]))
+    return np.where(w >= CLASS_WEIGHT_FLOOR, w, 0.0)
+
+
+def _range_weights(
+    rows: list[tuple[int, int]],
+    prepared: list,
+    weights: NDArray[np.float64],
+    launches: dict[int, GroundPoint | None],
+    impacts: dict[int, GroundPoint | None],
+) -> NDArray[np.float64]:
+    """The weights times the chance that the class's flight (launch to impact, its variance
+    along the flight the sum of the two ends', their correlation ignored) is no longer than the
+    class's maximum range (the weapon library's). A track none of whose classes can reach keeps
+    its chi-square weights."""
+    out = weights.copy()
+    for row, (i, j) in enumerate(rows):
+        launch, impact = launches.get(row), impacts.get(row)
+        if weights[row] <= 0 or launch is None or impact is None:
+            continue
+        d = np.array([impact.east_m - launch.east_m, impact.north_m - launch.north_m])
+        reach = float(np.hypot(*d))
+        u = d / max(reach, 1e-9)
+        var = float(u @ (launch.covariance[:2, :2] + impact.covariance[:2, :2]) @ u)
+        z = (prepared[i].cands[j][3] - reach) / np.sqrt(max(var, 1e-6))
+        out[row] = weights[row] * np.exp(log_ndtr(z))
+    by_track: dict[int, list[int]] = {}
+    for row, (i, _) in enumerate(rows):
+        by_track.setdefault(i, []).append(row)
+    for mine in by_track.values():
+        total = out[mine].sum()
+        if not total > 0:
+            out[mine] = weights[mine]
+        else:
+            peak = out[mine].max()
+            out[mine] = np.where(out[mine] >= CLASS_WEIGHT_FLOOR * peak, out[mine], 0.0)
+    return out
+
+
+def _mixture(points: list[GroundPoint | None], w: NDArray[np.float64]) -> GroundPoint | None:
+    """The Gaussian mixture of candidate classes' ground points with weights `w` as one point:
+    its mean and covariance Σ w_c (C_c + (μ_c − μ)(μ_c − μ)ᵀ) over (east, north, time); the
+    speed is the most probable class's. Classes without a point are left out (None if the most
+    probable one has none)."""
+    best = int(np.argmax(w))
+    if points[best] is None:
+        return None
+    keep = [q for q, p in enumerate(points) if p is not None]
+    if len(keep) == 1:
+        return points[best]
+    ww = w[keep] / w[keep].sum()
+    mu = np.array([[points[q].east_m, points[q].north_m, points[q].time_s] for q in keep])
+    mean = ww @ mu
+    d = mu - mean
+    cov = np.einsum("c,cij->ij", ww, np.stack([points[q].covariance for q in keep]))
+    cov = cov + (ww[:, None] * d).T @ d
+    return GroundPoint(
+        float(mean[0]), float(mean[1]), float(mean[2]), 0.5 * (cov + cov.T),
+        points[best].speed_mps,
+    )  # fmt: skip

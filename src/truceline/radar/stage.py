@@ -210,6 +210,7 @@ class RadarStage:
             "radar": obs.sensor,
             "weapon_fit": {"class": bt.weapon, "chi2": round(bt.chi2, 3), "dof": bt.dof},
             "class_chi2": dict(bt.class_chi2),
+            "class_weights": dict(bt.class_weights),
         }
         out = []
         for (kind, point, eid, evidence), (lon, lat) in zip(
