@@ -675,6 +675,22 @@ class RadarSettings(Section):
         unit="fraction",
         gt=0,
     )
+    fence_revisit_s: float = setting(
+        0.25,
+        "Time between a counter-battery radar's looks at its coverage: a projectile first seen "
+        "at t1 entered the coverage (rose above the search fence, came within range or into the "
+        "sector) within this long before, which enters the backtrack as one more residual "
+        '(docs/methods.md, Radar, "The search fence"). A radar\'s own `fence_revisit_s` '
+        "property overrides it; 0 leaves the fence out.",
+        unit="s",
+        ge=0,
+    )
+    fence_elevation_deg: float = setting(
+        1.0,
+        "Elevation of a counter-battery radar's search fence, for a radar whose sensor "
+        "declares none (`fence_elevation_deg`).",
+        unit="deg",
+    )
     max_impact_ellipse_m: float = setting(
         1000.0,
         "A track's predicted impact becomes an event only if the major semi-axis of its 95% "
