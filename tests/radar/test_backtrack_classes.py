@@ -122,3 +122,72 @@ def test_the_mixture_of_two_classes_holds_both_launch_points():
     assert mix.covariance[1, 2] == pytest.approx(0.75 * 0.25 * 3000.0 * 2.0)
     assert _mixture([a, None], np.array([0.9, 0.1])) is a
     assert _mixture([None, b], np.array([0.9, 0.1])) is None
+
+
+def _acquired_tracks(weapon: str, radar_class: str, el_deg: float, look_s: float, seed: int):
+    """Tracks of one flight fired north-east from the tangent point at 1000 s, by a radar 8 km
+    behind the launch facing the same way (sector 90°, range 25 km, fence 1°), acquired as the
+    simulator does: the first of the radar's looks (every `look_s` from launch, a random
+    phase) at which the projectile is inside the coverage, seen from the radar in its own
+    Earth-centred east-north-up frame; then 13 points 0.5 s apart."""
+    from truceline.geo.projection import enu_basis, to_ecef
+    from truceline.radar.fence import Fence
+
+    rng = np.random.default_rng(seed)
+    proj = Projectile.for_weapon(weapon_classes()[weapon])
+    el, az, v0 = np.radians(el_deg), np.radians(45.0), proj.muzzle_velocity_mps
+    vel = v0 * np.array([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)])
+    traj = fly(proj, (0.0, 0.0, 0.0), vel)
+    plane = TangentPlane(37.0, 48.3)
+    r_lon, r_lat = plane.inverse(-8000 * np.sin(az), -8000 * np.cos(az))
+    fence = Fence(float(r_lon[0]), float(r_lat[0]), 0.0, 45.0, 90.0, 25_000.0, 1.0, look_s)
+    origin, basis = to_ecef(fence.lon, fence.lat)[0], enu_basis(fence.lon, fence.lat)[0]
+    out = []
+    for _ in range(40):
+        looks = rng.uniform(0, look_s) + look_s * np.arange(int(traj.duration_s / look_s))
+        s = traj.state_at(looks)
+        lon, lat = plane.inverse(s[0], s[1])
+        rel = (to_ecef(lon, lat, s[2]) - origin) @ basis.T
+        slant = np.linalg.norm(rel, axis=1)
+        seen_el = np.degrees(np.arcsin(rel[:, 2] / slant))
+        off = np.degrees(np.abs(np.arctan2(rel[:, 0], rel[:, 1]) - np.radians(45.0)))
+        inside = (seen_el >= 1.0) & (slant <= 25_000.0) & (off <= 45.0)
+        t = looks[int(np.argmax(inside))] + 0.5 * np.arange(13)
+        p = traj.state_at(t)
+        sigma = 10.0 + 2.0 * float(slant[int(np.argmax(inside))]) / 1e3
+        e, n, z = (p[i] + rng.normal(0, sigma, t.size) for i in range(3))
+        lon, lat = plane.inverse(e, n)
+        times = (1_000_000_000_000 + np.rint(t * 1e9)).astype(np.int64)
+        out.append(TrackPoints(times.tolist(), lon, lat, z, sigma, radar_class, fence))
+    return out, plane
+
+
+@pytest.mark.parametrize(
+    ("weapon", "radar_class", "el_deg"),
+    [("artillery-100mm-plus", "shell", 8.0), ("mlrs", "rocket", 15.0), ("mortar", "mortar", 60.0)],
+)
+def test_the_search_fence_shrinks_the_launch_error_and_its_ellipse_stays_honest(
+    weapon, radar_class, el_deg
+):
+    """Tracks acquired as the radar's fence and looks say: with the fence residual the launch
+    errors of low shots are much smaller (rms 0.61 of without for this 152 mm shot, 0.75 for
+    this rocket; mortars, which climb steeply through the fence, gain little: 0.91), and still
+    as large as the covariance says."""
+    from dataclasses import replace
+
+    tracks, plane = _acquired_tracks(weapon, radar_class, el_deg, 0.25, seed=7)
+    lon, lat = plane.inverse(0.0, 0.0)
+    errors, d2 = {}, []
+    for fenced in (False, True):
+        use = tracks if fenced else [replace(tr, fence=None) for tr in tracks]
+        err = []
+        for bt in backtrack_many(use):
+            e0, n0 = bt.plane.forward(lon, lat)
+            d = np.array([bt.launch.east_m - float(e0[0]), bt.launch.north_m - float(n0[0])])
+            err.append(float(np.hypot(*d)))
+            if fenced:
+                d2.append(float(d @ np.linalg.solve(bt.launch.covariance[:2, :2], d)))
+        errors[fenced] = np.array(err)
+    ratio = np.sqrt(np.mean(errors[True] ** 2) / np.mean(errors[False] ** 2))
+    assert ratio < (1.0 if weapon == "mortar" else 0.85), ratio
+    assert 1.0 < np.mean(d2) < 3.5, np.mean(d2)
