@@ -5,11 +5,15 @@ For each weapon class the radar's class (`shell`, `rocket`, `mortar`) may be, th
 model of `truceline.ballistics` (gravity, quadratic drag in an exponential atmosphere, drag
 factor of the class) is fitted to the track points by Gauss-Newton: the unknown is the state
 (east, north, up, v_east, v_north, v_up) at the track's middle time, the residuals are the
-points' offsets over their sigma, plus one prior residual: the speed at launch height against
-the class's muzzle speed (relative sigma `muzzle_speed_sigma`). The class with the smallest
-total chi-square is kept. The fitted state's covariance is carried to the launch (integrating
-back to height 0) and to the impact (forward to height 0) by the unscented transform, giving the
-(east, north, time) covariance and the 95% ellipse of each.
+points' offsets over their sigma, the radar's search fence where the track has a `Fence`
+(`truceline.radar.fence`: where the flight entered the coverage, one look before the first
+point; linearised at the polynomial start, then again at the first fit), plus one prior
+residual: the speed at launch height against the class's muzzle speed (relative sigma
+`muzzle_speed_sigma`). Each class's fitted state and covariance is carried to the launch
+(integrating back to height 0) and to the impact (forward to height 0) by the unscented
+transform, giving the (east, north, time) covariance of each; the launch and impact reported are
+the mixture over the classes, weighted by exp(-χ²/2) and the chance that the class reaches as
+far as the fitted flight goes.
 
 Coordinates: east and north in the plane tangent to the ellipsoid at the track's first point
 (`TangentPlane`), up = the reported altitude, as the ballistic model's flat Earth assumes.

@@ -57,7 +57,10 @@ from truceline.records import (
 )
 from truceline.timeutil import format_time
 
-BACKTRACK_METHOD = "radar: ballistic fit (class drag, muzzle-speed prior) + unscented transform"
+BACKTRACK_METHOD = (
+    "radar: ballistic fit (class drag, muzzle-speed prior, search fence) + unscented transform, "
+    "classes mixed"
+)
 TRACK_METHOD = (
     "radar: GNN tracker, nearly-constant-velocity Kalman filter, RTS smoother, "
     "track-segment association"
