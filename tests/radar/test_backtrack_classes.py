@@ -191,3 +191,32 @@ def test_the_search_fence_shrinks_the_launch_error_and_its_ellipse_stays_honest(
     ratio = np.sqrt(np.mean(errors[True] ** 2) / np.mean(errors[False] ** 2))
     assert ratio < (1.0 if weapon == "mortar" else 0.85), ratio
     assert 1.0 < np.mean(d2) < 3.5, np.mean(d2)
+
+
+def test_a_counter_battery_radar_declares_its_fence_and_other_sensors_have_none():
+    from truceline.config import RadarSettings
+    from truceline.radar.stage import radar_fence
+    from truceline.records import Sensor
+
+    props = {
+        "radar": "counter-battery",
+        "range_m": 25000.0,
+        "sector": {"azimuth_deg": 130.0, "width_deg": 90.0},
+    }
+    settings = RadarSettings()
+    fence = radar_fence(Sensor("CB1", "radar", "UA", 37.0, 48.0, properties=props), settings)
+    assert fence is not None
+    assert (fence.facing_deg, fence.width_deg, fence.range_m) == (130.0, 90.0, 25000.0)
+    assert (fence.elevation_deg, fence.revisit_s) == (1.0, 0.25)
+    own = {**props, "fence_elevation_deg": 2.5, "fence_revisit_s": 0.1}
+    fence = radar_fence(Sensor("CB1", "radar", "UA", 37.0, 48.0, properties=own), settings)
+    assert (fence.elevation_deg, fence.revisit_s) == (2.5, 0.1)
+    air = {"radar": "air-surveillance", "range_m": 80000.0}
+    assert radar_fence(Sensor("AR1", "radar", "UA", 37.0, 48.0, properties=air), settings) is None
+    no_sector = {"radar": "counter-battery", "range_m": 25000.0}
+    assert (
+        radar_fence(Sensor("CB2", "radar", "UA", 37.0, 48.0, properties=no_sector), settings)
+        is None
+    )
+    off = RadarSettings(fence_revisit_s=0.0)
+    assert radar_fence(Sensor("CB1", "radar", "UA", 37.0, 48.0, properties=props), off) is None
