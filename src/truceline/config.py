@@ -667,12 +667,29 @@ class RadarSettings(Section):
         "arithmetic, ~4x slower).",
     )
     muzzle_speed_sigma: float = setting(
-        0.01,
+        0.002,
         "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "
-        "fraction of it (the prior that picks the weapon class and steadies the backtrack; 1%: "
-        "round-to-round and propellant-temperature spread of one charge).",
+        "fraction of it (the weapon library's prior that picks the weapon class and steadies the "
+        "backtrack; 0.2%: the round-to-round spread of one charge of one lot, about 1.6 m/s for "
+        "a 152 mm gun; the simulator fires every class at exactly its muzzle speed).",
         unit="fraction",
         gt=0,
+    )
+    fence_revisit_s: float = setting(
+        0.25,
+        "Time between a counter-battery radar's looks at its coverage: a projectile first seen "
+        "at t1 entered the coverage (rose above the search fence, came within range or into the "
+        "sector) within this long before, which enters the backtrack as one more residual "
+        '(docs/methods.md, Radar, "The search fence"). A radar\'s own `fence_revisit_s` '
+        "property overrides it; 0 leaves the fence out.",
+        unit="s",
+        ge=0,
+    )
+    fence_elevation_deg: float = setting(
+        1.0,
+        "Elevation of a counter-battery radar's search fence, for a radar whose sensor "
+        "declares none (`fence_elevation_deg`).",
+        unit="deg",
     )
     max_impact_ellipse_m: float = setting(
         1000.0,

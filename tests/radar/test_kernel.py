@@ -3,11 +3,14 @@ and both integrate the ballistic model as closely as SciPy's DOP853."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from truceline.ballistics import Projectile, fly
 from truceline.geo.projection import TangentPlane
+from truceline.radar.fence import Fence, _view
 from truceline.radar.projectile import TrackPoints, backtrack_many, propagate, to_ground
 from truceline.weapons import weapon_classes
 
@@ -73,7 +76,10 @@ def test_compiled_and_numpy_backtracks_agree():
     plane = TangentPlane(37.0, 48.3)
     tracks = []
     _, _, flights = flight_states(rng, 12)
-    for w, _, traj, t_mid in flights:
+    # Every other track from a radar 6 km south-west of the launches, for the fence residual.
+    lon_r, lat_r = plane.inverse(-4243.0, -4243.0)
+    fence = Fence(float(lon_r[0]), float(lat_r[0]), 0.0, 45.0, 360.0, 25_000.0, 1.0, 0.25)
+    for q, (w, _, traj, t_mid) in enumerate(flights):
         t = t_mid + np.arange(-3.0, 3.0, 0.4)
         t = t[(t > 0) & (t < traj.duration_s)]
         s = traj.state_at(t)
@@ -81,10 +87,23 @@ def test_compiled_and_numpy_backtracks_agree():
         e, n, z = (s[a] + rng.normal(0, sigma, t.size) for a in range(3))
         lon, lat = plane.inverse(e, n)
         times = (1_000_000_000_000 + t * 1e9).astype(np.int64)
-        tracks.append(TrackPoints(times.tolist(), lon, lat, z, sigma, w.radar_class))
+
+        def entered(t1: float, traj=traj) -> Fence:
+            """The radar's fence just below where the flight was 0.1 s before its first point."""
+            before = traj.state_at(t1 - 0.1)[:3, 0][None]
+            el = _view(plane, replace(fence, elevation_deg=0.0), before)[0, 0]
+            return replace(fence, elevation_deg=float(el))
+
+        tracks.append(
+            TrackPoints(
+                times.tolist(), lon, lat, z, sigma, w.radar_class, entered(t[0]) if q % 2 else None
+            )
+        )
     a = backtrack_many(tracks, step_s=0.05, kernel="compiled")
     b = backtrack_many(tracks, step_s=0.05, kernel="numpy")
     assert sum(x is not None for x in a) == len(tracks)
+    # Some tracks have a fence residual (one more degree of freedom).
+    assert any(x.dof == 3 * len(tr.times_ns) + 1 + 1 - 6 for x, tr in zip(a, tracks, strict=True))
     for x, y in zip(a, b, strict=True):
         assert x.weapon == y.weapon
         np.testing.assert_allclose(x.state, y.state, rtol=0, atol=1e-6)

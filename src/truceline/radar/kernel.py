@@ -161,16 +161,19 @@ def to_ground(states, k, h, max_flight_s, rho0, scale, g0):
 
 @njit(cache=True)
 def fit_residuals(x, t, xyz, weight, k, v0, speed_sigma, step_s, ground_step_s, ground_steps,
-                  fd_scale, jacobian, max_flight_s, rho0, scale, g0):  # fmt: skip
+                  fd_scale, jacobian, max_flight_s, fence_col, fence_w, fence_huber,
+                  rho0, scale, g0):  # fmt: skip
     """The residuals of `projectile._fit` for states x (c, 6): per point and axis
     (p(t_i; x) - z_i) / σ (row r's points t[r], xyz[r], weights weight[r] = 1/σ, 0 for padding),
-    then the muzzle-speed prior (|v| at launch height - v0) / (speed_sigma · v0), 10 where the
-    ground is not reached. With `jacobian`, also the forward-difference Jacobian (steps
-    fd_scale): the 6 perturbed states use the unperturbed state's step to the ground, so that
-    the differences hold no change of grid. Returns r (c, 3p + 1) and J (c, 3p + 1, 6) (empty
-    without `jacobian`)."""
+    then the fence residual u = fence_w[r]·(p(t_f) - z_f) of the point in column fence_col[r] (0
+    where fence_col[r] < 0), as sign(u) √(2c|u| − c²) beyond c = fence_huber (Huber's loss),
+    then the muzzle-speed prior (|v| at launch height - v0) /
+    (speed_sigma · v0), 10 where the ground is not reached. With `jacobian`, also the
+    forward-difference Jacobian (steps fd_scale): the 6 perturbed states use the unperturbed
+    state's step to the ground, so that the differences hold no change of grid. Returns r
+    (c, 3p + 2) and J (c, 3p + 2, 6) (empty without `jacobian`)."""
     c, p = t.shape
-    n_res = 3 * p + 1
+    n_res = 3 * p + 2
     r_out = np.empty((c, n_res))
     j_out = np.empty((c if jacobian else 0, n_res, 6))
     pos = np.empty((p, 6))
@@ -188,6 +191,16 @@ def fit_residuals(x, t, xyz, weight, k, v0, speed_sigma, step_s, ground_step_s, 
             for i in range(p):
                 for a in range(3):
                     rq[3 * i + a] = (pos[i, a] - xyz[row, i, a]) * weight[row, i]
+            f = fence_col[row]
+            rq[n_res - 2] = 0.0
+            if f >= 0:
+                for a in range(3):
+                    rq[n_res - 2] += (pos[f, a] - xyz[row, f, a]) * fence_w[row, a]
+                u = abs(rq[n_res - 2])
+                if u > fence_huber:
+                    rq[n_res - 2] = math.copysign(
+                        math.sqrt(2 * fence_huber * u - fence_huber**2), rq[n_res - 2]
+                    )
             _to_ground_row(s, k[row], h, max_flight_s, launch, rho0, scale, g0)
             speed = math.sqrt(launch[3] ** 2 + launch[4] ** 2 + launch[5] ** 2)
             if math.isfinite(speed):

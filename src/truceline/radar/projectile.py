@@ -5,11 +5,15 @@ For each weapon class the radar's class (`shell`, `rocket`, `mortar`) may be, th
 model of `truceline.ballistics` (gravity, quadratic drag in an exponential atmosphere, drag
 factor of the class) is fitted to the track points by Gauss-Newton: the unknown is the state
 (east, north, up, v_east, v_north, v_up) at the track's middle time, the residuals are the
-points' offsets over their sigma, plus one prior residual: the speed at launch height against
-the class's muzzle speed (relative sigma `muzzle_speed_sigma`). The class with the smallest
-total chi-square is kept. The fitted state's covariance is carried to the launch (integrating
-back to height 0) and to the impact (forward to height 0) by the unscented transform, giving the
-(east, north, time) covariance and the 95% ellipse of each.
+points' offsets over their sigma, the radar's search fence where the track has a `Fence`
+(`truceline.radar.fence`: where the flight entered the coverage, one look before the first
+point; linearised at the polynomial start, then again at the first fit), plus one prior
+residual: the speed at launch height against the class's muzzle speed (relative sigma
+`muzzle_speed_sigma`). Each class's fitted state and covariance is carried to the launch
+(integrating back to height 0) and to the impact (forward to height 0) by the unscented
+transform, giving the (east, north, time) covariance of each; the launch and impact reported are
+the mixture over the classes, weighted by exp(-χ²/2) and the chance that the class reaches as
+far as the fitted flight goes.
 
 Coordinates: east and north in the plane tangent to the ellipsoid at the track's first point
 (`TangentPlane`), up = the reported altitude, as the ballistic model's flat Earth assumes.
@@ -18,15 +22,17 @@ Coordinates: east and north in the plane tangent to the ellipsoid at the track's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import log_ndtr
 
 from truceline.ballistics import G0_MPS2, STANDARD_ATMOSPHERE, Projectile
 from truceline.geo.projection import TangentPlane, to_ecef
 from truceline.locate.solver import ellipse_axes
+from truceline.radar.fence import Fence, FenceTerm, fence_term
 from truceline.weapons import weapon_classes
 
 CHI2_2D_95 = 5.991464547107979
@@ -41,20 +47,31 @@ MIN_GROUND_STEP_S = 0.1
 _MODEL = (STANDARD_ATMOSPHERE.density_kgpm3, STANDARD_ATMOSPHERE.scale_height_m, G0_MPS2)
 """The compiled kernel's model constants: sea-level density, scale height, gravity."""
 MAX_ITERATIONS = 4
+FENCE_HUBER = 2.0
+"""The fence residual counts as Huber's loss beyond this many sigma: the look before the first
+point is a model (a radar's revisit, `radar.fence_revisit_s`), and a flight that entered the
+coverage earlier than it says (a longer revisit, the wrong boundary) pulls linearly, not
+quadratically."""
 """Levenberg-Marquardt iterations per fit: the polynomial start is close, and more iterations
 changed no backtracked launch point by more than a metre on sector-quick."""
 
 
+CLASS_WEIGHT_FLOOR = 1e-4
+"""A candidate class whose chi-square weight is below this share of the best's is not carried
+to the ground (its Δχ² > 18.4) and gets weight 0."""
+
+
 @cache
-def candidates(radar_class: str) -> tuple[tuple[str, float, float], ...]:
-    """(weapon id, drag factor k m²/kg, muzzle speed m/s) of the ballistic classes a counter-
-    battery radar reports as `radar_class`; every ballistic class if the name is unknown."""
+def candidates(radar_class: str) -> tuple[tuple[str, float, float, float], ...]:
+    """(weapon id, drag factor k m²/kg, muzzle speed m/s, maximum range m) of the ballistic
+    classes a counter-battery radar reports as `radar_class`; every ballistic class if the name
+    is unknown."""
     classes = [w for w in weapon_classes().values() if w.ballistic]
     chosen = [w for w in classes if w.radar_class == radar_class] or classes
     out = []
     for w in chosen:
         p = Projectile.for_weapon(w)
-        out.append((w.id, p.drag_factor_m2pkg, float(p.muzzle_velocity_mps)))
+        out.append((w.id, p.drag_factor_m2pkg, float(p.muzzle_velocity_mps), w.max_range_km * 1e3))
     return tuple(out)
 
 
@@ -227,7 +244,8 @@ class Backtrack:
     """The result of backtracking one track."""
 
     weapon: str
-    """The weapon class whose drag and muzzle speed fit best."""
+    """The most probable weapon class (largest `class_weights`): its state, covariance and drag
+    are `state`, `state_covariance` and `drag_m2pkg`."""
     plane: TangentPlane
     reference_ns: int
     """The time the fitted state refers to (the track's middle point)."""
@@ -241,6 +259,10 @@ class Backtrack:
     """Chi-square of each candidate class whose fit succeeded."""
     drag_m2pkg: float = 0.0
     """The chosen class's drag factor (what `propagate` needs to carry `state` in time)."""
+    class_weights: dict[str, float] = field(default_factory=dict)
+    """Posterior probability of each candidate class (likelihood exp(-χ²/2), a uniform prior
+    over the candidates, the chance that the fitted flight's range is within the class's
+    maximum); `launch` and `impact` are the mixture over these classes."""
 
 
 def _fit(
@@ -253,6 +275,8 @@ def _fit(
     x0: NDArray[np.float64],
     step_s: float,
     kernel: str = "compiled",
+    fence_col: NDArray[np.int64] | None = None,
+    fence_w: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Levenberg-Marquardt fits of the reference state of many (track, candidate class) rows at
     once. Row r has point times `t[r]` (s from its reference time), positions `xyz[r]` (m) and
@@ -260,9 +284,13 @@ def _fit(
     `x0[r]`. Each row is integrated on its own grid; the 6 forward-difference perturbations of
     a row use its unperturbed state's step to the ground. Only rows still iterating are
     evaluated. `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
-    reference). Returns states (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a
-    fit failed."""
+    reference). A row's fence residual (`truceline.radar.fence`): the point of column
+    `fence_col[r]` (weight 0 there; -1: none), residual `fence_w[r]`·(p − xyz). Returns states
+    (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a fit failed."""
     c = k.size
+    if fence_col is None:
+        fence_col = np.full(c, -1, np.int64)
+        fence_w = np.zeros((c, 3))
     scale = np.array([1.0, 1.0, 1.0, 0.1, 0.1, 0.1])  # finite-difference steps, m and m/s
     ground_step_s = max(step_s, MIN_GROUND_STEP_S)
     ground_steps = GROUND_STEPS_FIT
@@ -271,25 +299,40 @@ def _fit(
     def evaluate(x: NDArray, rows: NDArray, jacobian: bool) -> tuple[NDArray, NDArray | None]:
         """Residuals (and the Jacobian) of rows `rows` at states x (len(rows), 6)."""
         tt, pp, ww, kk, vv = t[rows], xyz[rows], weight[rows], k[rows], v0[rows]
+        fc, fw = fence_col[rows], fence_w[rows]
         if kernel == "compiled":
             from truceline.radar import kernel as compiled
 
             r, jac = compiled.fit_residuals(
                 np.ascontiguousarray(x), tt, pp, ww, kk, vv, speed_sigma, step_s,
-                ground_step_s, ground_steps, scale, jacobian, MAX_FLIGHT_S, *_MODEL,
+                ground_step_s, ground_steps, scale, jacobian, MAX_FLIGHT_S, fc, fw,
+                FENCE_HUBER, *_MODEL,
             )  # fmt: skip
             return r, (jac if jacobian else None)
         h = ground_step(x, ground_step_s, ground_steps)
         n = 7 if jacobian else 1
         if jacobian:
             x = (x[:, None, :] + eye[None]).reshape(-1, 6)
-            tt, pp, ww, kk, vv, h = (np.repeat(a, 7, axis=0) for a in (tt, pp, ww, kk, vv, h))
+            tt, pp, ww, kk, vv, h, fc, fw = (
+                np.repeat(a, 7, axis=0) for a in (tt, pp, ww, kk, vv, h, fc, fw)
+            )
         pos = propagate(x, kk, tt, step_s)[:, :, :3]
         res = ((pos - pp) * ww[..., None]).reshape(x.shape[0], -1)
+        at = np.maximum(fc, 0)
+        every_row = np.arange(x.shape[0])
+        fence = np.where(
+            fc >= 0, np.einsum("ri,ri->r", pos[every_row, at] - pp[every_row, at], fw), 0.0
+        )
+        u = np.abs(fence)
+        fence = np.where(
+            u > FENCE_HUBER,
+            np.sign(fence) * np.sqrt(np.maximum(2 * FENCE_HUBER * u - FENCE_HUBER**2, 0.0)),
+            fence,
+        )
         launch, _ = to_ground(x, kk, backward=True, step_s=ground_step_s, h=h)
         speed = np.linalg.norm(launch[:, 3:], axis=1)
         prior = np.where(np.isfinite(speed), (speed - vv) / (speed_sigma * vv), 10.0)
-        rr = np.column_stack([res, prior]).reshape(rows.size, n, -1)
+        rr = np.column_stack([res, fence, prior]).reshape(rows.size, n, -1)
         if not jacobian:
             return rr[:, 0], None
         return rr[:, 0], ((rr[:, 1:] - rr[:, :1]) / scale[None, :, None]).transpose(0, 2, 1)
@@ -401,6 +444,8 @@ class TrackPoints:
     alt_m: Sequence[float]
     sigma_m: float
     radar_class: str
+    fence: Fence | None = None
+    """The radar's coverage, for the fence residual (`truceline.radar.fence`); None: none."""
 
 
 def backtrack(
@@ -412,7 +457,7 @@ def backtrack(
     radar_class: str,
     *,
     step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.01,
+    muzzle_speed_sigma: float = 0.002,
     kernel: str = "compiled",
 ) -> Backtrack | None:
     """Fit and backtrack one track. None if it has fewer than 2 points or no class fits."""
@@ -430,7 +475,8 @@ class _Prepared:
     plane: TangentPlane
     x0: NDArray[np.float64]
     sigma: float
-    cands: tuple[tuple[str, float, float], ...]
+    cands: tuple[tuple[str, float, float, float], ...]
+    fence: FenceTerm | None = None
 
 
 def _prepare_all(tracks: Sequence[TrackPoints]) -> list[_Prepared | None]:
@@ -478,20 +524,32 @@ def _prepare(
     xyz = np.column_stack([e, nn, np.asarray(track.alt_m, float)[order]])
     # Start: a quadratic (n >= 3) or straight fit in time, gravity pulled on the vertical.
     deg = 2 if n >= 3 else 1
-    x0 = np.empty(6)
+    coefs = []
     for axis in range(3):
         target = xyz[:, axis] + (0.5 * G0_MPS2 * t**2 if axis == 2 and deg == 1 else 0.0)
-        coef = np.polyfit(t, target, deg)
-        x0[axis] = np.polyval(coef, 0.0)
-        x0[3 + axis] = np.polyval(np.polyder(coef), 0.0)
-    return _Prepared(t, xyz, ref, plane, x0, float(track.sigma_m), candidates(track.radar_class))
+        coefs.append(np.polyfit(t, target, deg))
+    pull = G0_MPS2 if deg == 1 else 0.0
+
+    def start(times: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        pos = np.column_stack([np.polyval(c, times) for c in coefs])
+        vel = np.column_stack([np.polyval(np.polyder(c), times) for c in coefs])
+        pos[:, 2] -= 0.5 * pull * times**2
+        vel[:, 2] -= pull * times
+        return pos, vel
+
+    p0, v0 = start(np.zeros(1))
+    x0 = np.concatenate([p0[0], v0[0]])
+    term = None if track.fence is None else fence_term(plane, track.fence, float(t[0]), start)
+    return _Prepared(
+        t, xyz, ref, plane, x0, float(track.sigma_m), candidates(track.radar_class), term
+    )
 
 
 def backtrack_many(
     tracks: Sequence[TrackPoints],
     *,
     step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.01,
+    muzzle_speed_sigma: float = 0.002,
     kernel: str = "compiled",
 ) -> list[Backtrack | None]:
     """Fit and backtrack many tracks at once (every track against every candidate class of its
@@ -503,50 +561,201 @@ def backtrack_many(
     if not live:
         return out
     rows = [(i, j) for i in live for j in range(len(prepared[i].cands))]
-    width = max(prepared[i].t.size for i in live)
+    width = max(prepared[i].t.size + (tracks[i].fence is not None) for i in live)
     r = len(rows)
     t = np.zeros((r, width))
     xyz = np.zeros((r, width, 3))
     weight = np.zeros((r, width))
     k, v0, x0 = np.empty(r), np.empty(r), np.empty((r, 6))
+    fence_col = np.full(r, -1, np.int64)
+    fence_w = np.zeros((r, 3))
     for row, (i, j) in enumerate(rows):
         p = prepared[i]
         m = p.t.size
         t[row, :m], xyz[row, :m], weight[row, :m] = p.t, p.xyz, 1.0 / p.sigma
         t[row, m:] = p.t[-1]  # padding: weight 0, a time inside the track's span
+        if p.fence is not None:  # the fence's point: weight 0, its own residual
+            t[row, m], xyz[row, m] = p.fence.time_s, p.fence.point
+            fence_col[row], fence_w[row] = m, p.fence.normal
         k[row], v0[row], x0[row] = p.cands[j][1], p.cands[j][2], p.x0
     with np.errstate(over="ignore", invalid="ignore"):
-        states, covs, chi2s = _fit(t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s, kernel)
-        best: dict[int, int] = {}
-        for row, (i, _) in enumerate(rows):
-            if np.isfinite(chi2s[row]) and (i not in best or chi2s[row] < chi2s[best[i]]):
-                best[i] = row
-        chosen = list(best.values())
+        states, covs, chi2s = _fit(
+            t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s, kernel, fence_col, fence_w
+        )
+        weights = _class_weights(rows, prepared, chi2s)
+        # Second pass: each fence term linearised again around its track's fitted flight, and
+        # the classes still in the running fitted again from where the first pass ended.
+        again = _refence(rows, prepared, tracks, states, chi2s, weights, k, step_s, kernel)
+        if again:
+            sel = np.array(sorted(again))
+            for row in sel:
+                m = prepared[rows[row][0]].t.size
+                term = again[row]
+                if term is None:
+                    t[row, m], xyz[row, m], fence_col[row], fence_w[row] = t[row, m - 1], 0, -1, 0
+                else:
+                    t[row, m], xyz[row, m] = term.time_s, term.point
+                    fence_col[row], fence_w[row] = m, term.normal
+            states[sel], covs[sel], chi2s[sel] = _fit(
+                t[sel], xyz[sel], weight[sel], k[sel], v0[sel], muzzle_speed_sigma, states[sel],
+                step_s, kernel, fence_col[sel], fence_w[sel],
+            )  # fmt: skip
+            weights = _class_weights(rows, prepared, chi2s)
+        carried = [row for row in range(r) if weights[row] > 0]
         coarse = max(step_s, MIN_GROUND_STEP_S)
-        if chosen:
-            sel = np.array(chosen)
-            launches = _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel)
-            impacts = _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel)
+        launches: dict[int, GroundPoint | None] = {}
+        impacts: dict[int, GroundPoint | None] = {}
+        if carried:
+            sel = np.array(carried)
+            ends = zip(
+                _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel),
+                _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel),
+                strict=True,
+            )
+            for row, (launch, impact) in zip(carried, ends, strict=True):
+                launches[row], impacts[row] = launch, impact
+        weights = _range_weights(rows, prepared, weights, launches, impacts)
         per_track: dict[int, dict[str, float]] = {}
+        members: dict[int, list[int]] = {}
         for row, (i, j) in enumerate(rows):
             fits = per_track.setdefault(i, {})
             if np.isfinite(chi2s[row]):  # a class whose fit failed has no chi-square to report
                 fits[prepared[i].cands[j][0]] = round(float(chi2s[row]), 3)
-        for q, row in enumerate(chosen):
-            i, j = rows[row]
+            if weights[row] > 0 and launches.get(row) is not None:
+                members.setdefault(i, []).append(row)
+        for i, group in members.items():
             p = prepared[i]
-            class_chi2 = per_track[i]
+            w = weights[group] / weights[group].sum()
+            best = group[int(np.argmax(w))]
             out[i] = Backtrack(
-                weapon=p.cands[j][0],
+                weapon=p.cands[rows[best][1]][0],
                 plane=p.plane,
                 reference_ns=p.ref,
-                state=states[row],
-                state_covariance=covs[row],
-                launch=launches[q],
-                impact=impacts[q],
-                chi2=float(chi2s[row]),
-                dof=max(3 * p.t.size + 1 - 6, 1),
-                class_chi2=class_chi2,
-                drag_m2pkg=float(k[row]),
+                state=states[best],
+                state_covariance=covs[best],
+                launch=_mixture([launches[row] for row in group], w),
+                impact=_mixture([impacts[row] for row in group], w),
+                chi2=float(chi2s[best]),
+                dof=max(3 * p.t.size + 1 + int(fence_col[best] >= 0) - 6, 1),
+                class_chi2=per_track[i],
+                drag_m2pkg=float(k[best]),
+                class_weights={
+                    p.cands[rows[row][1]][0]: round(float(q), 6)
+                    for row, q in zip(group, w, strict=True)
+                },
             )
     return out
+
+
+def _class_weights(
+    rows: list[tuple[int, int]], prepared: list, chi2s: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Each (track, class) row's weight exp(-(χ² - χ²_best)/2) within its track (a uniform prior
+    over the track's candidate classes); 0 for a failed fit or one below CLASS_WEIGHT_FLOOR."""
+    best: dict[int, float] = {}
+    for row, (i, _) in enumerate(rows):
+        if np.isfinite(chi2s[row]):
+            best[i] = min(best.get(i, np.inf), float(chi2s[row]))
+    w = np.zeros(len(rows))
+    for row, (i, _) in enumerate(rows):
+        if np.isfinite(chi2s[row]):
+            w[row] = np.exp(-0.5 * (chi2s[row] - best[i]))
+    return np.where(w >= CLASS_WEIGHT_FLOOR, w, 0.0)
+
+
+def _range_weights(
+    rows: list[tuple[int, int]],
+    prepared: list,
+    weights: NDArray[np.float64],
+    launches: dict[int, GroundPoint | None],
+    impacts: dict[int, GroundPoint | None],
+) -> NDArray[np.float64]:
+    """The weights times the chance that the class's flight (launch to impact, its variance
+    along the flight the sum of the two ends', their correlation ignored) is no longer than the
+    class's maximum range (the weapon library's). A track none of whose classes can reach keeps
+    its chi-square weights."""
+    out = weights.copy()
+    for row, (i, j) in enumerate(rows):
+        launch, impact = launches.get(row), impacts.get(row)
+        if weights[row] <= 0 or launch is None or impact is None:
+            continue
+        d = np.array([impact.east_m - launch.east_m, impact.north_m - launch.north_m])
+        reach = float(np.hypot(*d))
+        u = d / max(reach, 1e-9)
+        var = float(u @ (launch.covariance[:2, :2] + impact.covariance[:2, :2]) @ u)
+        z = (prepared[i].cands[j][3] - reach) / np.sqrt(max(var, 1e-6))
+        out[row] = weights[row] * np.exp(log_ndtr(z))
+    by_track: dict[int, list[int]] = {}
+    for row, (i, _) in enumerate(rows):
+        by_track.setdefault(i, []).append(row)
+    for mine in by_track.values():
+        total = out[mine].sum()
+        if not total > 0:
+            out[mine] = weights[mine]
+        else:
+            peak = out[mine].max()
+            out[mine] = np.where(out[mine] >= CLASS_WEIGHT_FLOOR * peak, out[mine], 0.0)
+    return out
+
+
+def _mixture(points: list[GroundPoint | None], w: NDArray[np.float64]) -> GroundPoint | None:
+    """The Gaussian mixture of candidate classes' ground points with weights `w` as one point:
+    its mean and covariance Σ w_c (C_c + (μ_c − μ)(μ_c − μ)ᵀ) over (east, north, time); the
+    speed is the most probable class's. Classes without a point are left out (None if the most
+    probable one has none)."""
+    best = int(np.argmax(w))
+    if points[best] is None:
+        return None
+    keep = [q for q, p in enumerate(points) if p is not None]
+    if len(keep) == 1:
+        return points[best]
+    ww = w[keep] / w[keep].sum()
+    mu = np.array([[points[q].east_m, points[q].north_m, points[q].time_s] for q in keep])
+    mean = ww @ mu
+    d = mu - mean
+    cov = np.einsum("c,cij->ij", ww, np.stack([points[q].covariance for q in keep]))
+    cov = cov + (ww[:, None] * d).T @ d
+    return GroundPoint(
+        float(mean[0]), float(mean[1]), float(mean[2]), 0.5 * (cov + cov.T),
+        points[best].speed_mps,
+    )  # fmt: skip
+
+
+def _refence(
+    rows: list[tuple[int, int]],
+    prepared: list,
+    tracks: Sequence[TrackPoints],
+    states: NDArray[np.float64],
+    chi2s: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    k: NDArray[np.float64],
+    step_s: float,
+    kernel: str,
+) -> dict[int, FenceTerm | None]:
+    """The fence term of every track that has one, linearised around the flight of its best
+    first-pass fit instead of the polynomial start (which boundary, the plane, its sigma), for
+    each of its rows still weighted; {row: term (None: no boundary explains it now)}."""
+    best: dict[int, int] = {}
+    for row, (i, _) in enumerate(rows):
+        if tracks[i].fence is None or not weights[row] > 0:
+            continue
+        if i not in best or chi2s[row] < chi2s[best[i]]:
+            best[i] = row
+    if not best:
+        return {}
+    order = list(best.items())
+    sel = np.array([row for _, row in order])
+    look = np.array([tracks[i].fence.revisit_s for i, _ in order])
+    first = np.array([prepared[i].t[0] for i, _ in order])
+    times = first[:, None] + look[:, None] * np.array([-1.0, -0.5, 0.0])
+    flights = propagate(states[sel], k[sel], times, step_s, kernel=kernel)
+    terms: dict[int, FenceTerm | None] = {}
+    for q, (i, _) in enumerate(order):
+        samples = {float(tq): flights[q, c] for c, tq in enumerate(times[q])}
+
+        def start(at: NDArray[np.float64], samples=samples) -> tuple[NDArray, NDArray]:
+            f = np.array([samples[float(a)] for a in at])
+            return f[:, :3], f[:, 3:]
+
+        terms[i] = fence_term(prepared[i].plane, tracks[i].fence, float(first[q]), start)
+    return {row: terms[i] for row, (i, _) in enumerate(rows) if i in terms and weights[row] > 0}

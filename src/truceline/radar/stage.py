@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from truceline.agreement.model import NO_PARTY, Agreement, RuleKind
 from truceline.assign import assign
-from truceline.config import LocateSettings, Settings
+from truceline.config import LocateSettings, RadarSettings, Settings
 from truceline.geo.projection import (
     TangentPlane,
     enu_basis,
@@ -36,6 +36,7 @@ from truceline.geo.projection import (
     to_ecef,
 )
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
+from truceline.radar.fence import Fence
 from truceline.radar.joint import ArrivalsOf, JointFit, joint_fit
 from truceline.radar.projectile import (
     Backtrack,
@@ -56,7 +57,10 @@ from truceline.records import (
 )
 from truceline.timeutil import format_time
 
-BACKTRACK_METHOD = "radar: ballistic fit (class drag, muzzle-speed prior) + unscented transform"
+BACKTRACK_METHOD = (
+    "radar: ballistic fit (class drag, muzzle-speed prior, search fence) + unscented transform, "
+    "classes mixed"
+)
 TRACK_METHOD = (
     "radar: GNN tracker, nearly-constant-velocity Kalman filter, RTS smoother, "
     "track-segment association"
@@ -82,6 +86,31 @@ class RadarCounts:
     seconds: float = 0.0
 
 
+def radar_fence(sensor: Sensor, radar: RadarSettings) -> Fence | None:
+    """The coverage of a counter-battery radar (`radar: counter-battery` with `range_m` and
+    `sector`) for the fence residual; its own `fence_elevation_deg` and `fence_revisit_s` if it
+    declares them, else the settings'. None for other sensors, or with a revisit of 0."""
+    p = sensor.properties
+    sector = p.get("sector")
+    if sensor.kind != "radar" or p.get("radar") != "counter-battery":
+        return None
+    try:
+        revisit = float(p.get("fence_revisit_s", radar.fence_revisit_s))
+        fence = Fence(
+            sensor.lon,
+            sensor.lat,
+            float(sensor.elevation_m or 0.0),
+            float(sector["azimuth_deg"]),
+            float(sector["width_deg"]),
+            float(p["range_m"]),
+            float(p.get("fence_elevation_deg", radar.fence_elevation_deg)),
+            revisit,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return fence if revisit > 0 else None
+
+
 class RadarStage:
     """Backtracks projectile tracks and tracks air plots."""
 
@@ -90,6 +119,7 @@ class RadarStage:
         self.radar = settings.radar
         self.agreement = agreement
         self.sensor_ids = {s.id for s in sensors}
+        self.fences = {s.id: f for s in sensors if (f := radar_fence(s, settings.radar))}
         self.counts = RadarCounts()
         self._tracks: list[Observation] = []
         self._plot_ids: list[str] = []
@@ -148,6 +178,7 @@ class RadarStage:
                     alt,
                     float(obs.fields.get("sigma_m", 0.0)),
                     str(obs.fields.get("class", "")),
+                    self.fences.get(obs.sensor),
                 )
             )
         # All tracks are fitted and carried to the ground in one batch.
@@ -210,6 +241,7 @@ class RadarStage:
             "radar": obs.sensor,
             "weapon_fit": {"class": bt.weapon, "chi2": round(bt.chi2, 3), "dof": bt.dof},
             "class_chi2": dict(bt.class_chi2),
+            "class_weights": dict(bt.class_weights),
         }
         out = []
         for (kind, point, eid, evidence), (lon, lat) in zip(

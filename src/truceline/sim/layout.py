@@ -109,6 +109,7 @@ class Network:
                                 "azimuth_deg": float(g.facing_deg[i]),
                                 "width_deg": s.sector_width_deg,
                             },
+                            "fence_elevation_deg": s.min_elevation_deg,
                         },
                     )
                 )
