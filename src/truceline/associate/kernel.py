@@ -52,6 +52,30 @@ def _fast_tau(x, y, t, px, py, c, we, wn, row):
         row[i] = t[i] - d * d / (c * d + (we * dx + wn * dy))
 
 
+_PROBE = 8  # nodes between the probes of a chunk's earliest implied time
+
+
+@njit(cache=True, error_model="numpy")
+def _node_min(x, y, t, px, py, c, we, wn, row):
+    """The earliest fast implied origin time at node (px, py)."""
+    _fast_tau(x, y, t, px, py, c, we, wn, row)
+    low = np.inf
+    for i in range(x.size):
+        low = min(low, row[i])
+    return low
+
+
+@njit(cache=True, error_model="numpy")
+def _above(node_min, gx, gy, anchor, k, lipschitz, level):
+    """Whether node k's earliest implied time is surely above `level`, from evaluated node
+    `anchor`'s (-1: none) and the Lipschitz bound (1e-9 s for the fast arithmetic's error)."""
+    if anchor < 0:
+        return False
+    dx = gx[k] - gx[anchor]
+    dy = gy[k] - gy[anchor]
+    return node_min[anchor] - lipschitz * math.sqrt(dx * dx + dy * dy) - 1e-9 > level
+
+
 @njit(cache=True, error_model="numpy")
 def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     """Per node, over windows of `window_s` at offsets 0 and half a window from the chunk's
@@ -73,18 +97,42 @@ def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     half = 0.5 * window_s
     inverse = 1.0 / window_s
     margin = _GUARD * window_s
+    # Every implied time is below its arrival time (travel times are positive), so the latest
+    # arrival bounds the histogram's span.
+    t1 = -np.inf
+    for i in range(n):
+        t1 = max(t1, t[i])
+    # The earliest implied time at a node, min_i (t_i - T_i(node)), moves by at most
+    # `lipschitz` s per metre the node moves: |grad T| <= (c + 3|w|) / (c - |w|)^2 for
+    # T = d^2 / (c d + w . dx). So a node whose bound from an evaluated node lies above the
+    # chunk's earliest so far (plus the margin) cannot hold the chunk's earliest time and is
+    # skipped; the earliest, and every node within the margin of it, are still evaluated.
+    wind = math.sqrt(we * we + wn * wn)
+    lipschitz = np.inf
+    if c > wind:
+        lipschitz = (c + 3.0 * wind) / ((c - wind) * (c - wind)) * (1.0 + 1e-6)
     for lo in range(0, g, step):
         hi = min(g, lo + step)
         fast0 = np.inf
-        t1 = -np.inf
         for k in range(lo, hi):
-            _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
-            low = np.inf
-            for i in range(n):
-                low = min(low, row[i])
-                t1 = max(t1, row[i])
-            node_min[k] = low
-            fast0 = min(fast0, low)
+            node_min[k] = np.nan  # not evaluated
+        for k in range(lo, hi, _PROBE):  # probes: a first estimate of the earliest
+            node_min[k] = _node_min(x, y, t, gx[k], gy[k], c, we, wn, row)
+            fast0 = min(fast0, node_min[k])
+        anchor = -1
+        for k in range(lo, hi):
+            if not math.isnan(node_min[k]):
+                anchor = k
+                continue
+            ahead = lo + ((k - lo) // _PROBE + 1) * _PROBE
+            if _above(node_min, gx, gy, anchor, k, lipschitz, fast0 + margin) or (
+                ahead < hi and _above(node_min, gx, gy, ahead, k, lipschitz, fast0 + margin)
+            ):
+                node_min[k] = np.inf  # above the earliest for sure
+                continue
+            node_min[k] = _node_min(x, y, t, gx[k], gy[k], c, we, wn, row)
+            fast0 = min(fast0, node_min[k])
+            anchor = k
         t0 = np.inf  # the exact earliest, among those the fast values cannot tell apart
         for k in range(lo, hi):
             if node_min[k] <= fast0 + margin:
