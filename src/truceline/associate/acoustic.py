@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
@@ -334,8 +335,8 @@ class AcousticAssociator:
         counts = hi - lo
         if counts.sum() == 0:
             return new
-        pd = np.repeat(np.arange(new.size), counts)
-        pe = order[_ranges(lo, counts)]
+        pd, position = self._within_reach(new, order, ecef, lo, counts)
+        pe = order[position]
         s_idx = self.sensor.v[new[pd]]
         pred, d = self.predicted_arrival(ecef[pe], enu[pe], c[pe], wind[pe], tau[pe], s_idx)
         sigma = np.sqrt(
@@ -367,6 +368,32 @@ class AcousticAssociator:
             attached[pd[k]] = True
         self.stats["attached"] += int(attached.sum())
         return new[~attached]
+
+    def _within_reach(
+        self,
+        new: NDArray[np.int64],
+        order: NDArray[np.int64],
+        ecef: NDArray[np.float64],
+        lo: NDArray[np.int64],
+        counts: NDArray[np.int64],
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The (detection, event) pairs attaching tests: detection i of `new` with the events
+        at positions lo[i] .. lo[i] + counts[i] - 1 of `order` (the candidate events by origin
+        time), less those farther from the detection's sensor than a source can be heard
+        (which the test would refuse): along a whole line most events in the time window are
+        hundreds of kilometres away. Returns the detections and positions, in the order of
+        testing every pair (by detection, then position)."""
+        pd = np.repeat(np.arange(new.size), counts)
+        position = _ranges(lo, counts)
+        sensors, inverse = np.unique(self.sensor.v[new], return_inverse=True)
+        reach = self.max_source_m * (1 + 1e-9) + 1.0  # beyond rounding: a superset
+        near = cKDTree(self.net.ecef[sensors]).sparse_distance_matrix(
+            cKDTree(ecef), reach, output_type="ndarray"
+        )
+        within = np.zeros((sensors.size, order.size), dtype=bool)
+        within[near["i"], near["j"]] = True
+        keep = within[inverse[pd], order[position]]
+        return pd[keep], position[keep]
 
     def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
         """Indices of the events with origin time from `horizon_s` on, newest first. Events are
