@@ -24,6 +24,7 @@ when the misfit is larger than the noise model expects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -170,11 +171,17 @@ class _Prior:
 
 
 def _prior(speed: SoundSpeed, settings: LocateSettings) -> _Prior:
+    return _prior_of(speed, settings.temperature_sigma_c, settings.wind_sigma_mps)
+
+
+@lru_cache(maxsize=256)
+def _prior_of(speed: SoundSpeed, temperature_sigma_c: float, wind_sigma_mps: float) -> _Prior:
+    """The weather prior (cached: association locates many times with one report's speed)."""
     t_c = (speed.c_mps / 331.3) ** 2 * 273.15 - 273.15
     return _Prior(
         speed,
-        max(sound_speed_sigma_mps(t_c, settings.temperature_sigma_c), 1e-6),
-        max(settings.wind_sigma_mps, 1e-6),
+        max(sound_speed_sigma_mps(t_c, temperature_sigma_c), 1e-6),
+        max(wind_sigma_mps, 1e-6),
     )
 
 
@@ -254,7 +261,7 @@ def locate(
     if found is None:
         return None
     theta, keep, total_iterations, converged, times = found
-    sub = arr.subset(keep)
+    sub = arr if keep.all() else arr.subset(keep)
     if sub.n < 4:
         return None
     has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
