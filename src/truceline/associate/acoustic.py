@@ -175,6 +175,8 @@ class AcousticAssociator:
         self.epoch_ns = epoch_ns
         self.s = settings = settings or AssociateSettings()
         self.locator = locator or LocateSettings()
+        # the locator without outlier removal (the ambiguity mixture's), made once
+        self.locator_without_outliers = self.locator.model_copy(update={"max_outliers": 0})
         self.jitter_s_per_m = self.locator.propagation_jitter_s_per_km * 1e-3
         self.max_source_m = self.s.max_source_distance_km * 1e3
         self.id_prefix = id_prefix
