@@ -860,10 +860,11 @@ class AcousticAssociator:
         """Sensors nearer the origin than `fraction` of the median distance of those that heard
         it, that have no detection at all within the inlier tolerance of the predicted arrival
         (a detection taken by another event still counts as hearing)."""
-        radius = fraction * float(np.median(np.hypot(hx - sol.x_m, hy - sol.y_m)))
+        radius = fraction * _median(np.hypot(hx - sol.x_m, hy - sol.y_m))
         origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
-        near = near[~isin(near, heard)]
+        # (a few dozen sensors each: a comparison table, not np.isin's sort)
+        near = near[~(near[:, None] == heard[None, :]).any(axis=1)]
         if near.size == 0:
             return 0
         n = near.size
@@ -1065,6 +1066,14 @@ def _ranges(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.
     ends = np.cumsum(counts)
     offsets = np.repeat(ends - counts, counts)
     return np.repeat(np.asarray(starts, dtype=np.int64), counts) + (np.arange(total) - offsets)
+
+
+def _median(v: NDArray[np.float64]) -> float:
+    """`np.median` of a short array, the same number (the middle value, or the mean of the two
+    middle ones as (a + b) / 2), without its general machinery."""
+    s = np.sort(v)
+    k = s.size // 2
+    return float(s[k]) if s.size % 2 else float((s[k - 1] + s[k]) / 2)
 
 
 def _better(a: Solution, b: Solution) -> bool:
