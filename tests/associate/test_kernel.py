@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truceline.associate.indices import isin
-from truceline.associate.kernel import consensus_kernel
+from truceline.associate.kernel import choose_many, consensus_kernel
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -51,3 +53,23 @@ def test_component_labels_are_scipys():
             coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False
         )
         np.testing.assert_array_equal(component_labels(n, a, b), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**63),
+    sizes=st.lists(st.integers(3, 300), min_size=1, max_size=12),
+    k=st.sampled_from([3, 4]),
+)
+def test_choose_many_draws_what_numpys_choice_draws(seed, sizes, k):
+    """RANSAC's subsets drawn in one compiled call are exactly those of `Generator.choice`
+    called pool by pool on the same stream, and the stream goes on the same afterwards."""
+    sizes = [max(n, k) for n in sizes]
+    pools = [np.random.default_rng(n).integers(0, 10**6, n) for n in sizes]
+    numpy_rng, compiled_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    expected = np.array([numpy_rng.choice(p, size=k, replace=False) for p in pools])
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    got = choose_many(compiled_rng, np.concatenate(pools), starts, k)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(compiled_rng.permutation(50), numpy_rng.permutation(50))
+    np.testing.assert_array_equal(compiled_rng.random(3), numpy_rng.random(3))

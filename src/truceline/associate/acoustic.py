@@ -33,7 +33,7 @@ from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
 from truceline.associate.indices import KEY_STRIDE_S, isin
-from truceline.associate.kernel import component_labels, consensus_kernel
+from truceline.associate.kernel import choose_many, component_labels, consensus_kernel
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
@@ -629,8 +629,7 @@ class AcousticAssociator:
         order = np.lexsort((t, sensors))
         first = order[np.r_[True, sensors[order][1:] != sensors[order][:-1]]]
         if first.size >= 4:
-            for _ in range(budget // 2):
-                subsets.append(self.rng.choice(first, size=4, replace=False).tolist())
+            subsets += _choices(self.rng, [first] * (budget // 2), 4).tolist()
         seeds = self.rng.permutation(m)[: budget - len(subsets)]
         # Which detections sound could join to each seed (the seeds' rows only).
         dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
@@ -638,14 +637,17 @@ class AcousticAssociator:
             np.abs(t[seeds, None] - t[None, :])
             <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
         ) & (dist > 1.0)
+        drawn, pools = [], []
         for row, seed in enumerate(seeds):
             others = np.flatnonzero(compatible[row])
             if others.size < 3:
                 continue
             # Prefer near neighbours in time: they are most likely the same event.
-            near = others[np.argsort(np.abs(t[others] - t[seed]))[:8]]
-            pick = self.rng.choice(near, size=3, replace=False)
-            subsets.append([seed, *pick])
+            drawn.append(seed)
+            pools.append(others[np.argsort(np.abs(t[others] - t[seed]))[:8]])
+        if pools:  # three of each seed's near neighbours (the draws in the seeds' order)
+            picks = _choices(self.rng, pools, 3)
+            subsets += np.column_stack([np.array(drawn), picks]).tolist()
         if not subsets:
             return np.zeros(0), np.zeros(0), np.zeros(0)
         sub = np.array(subsets)
@@ -1066,6 +1068,17 @@ def _ranges(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.
     ends = np.cumsum(counts)
     offsets = np.repeat(ends - counts, counts)
     return np.repeat(np.asarray(starts, dtype=np.int64), counts) + (np.arange(total) - offsets)
+
+
+def _choices(rng: np.random.Generator, pools: list[NDArray[np.int64]], k: int) -> NDArray:
+    """`rng.choice(pool, size=k, replace=False)` for each pool in turn, (len(pools), k): the
+    same draws, in one compiled call (`kernel.choose_many`) unless a pool is beyond its reach
+    (more than 10,000 elements: NumPy then shuffles instead of sampling by Floyd's algorithm)."""
+    if any(p.size > 10_000 for p in pools):
+        return np.array([rng.choice(p, size=k, replace=False) for p in pools])
+    starts = np.zeros(len(pools) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([p.size for p in pools])
+    return choose_many(rng, np.concatenate(pools).astype(np.int64), starts, k)
 
 
 def _median(v: NDArray[np.float64]) -> float:

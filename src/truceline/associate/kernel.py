@@ -11,7 +11,8 @@ chosen windows and their times are exactly those of the reference;
 of trial origins; `component_labels`: connected components of the link graph
 (`tests/associate/test_kernel.py`). `linearised_kernel`: association hypotheses solved linearly
 about an event's solution (`truceline.associate.ambiguity.linearised`,
-`tests/associate/test_ambiguity.py`).
+`tests/associate/test_ambiguity.py`). `choose_many`: RANSAC's random subsets, the draws of
+NumPy's `Generator.choice` made in one call (`tests/associate/test_kernel.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
 from truceline.locate.kernel import _solve6, _time_row
 
@@ -354,3 +356,58 @@ def linearised_kernel(jac, r, n_times, pos, change, az_row, huber_k, max_it, tol
         for i in range(3):
             shifts[h, i] = step[i]
     return shifts, chi2, chi2_model, unscaled, ok
+
+
+@njit(cache=True)
+def _bounded(bitgen, high):
+    """NumPy's `random_bounded_uint64(bitgen, 0, high, 0, 0)` for 0 <= high < 2**32 - 1: Lemire's
+    bounded draw on the generator's 32-bit stream, none at all for high = 0."""
+    if high == 0:
+        return 0
+    return np.int64(buffered_bounded_lemire_uint32(bitgen, high))
+
+
+@njit(cache=True)
+def _choose(bitgen, a, k, out):
+    """`Generator.choice(a, size=k, replace=False)` into `out`, the same draws from the same
+    stream: Floyd's algorithm with NumPy's open-addressing set, then NumPy's shuffle of the k
+    (`_shuffle_int(k, 1)`), as numpy/random/_generator.pyx does for len(a) <= 10,000."""
+    pop = a.size
+    idx = np.empty(k, dtype=np.int64)
+    mask = np.uint64(np.uint64(1.2 * k))  # NumPy's _gen_mask: all ones up to the top bit
+    for shift in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> np.uint64(shift)
+    empty = np.uint64(0xFFFFFFFFFFFFFFFF)
+    hash_set = np.full(int(mask) + 1, empty, dtype=np.uint64)
+    for j in range(pop - k, pop):
+        val = np.uint64(_bounded(bitgen, j))
+        loc = val & mask
+        while hash_set[loc] != empty and hash_set[loc] != val:
+            loc = (loc + np.uint64(1)) & mask
+        if hash_set[loc] == empty:
+            hash_set[loc] = val
+            idx[j - pop + k] = np.int64(val)
+        else:  # j itself instead
+            loc = np.uint64(j) & mask
+            while hash_set[loc] != empty:
+                loc = (loc + np.uint64(1)) & mask
+            hash_set[loc] = np.uint64(j)
+            idx[j - pop + k] = j
+    for i in range(k - 1, 0, -1):
+        j = _bounded(bitgen, i)
+        idx[j], idx[i] = idx[i], idx[j]
+    for i in range(k):
+        out[i] = a[idx[i]]
+
+
+@njit(cache=True)
+def choose_many(rng, pools, starts, k):
+    """For each pool q (`pools[starts[q]:starts[q + 1]]`, at least k and at most 10,000
+    elements), `rng.choice(pool, size=k, replace=False)`, one after another on `rng`'s
+    stream: exactly the numbers NumPy's calls give (tests/associate/test_kernel.py), without
+    their ~10 us of overhead each. Returns (n_pools, k)."""
+    bitgen = rng.bit_generator
+    out = np.empty((starts.size - 1, k), dtype=pools.dtype)
+    for q in range(starts.size - 1):
+        _choose(bitgen, pools[starts[q] : starts[q + 1]], k, out[q])
+    return out
