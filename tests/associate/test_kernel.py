@@ -73,3 +73,34 @@ def test_choose_many_draws_what_numpys_choice_draws(seed, sizes, k):
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(compiled_rng.permutation(50), numpy_rng.permutation(50))
     np.testing.assert_array_equal(compiled_rng.random(3), numpy_rng.random(3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    wind=st.tuples(st.floats(-30.0, 30.0), st.floats(-30.0, 30.0)),
+    on_tolerance=st.booleans(),
+)
+def test_hypothesis_consensus_counts_are_numpys(seed, wind, on_tolerance):
+    """The trial origins' loose and tight consensus counts, compiled, are those of the NumPy
+    expressions they replace (`AcousticAssociator._try_hypotheses`), also for residuals
+    placed exactly on a tolerance."""
+    from truceline.associate.kernel import hypothesis_consensus
+    from truceline.locate.solver import SoundSpeed
+
+    rng = np.random.default_rng(seed)
+    speed = SoundSpeed(335.0, *wind)
+    x, y = rng.uniform(-20_000, 20_000, 150), rng.uniform(-20_000, 20_000, 150)
+    hx, hy = rng.uniform(-25_000, 25_000, 40), rng.uniform(-25_000, 25_000, 40)
+    ht = rng.uniform(0.0, 30.0, 40)
+    travel, _ = speed.travel_time_s(x[None, :] - hx[:1, None], y[None, :] - hy[:1, None])
+    t = ht[0] + travel[0] + rng.normal(0.0, 0.5, x.size)
+    if on_tolerance:  # residuals at trial origin 0 exactly on the tolerances, either side
+        t[:20] = ht[0] + travel[0, :20] + np.repeat([0.15, -0.15, 1.0, -1.0], 5)
+    travel, _ = speed.travel_time_s(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
+    resid = np.abs(t[None, :] - ht[:, None] - travel)
+    score, tight = hypothesis_consensus(
+        x, y, t, hx, hy, ht, speed.c_mps, speed.wind_e_mps, speed.wind_n_mps, 1.0, 0.15
+    )
+    np.testing.assert_array_equal(score, (resid <= 1.0).sum(axis=1))
+    np.testing.assert_array_equal(tight, (resid <= 0.15).sum(axis=1))

@@ -33,7 +33,12 @@ from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
 from truceline.associate.indices import KEY_STRIDE_S, isin
-from truceline.associate.kernel import choose_many, component_labels, consensus_kernel
+from truceline.associate.kernel import (
+    choose_many,
+    component_labels,
+    consensus_kernel,
+    hypothesis_consensus,
+)
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
@@ -700,13 +705,14 @@ class AcousticAssociator:
         forced = np.arange(int(valid[:n_forced].sum()))  # the forced ones lead the arrays
         hx, hy, ht = hx[valid], hy[valid], ht[valid]
         x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
-        travel, _ = speed.travel_time_s(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
-        resid = np.abs(t[None, :] - ht[:, None] - travel)
-        inlier = resid <= self.s.inlier_tolerance_s
-        tight = (resid <= self.s.tight_tolerance_s).sum(axis=1)
+        # Consensus: the detections within the loose and the tight tolerance of each trial
+        # origin's predicted arrivals (compiled; the residuals of the few solved are below).
+        score, tight = hypothesis_consensus(
+            x, y, t, hx, hy, ht, speed.c_mps, speed.wind_e_mps, speed.wind_n_mps,
+            self.s.inlier_tolerance_s, self.s.tight_tolerance_s,
+        )  # fmt: skip
         # Rank by the tight consensus first: a subset of one sound's detections predicts the
         # others closely, one mixing the rounds of a salvo does not; then by the loose one.
-        score = inlier.sum(axis=1)
         rank = tight * (idx.size + 1) + score
         log.debug(
             "component of %d: %d hypotheses, best consensus %d (tight %d)",
@@ -729,14 +735,16 @@ class AcousticAssociator:
             if any(np.hypot(hx[h] - a, hy[h] - b) < 200.0 for a, b in tried):
                 continue  # the same place as one already tried
             tried.append((hx[h], hy[h]))
+            travel, _ = speed.travel_time_s(x - hx[h], y - hy[h])
+            resid = np.abs(t - ht[h] - travel)
             # Start from the tight consensus where it suffices: within the loose tolerance, a
             # sensor that missed this sound may offer another round of a salvo instead.
             near = (
-                (resid[h] <= self.s.tight_tolerance_s)
+                (resid <= self.s.tight_tolerance_s)
                 if tight[h] >= self.s.min_sensors
-                else inlier[h]
+                else (resid <= self.s.inlier_tolerance_s)
             )
-            chosen = _one_per_sensor(idx[near], resid[h][near], self.sensor.v[members[idx[near]]])
+            chosen = _one_per_sensor(idx[near], resid[near], self.sensor.v[members[idx[near]]])
             found = self._solve_new(
                 members, chosen, arr_all, idx, speed, projection, (hx[h], hy[h], ht[h])
             )

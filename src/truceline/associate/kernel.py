@@ -411,3 +411,26 @@ def choose_many(rng, pools, starts, k):
     for q in range(starts.size - 1):
         _choose(bitgen, pools[starts[q] : starts[q + 1]], k, out[q])
     return out
+
+
+@njit(cache=True)
+def hypothesis_consensus(x, y, t, hx, hy, ht, c, we, wn, inlier_s, tight_s):
+    """Per trial origin k (hx, hy, ht), the detections with |t - ht - f| within `inlier_s`
+    and within `tight_s`, f the travel time with the wind as `SoundSpeed.travel_time_s`
+    computes it, d / (c + (w . dx) / d), d = max(hypot(dx, dy), 1): the counts of the NumPy
+    expressions `(resid <= tol).sum(axis=1)` of `AcousticAssociator._try_hypotheses`, the
+    same numbers (the same operations; Numba's hypot is NumPy's), without the (origins x
+    detections) arrays."""
+    score = np.zeros(hx.size, dtype=np.int64)
+    tight = np.zeros(hx.size, dtype=np.int64)
+    for k in range(hx.size):
+        for i in range(x.size):
+            dx = x[i] - hx[k]
+            dy = y[i] - hy[k]
+            d = max(math.hypot(dx, dy), 1.0)
+            r = abs(t[i] - ht[k] - d / (c + (we * dx + wn * dy) / d))
+            if r <= inlier_s:
+                score[k] += 1
+            if r <= tight_s:
+                tight[k] += 1
+    return score, tight
