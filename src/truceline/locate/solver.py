@@ -23,6 +23,7 @@ when the misfit is larger than the noise model expects.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -232,7 +233,7 @@ def _residuals(
     jac_p[2, 5] = 1.0 / prior.sigma_c
     parts_r.append(r_p)
     parts_j.append(jac_p)
-    return np.concatenate(parts_r), np.vstack(parts_j), sigma_t
+    return np.concatenate(parts_r), np.concatenate(parts_j), sigma_t
 
 
 def misfit(
@@ -273,7 +274,8 @@ def locate(
     dof = r.size - N_PARAMS  # the three prior rows pay for the three weather parameters
     chi2 = float(r @ r)
     scale2 = (settings.prior_dof + chi2) / (settings.prior_dof + max(dof, 0))
-    rms = float(np.sqrt(np.mean((r[: sub.n] * sigma_t) ** 2)))
+    # np.sqrt(np.mean(...)) without np.mean's wrapper: the same sum, divided by the count
+    rms = math.sqrt(float(np.add.reduce((r[: sub.n] * sigma_t) ** 2)) / sub.n)
     return Solution(
         x_m=float(theta[0]),
         y_m=float(theta[1]),
