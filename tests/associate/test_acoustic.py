@@ -290,3 +290,40 @@ def test_a_live_stream_searches_a_failed_group_again_without_a_new_detection():
     assert retries[False] == [0] * 8
     # Due 0.25 s after the search for good (t0 + 0.02) and each retry, until t0 + 1.02.
     assert retries[True] == [0, 1, 2, 3, 3, 3, 3, 3]
+
+
+def test_attaching_only_within_hearing_distance_changes_nothing(monkeypatch):
+    """Attaching tests only the (detection, event) pairs within `max_source_distance_km` of
+    each other (k-d trees) when a batch has many; the events are exactly those of testing every
+    pair (here with a short hearing distance, so the trees leave most pairs out)."""
+    import truceline.associate.acoustic as acoustic
+
+    rng = np.random.default_rng(11)
+    net, pts = network(rng)
+    n = 60
+    sources = np.column_stack([rng.uniform(-12000, 12000, n), rng.uniform(-4000, 4000, n)])
+    rows = detections(rng, pts, sources, np.sort(rng.uniform(0, 600, n)))
+    delay = rng.exponential(2.0, len(rows))
+    settings = AssociateSettings(max_source_distance_km=9.0)
+    results, kept = [], []
+    reach = acoustic.AcousticAssociator._within_reach
+
+    def counting(self, new, order, ecef, lo, counts):
+        pd, position = reach(self, new, order, ecef, lo, counts)
+        kept.append((pd.size, int(counts.sum())))
+        return pd, position
+
+    monkeypatch.setattr(acoustic.AcousticAssociator, "_within_reach", counting)
+    for direct in (0, 10**9):  # always the trees, never
+        monkeypatch.setattr(acoustic, "_DIRECT_PAIRS", direct)
+        assoc = AcousticAssociator(net, Atmosphere(), EPOCH, settings)
+        run(assoc, rows, delay)
+        results.append(
+            [
+                (ev.id, ev.det, ev.tau_s, ev.lon, ev.lat, ev.solution.cov.tolist())
+                for ev in assoc.events
+            ]
+        )
+    assert len(results[0]) >= 0.8 * n
+    assert results[0] == results[1]
+    assert any(k < c for k, c in kept)  # the trees left pairs out

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truceline.associate.indices import isin
-from truceline.associate.kernel import consensus_kernel
+from truceline.associate.kernel import choose_many, consensus_kernel
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -51,3 +53,54 @@ def test_component_labels_are_scipys():
             coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False
         )
         np.testing.assert_array_equal(component_labels(n, a, b), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**63),
+    sizes=st.lists(st.integers(3, 300), min_size=1, max_size=12),
+    k=st.sampled_from([3, 4]),
+)
+def test_choose_many_draws_what_numpys_choice_draws(seed, sizes, k):
+    """RANSAC's subsets drawn in one compiled call are exactly those of `Generator.choice`
+    called pool by pool on the same stream, and the stream goes on the same afterwards."""
+    sizes = [max(n, k) for n in sizes]
+    pools = [np.random.default_rng(n).integers(0, 10**6, n) for n in sizes]
+    numpy_rng, compiled_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    expected = np.array([numpy_rng.choice(p, size=k, replace=False) for p in pools])
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    got = choose_many(compiled_rng, np.concatenate(pools), starts, k)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(compiled_rng.permutation(50), numpy_rng.permutation(50))
+    np.testing.assert_array_equal(compiled_rng.random(3), numpy_rng.random(3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    wind=st.tuples(st.floats(-30.0, 30.0), st.floats(-30.0, 30.0)),
+    on_tolerance=st.booleans(),
+)
+def test_hypothesis_consensus_counts_are_numpys(seed, wind, on_tolerance):
+    """The trial origins' loose and tight consensus counts, compiled, are those of the NumPy
+    expressions they replace (`AcousticAssociator._try_hypotheses`), also for residuals
+    placed exactly on a tolerance."""
+    from truceline.associate.kernel import hypothesis_consensus
+    from truceline.locate.solver import SoundSpeed
+
+    rng = np.random.default_rng(seed)
+    speed = SoundSpeed(335.0, *wind)
+    x, y = rng.uniform(-20_000, 20_000, 150), rng.uniform(-20_000, 20_000, 150)
+    hx, hy = rng.uniform(-25_000, 25_000, 40), rng.uniform(-25_000, 25_000, 40)
+    ht = rng.uniform(0.0, 30.0, 40)
+    travel, _ = speed.travel_time_s(x[None, :] - hx[:1, None], y[None, :] - hy[:1, None])
+    t = ht[0] + travel[0] + rng.normal(0.0, 0.5, x.size)
+    if on_tolerance:  # residuals at trial origin 0 exactly on the tolerances, either side
+        t[:20] = ht[0] + travel[0, :20] + np.repeat([0.15, -0.15, 1.0, -1.0], 5)
+    travel, _ = speed.travel_time_s(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
+    resid = np.abs(t[None, :] - ht[:, None] - travel)
+    score, tight = hypothesis_consensus(
+        x, y, t, hx, hy, ht, speed.c_mps, speed.wind_e_mps, speed.wind_n_mps, 1.0, 0.15
+    )
+    np.testing.assert_array_equal(score, (resid <= 1.0).sum(axis=1))
+    np.testing.assert_array_equal(tight, (resid <= 0.15).sum(axis=1))

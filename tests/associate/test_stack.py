@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from truceline.associate import stack
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo, scan, scan_rounds
@@ -141,6 +143,39 @@ def test_compiled_scan_is_exact_at_window_edges():
     t = 36_000.0 + 0.2 * rng.integers(0, 40, x.size) + travel  # at node (0, 0): on the edges
     gx, gy = np.array([0.0, 1e-9, 30.0]), np.array([0.0, 0.0, -40.0])
     for window in (0.2, 0.4):
+        assert_compiled_is_reference(x, y, t, gx, gy, speed, window)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    wind=st.floats(0.0, 40.0),
+    wind_az=st.floats(0.0, 2 * np.pi),
+    spacing=st.sampled_from([25.0, 100.0, 250.0]),
+    offset_m=st.floats(-20_000.0, 20_000.0),
+    chunk_nodes=st.integers(1, 400),
+)
+def test_compiled_scan_on_grids_is_the_reference(
+    seed, wind, wind_az, spacing, offset_m, chunk_nodes, monkeypatch
+):
+    """On the regular grids the associator scans (one node twice, so the earliest implied
+    time is tied), in strong wind and far from the sensors, in chunks of any size: the
+    compiled scan, which skips the nodes that cannot hold a chunk's earliest implied time,
+    still gives the reference's results exactly."""
+    rng = np.random.default_rng(seed)
+    sensors = rng.uniform(-6000, 6000, (20, 2))
+    sources = rng.uniform(-8000, 8000, (6, 2))
+    x, y, t, _ = arrivals(rng, sensors, sources, np.sort(rng.uniform(0, 20, 6)))
+    if x.size == 0:
+        return
+    t[rng.random(t.size) < 0.2] += rng.uniform(-3, 3)
+    speed = SoundSpeed(330.0, wind * np.sin(wind_az), wind * np.cos(wind_az))
+    gx, gy = stack._grid(offset_m, -offset_m / 2, 12 * spacing, spacing)
+    gx, gy = np.append(gx, gx[-1]), np.append(gy, gy[-1])
+    monkeypatch.setattr(stack, "_CHUNK_CELLS", chunk_nodes * x.size)
+    for window in (0.2, 2 * spacing / 300.0 + 0.2):
         assert_compiled_is_reference(x, y, t, gx, gy, speed, window)
 
 

@@ -145,3 +145,27 @@ def test_planes_made_together_and_points_one_per_plane_equal_one_at_a_time():
         one_e, one_n = plane.forward(lon[k] + 0.01, lat[k] - 0.01)
         assert (e[k], n[k]) == (one_e[0], one_n[0])
     assert TangentPlane.many([], []) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lon=st.floats(-180.0, 180.0),
+    lat=st.floats(-89.9, 89.9),
+    east_m=st.floats(-40_000.0, 40_000.0),
+    north_m=st.floats(-40_000.0, 40_000.0),
+)
+def test_one_point_paths_give_the_batch_values_bit_for_bit(lon, lat, east_m, north_m):
+    """ECEF conversions, ENU bases and tangent planes of one point take pyproj's point path and
+    NumPy scalars (fast); they give exactly what the array paths give for that point."""
+    from truceline.geo import projection as proj
+
+    lons, lats = np.array([lon, 30.0]), np.array([lat, 48.0])
+    np.testing.assert_array_equal(proj.to_ecef(lon, lat), proj.to_ecef(lons, lats)[:1])
+    np.testing.assert_array_equal(proj.enu_basis(lon, lat), proj.enu_basis(lons, lats)[:1])
+    plane = proj.TangentPlane(lon, lat)
+    np.testing.assert_array_equal(plane.origin, proj.to_ecef(lons, lats)[0])
+    np.testing.assert_array_equal(plane.rotation, proj.enu_basis(lons, lats)[0])
+    point = plane.to_ecef(east_m, north_m)
+    both = np.vstack([point, point + 1.0])
+    for one, many in zip(proj.from_ecef(point), proj.from_ecef(both), strict=True):
+        np.testing.assert_array_equal(one, many[:1])

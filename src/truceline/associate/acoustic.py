@@ -28,11 +28,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
 from truceline.associate.indices import KEY_STRIDE_S, isin
-from truceline.associate.kernel import component_labels, consensus_kernel
+from truceline.associate.kernel import (
+    choose_many,
+    component_labels,
+    consensus_kernel,
+    hypothesis_consensus,
+)
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
@@ -45,6 +51,9 @@ from truceline.locate.start import solve_many
 log = logging.getLogger(__name__)
 
 LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
+_DIRECT_PAIRS = 2000
+"""Up to this many (detection, event) pairs in a batch, attaching tests them all rather than
+first keeping those within hearing distance (~150 ns a pair against ~200 us of k-d trees)."""
 
 
 @dataclass
@@ -174,6 +183,8 @@ class AcousticAssociator:
         self.epoch_ns = epoch_ns
         self.s = settings = settings or AssociateSettings()
         self.locator = locator or LocateSettings()
+        # the locator without outlier removal (the ambiguity mixture's), made once
+        self.locator_without_outliers = self.locator.model_copy(update={"max_outliers": 0})
         self.jitter_s_per_m = self.locator.propagation_jitter_s_per_km * 1e-3
         self.max_source_m = self.s.max_source_distance_km * 1e3
         self.id_prefix = id_prefix
@@ -334,8 +345,8 @@ class AcousticAssociator:
         counts = hi - lo
         if counts.sum() == 0:
             return new
-        pd = np.repeat(np.arange(new.size), counts)
-        pe = order[_ranges(lo, counts)]
+        pd, position = self._within_reach(new, order, ecef, lo, counts)
+        pe = order[position]
         s_idx = self.sensor.v[new[pd]]
         pred, d = self.predicted_arrival(ecef[pe], enu[pe], c[pe], wind[pe], tau[pe], s_idx)
         sigma = np.sqrt(
@@ -367,6 +378,34 @@ class AcousticAssociator:
             attached[pd[k]] = True
         self.stats["attached"] += int(attached.sum())
         return new[~attached]
+
+    def _within_reach(
+        self,
+        new: NDArray[np.int64],
+        order: NDArray[np.int64],
+        ecef: NDArray[np.float64],
+        lo: NDArray[np.int64],
+        counts: NDArray[np.int64],
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The (detection, event) pairs attaching tests: detection i of `new` with the events
+        at positions lo[i] .. lo[i] + counts[i] - 1 of `order` (the candidate events by origin
+        time), less those farther from the detection's sensor than a source can be heard
+        (which the test would refuse): along a whole line most events in the time window are
+        hundreds of kilometres away. Returns the detections and positions, in the order of
+        testing every pair (by detection, then position)."""
+        pd = np.repeat(np.arange(new.size), counts)
+        position = _ranges(lo, counts)
+        if pd.size <= _DIRECT_PAIRS:  # few: testing them all is cheaper than the trees
+            return pd, position
+        sensors, inverse = np.unique(self.sensor.v[new], return_inverse=True)
+        reach = self.max_source_m * (1 + 1e-9) + 1.0  # beyond rounding: a superset
+        near = cKDTree(self.net.ecef[sensors]).sparse_distance_matrix(
+            cKDTree(ecef), reach, output_type="ndarray"
+        )
+        within = np.zeros((sensors.size, order.size), dtype=bool)
+        within[near["i"], near["j"]] = True
+        keep = within[inverse[pd], order[position]]
+        return pd[keep], position[keep]
 
     def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
         """Indices of the events with origin time from `horizon_s` on, newest first. Events are
@@ -600,8 +639,7 @@ class AcousticAssociator:
         order = np.lexsort((t, sensors))
         first = order[np.r_[True, sensors[order][1:] != sensors[order][:-1]]]
         if first.size >= 4:
-            for _ in range(budget // 2):
-                subsets.append(self.rng.choice(first, size=4, replace=False).tolist())
+            subsets += _choices(self.rng, [first] * (budget // 2), 4).tolist()
         seeds = self.rng.permutation(m)[: budget - len(subsets)]
         # Which detections sound could join to each seed (the seeds' rows only).
         dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
@@ -609,14 +647,17 @@ class AcousticAssociator:
             np.abs(t[seeds, None] - t[None, :])
             <= dist / self.s.min_speed_mps + self.s.link_tolerance_s
         ) & (dist > 1.0)
+        drawn, pools = [], []
         for row, seed in enumerate(seeds):
             others = np.flatnonzero(compatible[row])
             if others.size < 3:
                 continue
             # Prefer near neighbours in time: they are most likely the same event.
-            near = others[np.argsort(np.abs(t[others] - t[seed]))[:8]]
-            pick = self.rng.choice(near, size=3, replace=False)
-            subsets.append([seed, *pick])
+            drawn.append(seed)
+            pools.append(others[np.argsort(np.abs(t[others] - t[seed]))[:8]])
+        if pools:  # three of each seed's near neighbours (the draws in the seeds' order)
+            picks = _choices(self.rng, pools, 3)
+            subsets += np.column_stack([np.array(drawn), picks]).tolist()
         if not subsets:
             return np.zeros(0), np.zeros(0), np.zeros(0)
         sub = np.array(subsets)
@@ -669,13 +710,14 @@ class AcousticAssociator:
         forced = np.arange(int(valid[:n_forced].sum()))  # the forced ones lead the arrays
         hx, hy, ht = hx[valid], hy[valid], ht[valid]
         x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
-        travel, _ = speed.travel_time_s(x[None, :] - hx[:, None], y[None, :] - hy[:, None])
-        resid = np.abs(t[None, :] - ht[:, None] - travel)
-        inlier = resid <= self.s.inlier_tolerance_s
-        tight = (resid <= self.s.tight_tolerance_s).sum(axis=1)
+        # Consensus: the detections within the loose and the tight tolerance of each trial
+        # origin's predicted arrivals (compiled; the residuals of the few solved are below).
+        score, tight = hypothesis_consensus(
+            x, y, t, hx, hy, ht, speed.c_mps, speed.wind_e_mps, speed.wind_n_mps,
+            self.s.inlier_tolerance_s, self.s.tight_tolerance_s,
+        )  # fmt: skip
         # Rank by the tight consensus first: a subset of one sound's detections predicts the
         # others closely, one mixing the rounds of a salvo does not; then by the loose one.
-        score = inlier.sum(axis=1)
         rank = tight * (idx.size + 1) + score
         log.debug(
             "component of %d: %d hypotheses, best consensus %d (tight %d)",
@@ -698,14 +740,16 @@ class AcousticAssociator:
             if any(np.hypot(hx[h] - a, hy[h] - b) < 200.0 for a, b in tried):
                 continue  # the same place as one already tried
             tried.append((hx[h], hy[h]))
+            travel, _ = speed.travel_time_s(x - hx[h], y - hy[h])
+            resid = np.abs(t - ht[h] - travel)
             # Start from the tight consensus where it suffices: within the loose tolerance, a
             # sensor that missed this sound may offer another round of a salvo instead.
             near = (
-                (resid[h] <= self.s.tight_tolerance_s)
+                (resid <= self.s.tight_tolerance_s)
                 if tight[h] >= self.s.min_sensors
-                else inlier[h]
+                else (resid <= self.s.inlier_tolerance_s)
             )
-            chosen = _one_per_sensor(idx[near], resid[h][near], self.sensor.v[members[idx[near]]])
+            chosen = _one_per_sensor(idx[near], resid[near], self.sensor.v[members[idx[near]]])
             found = self._solve_new(
                 members, chosen, arr_all, idx, speed, projection, (hx[h], hy[h], ht[h])
             )
@@ -831,10 +875,11 @@ class AcousticAssociator:
         """Sensors nearer the origin than `fraction` of the median distance of those that heard
         it, that have no detection at all within the inlier tolerance of the predicted arrival
         (a detection taken by another event still counts as hearing)."""
-        radius = fraction * float(np.median(np.hypot(hx - sol.x_m, hy - sol.y_m)))
+        radius = fraction * _median(np.hypot(hx - sol.x_m, hy - sol.y_m))
         origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
-        near = near[~isin(near, heard)]
+        # (a few dozen sensors each: a comparison table, not np.isin's sort)
+        near = near[~(near[:, None] == heard[None, :]).any(axis=1)]
         if near.size == 0:
             return 0
         n = near.size
@@ -1036,6 +1081,25 @@ def _ranges(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.
     ends = np.cumsum(counts)
     offsets = np.repeat(ends - counts, counts)
     return np.repeat(np.asarray(starts, dtype=np.int64), counts) + (np.arange(total) - offsets)
+
+
+def _choices(rng: np.random.Generator, pools: list[NDArray[np.int64]], k: int) -> NDArray:
+    """`rng.choice(pool, size=k, replace=False)` for each pool in turn, (len(pools), k): the
+    same draws, in one compiled call (`kernel.choose_many`) unless a pool is beyond its reach
+    (more than 10,000 elements: NumPy then shuffles instead of sampling by Floyd's algorithm)."""
+    if any(p.size > 10_000 for p in pools):
+        return np.array([rng.choice(p, size=k, replace=False) for p in pools])
+    starts = np.zeros(len(pools) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([p.size for p in pools])
+    return choose_many(rng, np.concatenate(pools).astype(np.int64), starts, k)
+
+
+def _median(v: NDArray[np.float64]) -> float:
+    """`np.median` of a short array, the same number (the middle value, or the mean of the two
+    middle ones as (a + b) / 2), without its general machinery."""
+    s = np.sort(v)
+    k = s.size // 2
+    return float(s[k]) if s.size % 2 else float((s[k - 1] + s[k]) / 2)
 
 
 def _better(a: Solution, b: Solution) -> bool:

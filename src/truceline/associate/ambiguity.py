@@ -84,7 +84,7 @@ def mixture(
     unchanged = Ambiguity(np.array(cov, dtype=float), 0, 1.0, 0)
     if det.size == 0 or s.ambiguity_max_hypotheses == 0:
         return unchanged
-    settings = assoc.locator.model_copy(update={"max_outliers": 0})
+    settings = assoc.locator_without_outliers
     arr = assoc._arrivals(det, projection)
     base = locate(arr, speed, (0.0, 0.0, tau_s), settings)
     relocations = 1
@@ -322,7 +322,9 @@ def _detection_probability(
     near = assoc.net.tree.query_ball_point(origin, r=float((d + half).max()))
     dist = np.linalg.norm(assoc.net.ecef[np.asarray(near, dtype=np.int64)] - origin, axis=1)
     lo, hi = d - half, d + half
-    n = ((dist[None, :] >= lo[:, None]) & (dist[None, :] <= hi[:, None])).sum(axis=1)
+    # the network's sensors with lo <= distance <= hi: counted in the sorted distances
+    dist.sort()
+    n = np.searchsorted(dist, hi, side="right") - np.searchsorted(dist, lo, side="left")
     heard = ((d_heard[None, :] >= lo[:, None]) & (d_heard[None, :] <= hi[:, None])).sum(axis=1)
     n = np.maximum(n, heard)
     return (heard + 1.0) / (n + 2.0)

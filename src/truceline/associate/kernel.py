@@ -11,7 +11,8 @@ chosen windows and their times are exactly those of the reference;
 of trial origins; `component_labels`: connected components of the link graph
 (`tests/associate/test_kernel.py`). `linearised_kernel`: association hypotheses solved linearly
 about an event's solution (`truceline.associate.ambiguity.linearised`,
-`tests/associate/test_ambiguity.py`).
+`tests/associate/test_ambiguity.py`). `choose_many`: RANSAC's random subsets, the draws of
+NumPy's `Generator.choice` made in one call (`tests/associate/test_kernel.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
 from truceline.locate.kernel import _solve6, _time_row
 
@@ -52,6 +54,30 @@ def _fast_tau(x, y, t, px, py, c, we, wn, row):
         row[i] = t[i] - d * d / (c * d + (we * dx + wn * dy))
 
 
+_PROBE = 8  # nodes between the probes of a chunk's earliest implied time
+
+
+@njit(cache=True, error_model="numpy")
+def _node_min(x, y, t, px, py, c, we, wn, row):
+    """The earliest fast implied origin time at node (px, py)."""
+    _fast_tau(x, y, t, px, py, c, we, wn, row)
+    low = np.inf
+    for i in range(x.size):
+        low = min(low, row[i])
+    return low
+
+
+@njit(cache=True, error_model="numpy")
+def _above(node_min, gx, gy, anchor, k, lipschitz, level):
+    """Whether node k's earliest implied time is surely above `level`, from evaluated node
+    `anchor`'s (-1: none) and the Lipschitz bound (1e-9 s for the fast arithmetic's error)."""
+    if anchor < 0:
+        return False
+    dx = gx[k] - gx[anchor]
+    dy = gy[k] - gy[anchor]
+    return node_min[anchor] - lipschitz * math.sqrt(dx * dx + dy * dy) - 1e-9 > level
+
+
 @njit(cache=True, error_model="numpy")
 def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     """Per node, over windows of `window_s` at offsets 0 and half a window from the chunk's
@@ -73,18 +99,42 @@ def scan_kernel(x, y, t, gx, gy, c, we, wn, window_s, chunk_cells, rounds):
     half = 0.5 * window_s
     inverse = 1.0 / window_s
     margin = _GUARD * window_s
+    # Every implied time is below its arrival time (travel times are positive), so the latest
+    # arrival bounds the histogram's span.
+    t1 = -np.inf
+    for i in range(n):
+        t1 = max(t1, t[i])
+    # The earliest implied time at a node, min_i (t_i - T_i(node)), moves by at most
+    # `lipschitz` s per metre the node moves: |grad T| <= (c + 3|w|) / (c - |w|)^2 for
+    # T = d^2 / (c d + w . dx). So a node whose bound from an evaluated node lies above the
+    # chunk's earliest so far (plus the margin) cannot hold the chunk's earliest time and is
+    # skipped; the earliest, and every node within the margin of it, are still evaluated.
+    wind = math.sqrt(we * we + wn * wn)
+    lipschitz = np.inf
+    if c > wind:
+        lipschitz = (c + 3.0 * wind) / ((c - wind) * (c - wind)) * (1.0 + 1e-6)
     for lo in range(0, g, step):
         hi = min(g, lo + step)
         fast0 = np.inf
-        t1 = -np.inf
         for k in range(lo, hi):
-            _fast_tau(x, y, t, gx[k], gy[k], c, we, wn, row)
-            low = np.inf
-            for i in range(n):
-                low = min(low, row[i])
-                t1 = max(t1, row[i])
-            node_min[k] = low
-            fast0 = min(fast0, low)
+            node_min[k] = np.nan  # not evaluated
+        for k in range(lo, hi, _PROBE):  # probes: a first estimate of the earliest
+            node_min[k] = _node_min(x, y, t, gx[k], gy[k], c, we, wn, row)
+            fast0 = min(fast0, node_min[k])
+        anchor = -1
+        for k in range(lo, hi):
+            if not math.isnan(node_min[k]):
+                anchor = k
+                continue
+            ahead = lo + ((k - lo) // _PROBE + 1) * _PROBE
+            if _above(node_min, gx, gy, anchor, k, lipschitz, fast0 + margin) or (
+                ahead < hi and _above(node_min, gx, gy, ahead, k, lipschitz, fast0 + margin)
+            ):
+                node_min[k] = np.inf  # above the earliest for sure
+                continue
+            node_min[k] = _node_min(x, y, t, gx[k], gy[k], c, we, wn, row)
+            fast0 = min(fast0, node_min[k])
+            anchor = k
         t0 = np.inf  # the exact earliest, among those the fast values cannot tell apart
         for k in range(lo, hi):
             if node_min[k] <= fast0 + margin:
@@ -306,3 +356,81 @@ def linearised_kernel(jac, r, n_times, pos, change, az_row, huber_k, max_it, tol
         for i in range(3):
             shifts[h, i] = step[i]
     return shifts, chi2, chi2_model, unscaled, ok
+
+
+@njit(cache=True)
+def _bounded(bitgen, high):
+    """NumPy's `random_bounded_uint64(bitgen, 0, high, 0, 0)` for 0 <= high < 2**32 - 1: Lemire's
+    bounded draw on the generator's 32-bit stream, none at all for high = 0."""
+    if high == 0:
+        return 0
+    return np.int64(buffered_bounded_lemire_uint32(bitgen, high))
+
+
+@njit(cache=True)
+def _choose(bitgen, a, k, out):
+    """`Generator.choice(a, size=k, replace=False)` into `out`, the same draws from the same
+    stream: Floyd's algorithm with NumPy's open-addressing set, then NumPy's shuffle of the k
+    (`_shuffle_int(k, 1)`), as numpy/random/_generator.pyx does for len(a) <= 10,000."""
+    pop = a.size
+    idx = np.empty(k, dtype=np.int64)
+    mask = np.uint64(np.uint64(1.2 * k))  # NumPy's _gen_mask: all ones up to the top bit
+    for shift in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> np.uint64(shift)
+    empty = np.uint64(0xFFFFFFFFFFFFFFFF)
+    hash_set = np.full(int(mask) + 1, empty, dtype=np.uint64)
+    for j in range(pop - k, pop):
+        val = np.uint64(_bounded(bitgen, j))
+        loc = val & mask
+        while hash_set[loc] != empty and hash_set[loc] != val:
+            loc = (loc + np.uint64(1)) & mask
+        if hash_set[loc] == empty:
+            hash_set[loc] = val
+            idx[j - pop + k] = np.int64(val)
+        else:  # j itself instead
+            loc = np.uint64(j) & mask
+            while hash_set[loc] != empty:
+                loc = (loc + np.uint64(1)) & mask
+            hash_set[loc] = np.uint64(j)
+            idx[j - pop + k] = j
+    for i in range(k - 1, 0, -1):
+        j = _bounded(bitgen, i)
+        idx[j], idx[i] = idx[i], idx[j]
+    for i in range(k):
+        out[i] = a[idx[i]]
+
+
+@njit(cache=True)
+def choose_many(rng, pools, starts, k):
+    """For each pool q (`pools[starts[q]:starts[q + 1]]`, at least k and at most 10,000
+    elements), `rng.choice(pool, size=k, replace=False)`, one after another on `rng`'s
+    stream: exactly the numbers NumPy's calls give (tests/associate/test_kernel.py), without
+    their ~10 us of overhead each. Returns (n_pools, k)."""
+    bitgen = rng.bit_generator
+    out = np.empty((starts.size - 1, k), dtype=pools.dtype)
+    for q in range(starts.size - 1):
+        _choose(bitgen, pools[starts[q] : starts[q + 1]], k, out[q])
+    return out
+
+
+@njit(cache=True)
+def hypothesis_consensus(x, y, t, hx, hy, ht, c, we, wn, inlier_s, tight_s):
+    """Per trial origin k (hx, hy, ht), the detections with |t - ht - f| within `inlier_s`
+    and within `tight_s`, f the travel time with the wind as `SoundSpeed.travel_time_s`
+    computes it, d / (c + (w . dx) / d), d = max(hypot(dx, dy), 1): the counts of the NumPy
+    expressions `(resid <= tol).sum(axis=1)` of `AcousticAssociator._try_hypotheses`, the
+    same numbers (the same operations; Numba's hypot is NumPy's), without the (origins x
+    detections) arrays."""
+    score = np.zeros(hx.size, dtype=np.int64)
+    tight = np.zeros(hx.size, dtype=np.int64)
+    for k in range(hx.size):
+        for i in range(x.size):
+            dx = x[i] - hx[k]
+            dy = y[i] - hy[k]
+            d = max(math.hypot(dx, dy), 1.0)
+            r = abs(t[i] - ht[k] - d / (c + (we * dx + wn * dy) / d))
+            if r <= inlier_s:
+                score[k] += 1
+            if r <= tight_s:
+                tight[k] += 1
+    return score, tight

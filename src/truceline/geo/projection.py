@@ -156,6 +156,12 @@ _FROM_ECEF = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
 def to_ecef(lon: ArrayLike, lat: ArrayLike, height_m: ArrayLike = 0.0) -> NDArray[np.float64]:
     """WGS 84 longitude, latitude (deg) and ellipsoidal height (m), broadcast against each other,
     to ECEF points of shape (n, 3), metres (n the broadcast size, inputs flattened)."""
+    if np.size(lon) == 1 and np.size(lat) == 1 and np.size(height_m) == 1:
+        # one point: pyproj's point path (the same PROJ operation, without the arrays' overhead)
+        point = _TO_ECEF.transform(
+            float(np.ravel(lon)[0]), float(np.ravel(lat)[0]), float(np.ravel(height_m)[0])
+        )
+        return np.array([point])
     lon_a, lat_a, h = np.broadcast_arrays(
         np.atleast_1d(np.asarray(lon, float)),
         np.asarray(lat, float),
@@ -170,6 +176,9 @@ def from_ecef(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """ECEF (n, 3) metres to WGS 84 longitude, latitude (deg) and ellipsoidal height (m)."""
     p = np.atleast_2d(np.asarray(ecef, float))
+    if p.shape[0] == 1:  # one point: pyproj's point path (the same PROJ operation)
+        lon, lat, h = _FROM_ECEF.transform(float(p[0, 0]), float(p[0, 1]), float(p[0, 2]))
+        return np.array([lon]), np.array([lat]), np.array([h])
     lon, lat, h = _FROM_ECEF.transform(p[:, 0], p[:, 1], p[:, 2])
     return np.asarray(lon), np.asarray(lat), np.asarray(h)
 
@@ -177,6 +186,8 @@ def from_ecef(
 def enu_basis(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
     """Unit vectors east, north, up in ECEF at geodetic lon/lat (deg): shape (n, 3, 3), indexed
     [point, axis, xyz]."""
+    if np.size(lon) == 1 and np.size(lat) == 1:
+        return _enu_rotation(float(np.ravel(lon)[0]), float(np.ravel(lat)[0]))[None]
     lam = np.radians(np.atleast_1d(np.asarray(lon, float)))
     phi = np.radians(np.atleast_1d(np.asarray(lat, float)))
     sl, cl, sp, cp = np.sin(lam), np.cos(lam), np.sin(phi), np.cos(phi)
@@ -184,6 +195,14 @@ def enu_basis(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
     north = np.stack([-sp * cl, -sp * sl, cp], axis=-1)
     up = np.stack([cp * cl, cp * sl, sp], axis=-1)
     return np.stack([east, north, up], axis=1)
+
+
+def _enu_rotation(lon: float, lat: float) -> NDArray[np.float64]:
+    """`enu_basis` of one point (3, 3): the same ufuncs on NumPy scalars, so the same numbers,
+    without the small arrays' overhead."""
+    lam, phi = np.radians(np.float64(lon)), np.radians(np.float64(lat))
+    sl, cl, sp, cp = np.sin(lam), np.cos(lam), np.sin(phi), np.cos(phi)
+    return np.array([[-sl, cl, 0.0], [-sp * cl, -sp * sl, cp], [cp * cl, cp * sl, sp]])
 
 
 class TangentPlane:
@@ -198,8 +217,8 @@ class TangentPlane:
 
     def __init__(self, lon0: float, lat0: float):
         self.lon0, self.lat0 = float(lon0), float(lat0)
-        self.rotation = enu_basis(self.lon0, self.lat0)[0]
-        self.origin = to_ecef(self.lon0, self.lat0)[0]
+        self.rotation = _enu_rotation(self.lon0, self.lat0)
+        self.origin = np.array(_TO_ECEF.transform(self.lon0, self.lat0, 0.0))
 
     @classmethod
     def many(cls, lon0: ArrayLike, lat0: ArrayLike) -> list[TangentPlane]:

@@ -23,7 +23,9 @@ when the misfit is larger than the noise model expects.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -124,10 +126,12 @@ class Solution:
         return ellipse_axes(self.cov[:2, :2], ellipse_k2(0.95, self.dof, self.prior_dof))
 
 
+@lru_cache(maxsize=4096)
 def ellipse_k2(level: float, dof: int, prior_dof: float) -> float:
     """Squared radius of a 2-D confidence region at `level` for a covariance scaled by the
     Jordan-Sverdrup factor with `dof` residual and `prior_dof` prior degrees of freedom:
-    2 F(level; 2, dof + prior_dof), tending to the chi-square quantile as dof grows."""
+    2 F(level; 2, dof + prior_dof), tending to the chi-square quantile as dof grows. Cached:
+    scipy's quantile costs ~80 us a call, and every event asks for one of a few values."""
     return 2.0 * float(stats.f.ppf(level, 2, max(dof, 0) + prior_dof))
 
 
@@ -170,11 +174,17 @@ class _Prior:
 
 
 def _prior(speed: SoundSpeed, settings: LocateSettings) -> _Prior:
+    return _prior_of(speed, settings.temperature_sigma_c, settings.wind_sigma_mps)
+
+
+@lru_cache(maxsize=256)
+def _prior_of(speed: SoundSpeed, temperature_sigma_c: float, wind_sigma_mps: float) -> _Prior:
+    """The weather prior (cached: association locates many times with one report's speed)."""
     t_c = (speed.c_mps / 331.3) ** 2 * 273.15 - 273.15
     return _Prior(
         speed,
-        max(sound_speed_sigma_mps(t_c, settings.temperature_sigma_c), 1e-6),
-        max(settings.wind_sigma_mps, 1e-6),
+        max(sound_speed_sigma_mps(t_c, temperature_sigma_c), 1e-6),
+        max(wind_sigma_mps, 1e-6),
     )
 
 
@@ -225,7 +235,7 @@ def _residuals(
     jac_p[2, 5] = 1.0 / prior.sigma_c
     parts_r.append(r_p)
     parts_j.append(jac_p)
-    return np.concatenate(parts_r), np.vstack(parts_j), sigma_t
+    return np.concatenate(parts_r), np.concatenate(parts_j), sigma_t
 
 
 def misfit(
@@ -254,7 +264,7 @@ def locate(
     if found is None:
         return None
     theta, keep, total_iterations, converged, times = found
-    sub = arr.subset(keep)
+    sub = arr if keep.all() else arr.subset(keep)
     if sub.n < 4:
         return None
     has_az = np.isfinite(sub.az_deg) & np.isfinite(sub.az_sigma_deg)
@@ -266,7 +276,8 @@ def locate(
     dof = r.size - N_PARAMS  # the three prior rows pay for the three weather parameters
     chi2 = float(r @ r)
     scale2 = (settings.prior_dof + chi2) / (settings.prior_dof + max(dof, 0))
-    rms = float(np.sqrt(np.mean((r[: sub.n] * sigma_t) ** 2)))
+    # np.sqrt(np.mean(...)) without np.mean's wrapper: the same sum, divided by the count
+    rms = math.sqrt(float(np.add.reduce((r[: sub.n] * sigma_t) ** 2)) / sub.n)
     return Solution(
         x_m=float(theta[0]),
         y_m=float(theta[1]),
