@@ -25,6 +25,7 @@ from truceline.ingest import Ingestion, IngestSummary
 from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
+from truceline.radar.explain import explain_away
 from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import RadarStage, merge
 from truceline.records import Event, Sensor
@@ -203,17 +204,32 @@ def process(
             acoustic_events = stage.finish()
             clock.lap("acoustic (rest)")
         joint = settings.radar.joint_search_m > 0
+        arrivals = arrivals_from(store.observations_by_id, sensor_list)
         events, merged = merge(
             acoustic_events,
             radar_events,
             settings.radar.merge_sigma,
             settings.radar.merge_window_s,
             settings.radar.standalone_shots,
-            arrivals=arrivals_from(store.observations_by_id, sensor_list) if joint else None,
+            arrivals=arrivals if joint else None,
             locate=settings.locate,
             joint_search_m=settings.radar.joint_search_m,
         )
         radar.counts.merged = merged
+        # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
+        longest_travel_s = (
+            settings.associate.max_source_distance_km * 1e3 / settings.associate.min_speed_mps
+        )
+        events, dissolved = explain_away(
+            events,
+            arrivals,
+            sigma=settings.radar.explain_sigma,
+            share=settings.radar.explain_share,
+            propagation_s_per_km=settings.locate.propagation_jitter_s_per_km,
+            reach_s=longest_travel_s,
+            radar_shots={e.id: e for e in radar_events},
+        )
+        radar.counts.explained_away = len(dissolved)
         clock.lap("merge")
         events, violations = AttributionStage(
             terms,

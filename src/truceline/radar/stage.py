@@ -78,6 +78,8 @@ class RadarCounts:
     merged: int = 0
     joined: int = 0
     """Radar launch or impact events joined into another radar's event of the same shot."""
+    explained_away: int = 0
+    """Acoustic events dissolved as mixtures of radar-located rounds (`truceline.radar.explain`)."""
     tracker: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
