@@ -11,6 +11,7 @@ while this process ingests and runs the radar stage.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from truceline.publish.events import write_events
 from truceline.radar.explain import explain_away
 from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import RadarStage, merge
-from truceline.records import Event, Sensor
+from truceline.records import Event, Observation, Sensor
 from truceline.store import Store, open_store
 from truceline.worker import WORKER_BATCH, StageWorker
 
@@ -151,6 +152,15 @@ def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage 
     return nullcontext(make())
 
 
+def _fetched(store: Store, events: list[Event]) -> Callable[[list[str]], list[Observation]]:
+    """The stored observations of the launch and impact `events`' evidence, read in one pass:
+    explaining away reads nearly all of them, and a query per event cost about 3 ms (40 s on
+    sector-day's 12,000 events)."""
+    wanted = [o for e in events if e.type in ("launch", "impact") for o in e.evidence]
+    by_id = {o.id: o for o in store.observations_by_id(wanted)}
+    return lambda ids: [by_id[i] for i in ids if i in by_id]
+
+
 def process(
     agreement: str | Path,
     sensors: str | Path,
@@ -204,7 +214,10 @@ def process(
             acoustic_events = stage.finish()
             clock.lap("acoustic (rest)")
         joint = settings.radar.joint_search_m > 0
-        arrivals = arrivals_from(store.observations_by_id, sensor_list)
+        observations_of = store.observations_by_id
+        if settings.radar.explain_sigma > 0:
+            observations_of = _fetched(store, acoustic_events)
+        arrivals = arrivals_from(observations_of, sensor_list)
         events, merged = merge(
             acoustic_events,
             radar_events,
