@@ -142,11 +142,14 @@ def explain_away(
     if not dissolved:
         return events, []
     gone = {d.event for d in dissolved}
+    renamed = {fid: shot.id for fid, shot in back_to.items()}
     explains: dict[str, list[dict]] = {}
     for d in dissolved:
         for kid, n in d.by.items():
-            explains.setdefault(kid, []).append({"event": d.event, "detections": n})
-    renamed = {fid: shot.id for fid, shot in back_to.items()}
+            # A fused event that went back to its shot explains under the shot's id.
+            explains.setdefault(renamed.get(kid, kid), []).append(
+                {"event": d.event, "detections": n}
+            )
     out = []
     for e in events:
         if e.id in back_to:
