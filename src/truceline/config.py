@@ -729,6 +729,28 @@ class RadarSettings(Section):
         unit="m",
         ge=0,
     )
+    explain_sigma: float = setting(
+        3.0,
+        "A detection of an acoustic launch or impact is explained by another radar-located "
+        "event (a radar shot, or an event fused with one) when its arrival is within this "
+        "many standard deviations of that event's predicted arrival (origin "
+        "time + distance / sound speed; the origin's covariance, the detection's timing and "
+        "propagation errors). 0 turns explaining away off (docs/methods.md, Radar, "
+        '"Explaining away").',
+        unit="sigma",
+        ge=0,
+    )
+    explain_share: float = setting(
+        0.8,
+        "An acoustic launch or impact is a mixture of rounds the radar accounts for, and is "
+        "dissolved, when at least this share of its detections are explained (`explain_sigma`) "
+        "and that takes two or more radar-located events; the acoustic part of an event fused "
+        "with a radar shot likewise (its shot explaining no more than half), the event going "
+        "back to its shot alone.",
+        unit="fraction",
+        gt=0,
+        le=1,
+    )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",
         "Air tracker: `gnn-cv` is a nearly-constant-velocity Kalman filter with Mahalanobis "

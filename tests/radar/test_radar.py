@@ -285,6 +285,34 @@ def test_fusion_reaches_past_the_window_as_far_as_the_gate_does():
     assert merged == 0 and {e.id for e in events} == {"AC-0", "RL-CB1-1"}
 
 
+def test_two_radars_tracks_of_two_rounds_are_joined_round_with_round():
+    """Two radars each tracking two rounds of a ripple: the pairs pass the gate crosswise too,
+    and the closest of the four is a crosswise one (d² 1.1). Taken closest first, the other
+    crosswise pair (8.3) followed and each event held one track of each round; one to one by
+    the least total (2.0 + 2.1 against 1.1 + 8.3), each round is joined with itself."""
+    from truceline.radar.stage import join_radar_shots
+
+    plane = TangentPlane(37.0, 48.0)
+
+    def at(eid, radar, east, north):
+        lon, lat = plane.inverse(east, north)
+        return _radar_shot(eid, radar, float(lon[0]), float(lat[0]), 100.0)
+
+    # Combined east/north variance 2 * 100², so d² = distance² / 20,000.
+    shots = [
+        at("RL-CB1-1", "CB1", 0.0, 0.0),
+        at("RL-CB1-2", "CB1", 200.0, 150.0),
+        at("RL-CB2-1", "CB2", 200.0, 0.0),  # d² 2.0 to CB1-1, 1.1 to CB1-2
+        at("RL-CB2-2", "CB2", 200.0, 355.0),  # d² 2.1 to CB1-2, 8.3 to CB1-1
+    ]
+    events, joined = join_radar_shots(shots, 4.5, 3.0)
+    assert joined == {"RL-CB2-1": "RL-CB1-1", "RL-CB2-2": "RL-CB1-2"}
+    assert sorted(tuple(sorted(e.evidence)) for e in events) == [
+        ("CB1-1", "CB2-1"),
+        ("CB1-2", "CB2-2"),
+    ]
+
+
 def test_two_radars_launches_further_apart_than_the_window_join_when_the_gate_admits():
     from truceline.radar.stage import join_radar_shots
 

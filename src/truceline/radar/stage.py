@@ -82,6 +82,8 @@ class RadarCounts:
     merged: int = 0
     joined: int = 0
     """Radar launch or impact events joined into another radar's event of the same shot."""
+    explained_away: int = 0
+    """Acoustic events dissolved as mixtures of radar-located rounds (`truceline.radar.explain`)."""
     tracker: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -804,7 +806,7 @@ def join_radar_shots(
         pairs = [p for p in pairs if p[0] < merge_sigma**2]
     if not pairs:
         return shots, {}
-    pairs.sort()
+    pairs = _one_per_radar_pair(pairs, radar)
     group = list(range(len(shots)))  # each event's group, named by one member
     members = {k: [k] for k in range(len(shots))}
     radars = [{e.properties.get("radar")} for e in shots]
@@ -828,6 +830,27 @@ def join_radar_shots(
             ids[shots[k].id] = ev.id
         out.append(ev)
     return out, ids
+
+
+def _one_per_radar_pair(
+    pairs: list[tuple[float, int, int]], radar: NDArray[np.object_]
+) -> list[tuple[float, int, int]]:
+    """Of the gated pairs (cost, i, j) of tracks from two radars, those chosen one to one for
+    each pair of radars (`truceline.assign`: the most pairs, then the least total cost), in
+    ascending cost. Taking the closest pair first joined the rounds of a ripple crosswise: with
+    costs 1.1 (A's round 1 with B's round 2), 2.0 and 2.1 (each round with itself) and 9.1
+    (A's round 2 with B's round 1), closest first takes 1.1 and then 9.1 (both events hold one
+    track of each round); the assignment takes 2.0 and 2.1."""
+    by_radars: dict[tuple, list[int]] = {}
+    for q, (_, i, j) in enumerate(pairs):
+        by_radars.setdefault(tuple(sorted((str(radar[i]), str(radar[j])))), []).append(q)
+    chosen: list[tuple[float, int, int]] = []
+    for key, qs in by_radars.items():
+        sub = [pairs[q] for q in qs]
+        rows = [i if str(radar[i]) == key[0] else j for _, i, j in sub]
+        cols = [j if str(radar[i]) == key[0] else i for _, i, j in sub]
+        chosen.extend(sub[k] for k in assign(rows, cols, [c for c, _, _ in sub]))
+    return sorted(chosen)
 
 
 def _flight_distance2(

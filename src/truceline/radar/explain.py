@@ -1,0 +1,203 @@
+"""Explaining away acoustic mixtures of rounds the radar already accounts for (docs/methods.md,
+Radar, "Explaining away").
+
+In a salvo the acoustic sensors hear every round, and association can build an event out of a
+mixture of several rounds' detections: an origin that fits some of each round's arrivals, at a
+place and time none of the rounds had. When counter-battery radar tracked those rounds, their
+launches (or predicted impacts) are known, each with its covariance, and each detection of the
+mixture is an arrival of one of them. After fusion, an acoustic launch or impact not fused with
+a radar shot is tested against the radar-located events near it (radar shots and events fused
+with one): detection i at sensor s_i, time t_i, and known event k with origin p_k, time tau_k and
+(east, north, time) covariance C_k predict
+
+    t_ik = tau_k + |s_i - p_k| / (c + w . u_ik),    u_ik = (s_i - p_k) / |s_i - p_k|,
+
+(c, w the speed of sound and wind the event was located with), with variance
+
+    sigma_ik² = sigma_i² + (k_p d_ik)² + g_ikᵀ C_k g_ik,    g_ik = (-u_ik / c_eff, 1),
+
+the detection's timing error, the propagation term of the locator and the known origin's
+uncertainty carried to the arrival. The detection is explained when some k has |t_i - t_ik| <=
+`radar.explain_sigma` sigma_ik; of several, by the most likely, the largest Gaussian density
+exp(-z²/2) / sigma_ik (a sharp prediction that fits beats a vague one: a radar shot's arrival is
+uncertain by 0.1-0.3 s, an event located by the acoustic network too by 10-20 ms). The event is
+a mixture of known rounds, and is dissolved, when at least `radar.explain_share` of its
+detections are explained and they need two known events or more. An event all of whose
+explained detections fit one known event is left alone: that is one shot or none, which fusion
+has already judged.
+
+An event already fused with a radar shot is tested the same way on its acoustic detections,
+its shot's own origin (before fusion) standing among the known events for it. When they are a
+mixture, and its own shot explains no more than half of them, the acoustic part is dissolved
+and the event goes back to the radar shot alone (its id, origin and evidence; the pairing
+follows).
+
+The dissolved event is not published; each explaining event records it (`explains`: the
+event's id and how many of its detections it explains), an event paired with it loses the
+pairing, and the count is in the run's radar summary (`explained_away`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from truceline.geo.projection import TangentPlane
+from truceline.radar.joint import ArrivalsOf
+from truceline.records import Event
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Why one acoustic event was dissolved: its detections and how many of them each known
+    event explains."""
+
+    event: str
+    detections: int
+    by: dict[str, int]
+
+
+def is_radar_located(e: Event) -> bool:
+    """A radar shot (`radar_track`) or an acoustic event fused with one (`radar` block)."""
+    return "radar_track" in e.properties or isinstance(e.properties.get("radar"), dict)
+
+
+def explain_away(
+    events: list[Event],
+    arrivals: ArrivalsOf,
+    *,
+    sigma: float,
+    share: float,
+    propagation_s_per_km: float,
+    reach_s: float,
+    radar_shots: Mapping[str, Event] | None = None,
+) -> tuple[list[Event], list[Explained]]:
+    """Dissolve the acoustic launches and impacts not fused with a radar shot whose detections
+    are, `share` of them or more, arrivals of two or more radar-located events (module
+    docstring), within `sigma` standard deviations. `arrivals` gives an event's detections
+    (`truceline.radar.joint.arrivals_from`); `reach_s` bounds how long before a detection a
+    known event can have happened (the longest travel time the associator allows). Returns the
+    events left, the explaining events with `explains` added, and what was dissolved."""
+    if sigma <= 0:
+        return events, []
+    known = [
+        e
+        for e in events
+        if e.type in ("launch", "impact") and is_radar_located(e) and e.origin.covariance
+    ]
+    if not known:
+        return events, []
+    order = np.argsort([e.time_ns for e in known], kind="stable")
+    known = [known[i] for i in order]
+    known_ns = np.array([e.time_ns for e in known], np.int64)
+    known_lon = np.array([e.origin.lon for e in known])
+    known_lat = np.array([e.origin.lat for e in known])
+    known_cov = np.array([np.asarray(e.origin.covariance, float) for e in known])
+    position = {e.id: k for k, e in enumerate(known)}
+    shots = radar_shots or {}
+    dissolved: list[Explained] = []
+    back_to: dict[str, Event] = {}  # fused events whose acoustic part was dissolved: their shot
+    for x in events:
+        if x.type not in ("launch", "impact") or not x.evidence or not x.origin.covariance:
+            continue
+        own = None
+        if is_radar_located(x):
+            # An event fused with a radar shot: its acoustic part is tested, the shot's own
+            # origin (before fusion) among the known events, the fused event not.
+            block = x.properties.get("radar")
+            own = shots.get(block.get("event")) if isinstance(block, dict) else None
+            if own is None or not own.origin.covariance:
+                continue
+        found = arrivals(x)
+        if found is None:
+            continue
+        arr, speed = found
+        t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
+        lo = int(np.searchsorted(known_ns, int(t_abs.min()) - round(reach_s * 1e9)))
+        hi = int(np.searchsorted(known_ns, int(t_abs.max()), side="right"))
+        idx = [k for k in range(lo, hi) if k != position.get(x.id)]
+        ids = [known[k].id for k in idx]
+        cov = known_cov[idx]
+        ns, lon, lat = known_ns[idx], known_lon[idx], known_lat[idx]
+        if own is not None:
+            ids.append(x.id)  # the shot stands for the event it was fused into
+            ns = np.append(ns, own.time_ns)
+            lon, lat = np.append(lon, own.origin.lon), np.append(lat, own.origin.lat)
+            cov = np.concatenate([cov, np.asarray(own.origin.covariance, float)[None]])
+        if len(ids) < 2:
+            continue
+        by = _explained_by(x, arr, speed, ns, lon, lat, cov, sigma, propagation_s_per_km)
+        explained = by >= 0
+        kinds = np.unique(by[explained])
+        if kinds.size >= 2 and explained.sum() >= share * arr.n:
+            counts = {ids[int(k)]: int((by == k).sum()) for k in kinds}
+            if own is not None and 2 * counts.get(x.id, 0) > arr.n:
+                continue  # most of its detections are its own shot's: one shot, not a mixture
+            if own is not None:
+                back_to[x.id] = own
+                counts = {(own.id if k == x.id else k): n for k, n in counts.items()}
+            dissolved.append(Explained(x.id, arr.n, counts))
+    if not dissolved:
+        return events, []
+    gone = {d.event for d in dissolved}
+    renamed = {fid: shot.id for fid, shot in back_to.items()}
+    explains: dict[str, list[dict]] = {}
+    for d in dissolved:
+        for kid, n in d.by.items():
+            # A fused event that went back to its shot explains under the shot's id.
+            explains.setdefault(renamed.get(kid, kid), []).append(
+                {"event": d.event, "detections": n}
+            )
+    out = []
+    for e in events:
+        if e.id in back_to:
+            e = replace(back_to[e.id], paired=renamed.get(e.paired, e.paired))
+        elif e.id in gone:
+            continue
+        elif e.paired in renamed:
+            e = replace(e, paired=renamed[e.paired])
+        elif e.paired in gone:
+            e = replace(e, paired=None)  # its partner was dissolved
+        if e.id in explains:
+            props = dict(e.properties)
+            props["explains"] = [*props.get("explains", ()), *explains[e.id]]
+            e = replace(e, properties=props)
+        out.append(e)
+    return out, dissolved
+
+
+def _explained_by(
+    x: Event,
+    arr,
+    speed,
+    known_ns: np.ndarray,
+    known_lon: np.ndarray,
+    known_lat: np.ndarray,
+    known_cov: np.ndarray,
+    sigma: float,
+    propagation_s_per_km: float,
+) -> np.ndarray:
+    """For each detection of `x` (its `arr`ivals, in the plane tangent at its origin, times
+    relative to its origin time), the index of the known event that explains it best within
+    `sigma` standard deviations, or -1."""
+    plane = TangentPlane(x.origin.lon, x.origin.lat)
+    ke, kn = plane.forward(known_lon, known_lat)
+    de = arr.x_m[:, None] - np.atleast_1d(ke)[None, :]
+    dn = arr.y_m[:, None] - np.atleast_1d(kn)[None, :]
+    d = np.maximum(np.hypot(de, dn), 1e-6)
+    ue, un = de / d, dn / d
+    c_eff = speed.c_mps + speed.wind_e_mps * ue + speed.wind_n_mps * un
+    tau = (known_ns - x.time_ns) / 1e9
+    predicted = tau[None, :] + d / c_eff
+    g = np.stack([-ue / c_eff, -un / c_eff, np.ones_like(d)], axis=-1)  # (n, m, 3)
+    var_origin = np.einsum("nmi,mij,nmj->nm", g, known_cov, g)
+    var = (arr.sigma_s**2)[:, None] + (propagation_s_per_km * 1e-3 * d) ** 2 + var_origin
+    var = np.maximum(var, 1e-12)
+    z2 = (arr.t_s[:, None] - predicted) ** 2 / var
+    # The most likely of the events within the gate: the largest Gaussian density, so a sharp
+    # prediction that fits beats a vague one that fits as well in standard deviations.
+    cost = np.where(z2 <= sigma**2, 0.5 * (z2 + np.log(var)), np.inf)
+    best = np.argmin(cost, axis=1)
+    return np.where(np.isfinite(cost[np.arange(cost.shape[0]), best]), best, -1)
