@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common import write_result  # type: ignore[import-not-found]
+from common import track_points, write_result  # type: ignore[import-not-found]
 from truceline.config import RadarSettings
 from truceline.geo.projection import geodesic_distance_m
 from truceline.ingest.sensors import read_sensors
-from truceline.radar.projectile import CHI2_2D_95, TrackPoints, backtrack_many
+from truceline.radar.projectile import CHI2_2D_95, backtrack_many
 from truceline.radar.stage import radar_fence
 from truceline.timeutil import parse_time
 
@@ -51,21 +51,7 @@ def load(data: Path, settings: RadarSettings):
             if o["id"] in seen or o["id"] not in launch:
                 continue
             seen.add(o["id"])
-            pts = o["points"]
-            tracks.append(
-                (
-                    o,
-                    TrackPoints(
-                        [parse_time(p["time"]) for p in pts],
-                        [p["position"][0] for p in pts],
-                        [p["position"][1] for p in pts],
-                        [p["position"][2] for p in pts],
-                        float(o["sigma_m"]),
-                        str(o["class"]),
-                        fences.get(o["sensor"]),
-                    ),
-                )
-            )
+            tracks.append((o, track_points(o, fences.get(o["sensor"]))))
     return tracks, launch, sensors
 
 

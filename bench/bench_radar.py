@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common import write_result  # type: ignore[import-not-found]
+from common import track_points, write_result  # type: ignore[import-not-found]
 from truceline.agreement import load_agreement
 from truceline.config import RadarSettings
 from truceline.evaluate.radar import ospa_gospa
 from truceline.geo.projection import geodesic_distance_m
-from truceline.radar.projectile import TrackPoints, backtrack_many
+from truceline.radar.projectile import backtrack_many
 from truceline.radar.tracker import GnnTracker, PlotBatch
 from truceline.sim import simulate
 from truceline.timeutil import parse_time
@@ -186,19 +186,9 @@ def backtrack_speed(out: Path, settings: RadarSettings) -> dict:
         for line in handle:
             if '"radar_track"' in line:
                 o = json.loads(line)
-                pts = o["points"]
                 ids.append(o["id"])
                 radars.append(o["sensor"])
-                tracks.append(
-                    TrackPoints(
-                        [parse_time(p["time"]) for p in pts],
-                        [p["position"][0] for p in pts],
-                        [p["position"][1] for p in pts],
-                        [p["position"][2] for p in pts],
-                        o["sigma_m"],
-                        o["class"],
-                    )
-                )
+                tracks.append(track_points(o))
     kw = {
         "step_s": settings.step_s,
         "muzzle_speed_sigma": settings.muzzle_speed_sigma,

@@ -84,3 +84,21 @@ def simulated(scenario: str, seed: int) -> Path:
         truceline("simulate", "--scenario", scenario, "--seed", str(seed), "--out", str(data),
                   "--no-progress")  # fmt: skip
     return data
+
+
+def track_points(track: dict[str, Any], fence: Any = None) -> Any:
+    """A `radar_track` observation (its parsed JSON line) as the backtracker's `TrackPoints`;
+    `fence` is the radar's coverage (`truceline.radar.stage.radar_fence`), if wanted."""
+    from truceline.radar.projectile import TrackPoints
+    from truceline.timeutil import parse_time
+
+    points = track["points"]
+    return TrackPoints(
+        [parse_time(p["time"]) for p in points],
+        [p["position"][0] for p in points],
+        [p["position"][1] for p in points],
+        [p["position"][2] for p in points],
+        float(track["sigma_m"]),
+        str(track["class"]),
+        fence,
+    )
