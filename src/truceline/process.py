@@ -259,6 +259,7 @@ def process(
             share=settings.radar.explain_share,
             propagation_s_per_km=settings.locate.propagation_jitter_s_per_km,
             reach_s=longest_travel_s,
+            reach_m=settings.associate.max_source_distance_km * 1e3,
             radar_shots={e.id: e for e in radar_events},
         )
         radar.counts.explained_away = len(dissolved)

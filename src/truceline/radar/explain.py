@@ -48,6 +48,9 @@ from truceline.geo.projection import TangentPlane
 from truceline.radar.joint import ArrivalsOf
 from truceline.records import Event
 
+_M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
+_MARGIN = 1.05  # the equirectangular distance's error over tens of km is far below 5%
+
 
 @dataclass(frozen=True)
 class Explained:
@@ -72,13 +75,16 @@ def explain_away(
     share: float,
     propagation_s_per_km: float,
     reach_s: float,
+    reach_m: float,
     radar_shots: Mapping[str, Event] | None = None,
 ) -> tuple[list[Event], list[Explained]]:
     """Dissolve the acoustic launches and impacts not fused with a radar shot whose detections
     are, `share` of them or more, arrivals of two or more radar-located events (module
     docstring), within `sigma` standard deviations. `arrivals` gives an event's detections
     (`truceline.radar.joint.arrivals_from`); `reach_s` bounds how long before a detection a
-    known event can have happened (the longest travel time the associator allows). Returns the
+    known event can have happened (the longest travel time the associator allows), and `reach_m`
+    how far from a sensor a source it heard can be (the associator's farthest source): known
+    events farther than that from every sensor of the event are not tried. Returns the
     events left, the explaining events with `explains` added, and what was dissolved."""
     if sigma <= 0:
         return events, []
@@ -95,6 +101,9 @@ def explain_away(
     known_lon = np.array([e.origin.lon for e in known])
     known_lat = np.array([e.origin.lat for e in known])
     known_cov = np.array([np.asarray(e.origin.covariance, float) for e in known])
+    # Local metres per degree at each known event, for the cut by distance below (an
+    # equirectangular bound, generous by the margin).
+    east_per_deg = _M_PER_DEG * np.cos(np.radians(known_lat))
     position = {e.id: k for k, e in enumerate(known)}
     shots = radar_shots or {}
     dissolved: list[Explained] = []
@@ -117,7 +126,14 @@ def explain_away(
         t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
         lo = int(np.searchsorted(known_ns, int(t_abs.min()) - round(reach_s * 1e9)))
         hi = int(np.searchsorted(known_ns, int(t_abs.max()), side="right"))
-        idx = [k for k in range(lo, hi) if k != position.get(x.id)]
+        # Only known events that some sensor of the event could have heard: within reach_m of
+        # one, so within reach_m plus the sensors' spread of the event's origin.
+        window = np.arange(lo, hi)
+        radius = reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
+        de = (known_lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
+        dn = (known_lat[lo:hi] - x.origin.lat) * _M_PER_DEG
+        near = window[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
+        idx = [int(k) for k in near if k != position.get(x.id)]
         ids = [known[k].id for k in idx]
         cov = known_cov[idx]
         ns, lon, lat = known_ns[idx], known_lon[idx], known_lat[idx]
