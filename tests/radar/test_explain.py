@@ -15,9 +15,7 @@ from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
 PLANE = TangentPlane(37.0, 48.0)
 T0_NS = 1_772_000_000_000_000_000
 C_MPS = 335.0
-SETTINGS = dict(
-    sigma=3.0, share=0.8, propagation_s_per_km=0.005, reach_s=100.0, reach_m=30_000.0
-)
+SETTINGS = dict(sigma=3.0, share=0.8, propagation_s_per_km=0.005, reach_s=100.0, reach_m=30_000.0)
 
 # Eight sensors around a launcher at the origin, 3-6 km away.
 ANGLES = np.radians(np.arange(0.0, 360.0, 45.0))
