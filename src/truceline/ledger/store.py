@@ -130,7 +130,7 @@ def event_parts(event: Event) -> dict[str, str]:
                 "time_ns": origin.time_ns,
             }
         ),
-        "paired": "null" if event.paired is None else _text(event.paired),
+        "paired": _text(event.paired),  # null when None
         "path": canonical_text(path),  # None or (float, float, float, int) tuples
         "properties": canonical_text(plain(event.properties)),
         "provenance": canonical_text(
