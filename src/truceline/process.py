@@ -22,7 +22,7 @@ from truceline.agreement import load_agreement
 from truceline.associate.stage import AcousticStage
 from truceline.attribute.stage import AttributionStage
 from truceline.config import Settings
-from truceline.ingest import Ingestion, IngestSummary
+from truceline.ingest import Ingestion, IngestSummary, bulk_collection
 from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
@@ -220,14 +220,15 @@ def process(
         snr: dict[str, tuple[str, float]] = {}  # the weapon class's loudness evidence
         clock = _Clock()
         with _acoustic_stage(sensor_list, settings) as stage:
-            for batch in ingestion.batches():
-                for obs in batch:
-                    if not radar.feed(obs) and obs.kind in _ACOUSTIC_KINDS:
-                        stage.feed(obs)
-                        if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
-                            snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
-                    elif obs.kind not in _RADAR_KINDS:
-                        other[obs.kind] = other.get(obs.kind, 0) + 1
+            with bulk_collection():  # in this process only: the worker is forked already
+                for batch in ingestion.batches():
+                    for obs in batch:
+                        if not radar.feed(obs) and obs.kind in _ACOUSTIC_KINDS:
+                            stage.feed(obs)
+                            if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
+                                snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
+                        elif obs.kind not in _RADAR_KINDS:
+                            other[obs.kind] = other.get(obs.kind, 0) + 1
             clock.lap("ingest")
             if isinstance(stage, StageWorker):
                 stage.end_input()  # it finishes the acoustic stage while the radar stage runs

@@ -3,6 +3,7 @@ pipeline, and nothing lost on fuzzed input."""
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from tests.ingest.conftest import good_lines, line
 from tests.ingest.test_reader import _files
 from truceline.config import Settings, StoreSettings
-from truceline.ingest import Ingestion, ingest
+from truceline.ingest import Ingestion, bulk_collection, ingest
 from truceline.records import Observation
 from truceline.store import open_store
 
@@ -109,3 +110,16 @@ def test_fuzzed_files_stored_without_loss(store_url, sensors, blob, seed):
         assert sum(store.quarantine_counts().values()) - quarantined_before == (
             summary.quarantined_total
         )
+
+
+def test_bulk_collection_restores_the_collector():
+    thresholds = gc.get_threshold()
+    with bulk_collection(threshold=12_345):
+        assert gc.get_threshold()[0] == 12_345
+        assert gc.get_freeze_count() > 0
+        cycle: list[object] = []
+        cycle.append(cycle)  # garbage in a cycle is still collected, when it runs
+        del cycle
+        assert gc.collect() >= 1
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
