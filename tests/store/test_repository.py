@@ -156,8 +156,8 @@ class _RacedStore(Store):
         super().__init__(engine, batch_size=100)
         self._other, self._first = other, first
 
-    def _observations_by_id(self, connection, ids):  # type: ignore[no-untyped-def]
-        found = super()._observations_by_id(connection, ids)
+    def _stored_ids(self, connection, ids):  # type: ignore[no-untyped-def]
+        found = super()._stored_ids(connection, ids)
         if self._first is not None:
             self._other.add_observations([self._first])  # committed by the other writer
             self._first = None
