@@ -20,7 +20,7 @@ from truceline.records import (
     Sensor,
 )
 from truceline.store import AddResult, Store, open_store
-from truceline.store.repository import _create_engine
+from truceline.store.repository import DEFERRED_INDEXES, _create_engine
 from truceline.timeutil import MAX_NS, MIN_NS
 
 from .factories import T0, event, observation, provenance, violation
@@ -421,3 +421,47 @@ def test_stored_json_is_plain_utf8(store: Store) -> None:
     with store._engine.connect() as connection:
         text = connection.execute(sa.text("SELECT CAST(fields AS TEXT) FROM observations"))
         assert json.loads(text.scalar_one())["note"] == "Горлівка"
+
+
+def _index_names(store: Store) -> set[str]:
+    inspector = sa.inspect(store._engine)
+    return {
+        str(index["name"])
+        for table in ("observations", "ledger_entries")
+        for index in inspector.get_indexes(table)
+    }
+
+
+def test_a_bulk_load_builds_the_secondary_indexes_at_its_end(store: Store) -> None:
+    names = {str(index.name) for index in DEFERRED_INDEXES}
+    assert names <= _index_names(store)
+    with store.bulk_load() as deferred:
+        assert deferred == (store.backend == "sqlite")  # PostgreSQL keeps them
+        if deferred:
+            assert not names & _index_names(store)
+        result = store.add_observations([observation("obs-1"), observation("obs-2")])
+        assert result.inserted == 2
+        assert store.add_observations([observation("obs-1")]) == AddResult(duplicates=1)
+    assert names <= _index_names(store)
+    assert [o.id for o in store.observations()] == ["obs-1", "obs-2"]
+    with store.bulk_load() as deferred:  # observations stored: the indexes are kept
+        assert not deferred
+        assert names <= _index_names(store)
+
+
+def test_indexes_missing_after_an_interrupted_bulk_load_are_built_by_the_next(
+    store: Store,
+) -> None:
+    if store.backend != "sqlite":
+        pytest.skip("only a SQLite store defers its indexes")
+    names = {str(index.name) for index in DEFERRED_INDEXES}
+    with pytest.raises(RuntimeError), store.bulk_load():
+        store.add_observations([observation("obs-1")])
+        raise RuntimeError("interrupted")
+    assert names <= _index_names(store)  # built on the way out
+    with store._engine.begin() as connection:  # as if the process had been killed
+        for index in DEFERRED_INDEXES:
+            connection.execute(sa.schema.DropIndex(index))
+    with store.bulk_load() as deferred:
+        assert not deferred
+        assert names <= _index_names(store)

@@ -205,7 +205,8 @@ class Ingestion:
         batch_size = self.settings.store.batch_size
         self.summary.sensors = self.store.add_sensors(self.sensors)
         pending: list[Observation] = []
-        with self._lines() as source_lines:
+        # On a fresh SQLite store, the secondary indexes are built once at the end.
+        with self.store.bulk_load(), self._lines() as source_lines:
             for result in self.reader.read_lines(source_lines):
                 if type(result) is Observation:
                     pending.append(result)
@@ -214,9 +215,9 @@ class Ingestion:
                         pending = []
                 else:
                     self._quarantined(result)
-        if pending:
-            yield from self._store(pending)
-        self._flush_quarantine()
+            if pending:
+                yield from self._store(pending)
+            self._flush_quarantine()
         counts = self.reader.counts
         summary = self.summary
         summary.lines, summary.blank = counts.lines, counts.blank

@@ -68,6 +68,13 @@ _IN_CHUNK = 500
 
 T = TypeVar("T")
 
+DEFERRED_INDEXES = (
+    *sorted(schema.observations.indexes, key=lambda index: str(index.name)),
+    *sorted(schema.ledger_entries.indexes, key=lambda index: str(index.name)),
+)
+"""Secondary indexes `Store.bulk_load` builds after loading a fresh SQLite store instead of
+keeping them up row by row."""
+
 # Compact UTF-8 JSON; NaN and infinities are refused, as PostgreSQL's JSON type refuses them.
 # (Made once: see truceline.jsontext.)
 _json_serializer = json_encoder(sort_keys=False, allow_nan=False)
@@ -375,6 +382,41 @@ class Store:
         with self._engine.connect() as connection:
             rows = connection.execute(sa.select(schema.sensors).order_by(schema.sensors.c.id))
             return [_sensor(row) for row in rows]
+
+    # -- bulk loading ---------------------------------------------------------------------------
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[bool]:
+        """A bulk load of observations (an ingest): on a SQLite store without observations yet,
+        the secondary indexes that storing them would keep up row by row (`DEFERRED_INDEXES`:
+        observations by time and by sensor and time, ledger entries by kind and record id) are
+        dropped, and built once, from the whole tables, when the block ends (also if it fails).
+        Yields whether they were. Nothing during an ingest reads by them; the observations'
+        primary key, which finds a re-sent id, is kept. On a store holding observations already,
+        or on PostgreSQL (other readers may be using it), they are kept; any missing after an
+        interrupted load are built first."""
+        self._require_schema()
+        deferred = False
+        if self.backend == "sqlite":
+            with self._writing() as connection:
+                stored = connection.exec_driver_sql("SELECT 1 FROM observations LIMIT 1").first()
+                if stored is None:
+                    for index in DEFERRED_INDEXES:
+                        connection.execute(sa.schema.DropIndex(index, if_exists=True))
+                    deferred = True
+                else:
+                    self._build_deferred_indexes(connection)
+        try:
+            yield deferred
+        finally:
+            if deferred:
+                with self._writing() as connection:
+                    self._build_deferred_indexes(connection)
+
+    @staticmethod
+    def _build_deferred_indexes(connection: Connection) -> None:
+        for index in DEFERRED_INDEXES:
+            connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
     # -- observations ---------------------------------------------------------------------------
 
