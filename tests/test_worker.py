@@ -90,3 +90,37 @@ def test_an_error_is_reported_while_the_sender_still_has_batches_to_send():
         for obs in observations(1000):
             worker.feed(obs)
         worker.finish()
+
+
+def test_observations_reach_the_worker_equal_to_those_sent():
+    from truceline.records import FrozenDict
+    from truceline.worker import _pack, _unpack
+
+    sent = [
+        Observation(
+            id="a-1",
+            kind="acoustic",
+            sensor="A1",
+            time_ns=1_772_582_400_123_456_789,
+            raw='{"id":"a-1"}',
+            received_ns=5,
+            signature=None,
+            fields=FrozenDict(snr_db=18.5, signal="launch", azimuth_deg=(1.0, 2.0)),
+        ),
+        Observation(
+            id="w-1",
+            kind="weather",
+            sensor="W1",
+            time_ns=7,
+            raw="{}",
+            received_ns=8,
+            signature="c2ln",
+            fields=FrozenDict(temperature_c=4.5, wind_mps=(1.0, -2.0), extra={"a": [1, 2]}),
+        ),
+    ]
+    received = _unpack(_pack(sent))
+    assert received == sent
+    assert all(type(o.fields) is FrozenDict for o in received)
+    assert type(received[1].fields["extra"]) is FrozenDict
+    assert received[1].fields["extra"]["a"] == (1, 2)
+    assert hash(received[0].fields) == hash(sent[0].fields)

@@ -4,11 +4,11 @@
 process, and the acoustic stage (association and location: about half the work) in a second
 process beside them (`pipeline.workers` = 2). The stage is the same object either way: it is
 fed the same observations in the same order, so its events are the same; only where it runs
-differs. Observations go to the worker in pickled batches through a bounded queue (the main
-process waits when the worker is that far behind, so memory stays bounded; pickled, a backlog
-of millions of observations takes a few hundred MB, so ingest can run ahead and the radar stage
-start while the worker catches up); at the end the worker sends back what `finish()` returned
-and the stage's `counts`.
+differs. Observations go to the worker in pickled batches (as plain tuples, `_pack`) through a
+bounded queue (the main process waits when the worker is that far behind, so memory stays
+bounded; pickled, a backlog of millions of observations takes a few hundred MB, so ingest can
+run ahead and the radar stage start while the worker catches up); at the end the worker sends
+back what `finish()` returned and the stage's `counts`.
 
 This is the shape the stream deployment takes, each stage a worker consuming a subject, with a
 local queue in place of the stream. The child is forked (Linux): it inherits the stage factory
@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from truceline.ingest.observations import _make_observation
 from truceline.records import Observation
 
 WORKER_BATCH = 2000
@@ -46,12 +47,30 @@ class WorkerError(RuntimeError):
     """The worker process failed; the message carries its traceback or exit code."""
 
 
+def _pack(batch: list[Observation]) -> bytes:
+    """A batch of observations pickled as plain tuples, each one's fields as a plain dict of
+    its (frozen) values: 2.3 µs an observation against 4.9 µs for the records themselves,
+    whose dataclass state and `FrozenDict` fields pickle through Python-level calls."""
+    return pickle.dumps(
+        [
+            (o.id, o.kind, o.sensor, o.time_ns, o.raw, o.received_ns, o.signature, dict(o.fields))
+            for o in batch
+        ],
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+def _unpack(payload: bytes) -> list[Observation]:
+    """`_pack`'s observations back, equal to the ones packed (fields not frozen again)."""
+    return [_make_observation(*row) for row in pickle.loads(payload)]
+
+
 def _serve(make_stage: Callable[[], Stage], inbox: Any, outbox: Any) -> None:
     """The worker's loop: make the stage, feed it every batch, send back what it finished."""
     try:
         stage = make_stage()
         while (payload := inbox.get()) is not None:
-            for obs in pickle.loads(payload):
+            for obs in _unpack(payload):
                 stage.feed(obs)
         result = stage.finish()
         outbox.put(("ok", result, stage.counts))
@@ -105,7 +124,7 @@ class StageWorker:
     def _send(self) -> None:
         # Pickled here, not by the queue's feeder thread: a batch waiting in the queue is then
         # a compact bytes object, not thousands of live observations.
-        payload = pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = _pack(self._pending)
         while True:
             try:
                 self._inbox.put(payload, timeout=_POLL_S)
