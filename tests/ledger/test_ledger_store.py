@@ -79,6 +79,39 @@ def test_record_texts_are_for_observations_and_events_one_each(store: Store) -> 
     store.ledger.reset()
 
 
+def test_new_observations_make_the_same_entries_by_either_path(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's path for new observations (their texts given, each id once) appends the same
+    entries, byte for byte, as the general path."""
+    import truceline.ledger.store as ledger_store
+
+    monkeypatch.setattr(ledger_store, "now_ns", lambda: T0 + 5)
+    keyed = Sensor("B-01", "acoustic", "monitor", 37.8, 48.0, public_key="a2V5")
+    store.add_sensors([Sensor("A-01", "acoustic", "monitor", 37.8, 48.0), keyed])
+    batch = [
+        observation("obs-1"),
+        dataclasses.replace(observation("obs-2"), sensor="B-01", signature="c2ln"),
+        dataclasses.replace(observation('obs-é"3'), sensor="B-01"),
+    ]
+    texts = [observation_text(o) for o in batch]
+    ledger = store.ledger
+    with store._engine.begin() as connection:
+        fast = ledger.append(
+            connection, "observation", batch, run_id="r1", new=True, record_texts=texts
+        )
+        general = ledger.append(  # a repeated id: the general path
+            connection, "observation", [*batch, batch[0]], run_id="r1", new=True
+        )
+    assert general == [fast[-1] + 1 + k for k in range(3)]
+    entries = list(ledger.entries())[-6:]
+    assert [e.data for e in entries[:3]] == [e.data for e in entries[3:]]
+    assert [e.content_hash for e in entries[:3]] == [e.content_hash for e in entries[3:]]
+    assert [json.loads(e.data)["auth"] for e in entries[:3]] == ["no-key", "signed", "unsigned"]
+    assert all(canonical_text(json.loads(e.data)).encode() == e.data for e in entries)
+    store.ledger.reset()  # appended without their rows: not for an audit
+
+
 def test_entry_text_is_the_canonical_json_of_the_entry() -> None:
     record = {"b": [1, 2.5, "é"], "a": None}
     supersedes = {"index": 3, "leaf_hash": "ab"}

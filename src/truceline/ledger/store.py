@@ -288,6 +288,10 @@ class Ledger:
             texts = [_record_text(kind, record) for record in records_list]
         if not texts:
             return []
+        if kind == "observation" and new and record_texts is not None:
+            ids = [ident for ident, _, _ in texts]
+            if len(set(ids)) == len(ids):  # the store's case: each one once, new
+                return self._append_new_observations(connection, records_list, record_texts, run_id)
         builder = self._tree(connection)
         previous: dict[str, tuple[int, bytes, bytes]] = {}  # id -> (index, content, leaf hash)
         if kind in VERSIONED and not new:
@@ -334,20 +338,70 @@ class Ledger:
             node_rows.extend(made)
             added.append(index)
         if entry_rows:
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            # Plain executemany of tuples: a third of the cost of Core's insert of dicts.
-            connection.exec_driver_sql(
-                "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, "
-                f"data) VALUES ({', '.join([mark] * 6)})",
-                entry_rows,
-            )
-            connection.exec_driver_sql(
-                f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
-                node_rows,
-            )
+            self._insert_entries(connection, entry_rows, node_rows)
         if kind == "sensor":
             self._sensor_keys = None
         return added
+
+    def _append_new_observations(
+        self,
+        connection: Connection,
+        observations: list[Observation],
+        record_texts: Sequence[str],
+        run_id: str | None,
+    ) -> list[int]:
+        """`append` of observations not on the ledger yet, each id once, with their
+        `observation_text`s: the same entries, each entry's text made from a head and tail
+        shared by the batch (a quarter less of the ledger's CPU per observation)."""
+        builder = self._tree(connection)
+        keys = self._keys(connection)
+        stamp = now_ns()
+        head = f'{{"appended_ns":{stamp},"auth":'
+        tail = f',"run":{_scalar_text(run_id)},"supersedes":null,"v":{ENTRY_VERSION}}}'
+        no_key, signed, unsigned = (_scalar_text(a) for a in ("no-key", "signed", "unsigned"))
+        sha256, leaf_hash, grow = hashlib.sha256, merkle.leaf_hash, builder.append
+        encode = _encode_string
+        entry_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        first = builder.size
+        for o, record_text in zip(observations, record_texts, strict=True):
+            auth = no_key if o.sensor not in keys else signed if o.signature else unsigned
+            text = (
+                f'{head}{auth},"id":{encode(o.id)},"kind":"observation",'
+                f'"record":{record_text}{tail}'
+            )
+            index = builder.size
+            node_rows.extend(grow(leaf_hash(text.encode("utf-8"))))
+            entry_rows.append(
+                (
+                    index,
+                    "observation",
+                    o.id,
+                    sha256(record_text.encode("utf-8")).digest(),
+                    None,
+                    text,
+                )
+            )
+        self._insert_entries(connection, entry_rows, node_rows)
+        return list(range(first, builder.size))
+
+    @staticmethod
+    def _insert_entries(
+        connection: Connection,
+        entry_rows: list[tuple[Any, ...]],
+        node_rows: list[tuple[int, int, bytes]],
+    ) -> None:
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        # Plain executemany of tuples: a third of the cost of Core's insert of dicts.
+        connection.exec_driver_sql(
+            "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, "
+            f"data) VALUES ({', '.join([mark] * 6)})",
+            entry_rows,
+        )
+        connection.exec_driver_sql(
+            f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
+            node_rows,
+        )
 
     def reset(self) -> None:
         """Forget what is cached (after a rolled-back transaction); reloaded when next needed."""
