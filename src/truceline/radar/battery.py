@@ -10,9 +10,11 @@ point is that gun's position plus the track's error (its covariance). So
 
 and the rounds other than i (the leave-one-out estimate, independent of i's own track) locate
 the battery at b_i = (Σ_j W_j)⁻¹ Σ_j W_j x_j, W_j = (C_j + S² I)⁻¹, with covariance
-B_i = (Σ_j W_j)⁻¹. Round i's launch is then its own estimate updated by the measurement
-b_i ~ N(launch_i, B_i + S² I) of its east-north position (a Kalman update of the (east, north,
-time) origin: the time moves through its correlation with the position). Which rounds are one
+B_i = (Σ_j W_j)⁻¹, widened by max(1, χ²/(2(m − 1))), χ² = Σ_j (x_j − b_i)ᵀ W_j (x_j − b_i) over
+the m other rounds, when they scatter more than that says. Round i's launch is then its own
+estimate updated by the measurement b_i ~ N(launch_i, B_i + S² I) of its east-north position
+(a Kalman update of the (east, north, time) origin: the time moves through its correlation with
+the position). Which rounds are one
 battery is not known: those of the same weapon class whose launch times are within `window_s`
 and whose launch points agree, x_i − x_j ~ N(0, C_i + C_j + 2 S² I), within `gate_sigma`.
 
@@ -130,6 +132,16 @@ def battery_points(
     has = np.flatnonzero(rounds)
     c_b = _inv2(info[has])
     mean = np.einsum("qab,qb->qa", c_b, vec[has])
+    # Other rounds scattered more widely than their covariances and the spread say (two
+    # batteries' rounds in one group, guns further apart than the spread): B widened by their
+    # chi-square per degree of freedom about b, when above 1.
+    at_b = np.zeros((n, 2))
+    at_b[has] = mean
+    r = d - at_b[i]
+    chi2 = np.bincount(i, weights=np.einsum("qa,qab,qb->q", r, w, r), minlength=n)
+    dof = 2 * (rounds - 1)
+    scatter = np.where(dof > 0, np.maximum(chi2 / np.maximum(dof, 1), 1.0), 1.0)
+    c_b = c_b * scatter[has, None, None]
     planes = TangentPlane.many(lon[has], lat[has])
     b_lon, b_lat = planes_inverse(planes, mean[:, 0], mean[:, 1])
     out.lon[has], out.lat[has] = b_lon, b_lat
