@@ -225,3 +225,28 @@ def test_two_rounds_heard_at_the_same_sensors_are_two_events():
     fused = replace(small, properties={**small.properties, "radar": {"event": "RL-CB1-1"}})
     events, dissolved = explain_second_events([fused, big], _lookup(obs_big, obs_small), **SETTINGS)
     assert not dissolved and len(events) == 2
+
+
+def test_a_second_event_needs_one_shot_holding_most_of_its_arrivals():
+    """Two rounds half a second apart, each located by an event holding its arrivals at sensors
+    0-3. An event holding two arrivals of each at sensors 4-7: every arrival fits a better
+    supported event, but no shot holds most of them: kept. With three of the first round's and
+    one of the second's: a second event of the first round, dissolved."""
+    rng = np.random.default_rng(6)
+    r1 = {k: _at(k, 0.0, 0.0, 0.0, rng) for k in range(8)}
+    r2 = {k: _at(k, 0.0, 0.0, 0.5, rng) for k in range(8)}
+    one, obs1 = _acoustic("AC-1", {k: (f"S{k}-r1", r1[k]) for k in range(4)}, (0.0, 0.0, 0.0))
+    two, obs2 = _acoustic("AC-2", {k: (f"S{k}-r2", r2[k]) for k in range(4)}, (0.0, 0.0, 0.5))
+    halves = {4: ("S4-r1", r1[4]), 5: ("S5-r1", r1[5]), 6: ("S6-r2", r2[6]), 7: ("S7-r2", r2[7])}
+    even, obs_even = _acoustic("AC-x", halves, (0.0, 0.0, 0.25))
+    events, dissolved = explain_second_events(
+        [one, two, even], _lookup(obs1, obs2, obs_even), **SETTINGS
+    )
+    assert not dissolved and len(events) == 3
+    most = {**halves, 6: ("S6-r1", r1[6])}
+    uneven, obs_uneven = _acoustic("AC-x", most, (0.0, 0.0, 0.1))
+    events, dissolved = explain_second_events(
+        [one, two, uneven], _lookup(obs1, obs2, obs_uneven), **SETTINGS
+    )
+    assert [d.event for d in dissolved] == ["AC-x"]
+    assert dissolved[0].by == {"AC-1": 3, "AC-2": 1}

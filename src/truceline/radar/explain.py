@@ -233,7 +233,9 @@ def explain_second_events(
     one shot"): `share` of their detections or more are arrivals, within `sigma`, of better
     supported acoustically located events (more evidence; alone or fused), one arrival per
     sensor and shot: a detection at a sensor where the explaining event holds a detection of
-    its own that fits it does not count. Events are taken from the best supported down; a
+    its own that fits it does not count; and one of them explains more than half (the shot the
+    event is a second event of; arrivals scattered over many events' predictions are
+    coincidences in a busy field). Events are taken from the best supported down; a
     dissolved event explains nothing. Returns the events left, the explaining events with
     `explains` added, and what was dissolved."""
     if sigma <= 0:
@@ -345,6 +347,8 @@ def explain_second_events(
         if counted.sum() < share * n:
             continue
         kinds, counts = np.unique(peer_of[counted], return_counts=True)
+        if 2 * int(counts.max()) <= n:
+            continue  # no shot holds most of its arrivals: scattered fits, not a second event
         by_id = {peers[int(k)].id: int(c) for k, c in zip(kinds, counts, strict=True)}
         dissolved.append(Explained(peers[xi].id, n, by_id))
         gone.add(xi)
