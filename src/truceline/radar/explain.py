@@ -256,7 +256,8 @@ def explain_second_events(
     peer_lon = np.array([e.origin.lon for e in peers])
     peer_lat = np.array([e.origin.lat for e in peers])
     east_per_deg = _M_PER_DEG * np.cos(np.radians(peer_lat))
-    strength = _strengths(peers)
+    strength = np.asarray(_strengths(peers))
+    peer_cov = np.array([_sharp_covariance(e) for e in peers])
     gone: set[int] = set()
     own_cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
 
@@ -286,11 +287,14 @@ def explain_second_events(
                 own_cache[k] = (np.atleast_1d(lon), np.atleast_1d(lat))
         return own_cache[k]
 
-    # Each event against all better supported ones, in time order (the order the store is
-    # read in): for each of its detections, the peer explaining it (-1 if none or not counted).
+    # Each event against all better supported ones, in the order of `events` (the order the
+    # store is read in, `truceline.process`): for each of its detections, the peer explaining
+    # it (-1 if none or not counted).
+    position = {e.id: k for k, e in enumerate(peers)}
     tested: dict[int, tuple[int, np.ndarray]] = {}
-    for xi, x in enumerate(peers):
-        if is_radar_located(x):
+    for x in events:
+        xi = position.get(x.id)
+        if xi is None or is_radar_located(x):
             continue  # a fused event: fusion and explaining away have judged it
         found = arrivals(x)
         if found is None:
@@ -304,10 +308,10 @@ def explain_second_events(
         de = (peer_lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
         dn = (peer_lat[lo:hi] - x.origin.lat) * _M_PER_DEG
         near = window[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
-        idx = np.array([int(k) for k in near if strength[int(k)] > strength[xi]], np.int64)
+        idx = near[strength[near] > strength[xi]]
         if not idx.size:
             continue
-        cov = np.array([_sharp_covariance(peers[k]) for k in idx])
+        cov = peer_cov[idx]
         by = _explained_by(
             x,
             arr,
