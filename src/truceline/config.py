@@ -778,6 +778,16 @@ class RadarSettings(Section):
         gt=0,
         le=1,
     )
+    explain_second_events: bool = setting(
+        True,
+        "After explaining away, an acoustic launch or impact not fused with a radar shot is a "
+        "second event of a shot another acoustic event located, and is dissolved, when at least "
+        "`explain_share` of its detections are arrivals (`explain_sigma`) of better supported "
+        "acoustically located events (more evidence), one of them more than half, not counting "
+        "a detection at a sensor where the explaining event holds a fitting detection of its "
+        "own (docs/methods.md, "
+        'Radar, "Second events of one shot").',
+    )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",
         "Air tracker: `gnn-cv` is a nearly-constant-velocity Kalman filter with Mahalanobis "

@@ -85,6 +85,9 @@ class RadarCounts:
     """Radar launch or impact events joined into another radar's event of the same shot."""
     explained_away: int = 0
     """Acoustic events dissolved as mixtures of radar-located rounds (`truceline.radar.explain`)."""
+    second_events: int = 0
+    """Acoustic events dissolved as second events of shots other acoustic events located
+    (`truceline.radar.explain.explain_second_events`)."""
     battery_refined: int = 0
     """Radar launch events refined by other rounds of their battery (`truceline.radar.battery`)."""
     tracker: dict[str, int] = field(default_factory=dict)
