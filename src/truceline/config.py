@@ -691,6 +691,33 @@ class RadarSettings(Section):
         "declares none (`fence_elevation_deg`).",
         unit="deg",
     )
+    battery_spread_m: float = setting(
+        50.0,
+        "One-sigma spread, per axis, of the guns or launchers of one battery around the "
+        "battery's position: each round's launch point is refined with the other rounds of its "
+        'battery, whose guns stand this far from its own (docs/methods.md, Radar, "Rounds of '
+        'one battery"; guns of a battery 50-100 m apart: at 50 m per axis two guns are 89 m '
+        "apart on average; the simulator's `battery_spread_m`).",
+        unit="m",
+        gt=0,
+    )
+    battery_window_s: float = setting(
+        120.0,
+        "Radar launches of one weapon class within this long of each other may be rounds of "
+        "one battery from one firing position (shoot-and-scoot: a gun or launcher leaves its "
+        "position within minutes of firing). 0 turns the refinement by a battery's other "
+        "rounds off.",
+        unit="s",
+        ge=0,
+    )
+    battery_gate_sigma: float = setting(
+        3.0,
+        "Two radar launches are taken as rounds of one battery when their launch points differ "
+        "by less than this many sigma of the sum of their covariances and twice the battery "
+        "spread (`battery_spread_m`; 2-D, 3 sigma leaves 1.1% of one battery's pairs apart).",
+        unit="sigma",
+        gt=0,
+    )
     max_impact_ellipse_m: float = setting(
         1000.0,
         "A track's predicted impact becomes an event only if the major semi-axis of its 95% "
@@ -750,6 +777,16 @@ class RadarSettings(Section):
         unit="fraction",
         gt=0,
         le=1,
+    )
+    explain_second_events: bool = setting(
+        True,
+        "After explaining away, an acoustic launch or impact not fused with a radar shot is a "
+        "second event of a shot another acoustic event located, and is dissolved, when at least "
+        "`explain_share` of its detections are arrivals (`explain_sigma`) of better supported "
+        "acoustically located events (more evidence), one of them more than half, not counting "
+        "a detection at a sensor where the explaining event holds a fitting detection of its "
+        "own (docs/methods.md, "
+        'Radar, "Second events of one shot").',
     )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",

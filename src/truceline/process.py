@@ -26,7 +26,7 @@ from truceline.ingest import Ingestion, IngestSummary, bulk_collection
 from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
-from truceline.radar.explain import explain_away
+from truceline.radar.explain import explain_away, explain_second_events
 from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import RadarStage, merge
 from truceline.records import AcousticArrival, Event, Sensor
@@ -264,6 +264,18 @@ def process(
             radar_shots={e.id: e for e in radar_events},
         )
         radar.counts.explained_away = len(dissolved)
+        if settings.radar.explain_second_events:
+            # Second events of one shot (docs/methods.md, Radar, "Second events of one shot").
+            events, seconds = explain_second_events(
+                events,
+                arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
+                sigma=settings.radar.explain_sigma,
+                share=settings.radar.explain_share,
+                propagation_s_per_km=settings.locate.propagation_jitter_s_per_km,
+                reach_s=longest_travel_s,
+                reach_m=settings.associate.max_source_distance_km * 1e3,
+            )
+            radar.counts.second_events = len(seconds)
         clock.lap("merge")
         events, violations = AttributionStage(
             terms,

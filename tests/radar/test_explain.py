@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from truceline.geo.projection import TangentPlane
-from truceline.radar.explain import explain_away
+from truceline.radar.explain import explain_away, explain_second_events
 from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import _fuse
 from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
@@ -158,3 +158,95 @@ def test_a_fused_mixture_goes_back_to_its_radar_shot_and_its_pair_follows():
     # Without the shots before fusion, a fused event is not tested.
     events, dissolved = explain_away([fused, r2, impact], _lookup(observations), **SETTINGS)
     assert not dissolved and {e.id for e in events} == {"AC-mix", "RL-CB1-2", "RI-CB1-9"}
+
+
+def _at(k: int, east_m: float, north_m: float, t_s: float, rng: np.random.Generator) -> float:
+    """Sensor k's arrival of a round fired from (east, north) `t_s` after T0."""
+    d = float(np.hypot(XY[k, 0] - east_m, XY[k, 1] - north_m))
+    return t_s + d / C_MPS + float(rng.normal(0.0, 0.01))
+
+
+def test_a_round_split_between_two_acoustic_events_is_one_event():
+    """One round heard by eight sensors, its arrivals split by association: an event holding
+    four of them (located at the round) and one holding the other four (located 40 m and
+    0.1 s off). The four fit the first event's predicted arrivals, at sensors where it holds
+    none of its own: the second event (of equal evidence, the larger id) is dissolved, the
+    first records it. Off: both stay."""
+    rng = np.random.default_rng(4)
+    times = {k: _at(k, 0.0, 0.0, 0.0, rng) for k in range(8)}
+    big, obs_big = _acoustic(
+        "AC-big", {k: (f"S{k}-r1", times[k]) for k in range(4)}, (0.0, 0.0, 0.0)
+    )
+    small, obs_small = _acoustic(
+        "AC-small", {k: (f"S{k}-r1", times[k]) for k in range(4, 8)}, (30.0, 25.0, 0.1)
+    )
+    events, dissolved = explain_second_events([small, big], _lookup(obs_big, obs_small), **SETTINGS)
+    assert [e.id for e in events] == ["AC-big"]
+    assert len(dissolved) == 1 and dissolved[0].event == "AC-small"
+    assert dissolved[0].by == {"AC-big": 4}
+    assert [dict(x) for x in events[0].properties["explains"]] == [
+        {"event": "AC-small", "detections": 4}
+    ]
+    off = dict(SETTINGS, sigma=0.0)
+    events, dissolved = explain_second_events([small, big], _lookup(obs_big, obs_small), **off)
+    assert len(events) == 2 and not dissolved
+
+
+def test_two_rounds_heard_at_the_same_sensors_are_two_events():
+    """Two guns 20 m apart firing together: every arrival of the second fits the first's
+    predicted ones, but each sensor heard the first too (a fitting detection of its own), and a
+    sensor hears a shot once: both events stay. A round half a second later: not explained. A
+    fused event is not tested, nor does a weaker event explain a stronger one."""
+    rng = np.random.default_rng(5)
+    gun1, obs1 = _acoustic(
+        "AC-gun1", {k: (f"S{k}-g1", _at(k, 0.0, 0.0, 0.0, rng)) for k in range(8)}, (0, 0, 0)
+    )
+    gun2, obs2 = _acoustic(
+        "AC-gun2",
+        {k: (f"S{k}-g2", _at(k, 20.0, 0.0, 0.0, rng)) for k in range(7)},
+        (20.0, 0.0, 0.0),
+    )
+    later, obs3 = _acoustic(
+        "AC-later",
+        {k: (f"S{k}-g3", _at(k, 0.0, 0.0, 0.5, rng)) for k in range(6)},
+        (0.0, 0.0, 0.5),
+    )
+    lookup = _lookup(obs1, obs2, obs3)
+    events, dissolved = explain_second_events([gun1, gun2, later], lookup, **SETTINGS)
+    assert not dissolved and len(events) == 3
+    # A fused event (a radar block) is not dissolved, even when a stronger event explains it.
+    times = {k: _at(k, 0.0, 0.0, 0.0, rng) for k in range(8)}
+    small, obs_small = _acoustic(
+        "AC-small", {k: (f"S{k}-r1", times[k]) for k in range(4, 8)}, (30.0, 25.0, 0.1)
+    )
+    big, obs_big = _acoustic(
+        "AC-big", {k: (f"S{k}-r1", times[k]) for k in range(4)}, (0.0, 0.0, 0.0)
+    )
+    fused = replace(small, properties={**small.properties, "radar": {"event": "RL-CB1-1"}})
+    events, dissolved = explain_second_events([fused, big], _lookup(obs_big, obs_small), **SETTINGS)
+    assert not dissolved and len(events) == 2
+
+
+def test_a_second_event_needs_one_shot_holding_most_of_its_arrivals():
+    """Two rounds half a second apart, each located by an event holding its arrivals at sensors
+    0-3. An event holding two arrivals of each at sensors 4-7: every arrival fits a better
+    supported event, but no shot holds most of them: kept. With three of the first round's and
+    one of the second's: a second event of the first round, dissolved."""
+    rng = np.random.default_rng(6)
+    r1 = {k: _at(k, 0.0, 0.0, 0.0, rng) for k in range(8)}
+    r2 = {k: _at(k, 0.0, 0.0, 0.5, rng) for k in range(8)}
+    one, obs1 = _acoustic("AC-1", {k: (f"S{k}-r1", r1[k]) for k in range(4)}, (0.0, 0.0, 0.0))
+    two, obs2 = _acoustic("AC-2", {k: (f"S{k}-r2", r2[k]) for k in range(4)}, (0.0, 0.0, 0.5))
+    halves = {4: ("S4-r1", r1[4]), 5: ("S5-r1", r1[5]), 6: ("S6-r2", r2[6]), 7: ("S7-r2", r2[7])}
+    even, obs_even = _acoustic("AC-x", halves, (0.0, 0.0, 0.25))
+    events, dissolved = explain_second_events(
+        [one, two, even], _lookup(obs1, obs2, obs_even), **SETTINGS
+    )
+    assert not dissolved and len(events) == 3
+    most = {**halves, 6: ("S6-r1", r1[6])}
+    uneven, obs_uneven = _acoustic("AC-x", most, (0.0, 0.0, 0.1))
+    events, dissolved = explain_second_events(
+        [one, two, uneven], _lookup(obs1, obs2, obs_uneven), **SETTINGS
+    )
+    assert [d.event for d in dissolved] == ["AC-x"]
+    assert dissolved[0].by == {"AC-1": 3, "AC-2": 1}

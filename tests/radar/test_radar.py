@@ -120,6 +120,11 @@ def test_process_makes_radar_events_and_crossings(quick_slice, tmp_path):
         if e.evidence and e.evidence[0] in launch_of
     ]
     assert np.median(errors) < 300
+    # Rounds of one battery refine each other; each keeps its track's own point.
+    refined = [e for e in launches if "battery" in e.properties]
+    assert refined
+    assert all(e.properties["battery"]["rounds"] >= 1 for e in refined)
+    assert all(len(e.properties["battery"]["position_alone"]) == 2 for e in refined)
     feature_collection = json.loads((tmp_path / "events.geojson").read_text())
     crossed = [
         f

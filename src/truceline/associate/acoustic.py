@@ -142,9 +142,16 @@ class _EventColumns:
         self.sig = np.empty(capacity)
         self.closed = np.zeros(capacity, dtype=bool)
         self.dirty = np.zeros(capacity, dtype=bool)
+        self.floor = 0
+        """Rows before it are older than the last `recent` call's cut-off: that call found row
+        floor - 1 older, and no row before floor has been rewritten since (0 when one has)."""
+        self.horizon = -np.inf
+        """The last `recent` call's horizon (s)."""
 
     def set(self, i: int, ev: WorkingEvent) -> None:
         """Row i from the event (a new row when i is the next one)."""
+        if i < self.floor:
+            self.floor = 0
         if i >= self.tau.size:
             for name in ("tau", "ecef", "enu", "c", "wind", "sig", "closed", "dirty"):
                 old = getattr(self, name)
@@ -161,6 +168,22 @@ class _EventColumns:
         self.sig[i] = ev.sigma_pred_s
         self.closed[i] = ev.closed
         self.dirty[i] = ev.dirty
+
+    def recent(self, horizon_s: float) -> NDArray[np.int64]:
+        """Rows with origin time from `horizon_s` on, newest first. Rows are appended in
+        roughly increasing origin time, so the search starts after the last row more than 600 s
+        older than the horizon. The cut-off only grows (horizons do), so the rows before the
+        last call's cut-off are not scanned again (all are when the horizon goes back, as at the
+        end of input): the result is that of a scan of all rows."""
+        if horizon_s < self.horizon:
+            self.floor = 0
+        self.horizon = horizon_s
+        tau = self.tau[: self.n]
+        older = self.floor + np.flatnonzero(tau[self.floor :] < horizon_s - 600)
+        first = int(older[-1]) + 1 if older.size else self.floor
+        self.floor = first
+        recent = first + np.flatnonzero(tau[first:] >= horizon_s)
+        return recent[::-1]
 
 
 class AcousticAssociator:
@@ -408,14 +431,9 @@ class AcousticAssociator:
         return pd[keep], position[keep]
 
     def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
-        """Indices of the events with origin time from `horizon_s` on, newest first. Events are
-        appended in roughly increasing origin time, so the search goes back from the end, past
-        a few out of order, and stops at the first one more than 600 s older than the horizon."""
-        tau = self._columns.tau[: self._columns.n]
-        older = np.flatnonzero(tau < horizon_s - 600)
-        first = int(older[-1]) + 1 if older.size else 0
-        recent = first + np.flatnonzero(tau[first:] >= horizon_s)
-        return recent[::-1]
+        """Indices of the events with origin time from `horizon_s` on, newest first (see
+        `_EventColumns.recent`)."""
+        return self._columns.recent(horizon_s)
 
     # -- step 2: link -------------------------------------------------------------------------
 

@@ -107,7 +107,7 @@ def origin_rows(matching: Matching, events: Sequence[Any], context: Context) -> 
     label = "radar launch error / range, median"
     if context.inputs.sensors is None:
         return [skipped("origin_share_median", label, "needs --sensors", "", ORIGIN_SHARE_TARGET)]
-    shares, errors, fused_shares = [], [], []
+    shares, errors, fused_shares, alone_shares = [], [], [], []
     by_class: dict[str, list[float]] = defaultdict(list)
     for f in data["events"]:
         p = f.get("properties") or {}
@@ -128,6 +128,8 @@ def origin_rows(matching: Matching, events: Sequence[Any], context: Context) -> 
                 continue
             errors.append(err)
             shares.append(err / rng)
+            a_lon, a_lat = (block.get("battery") or {}).get("position_alone") or (lon, lat)
+            alone_shares.append(float(geodesic_distance_m(a_lon, a_lat, t_lon, t_lat)) / rng)
             by_class[str(truth.get("weapon"))].append(err / rng)
             if p.get("acoustic_type"):
                 flon, flat = f["geometry"]["coordinates"][:2]
@@ -150,6 +152,12 @@ def origin_rows(matching: Matching, events: Sequence[Any], context: Context) -> 
             "fraction",
         ),
         Row("origin_error_median_m", "radar launch error, median", float(np.median(errors)), "m"),
+        Row(
+            "origin_share_median_alone",
+            "  each track alone (before its battery's other rounds): error / range, median",
+            float(np.median(alone_shares)),
+            "fraction",
+        ),
     ]
     for weapon, values in sorted(by_class.items()):
         rows.append(

@@ -157,31 +157,7 @@ def explain_away(
             dissolved.append(Explained(x.id, arr.n, counts))
     if not dissolved:
         return events, []
-    gone = {d.event for d in dissolved}
-    renamed = {fid: shot.id for fid, shot in back_to.items()}
-    explains: dict[str, list[dict]] = {}
-    for d in dissolved:
-        for kid, n in d.by.items():
-            # A fused event that went back to its shot explains under the shot's id.
-            explains.setdefault(renamed.get(kid, kid), []).append(
-                {"event": d.event, "detections": n}
-            )
-    out = []
-    for e in events:
-        if e.id in back_to:
-            e = replace(back_to[e.id], paired=renamed.get(e.paired, e.paired))
-        elif e.id in gone:
-            continue
-        elif e.paired in renamed:
-            e = replace(e, paired=renamed[e.paired])
-        elif e.paired in gone:
-            e = replace(e, paired=None)  # its partner was dissolved
-        if e.id in explains:
-            props = dict(e.properties)
-            props["explains"] = [*props.get("explains", ()), *explains[e.id]]
-            e = replace(e, properties=props)
-        out.append(e)
-    return out, dissolved
+    return _without(events, dissolved, back_to), dissolved
 
 
 def _explained_by(
@@ -217,3 +193,201 @@ def _explained_by(
     cost = np.where(z2 <= sigma**2, 0.5 * (z2 + np.log(var)), np.inf)
     best = np.argmin(cost, axis=1)
     return np.where(np.isfinite(cost[np.arange(cost.shape[0]), best]), best, -1)
+
+
+def is_acoustically_located(e: Event) -> bool:
+    """An event the acoustic network located (alone or fused with a radar shot)."""
+    return "sound_speed_mps" in e.properties
+
+
+def _sharp_covariance(e: Event) -> np.ndarray:
+    """The (east, north, time) covariance a known event predicts arrivals with: a fused event's
+    own; an acoustic event's locator covariance, before the association mixture widened it."""
+    if is_radar_located(e):
+        return np.asarray(e.origin.covariance, float)
+    return np.asarray(e.properties.get("covariance_locator", e.origin.covariance), float)
+
+
+def _strengths(events: list[Event]) -> list[int]:
+    """Each event's rank of support, higher for better supported: more evidence, then (of
+    equal evidence) the smaller id."""
+    order = sorted(range(len(events)), key=lambda i: (-len(events[i].evidence), events[i].id))
+    rank = [0] * len(events)
+    for r, i in enumerate(order):
+        rank[i] = len(events) - r
+    return rank
+
+
+def explain_second_events(
+    events: list[Event],
+    arrivals: ArrivalsOf,
+    *,
+    sigma: float,
+    share: float,
+    propagation_s_per_km: float,
+    reach_s: float,
+    reach_m: float,
+) -> tuple[list[Event], list[Explained]]:
+    """Dissolve the acoustic launches and impacts (not fused with a radar shot) that are second
+    events of shots other acoustic events located (docs/methods.md, Radar, "Second events of
+    one shot"): `share` of their detections or more are arrivals, within `sigma`, of better
+    supported acoustically located events (more evidence; alone or fused), one arrival per
+    sensor and shot: a detection at a sensor where the explaining event holds a detection of
+    its own that fits it does not count; and one of them explains more than half (the shot the
+    event is a second event of; arrivals scattered over many events' predictions are
+    coincidences in a busy field). Events are taken from the best supported down; a
+    dissolved event explains nothing. Returns the events left, the explaining events with
+    `explains` added, and what was dissolved."""
+    if sigma <= 0:
+        return events, []
+    peers = [
+        e
+        for e in events
+        if e.type in ("launch", "impact")
+        and is_acoustically_located(e)
+        and e.evidence
+        and e.origin.covariance
+    ]
+    if len(peers) < 2:
+        return events, []
+    order = np.argsort([e.time_ns for e in peers], kind="stable")
+    peers = [peers[i] for i in order]
+    peer_ns = np.array([e.time_ns for e in peers], np.int64)
+    peer_lon = np.array([e.origin.lon for e in peers])
+    peer_lat = np.array([e.origin.lat for e in peers])
+    east_per_deg = _M_PER_DEG * np.cos(np.radians(peer_lat))
+    strength = np.asarray(_strengths(peers))
+    peer_cov = np.array([_sharp_covariance(e) for e in peers])
+    gone: set[int] = set()
+    own_cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def own_fitting(k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Longitude and latitude of the sensors where peer k holds a detection that fits it."""
+        if k not in own_cache:
+            e = peers[k]
+            found = arrivals(e)
+            if found is None:
+                own_cache[k] = None
+            else:
+                arr, speed = found
+                fit = _explained_by(
+                    e,
+                    arr,
+                    speed,
+                    np.array([e.time_ns], np.int64),
+                    np.array([e.origin.lon]),
+                    np.array([e.origin.lat]),
+                    _sharp_covariance(e)[None],
+                    sigma,
+                    propagation_s_per_km,
+                )
+                lon, lat = TangentPlane(e.origin.lon, e.origin.lat).inverse(
+                    arr.x_m[fit >= 0], arr.y_m[fit >= 0]
+                )
+                own_cache[k] = (np.atleast_1d(lon), np.atleast_1d(lat))
+        return own_cache[k]
+
+    # Each event against all better supported ones, in the order of `events` (the order the
+    # store is read in, `truceline.process`): for each of its detections, the peer explaining
+    # it (-1 if none or not counted).
+    position = {e.id: k for k, e in enumerate(peers)}
+    tested: dict[int, tuple[int, np.ndarray]] = {}
+    for x in events:
+        xi = position.get(x.id)
+        if xi is None or is_radar_located(x):
+            continue  # a fused event: fusion and explaining away have judged it
+        found = arrivals(x)
+        if found is None:
+            continue
+        arr, speed = found
+        t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
+        lo = int(np.searchsorted(peer_ns, int(t_abs.min()) - round(reach_s * 1e9)))
+        hi = int(np.searchsorted(peer_ns, int(t_abs.max()), side="right"))
+        window = np.arange(lo, hi)
+        radius = reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
+        de = (peer_lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
+        dn = (peer_lat[lo:hi] - x.origin.lat) * _M_PER_DEG
+        near = window[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
+        idx = near[strength[near] > strength[xi]]
+        if not idx.size:
+            continue
+        cov = peer_cov[idx]
+        by = _explained_by(
+            x,
+            arr,
+            speed,
+            peer_ns[idx],
+            peer_lon[idx],
+            peer_lat[idx],
+            cov,
+            sigma,
+            propagation_s_per_km,
+        )
+        if (by >= 0).sum() < share * arr.n:
+            continue
+        # One arrival per sensor and shot: not where the explaining event has its own.
+        plane = TangentPlane(x.origin.lon, x.origin.lat)
+        peer_of = np.where(by >= 0, idx[np.maximum(by, 0)], -1)
+        for k in np.unique(peer_of[peer_of >= 0]):
+            own = own_fitting(int(k))
+            mine = np.flatnonzero(peer_of == k)
+            if own is None:
+                peer_of[mine] = -1
+            elif own[0].size:
+                oe, on = plane.forward(own[0], own[1])
+                gap = np.hypot(
+                    arr.x_m[mine, None] - np.atleast_1d(oe)[None, :],
+                    arr.y_m[mine, None] - np.atleast_1d(on)[None, :],
+                )
+                peer_of[mine[(gap < 1.0).any(axis=1)]] = -1
+        if (peer_of >= 0).sum() >= share * arr.n:
+            tested[xi] = (arr.n, peer_of)
+    # From the best supported down: a dissolved event explains nothing (its detections count
+    # as unexplained for the events after it).
+    dissolved: list[Explained] = []
+    for xi in sorted(tested, key=lambda i: strength[i], reverse=True):
+        n, peer_of = tested[xi]
+        counted = (peer_of >= 0) & ~np.isin(peer_of, list(gone))
+        if counted.sum() < share * n:
+            continue
+        kinds, counts = np.unique(peer_of[counted], return_counts=True)
+        if 2 * int(counts.max()) <= n:
+            continue  # no shot holds most of its arrivals: scattered fits, not a second event
+        by_id = {peers[int(k)].id: int(c) for k, c in zip(kinds, counts, strict=True)}
+        dissolved.append(Explained(peers[xi].id, n, by_id))
+        gone.add(xi)
+    if not dissolved:
+        return events, []
+    return _without(events, dissolved, {}), dissolved
+
+
+def _without(
+    events: list[Event], dissolved: list[Explained], back_to: Mapping[str, Event]
+) -> list[Event]:
+    """`events` without the `dissolved` ones (those in `back_to` replaced by their radar shot),
+    the explaining events recording what they explain, pairings to dissolved events dropped."""
+    gone = {d.event for d in dissolved}
+    renamed = {fid: shot.id for fid, shot in back_to.items()}
+    explains: dict[str, list[dict]] = {}
+    for d in dissolved:
+        for kid, n in d.by.items():
+            # A fused event that went back to its shot explains under the shot's id.
+            explains.setdefault(renamed.get(kid, kid), []).append(
+                {"event": d.event, "detections": n}
+            )
+    out = []
+    for e in events:
+        if e.id in back_to:
+            e = replace(back_to[e.id], paired=renamed.get(e.paired, e.paired))
+        elif e.id in gone:
+            continue
+        elif e.paired in renamed:
+            e = replace(e, paired=renamed[e.paired])
+        elif e.paired in gone:
+            e = replace(e, paired=None)  # its partner was dissolved
+        if e.id in explains:
+            props = dict(e.properties)
+            props["explains"] = [*props.get("explains", ()), *explains[e.id]]
+            e = replace(e, properties=props)
+        out.append(e)
+    return out

@@ -35,6 +35,7 @@ from truceline.geo.projection import (
     planes_inverse,
     to_ecef,
 )
+from truceline.radar.battery import battery_points, with_battery
 from truceline.radar.crossings import Crossing, line_crossings, origin_side, zone_entries
 from truceline.radar.fence import Fence
 from truceline.radar.joint import ArrivalsOf, JointFit, joint_fit
@@ -84,6 +85,11 @@ class RadarCounts:
     """Radar launch or impact events joined into another radar's event of the same shot."""
     explained_away: int = 0
     """Acoustic events dissolved as mixtures of radar-located rounds (`truceline.radar.explain`)."""
+    second_events: int = 0
+    """Acoustic events dissolved as second events of shots other acoustic events located
+    (`truceline.radar.explain.explain_second_events`)."""
+    battery_refined: int = 0
+    """Radar launch events refined by other rounds of their battery (`truceline.radar.battery`)."""
     tracker: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -190,6 +196,21 @@ class RadarStage:
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
+        # The battery's other rounds locate a round's battery from their launch points fitted
+        # without the search fence: the fence's error is shared by one radar's rounds of one
+        # battery (their flights enter the coverage alike), so it would not average out.
+        alone = results
+        if self.radar.battery_window_s > 0 and any(tp.fence is not None for tp in tracks):
+            fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None]
+            refit = backtrack_many(
+                [replace(tracks[q], fence=None) for q in fenced],
+                step_s=self.radar.step_s,
+                muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
+                kernel=self.radar.kernel,
+            )
+            alone = list(results)
+            for q, bt in zip(fenced, refit, strict=True):
+                alone[q] = bt
         # Where every launch and impact point is, in one go (each in its track's plane).
         ends = [
             (bt.plane, point)
@@ -203,7 +224,8 @@ class RadarStage:
         )
         where = iter(zip(lon.tolist(), lat.tolist(), strict=True))
         flights: dict[str, Flight] = {}
-        for obs, bt in zip(kept, results, strict=True):
+        unfenced: dict[str, Backtrack] = {}  # launch event id -> its track fitted without fence
+        for obs, bt, bt_alone in zip(kept, results, alone, strict=True):
             if bt is None or bt.launch is None:
                 self.counts.not_backtracked += 1
                 continue
@@ -212,7 +234,10 @@ class RadarStage:
             made = self._shot_events(obs, bt, places, created_ns)
             flight = Flight(bt.plane, bt.reference_ns, bt.state, bt.state_covariance, bt.drag_m2pkg)
             flights.update((e.id, flight) for e in made)
+            if bt_alone is not None and bt_alone.launch is not None:
+                unfenced[made[0].id] = bt_alone
             events.extend(made)
+        tracks_of = {e.id: e for e in events}
         # Several radars tracking one shot give one event per track: join them here, where the
         # fitted flights can be compared, so a shot the acoustic network did not hear is one event.
         events, joined_id = join_radar_shots(
@@ -225,9 +250,104 @@ class RadarStage:
         events = [
             replace(r, paired=joined_id.get(r.paired, r.paired)) if r.paired else r for r in events
         ]
+        if self.radar.battery_window_s > 0:
+            events = self._with_batteries(events, tracks_of, unfenced, joined_id)
         partner_of = {r.paired: r.id for r in events if r.paired}
         self.counts.joined = len(joined_id)
         return [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in events]
+
+    def _with_batteries(
+        self,
+        events: list[Event],
+        tracks_of: dict[str, Event],
+        unfenced: dict[str, Backtrack],
+        joined_id: dict[str, str],
+    ) -> list[Event]:
+        """Radar launches refined by the other rounds of their battery (`truceline.radar.
+        battery`): each track's launch point and each (joined) launch event's origin updated
+        by the battery position that the other shots' tracks locate; the point before is kept
+        as `battery.position_alone`."""
+        ids = list(unfenced)
+        if len(ids) < 2:
+            return events
+        bts = [unfenced[i] for i in ids]
+        lon, lat = planes_inverse(
+            [bt.plane for bt in bts], [bt.launch.east_m for bt in bts],
+            [bt.launch.north_m for bt in bts],
+        )  # fmt: skip
+        battery = battery_points(
+            lon,
+            lat,
+            [bt.reference_ns + round(bt.launch.time_s * 1e9) for bt in bts],
+            np.array([bt.launch.covariance for bt in bts]),
+            [tracks_of[i].properties["weapon_fit"]["class"] for i in ids],
+            [joined_id.get(i, i) for i in ids],
+            spread_m=self.radar.battery_spread_m,
+            window_s=self.radar.battery_window_s,
+            gate_sigma=self.radar.battery_gate_sigma,
+        )
+        at = {i: q for q, i in enumerate(ids)}
+        # What is refined: each launch event's origin (with its own track's battery point; for
+        # joined tracks that excludes the other tracks of the shot) and each track behind a
+        # joined launch (`radar_all`, with its own).
+        targets: list[tuple[int, int, Origin]] = []  # (event index, block index or -1, origin)
+        which: list[int] = []
+        for n, e in enumerate(events):
+            if e.type != "launch" or e.id not in at:
+                continue
+            targets.append((n, -1, e.origin))
+            which.append(at[e.id])
+            for k, block in enumerate(e.properties.get("radar_all", ())):
+                if block.get("event") in at:
+                    targets.append((n, k, tracks_of[block["event"]].origin))
+                    which.append(at[block["event"]])
+        if not targets:
+            return events
+        lon_n, lat_n, t_n, cov_n = with_battery(
+            [o.lon for _, _, o in targets],
+            [o.lat for _, _, o in targets],
+            [o.time_ns for _, _, o in targets],
+            np.array([o.covariance for _, _, o in targets], float),
+            battery.take(which),
+            self.radar.battery_spread_m,
+        )
+        out = list(events)
+        for q, ((n, k, before), w) in enumerate(zip(targets, which, strict=True)):
+            if battery.rounds[w] == 0:
+                continue
+            note = {
+                "rounds": int(battery.rounds[w]),
+                "position_alone": [round(before.lon, 7), round(before.lat, 7)],
+                "ellipse95_alone": [
+                    round(v, 1) for v in (before.ellipse95.major_m, before.ellipse95.minor_m)
+                ]
+                + [round(before.ellipse95.azimuth_deg, 1)],
+            }
+            e = out[n]
+            props = dict(e.properties)
+            if k < 0:
+                self.counts.battery_refined += 1
+                major, minor, az = ellipse95(cov_n[q, :2, :2])
+                origin = replace(
+                    before,
+                    lon=float(lon_n[q]),
+                    lat=float(lat_n[q]),
+                    time_ns=int(t_n[q]),
+                    ellipse95=Ellipse(major, minor, az),
+                    covariance=tuple(tuple(float(v) for v in row) for row in cov_n[q]),
+                )
+                props["battery"] = note
+                out[n] = replace(e, origin=origin, properties=props)
+            else:
+                blocks = list(props["radar_all"])
+                blocks[k] = {
+                    **blocks[k],
+                    "position": [round(float(lon_n[q]), 7), round(float(lat_n[q]), 7)],
+                    "battery": note,
+                }
+                props["radar_all"] = blocks
+                out[n] = replace(e, properties=props)
+        return out
 
     def _shot_events(
         self, obs: Observation, bt: Backtrack, places: list[tuple[float, float]], created_ns: int
