@@ -4,9 +4,8 @@ radars' fences, as the radar stage builds them), against the truth launch that l
 error / distance from the radar to the true launch (evaluate's `origin_rows` measure), 95%
 ellipse coverage, by class and by first-point time after launch, and the CPU time of the batch.
 With `radar.battery_window_s` > 0 (the default) each launch is then refined by the other rounds
-of its battery (`truceline.radar.battery`, from the tracks' points without the search fence,
-`backtrack_many_with_and_without_fence`, as the radar stage does; the backtracking CPU is then
-that of both; offline every track is its own shot, where the stage keeps the
+of its battery (`truceline.radar.battery`, from the tracks fitted again without the search
+fence, as the radar stage does; offline every track is its own shot, where the stage keeps the
 tracks of one shot joined across radars from locating each other), and the figures of the
 tracks alone are printed first.
 
