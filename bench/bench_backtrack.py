@@ -21,6 +21,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,7 @@ from truceline.config import RadarSettings
 from truceline.geo.projection import TangentPlane, geodesic_distance_m
 from truceline.ingest.sensors import read_sensors
 from truceline.radar.battery import BatteryPoints, battery_points, with_battery
-from truceline.radar.projectile import (
-    CHI2_2D_95,
-    backtrack_many,
-    backtrack_many_with_and_without_fence,
-)
+from truceline.radar.projectile import CHI2_2D_95, backtrack_many
 from truceline.radar.stage import radar_fence
 from truceline.timeutil import parse_time
 
@@ -110,17 +107,13 @@ def main() -> int:
         overrides[key.removeprefix("radar.")] = value
     settings = RadarSettings(**overrides)
     tracks, launch, sensors = load(args.data, settings)
-    kw = dict(
-        step_s=settings.step_s, muzzle_speed_sigma=settings.muzzle_speed_sigma,
-        kernel=settings.kernel,
-    )  # fmt: skip
     cpu = time.process_time()
-    if settings.battery_window_s > 0:  # also without the fence, for the battery (as the stage)
-        results, unfenced_all = backtrack_many_with_and_without_fence(
-            [tp for _, tp in tracks], **kw
-        )
-    else:
-        results = backtrack_many([tp for _, tp in tracks], **kw)
+    results = backtrack_many(
+        [tp for _, tp in tracks],
+        step_s=settings.step_s,
+        muzzle_speed_sigma=settings.muzzle_speed_sigma,
+        kernel=settings.kernel,
+    )
     cpu = time.process_time() - cpu
     ok = [q for q, bt in enumerate(results) if bt is not None and bt.launch is not None]
     bts = [results[q] for q in ok]
@@ -131,11 +124,16 @@ def main() -> int:
     time_ns = np.array([bt.reference_ns + round(bt.launch.time_s * 1e9) for bt in bts])
     cov = np.array([bt.launch.covariance for bt in bts])
     figures = {"tracks": len(tracks), "backtrack_cpu_s": round(cpu, 1)}
-    print(f"{len(tracks):,} tracks, backtracking CPU {cpu:.1f} s (with and without fence)")
+    print(f"{len(tracks):,} tracks, backtracking CPU {cpu:.1f} s")
     alone = report([tracks[q] for q in ok], lon, lat, cov, launch, sensors)
     if settings.battery_window_s > 0:
         cpu_b = time.process_time()
-        unfenced = [unfenced_all[q] for q in ok]
+        unfenced = backtrack_many(
+            [replace(tracks[q][1], fence=None) for q in ok],
+            step_s=settings.step_s,
+            muzzle_speed_sigma=settings.muzzle_speed_sigma,
+            kernel=settings.kernel,
+        )
         keep = [q for q, bt in enumerate(unfenced) if bt is not None and bt.launch is not None]
         ub = [unfenced[q] for q in keep]
         u_lon, u_lat = (
@@ -163,7 +161,7 @@ def main() -> int:
         lon, lat, _, cov = with_battery(lon, lat, time_ns, cov, full, settings.battery_spread_m)
         cpu_b = time.process_time() - cpu_b
         print(
-            f"\nwith the battery's other rounds (refinement: CPU "
+            f"\nwith the battery's other rounds (refit without fence and refinement: CPU "
             f"{cpu_b:.1f} s; {np.count_nonzero(full.rounds)} tracks refined, other rounds "
             f"median {np.median(full.rounds):.0f})"
         )

@@ -193,47 +193,6 @@ def test_the_search_fence_shrinks_the_launch_error_and_its_ellipse_stays_honest(
     assert 1.0 < np.mean(d2) < 3.5, np.mean(d2)
 
 
-@pytest.mark.parametrize(
-    ("weapon", "radar_class", "el_deg"),
-    [("artillery-100mm-plus", "shell", 8.0), ("mlrs", "rocket", 15.0), ("mortar", "mortar", 60.0)],
-)
-def test_without_the_fence_from_the_fenced_fit_is_the_fit_without_it(weapon, radar_class, el_deg):
-    """The results without the fence that `backtrack_many_with_and_without_fence` takes from
-    the fenced fits (fence residual removed, Gauss-Newton steps) are those of fitting the tracks
-    again without their fence: launch points within a few hundredths of their sigma, sigmas
-    within a few percent; and the results with the fence are `backtrack_many`'s, unchanged."""
-    from dataclasses import replace
-
-    from truceline.radar.projectile import backtrack_many_with_and_without_fence
-
-    tracks, _ = _acquired_tracks(weapon, radar_class, el_deg, 0.25, seed=11)
-    fenced, unfenced = backtrack_many_with_and_without_fence(tracks)
-    alone = backtrack_many(tracks)
-    refit = backtrack_many([replace(tr, fence=None) for tr in tracks])
-    for a, b in zip(fenced, alone, strict=True):
-        assert np.array_equal(a.state, b.state)
-        assert np.array_equal(a.launch.covariance, b.launch.covariance)
-    z, rel, moved = [], [], []
-    for u, r, f in zip(unfenced, refit, fenced, strict=True):
-        c = r.launch.covariance[:2, :2]
-        d = np.array([u.launch.east_m - r.launch.east_m, u.launch.north_m - r.launch.north_m])
-        z.append(float(np.sqrt(d @ np.linalg.solve(c, d))))
-        rel.append(
-            np.max(
-                np.abs(
-                    np.sqrt(np.diag(u.launch.covariance)) / np.sqrt(np.diag(r.launch.covariance))
-                    - 1
-                )
-            )
-        )
-        d = np.array([f.launch.east_m - r.launch.east_m, f.launch.north_m - r.launch.north_m])
-        moved.append(float(np.sqrt(d @ np.linalg.solve(c, d))))
-    assert np.max(z) < 0.05, np.max(z)
-    assert np.max(rel) < 0.05, np.max(rel)
-    # The fence does move the points (else the test would show nothing).
-    assert np.median(moved) > 10 * np.median(z), (np.median(moved), np.median(z))
-
-
 def test_a_counter_battery_radar_declares_its_fence_and_other_sensors_have_none():
     from truceline.config import RadarSettings
     from truceline.radar.stage import radar_fence

@@ -277,8 +277,6 @@ def _fit(
     kernel: str = "compiled",
     fence_col: NDArray[np.int64] | None = None,
     fence_w: NDArray[np.float64] | None = None,
-    normal: dict[str, NDArray[np.float64]] | None = None,
-    iterations: int = MAX_ITERATIONS,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Levenberg-Marquardt fits of the reference state of many (track, candidate class) rows at
     once. Row r has point times `t[r]` (s from its reference time), positions `xyz[r]` (m) and
@@ -288,10 +286,7 @@ def _fit(
     evaluated. `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
     reference). A row's fence residual (`truceline.radar.fence`): the point of column
     `fence_col[r]` (weight 0 there; -1: none), residual `fence_w[r]`·(p − xyz). Returns states
-    (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a fit failed. Given a dict
-    `normal`, also puts there the normal equations of the last evaluation (`_without_fence`).
-    `iterations`: at most that many Levenberg-Marquardt steps (0: the covariance and
-    chi-square at `x0`)."""
+    (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a fit failed."""
     c = k.size
     if fence_col is None:
         fence_col = np.full(c, -1, np.int64)
@@ -346,10 +341,9 @@ def _fit(
     x = x0.copy()
     lam = np.full(c, 1e-3)
     active = np.ones(c, bool)
-    if iterations > 0:
-        r0, _ = evaluate(x, every, False)
-        cost = np.einsum("ij,ij->i", r0, r0)
-    for _ in range(iterations):
+    r0, _ = evaluate(x, every, False)
+    cost = np.einsum("ij,ij->i", r0, r0)
+    for _ in range(MAX_ITERATIONS):
         rows = np.flatnonzero(active)
         if rows.size == 0:
             break
@@ -383,41 +377,7 @@ def _fit(
         except np.linalg.LinAlgError:
             chi2[i] = np.nan
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-    if normal is not None:  # the last evaluation's normal equations, for `_without_fence`
-        normal["jtj"] = jtj
-        normal["gradient"] = np.einsum("cri,cr->ci", jac, r)
-        normal["fence_residual"] = r[:, -2].copy()
-        normal["fence_jacobian"] = jac[:, -2, :].copy()
     return x, cov, chi2
-
-
-def _without_fence(
-    x: NDArray[np.float64], chi2: NDArray[np.float64], normal: dict[str, NDArray[np.float64]]
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """The fits of `_fit` without their fence residual, from their converged states `x` (c, 6)
-    and chi-squares, and the `normal` equations of its last evaluation (JᵀJ, Jᵀr, the fence's
-    residual and Jacobian row): that row removed from both (a rank-one downdate) and one
-    Gauss-Newton step taken from `x`; the covariance the inverse of the downdated JᵀJ, the
-    chi-square the one Gauss-Newton predicts, |r|² − r_f² + gᵀΔx. A fit without a fence
-    residual is returned as it is. States, covariances and chi-squares as `_fit`'s."""
-    jf, rf = normal["fence_jacobian"], normal["fence_residual"]
-    jtj = normal["jtj"] - jf[:, :, None] * jf[:, None, :]
-    g = normal["gradient"] - jf * rf[:, None]
-    c = x.shape[0]
-    xs, covs, chi2s = x.copy(), np.full((c, 6, 6), np.nan), chi2.copy()
-    for i in range(c):
-        if not np.isfinite(chi2[i]):
-            continue
-        try:
-            covs[i] = np.linalg.inv(jtj[i])
-        except np.linalg.LinAlgError:
-            chi2s[i] = np.nan
-            continue
-        dx = -covs[i] @ g[i]
-        xs[i] = x[i] + dx
-        chi2s[i] = chi2[i] - rf[i] ** 2 + float(g[i] @ dx)
-    covs = 0.5 * (covs + covs.transpose(0, 2, 1))
-    return xs, covs, chi2s
 
 
 def _unscented(
@@ -595,39 +555,11 @@ def backtrack_many(
     """Fit and backtrack many tracks at once (every track against every candidate class of its
     radar class, in one batch); None for a track with fewer than 2 points or that no class
     fits. `kernel`: the integration, `compiled` (Numba) or `numpy` (the reference)."""
-    return _backtrack(tracks, step_s, muzzle_speed_sigma, kernel, False)[0]
-
-
-def backtrack_many_with_and_without_fence(
-    tracks: Sequence[TrackPoints],
-    *,
-    step_s: float = 0.2,
-    muzzle_speed_sigma: float = 0.002,
-    kernel: str = "compiled",
-) -> tuple[list[Backtrack | None], list[Backtrack | None]]:
-    """`backtrack_many`, and each track backtracked without its search fence (the battery's
-    other rounds, `truceline.radar.battery`): not a second fit from the start but each class's
-    fit with its fence residual removed from the last normal equations and one Gauss-Newton
-    step (`_without_fence`), then carried to the ground and mixed over the classes as the
-    fit with the fence is. A track without a fence term gets the same result in both."""
-    fenced, unfenced = _backtrack(tracks, step_s, muzzle_speed_sigma, kernel, True)
-    assert unfenced is not None
-    return fenced, unfenced
-
-
-def _backtrack(
-    tracks: Sequence[TrackPoints],
-    step_s: float,
-    muzzle_speed_sigma: float,
-    kernel: str,
-    without_fence: bool,
-) -> tuple[list[Backtrack | None], list[Backtrack | None] | None]:
-    """`backtrack_many`, and with `without_fence` also the results without the fence."""
     prepared = _prepare_all(tracks)
     live = [i for i, p in enumerate(prepared) if p is not None]
     out: list[Backtrack | None] = [None] * len(tracks)
     if not live:
-        return out, (list(out) if without_fence else None)
+        return out
     rows = [(i, j) for i in live for j in range(len(prepared[i].cands))]
     width = max(prepared[i].t.size + (tracks[i].fence is not None) for i in live)
     r = len(rows)
@@ -646,12 +578,10 @@ def _backtrack(
             t[row, m], xyz[row, m] = p.fence.time_s, p.fence.point
             fence_col[row], fence_w[row] = m, p.fence.normal
         k[row], v0[row], x0[row] = p.cands[j][1], p.cands[j][2], p.x0
-    normal: dict[str, NDArray[np.float64]] | None = {} if without_fence else None
     with np.errstate(over="ignore", invalid="ignore"):
         states, covs, chi2s = _fit(
-            t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s, kernel, fence_col, fence_w,
-            normal,
-        )  # fmt: skip
+            t, xyz, weight, k, v0, muzzle_speed_sigma, x0, step_s, kernel, fence_col, fence_w
+        )
         weights = _class_weights(rows, prepared, chi2s)
         # Second pass: each fence term linearised again around its track's fitted flight, and
         # the classes still in the running fitted again from where the first pass ended.
@@ -666,80 +596,11 @@ def _backtrack(
                 else:
                     t[row, m], xyz[row, m] = term.time_s, term.point
                     fence_col[row], fence_w[row] = m, term.normal
-            again_normal: dict[str, NDArray[np.float64]] | None = {} if without_fence else None
             states[sel], covs[sel], chi2s[sel] = _fit(
                 t[sel], xyz[sel], weight[sel], k[sel], v0[sel], muzzle_speed_sigma, states[sel],
-                step_s, kernel, fence_col[sel], fence_w[sel], again_normal,
+                step_s, kernel, fence_col[sel], fence_w[sel],
             )  # fmt: skip
-            if normal is not None and again_normal is not None:
-                for key, value in again_normal.items():
-                    normal[key][sel] = value
             weights = _class_weights(rows, prepared, chi2s)
-        dof_fence = (fence_col >= 0).astype(np.int64)
-        out = _carry_and_mix(
-            rows, prepared, states, covs, chi2s, weights, k, dof_fence, step_s, kernel
-        )
-        if normal is None:
-            return out, None
-        # Without the fence: only the rows that had a fence term at the end differ.
-        fenced = np.flatnonzero(fence_col >= 0)
-        if fenced.size == 0:
-            return out, list(out)
-        states_u, covs_u, chi2s_u = states.copy(), covs.copy(), chi2s.copy()
-        states_u[fenced], covs_u[fenced], chi2s_u[fenced] = _without_fence(
-            states[fenced], chi2s[fenced],
-            {key: value[fenced] for key, value in normal.items()},
-        )  # fmt: skip
-        keep = {rows[row][0] for row in fenced}
-        sub = [q for q, (i, _) in enumerate(rows) if i in keep]
-        sub_rows = [rows[q] for q in sub]
-        sel = np.array(sub)
-        weights_u = _class_weights(sub_rows, prepared, chi2s_u[sel])
-        # The classes still in the running: a second Gauss-Newton step, from the Jacobian at
-        # the first's state (its covariance and chi-square there, then the step).
-        polish = np.intersect1d(sel[weights_u > 0], fenced)
-        if polish.size:
-            nu: dict[str, NDArray[np.float64]] = {}
-            m_of = np.array([prepared[rows[row][0]].t.size for row in polish])
-            tp = t[polish].copy()
-            tp[np.arange(polish.size), m_of] = tp[np.arange(polish.size), m_of - 1]
-            x1, cov1, chi1 = _fit(
-                tp, xyz[polish], weight[polish], k[polish], v0[polish], muzzle_speed_sigma,
-                states_u[polish], step_s, kernel, None, None, nu, iterations=0,
-            )  # fmt: skip
-            dx = -np.einsum("cij,cj->ci", cov1, nu["gradient"])
-            ok = np.isfinite(chi1)
-            states_u[polish] = np.where(ok[:, None], x1 + dx, np.nan)
-            covs_u[polish] = cov1
-            chi2s_u[polish] = chi1 + np.einsum("ci,ci->c", nu["gradient"], dx)
-            weights_u = _class_weights(sub_rows, prepared, chi2s_u[sel])
-        alone = _carry_and_mix(
-            sub_rows, prepared, states_u[sel], covs_u[sel], chi2s_u[sel], weights_u, k[sel],
-            np.zeros(sel.size, np.int64), step_s, kernel,
-        )  # fmt: skip
-        unfenced = [alone[i] if i in keep else bt for i, bt in enumerate(out)]
-    return out, unfenced
-
-
-def _carry_and_mix(
-    rows: list[tuple[int, int]],
-    prepared: list,
-    states: NDArray[np.float64],
-    covs: NDArray[np.float64],
-    chi2s: NDArray[np.float64],
-    weights: NDArray[np.float64],
-    k: NDArray[np.float64],
-    dof_fence: NDArray[np.int64],
-    step_s: float,
-    kernel: str,
-) -> list[Backtrack | None]:
-    """The fitted (track, class) `rows` with chi-square `weights` carried to the ground by the
-    unscented transform, weighted by range and mixed over each track's classes: one
-    `Backtrack` per track (None where none is carried); `dof_fence` 1 for a row with a fence
-    residual."""
-    r = len(rows)
-    out: list[Backtrack | None] = [None] * len(prepared)
-    with np.errstate(over="ignore", invalid="ignore"):
         carried = [row for row in range(r) if weights[row] > 0]
         coarse = max(step_s, MIN_GROUND_STEP_S)
         launches: dict[int, GroundPoint | None] = {}
@@ -775,7 +636,7 @@ def _carry_and_mix(
                 launch=_mixture([launches[row] for row in group], w),
                 impact=_mixture([impacts[row] for row in group], w),
                 chi2=float(chi2s[best]),
-                dof=max(3 * p.t.size + 1 + int(dof_fence[best]) - 6, 1),
+                dof=max(3 * p.t.size + 1 + int(fence_col[best] >= 0) - 6, 1),
                 class_chi2=per_track[i],
                 drag_m2pkg=float(k[best]),
                 class_weights={

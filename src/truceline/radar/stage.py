@@ -43,7 +43,6 @@ from truceline.radar.projectile import (
     Backtrack,
     TrackPoints,
     backtrack_many,
-    backtrack_many_with_and_without_fence,
     ellipse95,
     propagate,
 )
@@ -187,21 +186,28 @@ class RadarStage:
                     self.fences.get(obs.sensor),
                 )
             )
-        # All tracks are fitted and carried to the ground in one batch. The battery's other
-        # rounds locate a round's battery from their launch points fitted without the search
-        # fence: the fence's error is shared by one radar's rounds of one battery (their flights
-        # enter the coverage alike), so it would not average out. Those come from the fits with
-        # the fence, the fence residual removed (`backtrack_many_with_and_without_fence`).
-        kw = dict(
+        # All tracks are fitted and carried to the ground in one batch.
+        results = backtrack_many(
+            tracks,
             step_s=self.radar.step_s,
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
+        # The battery's other rounds locate a round's battery from their launch points fitted
+        # without the search fence: the fence's error is shared by one radar's rounds of one
+        # battery (their flights enter the coverage alike), so it would not average out.
+        alone = results
         if self.radar.battery_window_s > 0 and any(tp.fence is not None for tp in tracks):
-            results, alone = backtrack_many_with_and_without_fence(tracks, **kw)
-        else:
-            results = backtrack_many(tracks, **kw)
-            alone = results
+            fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None]
+            refit = backtrack_many(
+                [replace(tracks[q], fence=None) for q in fenced],
+                step_s=self.radar.step_s,
+                muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
+                kernel=self.radar.kernel,
+            )
+            alone = list(results)
+            for q, bt in zip(fenced, refit, strict=True):
+                alone[q] = bt
         # Where every launch and impact point is, in one go (each in its track's plane).
         ends = [
             (bt.plane, point)
