@@ -250,18 +250,22 @@ def process(
         )
         radar.counts.merged = merged
         # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
-        longest_travel_s = (
-            settings.associate.max_source_distance_km * 1e3 / settings.associate.min_speed_mps
-        )
+        # The test of a detection against a known event's predicted arrival, shared by both
+        # steps: within `explain_sigma`, from events within hearing in time and place.
+        test = {
+            "sigma": settings.radar.explain_sigma,
+            "share": settings.radar.explain_share,
+            "propagation_s_per_km": settings.locate.propagation_jitter_s_per_km,
+            "reach_s": (
+                settings.associate.max_source_distance_km * 1e3 / settings.associate.min_speed_mps
+            ),
+            "reach_m": settings.associate.max_source_distance_km * 1e3,
+        }
         events, dissolved = explain_away(
             events,
             arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
-            sigma=settings.radar.explain_sigma,
-            share=settings.radar.explain_share,
-            propagation_s_per_km=settings.locate.propagation_jitter_s_per_km,
-            reach_s=longest_travel_s,
-            reach_m=settings.associate.max_source_distance_km * 1e3,
             radar_shots={e.id: e for e in radar_events},
+            **test,
         )
         radar.counts.explained_away = len(dissolved)
         if settings.radar.explain_second_events:
@@ -269,11 +273,7 @@ def process(
             events, seconds = explain_second_events(
                 events,
                 arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
-                sigma=settings.radar.explain_sigma,
-                share=settings.radar.explain_share,
-                propagation_s_per_km=settings.locate.propagation_jitter_s_per_km,
-                reach_s=longest_travel_s,
-                reach_m=settings.associate.max_source_distance_km * 1e3,
+                **test,
             )
             radar.counts.second_events = len(seconds)
         clock.lap("merge")

@@ -123,16 +123,9 @@ def explain_away(
         if found is None:
             continue
         arr, speed = found
-        t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
-        lo = int(np.searchsorted(known_ns, int(t_abs.min()) - round(reach_s * 1e9)))
-        hi = int(np.searchsorted(known_ns, int(t_abs.max()), side="right"))
-        # Only known events that some sensor of the event could have heard: within reach_m of
-        # one, so within reach_m plus the sensors' spread of the event's origin.
-        window = np.arange(lo, hi)
-        radius = reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
-        de = (known_lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
-        dn = (known_lat[lo:hi] - x.origin.lat) * _M_PER_DEG
-        near = window[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
+        near = _within_hearing(
+            x, arr, known_ns, known_lon, known_lat, east_per_deg, reach_s=reach_s, reach_m=reach_m
+        )
         idx = [int(k) for k in near if k != position.get(x.id)]
         ids = [known[k].id for k in idx]
         cov = known_cov[idx]
@@ -158,6 +151,31 @@ def explain_away(
     if not dissolved:
         return events, []
     return _without(events, dissolved, back_to), dissolved
+
+
+def _within_hearing(
+    x: Event,
+    arr,
+    ns: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    east_per_deg: np.ndarray,
+    *,
+    reach_s: float,
+    reach_m: float,
+) -> np.ndarray:
+    """Indices of the events (origin times `ns`, sorted; places `lon`, `lat`; local metres per
+    degree of longitude `east_per_deg`) whose sound could be among event `x`'s arrivals `arr`:
+    origin at most `reach_s` before its first arrival and not after its last, and within
+    `reach_m` of one of its sensors, so within `reach_m` plus the sensors' spread of its
+    origin (an equirectangular bound, generous by the margin)."""
+    t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
+    lo = int(np.searchsorted(ns, int(t_abs.min()) - round(reach_s * 1e9)))
+    hi = int(np.searchsorted(ns, int(t_abs.max()), side="right"))
+    radius = reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
+    de = (lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
+    dn = (lat[lo:hi] - x.origin.lat) * _M_PER_DEG
+    return np.arange(lo, hi)[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
 
 
 def _explained_by(
@@ -300,14 +318,9 @@ def explain_second_events(
         if found is None:
             continue
         arr, speed = found
-        t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
-        lo = int(np.searchsorted(peer_ns, int(t_abs.min()) - round(reach_s * 1e9)))
-        hi = int(np.searchsorted(peer_ns, int(t_abs.max()), side="right"))
-        window = np.arange(lo, hi)
-        radius = reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
-        de = (peer_lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
-        dn = (peer_lat[lo:hi] - x.origin.lat) * _M_PER_DEG
-        near = window[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
+        near = _within_hearing(
+            x, arr, peer_ns, peer_lon, peer_lat, east_per_deg, reach_s=reach_s, reach_m=reach_m
+        )
         idx = near[strength[near] > strength[xi]]
         if not idx.size:
             continue
