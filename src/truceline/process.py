@@ -26,7 +26,7 @@ from truceline.ingest import Ingestion, IngestSummary, bulk_collection
 from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
-from truceline.radar.explain import explain_away, explain_second_events
+from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
 from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import RadarStage, merge
 from truceline.records import AcousticArrival, Event, Sensor
@@ -250,22 +250,12 @@ def process(
         )
         radar.counts.merged = merged
         # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
-        # The test of a detection against a known event's predicted arrival, shared by both
-        # steps: within `explain_sigma`, from events within hearing in time and place.
-        test = {
-            "sigma": settings.radar.explain_sigma,
-            "share": settings.radar.explain_share,
-            "propagation_s_per_km": settings.locate.propagation_jitter_s_per_km,
-            "reach_s": (
-                settings.associate.max_source_distance_km * 1e3 / settings.associate.min_speed_mps
-            ),
-            "reach_m": settings.associate.max_source_distance_km * 1e3,
-        }
+        test = ArrivalTest.of(settings)
         events, dissolved = explain_away(
             events,
             arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
+            test,
             radar_shots={e.id: e for e in radar_events},
-            **test,
         )
         radar.counts.explained_away = len(dissolved)
         if settings.radar.explain_second_events:
@@ -273,7 +263,7 @@ def process(
             events, seconds = explain_second_events(
                 events,
                 arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
-                **test,
+                test,
             )
             radar.counts.second_events = len(seconds)
         clock.lap("merge")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from truceline.geo.projection import TangentPlane
-from truceline.radar.explain import explain_away, explain_second_events
+from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
 from truceline.radar.joint import arrivals_from
 from truceline.radar.stage import _fuse
 from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
@@ -15,7 +15,9 @@ from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
 PLANE = TangentPlane(37.0, 48.0)
 T0_NS = 1_772_000_000_000_000_000
 C_MPS = 335.0
-SETTINGS = dict(sigma=3.0, share=0.8, propagation_s_per_km=0.005, reach_s=100.0, reach_m=30_000.0)
+TEST = ArrivalTest(
+    sigma=3.0, share=0.8, propagation_s_per_km=0.005, reach_s=100.0, reach_m=30_000.0
+)
 
 # Eight sensors around a launcher at the origin, 3-6 km away.
 ANGLES = np.radians(np.arange(0.0, 360.0, 45.0))
@@ -89,7 +91,7 @@ def test_a_mixture_of_two_rounds_the_radar_tracked_is_dissolved():
     rng = np.random.default_rng(1)
     mixture, observations = _mixture(rng)
     r1, r2 = _radar("RL-CB1-1", 0.0), _radar("RL-CB1-2", 0.5)
-    events, dissolved = explain_away([mixture, r1, r2], _lookup(observations), **SETTINGS)
+    events, dissolved = explain_away([mixture, r1, r2], _lookup(observations), TEST)
     assert [e.id for e in events] == ["RL-CB1-1", "RL-CB1-2"]
     assert len(dissolved) == 1 and dissolved[0].event == "AC-mix"
     assert dissolved[0].by == {"RL-CB1-1": 4, "RL-CB1-2": 4}
@@ -98,8 +100,8 @@ def test_a_mixture_of_two_rounds_the_radar_tracked_is_dissolved():
         explains = [dict(x) for x in by_id[rid].properties["explains"]]
         assert explains == [{"event": "AC-mix", "detections": 4}]
     # Off: nothing happens.
-    off = dict(SETTINGS, sigma=0.0)
-    events, dissolved = explain_away([mixture, r1, r2], _lookup(observations), **off)
+    off = replace(TEST, sigma=0.0)
+    events, dissolved = explain_away([mixture, r1, r2], _lookup(observations), off)
     assert len(events) == 3 and not dissolved
 
 
@@ -121,7 +123,7 @@ def test_rounds_the_radar_did_not_account_for_survive():
     half |= {k: (f"S{k}-h3", _arrival_s(k, 1.5, rng)) for k in range(4, 8)}
     mixed, obs_half = _acoustic("AC-half", half, (0.0, 0.0, 0.75))
     events, dissolved = explain_away(
-        [unseen, own, mixed, r1, r2], _lookup(obs3, obs2, obs_half), **SETTINGS
+        [unseen, own, mixed, r1, r2], _lookup(obs3, obs2, obs_half), TEST
     )
     assert not dissolved
     assert {e.id for e in events} == {"AC-3", "AC-2", "AC-half", "RL-CB1-1", "RL-CB1-2"}
@@ -145,7 +147,7 @@ def test_a_fused_mixture_goes_back_to_its_radar_shot_and_its_pair_follows():
     events, dissolved = explain_away(
         [fused, r2, impact],
         _lookup(observations),
-        **SETTINGS,
+        TEST,
         radar_shots={r1.id: r1, r2.id: r2},
     )
     assert [d.event for d in dissolved] == ["AC-mix"]
@@ -156,7 +158,7 @@ def test_a_fused_mixture_goes_back_to_its_radar_shot_and_its_pair_follows():
     assert back.evidence == r1.evidence and back.origin == r1.origin
     assert back.paired == "RI-CB1-9" and by_id["RI-CB1-9"].paired == "RL-CB1-1"
     # Without the shots before fusion, a fused event is not tested.
-    events, dissolved = explain_away([fused, r2, impact], _lookup(observations), **SETTINGS)
+    events, dissolved = explain_away([fused, r2, impact], _lookup(observations), TEST)
     assert not dissolved and {e.id for e in events} == {"AC-mix", "RL-CB1-2", "RI-CB1-9"}
 
 
@@ -180,15 +182,15 @@ def test_a_round_split_between_two_acoustic_events_is_one_event():
     small, obs_small = _acoustic(
         "AC-small", {k: (f"S{k}-r1", times[k]) for k in range(4, 8)}, (30.0, 25.0, 0.1)
     )
-    events, dissolved = explain_second_events([small, big], _lookup(obs_big, obs_small), **SETTINGS)
+    events, dissolved = explain_second_events([small, big], _lookup(obs_big, obs_small), TEST)
     assert [e.id for e in events] == ["AC-big"]
     assert len(dissolved) == 1 and dissolved[0].event == "AC-small"
     assert dissolved[0].by == {"AC-big": 4}
     assert [dict(x) for x in events[0].properties["explains"]] == [
         {"event": "AC-small", "detections": 4}
     ]
-    off = dict(SETTINGS, sigma=0.0)
-    events, dissolved = explain_second_events([small, big], _lookup(obs_big, obs_small), **off)
+    off = replace(TEST, sigma=0.0)
+    events, dissolved = explain_second_events([small, big], _lookup(obs_big, obs_small), off)
     assert len(events) == 2 and not dissolved
 
 
@@ -212,7 +214,7 @@ def test_two_rounds_heard_at_the_same_sensors_are_two_events():
         (0.0, 0.0, 0.5),
     )
     lookup = _lookup(obs1, obs2, obs3)
-    events, dissolved = explain_second_events([gun1, gun2, later], lookup, **SETTINGS)
+    events, dissolved = explain_second_events([gun1, gun2, later], lookup, TEST)
     assert not dissolved and len(events) == 3
     # A fused event (a radar block) is not dissolved, even when a stronger event explains it.
     times = {k: _at(k, 0.0, 0.0, 0.0, rng) for k in range(8)}
@@ -223,7 +225,7 @@ def test_two_rounds_heard_at_the_same_sensors_are_two_events():
         "AC-big", {k: (f"S{k}-r1", times[k]) for k in range(4)}, (0.0, 0.0, 0.0)
     )
     fused = replace(small, properties={**small.properties, "radar": {"event": "RL-CB1-1"}})
-    events, dissolved = explain_second_events([fused, big], _lookup(obs_big, obs_small), **SETTINGS)
+    events, dissolved = explain_second_events([fused, big], _lookup(obs_big, obs_small), TEST)
     assert not dissolved and len(events) == 2
 
 
@@ -239,14 +241,12 @@ def test_a_second_event_needs_one_shot_holding_most_of_its_arrivals():
     two, obs2 = _acoustic("AC-2", {k: (f"S{k}-r2", r2[k]) for k in range(4)}, (0.0, 0.0, 0.5))
     halves = {4: ("S4-r1", r1[4]), 5: ("S5-r1", r1[5]), 6: ("S6-r2", r2[6]), 7: ("S7-r2", r2[7])}
     even, obs_even = _acoustic("AC-x", halves, (0.0, 0.0, 0.25))
-    events, dissolved = explain_second_events(
-        [one, two, even], _lookup(obs1, obs2, obs_even), **SETTINGS
-    )
+    events, dissolved = explain_second_events([one, two, even], _lookup(obs1, obs2, obs_even), TEST)
     assert not dissolved and len(events) == 3
     most = {**halves, 6: ("S6-r1", r1[6])}
     uneven, obs_uneven = _acoustic("AC-x", most, (0.0, 0.0, 0.1))
     events, dissolved = explain_second_events(
-        [one, two, uneven], _lookup(obs1, obs2, obs_uneven), **SETTINGS
+        [one, two, uneven], _lookup(obs1, obs2, obs_uneven), TEST
     )
     assert [d.event for d in dissolved] == ["AC-x"]
     assert dissolved[0].by == {"AC-1": 3, "AC-2": 1}

@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from truceline.config import Settings
 from truceline.geo.projection import TangentPlane
 from truceline.radar.joint import ArrivalsOf
 from truceline.records import Event
@@ -62,6 +63,35 @@ class Explained:
     by: dict[str, int]
 
 
+@dataclass(frozen=True)
+class ArrivalTest:
+    """How both steps test a detection against a known event's predicted arrival."""
+
+    sigma: float
+    """A detection is explained within this many standard deviations (0: the step is off)."""
+    share: float
+    """An event is dissolved when this share of its detections or more are explained."""
+    propagation_s_per_km: float
+    """Growth of the travel time's sigma with distance (s/km)."""
+    reach_s: float
+    """The longest a known event's origin can precede a detection it explains (s)."""
+    reach_m: float
+    """The farthest a source a sensor heard can be from it (m)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> ArrivalTest:
+        """The test the settings give (`radar.explain_*`, the associator's reach in time and
+        place, the locator's propagation term)."""
+        far_m = settings.associate.max_source_distance_km * 1e3
+        return cls(
+            sigma=settings.radar.explain_sigma,
+            share=settings.radar.explain_share,
+            propagation_s_per_km=settings.locate.propagation_jitter_s_per_km,
+            reach_s=far_m / settings.associate.min_speed_mps,
+            reach_m=far_m,
+        )
+
+
 def is_radar_located(e: Event) -> bool:
     """A radar shot (`radar_track`) or an acoustic event fused with one (`radar` block)."""
     return "radar_track" in e.properties or isinstance(e.properties.get("radar"), dict)
@@ -70,23 +100,20 @@ def is_radar_located(e: Event) -> bool:
 def explain_away(
     events: list[Event],
     arrivals: ArrivalsOf,
+    test: ArrivalTest,
     *,
-    sigma: float,
-    share: float,
-    propagation_s_per_km: float,
-    reach_s: float,
-    reach_m: float,
     radar_shots: Mapping[str, Event] | None = None,
 ) -> tuple[list[Event], list[Explained]]:
     """Dissolve the acoustic launches and impacts not fused with a radar shot whose detections
-    are, `share` of them or more, arrivals of two or more radar-located events (module
-    docstring), within `sigma` standard deviations. `arrivals` gives an event's detections
-    (`truceline.radar.joint.arrivals_from`); `reach_s` bounds how long before a detection a
-    known event can have happened (the longest travel time the associator allows), and `reach_m`
+    are, `test.share` of them or more, arrivals of two or more radar-located events (module
+    docstring), within `test.sigma` standard deviations. `arrivals` gives an event's detections
+    (`truceline.radar.joint.arrivals_from`); `test.reach_s` bounds how long before a detection
+    a known event can have happened (the longest travel time the associator allows), and
+    `test.reach_m`
     how far from a sensor a source it heard can be (the associator's farthest source): known
     events farther than that from every sensor of the event are not tried. Returns the
     events left, the explaining events with `explains` added, and what was dissolved."""
-    if sigma <= 0:
+    if test.sigma <= 0:
         return events, []
     known = [
         e
@@ -124,7 +151,14 @@ def explain_away(
             continue
         arr, speed = found
         near = _within_hearing(
-            x, arr, known_ns, known_lon, known_lat, east_per_deg, reach_s=reach_s, reach_m=reach_m
+            x,
+            arr,
+            known_ns,
+            known_lon,
+            known_lat,
+            east_per_deg,
+            reach_s=test.reach_s,
+            reach_m=test.reach_m,
         )
         idx = [int(k) for k in near if k != position.get(x.id)]
         ids = [known[k].id for k in idx]
@@ -137,10 +171,10 @@ def explain_away(
             cov = np.concatenate([cov, np.asarray(own.origin.covariance, float)[None]])
         if len(ids) < 2:
             continue
-        by = _explained_by(x, arr, speed, ns, lon, lat, cov, sigma, propagation_s_per_km)
+        by = _explained_by(x, arr, speed, ns, lon, lat, cov, test.sigma, test.propagation_s_per_km)
         explained = by >= 0
         kinds = np.unique(by[explained])
-        if kinds.size >= 2 and explained.sum() >= share * arr.n:
+        if kinds.size >= 2 and explained.sum() >= test.share * arr.n:
             counts = {ids[int(k)]: int((by == k).sum()) for k in kinds}
             if own is not None and 2 * counts.get(x.id, 0) > arr.n:
                 continue  # most of its detections are its own shot's: one shot, not a mixture
@@ -239,24 +273,19 @@ def _strengths(events: list[Event]) -> list[int]:
 def explain_second_events(
     events: list[Event],
     arrivals: ArrivalsOf,
-    *,
-    sigma: float,
-    share: float,
-    propagation_s_per_km: float,
-    reach_s: float,
-    reach_m: float,
+    test: ArrivalTest,
 ) -> tuple[list[Event], list[Explained]]:
     """Dissolve the acoustic launches and impacts (not fused with a radar shot) that are second
     events of shots other acoustic events located (docs/methods.md, Radar, "Second events of
-    one shot"): `share` of their detections or more are arrivals, within `sigma`, of better
-    supported acoustically located events (more evidence; alone or fused), one arrival per
-    sensor and shot: a detection at a sensor where the explaining event holds a detection of
+    one shot"): `test.share` of their detections or more are arrivals, within `test.sigma`, of
+    better supported acoustically located events (more evidence; alone or fused), one arrival
+    per sensor and shot: a detection at a sensor where the explaining event holds a detection of
     its own that fits it does not count; and one of them explains more than half (the shot the
     event is a second event of; arrivals scattered over many events' predictions are
     coincidences in a busy field). Events are taken from the best supported down; a
     dissolved event explains nothing. Returns the events left, the explaining events with
     `explains` added, and what was dissolved."""
-    if sigma <= 0:
+    if test.sigma <= 0:
         return events, []
     peers = [
         e
@@ -296,8 +325,8 @@ def explain_second_events(
                     np.array([e.origin.lon]),
                     np.array([e.origin.lat]),
                     _sharp_covariance(e)[None],
-                    sigma,
-                    propagation_s_per_km,
+                    test.sigma,
+                    test.propagation_s_per_km,
                 )
                 lon, lat = TangentPlane(e.origin.lon, e.origin.lat).inverse(
                     arr.x_m[fit >= 0], arr.y_m[fit >= 0]
@@ -319,7 +348,14 @@ def explain_second_events(
             continue
         arr, speed = found
         near = _within_hearing(
-            x, arr, peer_ns, peer_lon, peer_lat, east_per_deg, reach_s=reach_s, reach_m=reach_m
+            x,
+            arr,
+            peer_ns,
+            peer_lon,
+            peer_lat,
+            east_per_deg,
+            reach_s=test.reach_s,
+            reach_m=test.reach_m,
         )
         idx = near[strength[near] > strength[xi]]
         if not idx.size:
@@ -333,10 +369,10 @@ def explain_second_events(
             peer_lon[idx],
             peer_lat[idx],
             cov,
-            sigma,
-            propagation_s_per_km,
+            test.sigma,
+            test.propagation_s_per_km,
         )
-        if (by >= 0).sum() < share * arr.n:
+        if (by >= 0).sum() < test.share * arr.n:
             continue
         # One arrival per sensor and shot: not where the explaining event has its own.
         plane = TangentPlane(x.origin.lon, x.origin.lat)
@@ -353,7 +389,7 @@ def explain_second_events(
                     arr.y_m[mine, None] - np.atleast_1d(on)[None, :],
                 )
                 peer_of[mine[(gap < 1.0).any(axis=1)]] = -1
-        if (peer_of >= 0).sum() >= share * arr.n:
+        if (peer_of >= 0).sum() >= test.share * arr.n:
             tested[xi] = (arr.n, peer_of)
     # From the best supported down: a dissolved event explains nothing (its detections count
     # as unexplained for the events after it).
@@ -361,7 +397,7 @@ def explain_second_events(
     for xi in sorted(tested, key=lambda i: strength[i], reverse=True):
         n, peer_of = tested[xi]
         counted = (peer_of >= 0) & ~np.isin(peer_of, list(gone))
-        if counted.sum() < share * n:
+        if counted.sum() < test.share * n:
             continue
         kinds, counts = np.unique(peer_of[counted], return_counts=True)
         if 2 * int(counts.max()) <= n:
