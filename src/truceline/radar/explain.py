@@ -150,16 +150,7 @@ def explain_away(
         if found is None:
             continue
         arr, speed = found
-        near = _within_hearing(
-            x,
-            arr,
-            known_ns,
-            known_lon,
-            known_lat,
-            east_per_deg,
-            reach_s=test.reach_s,
-            reach_m=test.reach_m,
-        )
+        near = _within_hearing(x, arr, known_ns, known_lon, known_lat, east_per_deg, test)
         idx = [int(k) for k in near if k != position.get(x.id)]
         ids = [known[k].id for k in idx]
         cov = known_cov[idx]
@@ -194,19 +185,17 @@ def _within_hearing(
     lon: np.ndarray,
     lat: np.ndarray,
     east_per_deg: np.ndarray,
-    *,
-    reach_s: float,
-    reach_m: float,
+    test: ArrivalTest,
 ) -> np.ndarray:
     """Indices of the events (origin times `ns`, sorted; places `lon`, `lat`; local metres per
     degree of longitude `east_per_deg`) whose sound could be among event `x`'s arrivals `arr`:
-    origin at most `reach_s` before its first arrival and not after its last, and within
-    `reach_m` of one of its sensors, so within `reach_m` plus the sensors' spread of its
+    origin at most `test.reach_s` before its first arrival and not after its last, and within
+    `test.reach_m` of one of its sensors, so within that plus the sensors' spread of its
     origin (an equirectangular bound, generous by the margin)."""
     t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
-    lo = int(np.searchsorted(ns, int(t_abs.min()) - round(reach_s * 1e9)))
+    lo = int(np.searchsorted(ns, int(t_abs.min()) - round(test.reach_s * 1e9)))
     hi = int(np.searchsorted(ns, int(t_abs.max()), side="right"))
-    radius = reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
+    radius = test.reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
     de = (lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
     dn = (lat[lo:hi] - x.origin.lat) * _M_PER_DEG
     return np.arange(lo, hi)[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
@@ -347,16 +336,7 @@ def explain_second_events(
         if found is None:
             continue
         arr, speed = found
-        near = _within_hearing(
-            x,
-            arr,
-            peer_ns,
-            peer_lon,
-            peer_lat,
-            east_per_deg,
-            reach_s=test.reach_s,
-            reach_m=test.reach_m,
-        )
+        near = _within_hearing(x, arr, peer_ns, peer_lon, peer_lat, east_per_deg, test)
         idx = near[strength[near] > strength[xi]]
         if not idx.size:
             continue
