@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -122,15 +123,9 @@ def explain_away(
     ]
     if not known:
         return events, []
-    order = np.argsort([e.time_ns for e in known], kind="stable")
-    known = [known[i] for i in order]
-    known_ns = np.array([e.time_ns for e in known], np.int64)
-    known_lon = np.array([e.origin.lon for e in known])
-    known_lat = np.array([e.origin.lat for e in known])
+    origins = _Origins.in_time_order(known)
+    known, known_ns, known_lon, known_lat = origins.events, origins.ns, origins.lon, origins.lat
     known_cov = np.array([np.asarray(e.origin.covariance, float) for e in known])
-    # Local metres per degree at each known event, for the cut by distance below (an
-    # equirectangular bound, generous by the margin).
-    east_per_deg = _M_PER_DEG * np.cos(np.radians(known_lat))
     position = {e.id: k for k, e in enumerate(known)}
     shots = radar_shots or {}
     dissolved: list[Explained] = []
@@ -150,7 +145,7 @@ def explain_away(
         if found is None:
             continue
         arr, speed = found
-        near = _within_hearing(x, arr, known_ns, known_lon, known_lat, east_per_deg, test)
+        near = _within_hearing(x, arr, origins, test)
         idx = [int(k) for k in near if k != position.get(x.id)]
         ids = [known[k].id for k in idx]
         cov = known_cov[idx]
@@ -178,26 +173,41 @@ def explain_away(
     return _without(events, dissolved, back_to), dissolved
 
 
-def _within_hearing(
-    x: Event,
-    arr,
-    ns: np.ndarray,
-    lon: np.ndarray,
-    lat: np.ndarray,
-    east_per_deg: np.ndarray,
-    test: ArrivalTest,
-) -> np.ndarray:
-    """Indices of the events (origin times `ns`, sorted; places `lon`, `lat`; local metres per
-    degree of longitude `east_per_deg`) whose sound could be among event `x`'s arrivals `arr`:
-    origin at most `test.reach_s` before its first arrival and not after its last, and within
+class _Origins(NamedTuple):
+    """Events in order of origin time, with their origins as arrays."""
+
+    events: list[Event]
+    ns: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    east_per_deg: np.ndarray
+    """Local metres per degree of longitude at each origin."""
+
+    @classmethod
+    def in_time_order(cls, events: list[Event]) -> _Origins:
+        order = np.argsort([e.time_ns for e in events], kind="stable")
+        events = [events[i] for i in order]
+        lat = np.array([e.origin.lat for e in events])
+        return cls(
+            events,
+            np.array([e.time_ns for e in events], np.int64),
+            np.array([e.origin.lon for e in events]),
+            lat,
+            _M_PER_DEG * np.cos(np.radians(lat)),
+        )
+
+
+def _within_hearing(x: Event, arr, origins: _Origins, test: ArrivalTest) -> np.ndarray:
+    """Indices of the `origins` whose sound could be among event `x`'s arrivals `arr`: origin
+    at most `test.reach_s` before its first arrival and not after its last, and within
     `test.reach_m` of one of its sensors, so within that plus the sensors' spread of its
     origin (an equirectangular bound, generous by the margin)."""
     t_abs = x.time_ns + np.round(arr.t_s * 1e9).astype(np.int64)
-    lo = int(np.searchsorted(ns, int(t_abs.min()) - round(test.reach_s * 1e9)))
-    hi = int(np.searchsorted(ns, int(t_abs.max()), side="right"))
+    lo = int(np.searchsorted(origins.ns, int(t_abs.min()) - round(test.reach_s * 1e9)))
+    hi = int(np.searchsorted(origins.ns, int(t_abs.max()), side="right"))
     radius = test.reach_m + float(np.hypot(arr.x_m, arr.y_m).max())
-    de = (lon[lo:hi] - x.origin.lon) * east_per_deg[lo:hi]
-    dn = (lat[lo:hi] - x.origin.lat) * _M_PER_DEG
+    de = (origins.lon[lo:hi] - x.origin.lon) * origins.east_per_deg[lo:hi]
+    dn = (origins.lat[lo:hi] - x.origin.lat) * _M_PER_DEG
     return np.arange(lo, hi)[de * de + dn * dn <= (_MARGIN * radius + 1000.0) ** 2]
 
 
@@ -286,12 +296,8 @@ def explain_second_events(
     ]
     if len(peers) < 2:
         return events, []
-    order = np.argsort([e.time_ns for e in peers], kind="stable")
-    peers = [peers[i] for i in order]
-    peer_ns = np.array([e.time_ns for e in peers], np.int64)
-    peer_lon = np.array([e.origin.lon for e in peers])
-    peer_lat = np.array([e.origin.lat for e in peers])
-    east_per_deg = _M_PER_DEG * np.cos(np.radians(peer_lat))
+    origins = _Origins.in_time_order(peers)
+    peers, peer_ns, peer_lon, peer_lat = origins.events, origins.ns, origins.lon, origins.lat
     strength = np.asarray(_strengths(peers))
     peer_cov = np.array([_sharp_covariance(e) for e in peers])
     gone: set[int] = set()
@@ -336,7 +342,7 @@ def explain_second_events(
         if found is None:
             continue
         arr, speed = found
-        near = _within_hearing(x, arr, peer_ns, peer_lon, peer_lat, east_per_deg, test)
+        near = _within_hearing(x, arr, origins, test)
         idx = near[strength[near] > strength[xi]]
         if not idx.size:
             continue
