@@ -788,6 +788,13 @@ class RadarSettings(Section):
         "own (docs/methods.md, "
         'Radar, "Second events of one shot").',
     )
+    merge_leftovers: bool = setting(
+        True,
+        "After explaining away, merge once more the radar shots standing alone with the "
+        "acoustic launches and impacts fused with none (same gates): a shot first fused with a "
+        "mixture of rounds that was then dissolved finds its round's own acoustic event "
+        '(docs/methods.md, Radar, "Merging again").',
+    )
     tracker: Literal["gnn-cv"] = setting(
         "gnn-cv",
         "Air tracker: `gnn-cv` is a nearly-constant-velocity Kalman filter with Mahalanobis "

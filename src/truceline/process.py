@@ -28,7 +28,7 @@ from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
 from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
 from truceline.radar.joint import arrivals_from
-from truceline.radar.stage import RadarStage, merge
+from truceline.radar.stage import RadarStage, merge, merge_leftovers
 from truceline.records import AcousticArrival, Event, Sensor
 from truceline.store import Store, open_store
 from truceline.worker import WORKER_BATCH, StageWorker
@@ -266,6 +266,17 @@ def process(
                 test,
             )
             radar.counts.second_events = len(seconds)
+        if settings.radar.merge_leftovers and radar.counts.explained_away:
+            # Shots sent back alone from dissolved mixtures, beside their rounds' own events.
+            events, radar.counts.merged_again = merge_leftovers(
+                events,
+                {e.id for e in radar_events},
+                settings.radar.merge_sigma,
+                settings.radar.merge_window_s,
+                arrivals=arrivals if joint else None,
+                locate=settings.locate,
+                joint_search_m=settings.radar.joint_search_m,
+            )
         clock.lap("merge")
         events, violations = AttributionStage(
             terms,

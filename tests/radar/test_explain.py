@@ -9,7 +9,7 @@ import numpy as np
 from truceline.geo.projection import TangentPlane
 from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
 from truceline.radar.joint import arrivals_from
-from truceline.radar.stage import _fuse
+from truceline.radar.stage import _fuse, merge_leftovers
 from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
 
 PLANE = TangentPlane(37.0, 48.0)
@@ -250,3 +250,50 @@ def test_a_second_event_needs_one_shot_holding_most_of_its_arrivals():
     )
     assert [d.event for d in dissolved] == ["AC-x"]
     assert dissolved[0].by == {"AC-1": 3, "AC-2": 1}
+
+
+def test_a_shot_sent_back_from_a_mixture_joins_its_rounds_own_event():
+    """Round 1's shot was fused with the mixture (round 1 at sensors 0-3, round 2 at 4-7), not
+    with round 1's own event (its arrivals at sensors 4-7): explaining away sends the shot back
+    alone, and merging the leftovers fuses it with round 1's event, which takes over what the
+    shot explains and its pairing with the impact. Round 2's shot has no free event of its
+    round and stays alone."""
+    rng = np.random.default_rng(4)
+    mixture, observations = _mixture(rng)
+    own, obs1 = _acoustic(
+        "AC-1", {k: (f"S{k}-o1", _arrival_s(k, 0.0, rng)) for k in range(4, 8)}, (0.0, 0.0, 0.0)
+    )
+    r1, r2 = _radar("RL-CB1-1", 0.0), _radar("RL-CB1-2", 0.5)
+    fused = replace(_fuse(mixture, r1), paired="RI-CB1-9")
+    impact = replace(
+        _radar("RI-CB1-9", 40.0),
+        type="impact",
+        evidence=(),
+        paired="AC-mix",
+        origin=replace(r1.origin, lat=48.2, time_ns=T0_NS + 40 * 10**9),
+    )
+    events, dissolved = explain_away(
+        [fused, own, r2, impact],
+        _lookup(observations, obs1),
+        TEST,
+        radar_shots={r1.id: r1, r2.id: r2},
+    )
+    assert [d.event for d in dissolved] == ["AC-mix"]
+    assert {e.id for e in events} == {"RL-CB1-1", "AC-1", "RL-CB1-2", "RI-CB1-9"}
+    radar_ids = {r1.id, r2.id, impact.id}
+    merged, n = merge_leftovers(events, radar_ids, 4.5, 3.0)
+    assert n == 1
+    by_id = {e.id: e for e in merged}
+    assert set(by_id) == {"AC-1", "RL-CB1-2", "RI-CB1-9"}
+    joined = by_id["AC-1"]
+    assert joined.properties["radar"]["event"] == "RL-CB1-1"
+    assert "explains" not in joined.properties["radar"]
+    assert [dict(x) for x in joined.properties["explains"]] == [
+        {"event": "AC-mix", "detections": 4}
+    ]
+    assert set(joined.evidence) == set(obs1) | set(r1.evidence)
+    assert joined.paired == "RI-CB1-9" and by_id["RI-CB1-9"].paired == "AC-1"
+    assert "explains" in by_id["RL-CB1-2"].properties  # alone, as it was
+    # Nothing was left apart to merge: the events come back as they were.
+    again, n = merge_leftovers(merged, radar_ids, 4.5, 3.0)
+    assert n == 0 and again == merged

@@ -88,6 +88,8 @@ class RadarCounts:
     second_events: int = 0
     """Acoustic events dissolved as second events of shots other acoustic events located
     (`truceline.radar.explain.explain_second_events`)."""
+    merged_again: int = 0
+    """Radar shots fused with an acoustic event after explaining away (`merge_leftovers`)."""
     battery_refined: int = 0
     """Radar launch events refined by other rounds of their battery (`truceline.radar.battery`)."""
     tracker: dict[str, int] = field(default_factory=dict)
@@ -640,6 +642,83 @@ def merge(
             ev = replace(ev, paired=None)  # its partner is now paired through the radar
         out_acoustic.append(ev)
     return out_acoustic + out_radar + others, len(used_r)
+
+
+def merge_leftovers(
+    events: list[Event],
+    radar_ids: set[str],
+    merge_sigma: float,
+    window_s: float,
+    *,
+    arrivals: ArrivalsOf | None = None,
+    locate: LocateSettings | None = None,
+    joint_search_m: float = 2000.0,
+) -> tuple[list[Event], int]:
+    """`merge` once more, after explaining away, between the radar shots still standing alone
+    (ids in `radar_ids`) and the acoustic launches and impacts fused with none. The one-to-one
+    assignment of the first `merge` can give a round's radar shot to a mixture of rounds rather
+    than to the round's own acoustic event; explaining away then dissolves the mixture and sends
+    the shot back alone, beside its round's event (docs/methods.md, Radar, "Merging again").
+    The events keep their order; a shot fused here disappears under the acoustic event's id,
+    its `explains` going with it, and pairings to it follow. Returns the events and the number
+    of shots fused."""
+    shots = [
+        e
+        for e in events
+        if e.id in radar_ids and e.type in ("launch", "impact") and e.origin.covariance
+    ]
+    shot_ids = {e.id for e in shots}
+    free = [
+        e
+        for e in events
+        if e.id not in shot_ids
+        and e.type in ("launch", "impact")
+        and "sound_speed_mps" in e.properties  # acoustically located
+        and not isinstance(e.properties.get("radar"), dict)  # and fused with no radar shot
+    ]
+    if not shots or not free:
+        return events, 0
+    out, fused = merge(
+        free,
+        shots,
+        merge_sigma,
+        window_s,
+        True,
+        arrivals=arrivals,
+        locate=locate,
+        joint_search_m=joint_search_m,
+    )
+    if not fused:
+        return events, 0
+    now = {e.id: e for e in out}
+    final_id: dict[str, str] = {}
+    for e in out:
+        block = e.properties.get("radar")
+        if e.id not in shot_ids and isinstance(block, dict) and block.get("event") in shot_ids:
+            final_id[block["event"]] = e.id
+            if "explains" in block:  # what the shot explained, the event now explains
+                props = dict(e.properties)
+                props["radar"] = {k: v for k, v in block.items() if k != "explains"}
+                props["explains"] = [*props.get("explains", ()), *block["explains"]]
+                now[e.id] = replace(e, properties=props)
+    changed = set(final_id) | set(final_id.values())
+    result = []
+    for e in events:
+        if e.id in final_id:
+            continue  # fused into its acoustic event
+        e = now.get(e.id, e)
+        if e.paired in final_id:
+            e = replace(e, paired=final_id[e.paired])
+        result.append(e)
+    # A pairing to an event whose partner changed here holds only if it holds both ways.
+    by_id = {e.id: e for e in result}
+    for k, e in enumerate(result):
+        if not e.paired or not (e.paired in changed or e.id in changed):
+            continue
+        p = by_id.get(e.paired)
+        if p is None or p.paired != e.id:
+            result[k] = replace(e, paired=None)
+    return result, fused
 
 
 def _joint_pairs(
