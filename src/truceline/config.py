@@ -204,6 +204,26 @@ class AssociateSettings(Section):
         unit="windows",
         gt=0,
     )
+    uncross: bool = setting(
+        True,
+        "Two events of one group found close in place and time that hold detections at the "
+        "same sensors are tried as rounds fired one after the other: at each sensor heard by "
+        "both the earlier detection to the earlier round; kept when the two solve better "
+        '(docs/methods.md, Association, "Rounds located crosswise").',
+    )
+    uncross_distance_m: float = setting(
+        500.0,
+        "Farthest apart two events' origins may be to be tried as crossed rounds (`uncross`).",
+        unit="m",
+        gt=0,
+    )
+    uncross_window_s: float = setting(
+        2.0,
+        "Farthest apart two events' origin times may be to be tried as crossed rounds "
+        "(`uncross`).",
+        unit="s",
+        gt=0,
+    )
     settle_s: float = setting(
         2.0,
         "A dense group is searched once its newest detection is this far behind the newest "

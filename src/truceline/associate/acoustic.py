@@ -22,6 +22,7 @@ Each batch goes through four steps (docs/methods.md, "Association"):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -248,6 +249,7 @@ class AcousticAssociator:
             "events": 0,
             "expired_unassociated": 0,
             "relocations": 0,
+            "uncrossed": 0,
             "provisional_searches": 0,
             "provisional_events": 0,
             "provisional_withdrawn": 0,
@@ -586,7 +588,150 @@ class AcousticAssociator:
             found.append(event)
             used = isin(members, np.array(event.det))
             remaining &= ~used
+        if self.s.uncross and len(found) > 1:
+            self._uncross(found, members, arr_all, speed, projection)
         return found
+
+    def _uncross(
+        self,
+        found: list[WorkingEvent],
+        members: NDArray[np.int64],
+        arr_all: Arrivals,
+        speed: SoundSpeed,
+        projection: TangentPlane,
+    ) -> None:
+        """Rounds located crosswise (docs/methods.md, Association, "Rounds located crosswise"):
+        two rounds fired from one place a fraction of a second apart reach every sensor in the
+        same order, but a search can give each event the first round's arrivals at some sensors
+        and the second's at others, both located between the rounds. For each pair of the
+        group's events within `uncross_distance_m` and `uncross_window_s` that hold detections
+        at `min_sensors` or more of the same sensors, the earlier detection at each of those
+        sensors goes to one round and the later to the other; each is solved, every detection
+        of the pair then goes to the round it fits better (one per sensor and round), and both
+        are solved again. The pair is replaced (in place: same ids) when both solutions are
+        acceptable, keep every detection and their total χ² is smaller."""
+        pos = {int(g): k for k, g in enumerate(members)}
+        sensor_of = self.sensor.v[members]
+        n_min = self.s.min_sensors
+        for i, j in itertools.combinations(range(len(found)), 2):
+            a, b = found[i], found[j]
+            if abs(a.tau_s - b.tau_s) > self.s.uncross_window_s:
+                continue
+            shared = a.sensors & b.sensors
+            if len(shared) < n_min:
+                continue
+            ax, ay = projection.forward(a.lon, a.lat)
+            bx, by = projection.forward(b.lon, b.lat)
+            if float(np.hypot(ax[0] - bx[0], ay[0] - by[0])) > self.s.uncross_distance_m:
+                continue
+            if any(g not in pos for g in a.det + b.det):
+                continue
+            pair = np.array([pos[g] for g in a.det + b.det], np.int64)
+            if np.unique(pair).size != pair.size:
+                continue
+            at = sensor_of[pair]
+            early, late = [], []
+            for s_ in shared:
+                here = pair[at == s_]
+                if here.size != 2:
+                    break
+                first = int(np.argmin(arr_all.t_s[here]))
+                early.append(int(here[first]))
+                late.append(int(here[1 - first]))
+            else:
+                rounds = (np.array(early, np.int64), np.array(late, np.int64))
+                self._uncross_pair(a, b, pair, rounds, members, arr_all, speed, projection)
+
+    def _uncross_pair(
+        self,
+        a: WorkingEvent,
+        b: WorkingEvent,
+        pair: NDArray[np.int64],
+        rounds: tuple[NDArray[np.int64], NDArray[np.int64]],
+        members: NDArray[np.int64],
+        arr_all: Arrivals,
+        speed: SoundSpeed,
+        projection: TangentPlane,
+    ) -> None:
+        """One pair of `_uncross`: the detections `pair` (positions in `members`) of events `a`
+        and `b`, the earlier and the later detections at their shared sensors (`rounds`): solve
+        the two rounds, reassign, solve again, keep if better."""
+        t, at = arr_all.t_s[pair], self.sensor.v[members[pair]]
+        first, second = (a, b) if a.tau_s <= b.tau_s else (b, a)
+        starts = []
+        for ev in (first, second):
+            x, y = projection.forward(ev.lon, ev.lat)
+            starts.append((float(x[0]), float(y[0]), ev.tau_s))
+        sols = []
+        for chosen, start in zip(rounds, starts, strict=True):
+            sol = locate(
+                arr_all.subset(_mask(arr_all.n, chosen)),
+                speed,
+                start,
+                self.locator_without_outliers,
+            )
+            if sol is None or not sol.converged:
+                return
+            sols.append(sol)
+        # Every detection of the pair to the round it fits better, one per sensor and round.
+        z = np.empty((2, pair.size))
+        for k, sol in enumerate(sols):
+            travel, d = sol.speed.travel_time_s(
+                arr_all.x_m[pair] - sol.x_m, arr_all.y_m[pair] - sol.y_m
+            )
+            sigma = np.sqrt(arr_all.sigma_s[pair] ** 2 + (self.jitter_s_per_m * d) ** 2)
+            z[k] = np.abs(t - sol.tau_s - travel) / sigma
+        take: list[list[int]] = [[], []]
+        for s_ in np.unique(at):
+            here = np.flatnonzero(at == s_)
+            if here.size == 1:
+                take[int(np.argmin(z[:, here[0]]))].append(int(pair[here[0]]))
+            else:
+                p, q = here[0], here[1]
+                straight = z[0, p] ** 2 + z[1, q] ** 2
+                crossed = z[0, q] ** 2 + z[1, p] ** 2
+                take[0].append(int(pair[p if straight <= crossed else q]))
+                take[1].append(int(pair[q if straight <= crossed else p]))
+        if min(len(take[0]), len(take[1])) < self.s.min_sensors:
+            return
+        new = []
+        for chosen, sol in zip(take, sols, strict=True):
+            chosen_arr = np.array(sorted(chosen), np.int64)
+            sol = locate(
+                arr_all.subset(_mask(arr_all.n, chosen_arr)),
+                speed,
+                (sol.x_m, sol.y_m, sol.tau_s),
+                self.locator,
+            )
+            if sol is None or not self._acceptable(sol) or not sol.keep.all():
+                return
+            new.append((chosen_arr, sol))
+        if new[0][1].chi2 + new[1][1].chi2 >= first.solution.chi2 + second.solution.chi2:
+            return
+        if not self._sandbox:
+            self.stats["uncrossed"] += 1
+        for ev, (chosen_arr, sol) in zip((first, second), new, strict=True):
+            self._reset(ev, members[chosen_arr], sol, projection)
+
+    def _reset(
+        self, ev: WorkingEvent, det: NDArray[np.int64], sol: Solution, projection: TangentPlane
+    ) -> None:
+        """Give event `ev` new detections `det` (global indices) and their solution `sol` (in
+        the group's `projection`), as `_new_event` would have made it."""
+        lon, lat = projection.inverse(sol.x_m, sol.y_m)
+        ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
+        ev.tau_s, ev.solution = sol.tau_s, sol
+        ev.projection = TangentPlane(ev.lon, ev.lat)
+        ev.ecef, ev.enu = ev.projection.origin, ev.projection.rotation[:2]
+        ev.det = [int(g) for g in det]
+        ev.sensors = set(self.sensor.v[det].tolist())
+        ev.n_at_solve = len(ev.det)
+        ev.version += 1
+        if self._sandbox:
+            return
+        index = next(k for k, e in enumerate(self.events) if e is ev)
+        self.owner.a[det] = index
+        self._columns.set(index, ev)
 
     def _salvo_rounds(
         self,
