@@ -11,7 +11,6 @@ while this process ingests and runs the radar stage.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,9 @@ from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
 from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
-from truceline.radar.joint import arrivals_from
+from truceline.radar.joint import HeldArrivals, arrivals_from
 from truceline.radar.stage import RadarStage, merge, merge_leftovers
-from truceline.records import AcousticArrival, Event, Sensor
+from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
 from truceline.worker import WORKER_BATCH, StageWorker
 
@@ -153,34 +152,7 @@ def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage 
 
 
 EVIDENCE_BLOCK = 2000
-"""Events whose evidence explaining away reads from the store at once."""
-
-
-def _evidence_in_blocks(
-    store: Store, events: list[Event], block: int = EVIDENCE_BLOCK
-) -> Callable[[list[str]], list[AcousticArrival]]:
-    """Acoustic arrivals by id for explaining away, which asks for the evidence of the launch and
-    impact `events` in their order (a fused event's starts with its acoustic event's): read
-    from the store a `block` of events at a time, not a query per event (about 3 ms each: 40 s
-    on sector-day's 12,000 events) nor all at once (the detections of a whole day held in
-    memory). Ids of other events are read as asked."""
-    shots = [e for e in events if e.type in ("launch", "impact") and e.evidence]
-    block_of = {e.evidence[0]: k // block for k, e in enumerate(shots)}
-    held: dict[str, AcousticArrival] = {}
-    current = [-1]
-
-    def read(ids: list[str]) -> list[AcousticArrival]:
-        b = block_of.get(ids[0]) if ids else None
-        if b is None:
-            return store.acoustic_arrivals(ids)
-        if b != current[0]:
-            wanted = [o for e in shots[b * block : (b + 1) * block] for o in e.evidence]
-            held.clear()
-            held.update((a.id, a) for a in store.acoustic_arrivals(wanted))
-            current[0] = b
-        return [held[i] for i in ids if i in held]
-
-    return read
+"""Events whose evidence explaining away reads from the store at once (`HeldArrivals`)."""
 
 
 def process(
@@ -251,20 +223,20 @@ def process(
         radar.counts.merged = merged
         # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
         test = ArrivalTest.of(settings)
+        # Both steps ask for the acoustic events' arrivals: read once, held as columns.
+        held = HeldArrivals(
+            store.acoustic_arrivals, acoustic_events, sensor_list, block=EVIDENCE_BLOCK
+        )
         events, dissolved = explain_away(
             events,
-            arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
+            held,
             test,
             radar_shots={e.id: e for e in radar_events},
         )
         radar.counts.explained_away = len(dissolved)
         if settings.radar.explain_second_events:
             # Second events of one shot (docs/methods.md, Radar, "Second events of one shot").
-            events, seconds = explain_second_events(
-                events,
-                arrivals_from(_evidence_in_blocks(store, acoustic_events), sensor_list),
-                test,
-            )
+            events, seconds = explain_second_events(events, held, test)
             radar.counts.second_events = len(seconds)
         if settings.radar.merge_leftovers and radar.counts.explained_away:
             # Shots sent back alone from dissolved mixtures, beside their rounds' own events.
