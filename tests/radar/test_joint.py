@@ -4,13 +4,14 @@ the second pass of `merge` that uses it."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from truceline.config import LocateSettings
 from truceline.geo.projection import TangentPlane
 from truceline.locate.solver import Arrivals, SoundSpeed, locate
-from truceline.radar.joint import arrivals_from, joint_fit
+from truceline.radar.joint import HeldArrivals, arrivals_from, joint_fit
 from truceline.radar.stage import _distance2, merge
 from truceline.records import AcousticArrival, Event, Origin, Provenance, Sensor
 
@@ -158,3 +159,38 @@ def test_a_radar_shot_of_another_place_fails_the_joint_gate():
     radar = _radar_event(*(source + 400.0 * u), 0.5, 50.0)
     fit = joint_fit(acoustic, radar, *_arrivals(sensors, t)(acoustic), LocateSettings())
     assert fit is not None and fit.delta_chi2 > 4.5**2
+
+
+def test_held_arrivals_are_those_read_per_event_from_one_read():
+    """`HeldArrivals` gives each acoustic event (and the event fused from it, whose evidence
+    adds the radar's) the arrivals `arrivals_from` reads, bit for bit, from one read of the
+    store for all of them, however often it is asked; other events are read as asked."""
+    xy = np.array([[-2000.0, -1500.0], [2500.0, -1000.0], [1500.0, 2500.0], [-1800.0, 2000.0]])
+    xy = np.vstack([xy, [[0.0, 3500.0], [3000.0, 500.0]]])
+    sensors, t = _sensors_and_times(xy, np.array([120.0, -80.0]), seed=4)
+    detections = {
+        f"S{k}-1": AcousticArrival(
+            f"S{k}-1", f"S{k}", T0_NS + round(float(t[k]) * 1e9), 40.0 + k if k % 2 else None, 2.0
+        )
+        for k in range(len(t))
+    }
+    reads: list[list[str]] = []
+
+    def read(ids: list[str]) -> list[AcousticArrival]:
+        reads.append(list(ids))
+        return [detections[i] for i in ids if i in detections]
+
+    event = _acoustic_event(xy, t, (0.0, 0.0))
+    fused = replace(event, evidence=(*event.evidence, "CB1-1"))
+    apart = replace(event, id="AC-1", evidence=tuple(reversed(event.evidence)))
+    held = HeldArrivals(read, [event], sensors)
+    per_event = arrivals_from(lambda ids: [detections[i] for i in ids if i in detections], sensors)
+    for e in (event, fused, event, apart, apart):
+        got, want = held(e), per_event(e)
+        assert got is not None and want is not None
+        assert got[1] == want[1]
+        for field in Arrivals.__slots__:
+            assert getattr(got[0], field).tobytes() == getattr(want[0], field).tobytes(), field
+    # One read for the held event and the fused one, the event not held read on each call.
+    assert reads == [list(event.evidence)] + [list(apart.evidence)] * 2
+    assert held(_radar_event(0.0, 0.0, 0.0, 30.0)) is None
