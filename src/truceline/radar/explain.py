@@ -46,7 +46,7 @@ from typing import NamedTuple
 import numpy as np
 
 from truceline.config import Settings
-from truceline.geo.projection import TangentPlane
+from truceline.geo.projection import TangentPlane, to_ecef
 from truceline.radar.joint import ArrivalsOf
 from truceline.records import Event
 
@@ -124,7 +124,7 @@ def explain_away(
     if not known:
         return events, []
     origins = _Origins.in_time_order(known)
-    known, known_ns, known_lon, known_lat = origins.events, origins.ns, origins.lon, origins.lat
+    known, known_ns, known_ecef = origins.events, origins.ns, origins.ecef
     known_cov = np.array([np.asarray(e.origin.covariance, float) for e in known])
     position = {e.id: k for k, e in enumerate(known)}
     shots = radar_shots or {}
@@ -149,15 +149,15 @@ def explain_away(
         idx = [int(k) for k in near if k != position.get(x.id)]
         ids = [known[k].id for k in idx]
         cov = known_cov[idx]
-        ns, lon, lat = known_ns[idx], known_lon[idx], known_lat[idx]
+        ns, ecef = known_ns[idx], known_ecef[idx]
         if own is not None:
             ids.append(x.id)  # the shot stands for the event it was fused into
             ns = np.append(ns, own.time_ns)
-            lon, lat = np.append(lon, own.origin.lon), np.append(lat, own.origin.lat)
+            ecef = np.concatenate([ecef, to_ecef(own.origin.lon, own.origin.lat)])
             cov = np.concatenate([cov, np.asarray(own.origin.covariance, float)[None]])
         if len(ids) < 2:
             continue
-        by = _explained_by(x, arr, speed, ns, lon, lat, cov, test.sigma, test.propagation_s_per_km)
+        by = _explained_by(x, arr, speed, ns, ecef, cov, test.sigma, test.propagation_s_per_km)
         explained = by >= 0
         kinds = np.unique(by[explained])
         if kinds.size >= 2 and explained.sum() >= test.share * arr.n:
@@ -182,18 +182,22 @@ class _Origins(NamedTuple):
     lat: np.ndarray
     east_per_deg: np.ndarray
     """Local metres per degree of longitude at each origin."""
+    ecef: np.ndarray
+    """Each origin Earth-centred (n, 3; m), once for all the tangent planes it is put in."""
 
     @classmethod
     def in_time_order(cls, events: list[Event]) -> _Origins:
         order = np.argsort([e.time_ns for e in events], kind="stable")
         events = [events[i] for i in order]
+        lon = np.array([e.origin.lon for e in events])
         lat = np.array([e.origin.lat for e in events])
         return cls(
             events,
             np.array([e.time_ns for e in events], np.int64),
-            np.array([e.origin.lon for e in events]),
+            lon,
             lat,
             _M_PER_DEG * np.cos(np.radians(lat)),
+            to_ecef(lon, lat).reshape(-1, 3),
         )
 
 
@@ -216,8 +220,7 @@ def _explained_by(
     arr,
     speed,
     known_ns: np.ndarray,
-    known_lon: np.ndarray,
-    known_lat: np.ndarray,
+    known_ecef: np.ndarray,
     known_cov: np.ndarray,
     sigma: float,
     propagation_s_per_km: float,
@@ -226,7 +229,7 @@ def _explained_by(
     relative to its origin time), the index of the known event that explains it best within
     `sigma` standard deviations, or -1."""
     plane = TangentPlane(x.origin.lon, x.origin.lat)
-    ke, kn = plane.forward(known_lon, known_lat)
+    ke, kn = plane.from_ecef(known_ecef)
     de = arr.x_m[:, None] - np.atleast_1d(ke)[None, :]
     dn = arr.y_m[:, None] - np.atleast_1d(kn)[None, :]
     d = np.maximum(np.hypot(de, dn), 1e-6)
@@ -297,7 +300,7 @@ def explain_second_events(
     if len(peers) < 2:
         return events, []
     origins = _Origins.in_time_order(peers)
-    peers, peer_ns, peer_lon, peer_lat = origins.events, origins.ns, origins.lon, origins.lat
+    peers, peer_ns, peer_ecef = origins.events, origins.ns, origins.ecef
     strength = np.asarray(_strengths(peers))
     peer_cov = np.array([_sharp_covariance(e) for e in peers])
     gone: set[int] = set()
@@ -317,8 +320,7 @@ def explain_second_events(
                     arr,
                     speed,
                     np.array([e.time_ns], np.int64),
-                    np.array([e.origin.lon]),
-                    np.array([e.origin.lat]),
+                    peer_ecef[k : k + 1],
                     _sharp_covariance(e)[None],
                     test.sigma,
                     test.propagation_s_per_km,
@@ -352,8 +354,7 @@ def explain_second_events(
             arr,
             speed,
             peer_ns[idx],
-            peer_lon[idx],
-            peer_lat[idx],
+            peer_ecef[idx],
             cov,
             test.sigma,
             test.propagation_s_per_km,
