@@ -103,6 +103,10 @@ def _sound_speed(properties: Mapping) -> SoundSpeed:
     return SoundSpeed(float(properties["sound_speed_mps"]), float(wind[0]), float(wind[1]))
 
 
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 class HeldArrivals:
     """An `ArrivalsOf` for many acoustic events, their evidence read once and held as columns.
 
@@ -144,36 +148,39 @@ class HeldArrivals:
         self._index: dict[str, tuple[tuple[str, ...], int, int]] | None = None
 
     def _hold(self) -> None:
-        """Read the events' evidence, a block at a time, into the columns."""
+        """Read the events' evidence, a block at a time, into the columns (a block's arrivals
+        as records only while it is read)."""
         index: dict[str, tuple[tuple[str, ...], int, int]] = {}
-        site: list[int] = []
-        time_ns: list[int] = []
-        azimuth: list[float] = []
-        azimuth_sigma: list[float] = []
+        columns: list[tuple[np.ndarray, ...]] = []
         site_of = self._site_of
+        total = 0
         for start in range(0, len(self._events), self._block):
             shots = self._events[start : start + self._block]
             held = {a.id: a for a in self._read([o for e in shots for o in e.evidence])}
+            rows: list[AcousticArrival] = []
             for e in shots:
-                first = len(site)
+                first = total + len(rows)
                 for i in e.evidence:
                     a = held.get(i)
-                    if a is None:
-                        continue
-                    k = site_of.get(a.sensor)
-                    if k is None:
-                        continue
-                    site.append(k)
-                    time_ns.append(a.time_ns)
-                    azimuth.append(math.nan if a.azimuth_deg is None else float(a.azimuth_deg))
-                    azimuth_sigma.append(
-                        math.nan if a.azimuth_sigma_deg is None else float(a.azimuth_sigma_deg)
-                    )
-                index[e.evidence[0]] = (e.evidence, first, len(site))
-        self._site = np.array(site, np.int32)
-        self._time_ns = np.array(time_ns, np.int64)
-        self._azimuth = np.array(azimuth, float)
-        self._azimuth_sigma = np.array(azimuth_sigma, float)
+                    if a is not None and a.sensor in site_of:
+                        rows.append(a)
+                index[e.evidence[0]] = (e.evidence, first, total + len(rows))
+            n = len(rows)
+            columns.append(
+                (
+                    np.fromiter((site_of[a.sensor] for a in rows), np.int32, n),
+                    np.fromiter((a.time_ns for a in rows), np.int64, n),
+                    np.fromiter((_or_nan(a.azimuth_deg) for a in rows), float, n),
+                    np.fromiter((_or_nan(a.azimuth_sigma_deg) for a in rows), float, n),
+                )
+            )
+            total += n
+        site, time_ns, azimuth, azimuth_sigma = (
+            np.concatenate([c[k] for c in columns]) if columns else np.zeros(0, dtype)
+            for k, dtype in enumerate((np.int32, np.int64, float, float))
+        )
+        self._site, self._time_ns = site, time_ns
+        self._azimuth, self._azimuth_sigma = azimuth, azimuth_sigma
         self._index = index
         self._events = []  # held: the records are not needed any more
 
