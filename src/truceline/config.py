@@ -219,8 +219,7 @@ class AssociateSettings(Section):
     )
     uncross_window_s: float = setting(
         2.0,
-        "Farthest apart two events' origin times may be to be tried as crossed rounds "
-        "(`uncross`).",
+        "Farthest apart two events' origin times may be to be tried as crossed rounds (`uncross`).",
         unit="s",
         gt=0,
     )
