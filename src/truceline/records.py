@@ -65,8 +65,17 @@ def _unpickle_frozen(items: dict[str, Any]) -> FrozenDict:
     return frozen
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Types `freeze` returns as they are, tested by exact type before the slower `isinstance`."""
+
+
 def freeze(value: Any) -> Any:
     """`value` with every mapping made a `FrozenDict` and every list or tuple a tuple, deeply."""
+    kind = type(value)
+    if kind in _PLAIN or kind is FrozenDict:
+        return value
+    if kind is dict:
+        return FrozenDict(value)
     if isinstance(value, FrozenDict):
         return value
     if isinstance(value, Mapping):
@@ -129,9 +138,13 @@ class Provenance:
     """Ids of the records it was made from."""
 
     def __post_init__(self) -> None:
-        _set(self, "evaluation_mode", EvaluationMode(self.evaluation_mode))
-        _set(self, "evaluation_status", EvaluationStatus(self.evaluation_status))
-        _set(self, "inputs", tuple(self.inputs))
+        # The enums' own members as they are: calling the enum on one costs a lookup each.
+        if type(self.evaluation_mode) is not EvaluationMode:
+            _set(self, "evaluation_mode", EvaluationMode(self.evaluation_mode))
+        if type(self.evaluation_status) is not EvaluationStatus:
+            _set(self, "evaluation_status", EvaluationStatus(self.evaluation_status))
+        if type(self.inputs) is not tuple:
+            _set(self, "inputs", tuple(self.inputs))
 
     @classmethod
     def automatic(cls, method: str, inputs: Iterable[str], created_ns: int) -> Provenance:
