@@ -380,27 +380,34 @@ class WeaponClassifier:
     # -- one kind of evidence each ---------------------------------------------------------------
 
     def pair_loglik(self, launch: Event, impact: Event) -> np.ndarray:
-        r = float(
-            np.asarray(
-                geodesic_distance_m(
-                    launch.origin.lon, launch.origin.lat, impact.origin.lon, impact.origin.lat
-                )
-            ).ravel()[0]
+        """log L(w) of one pair's range and time of flight (`pair_logliks` of one pair)."""
+        return self.pair_logliks([(launch, impact)])[0]
+
+    def pair_logliks(self, pairs: Sequence[tuple[Event, Event]]) -> np.ndarray:
+        """log L(w) of each (launch, impact) pair's range and time of flight (rows as `pairs`,
+        columns as the classes): the best of the class's branches that reach the range."""
+        m = len(pairs)
+        out = np.full((m, len(self.tables)), -np.inf)
+        if m == 0:
+            return out
+        r = geodesic_distance_m(
+            [launch.origin.lon for launch, _ in pairs],
+            [launch.origin.lat for launch, _ in pairs],
+            [impact.origin.lon for _, impact in pairs],
+            [impact.origin.lat for _, impact in pairs],
         )
-        dt = (impact.time_ns - launch.time_ns) / 1e9
-        out = np.full(len(self.tables), -np.inf)
+        dt = np.array([(impact.time_ns - launch.time_ns) / 1e9 for launch, impact in pairs])
         for k, c in enumerate(self.tables):
-            best = -np.inf
+            best = out[:, k]
             for branch in c.branches:
                 lo, hi = c.table.reach_m(branch)  # type: ignore[arg-type]
-                if not lo * 0.95 <= r <= hi * 1.05 or hi <= lo:
+                ok = (lo * 0.95 <= r) & (r <= hi * 1.05)
+                if hi <= lo or not ok.any():
                     continue
-                _, tof = c.table.solve(r, branch)  # type: ignore[arg-type]
-                tof = float(tof)
+                _, tof = c.table.solve(r[ok], branch)  # type: ignore[arg-type]
                 sigma = self.shots.tof_relative_sigma * tof + self.shots.tof_sigma_s
-                z = (dt - tof) / sigma
-                best = max(best, -0.5 * z * z - np.log(sigma) - np.log(hi - lo))
-            out[k] = best
+                z = (dt[ok] - tof) / sigma
+                best[ok] = np.maximum(best[ok], -0.5 * z * z - np.log(sigma) - np.log(hi - lo))
         return out
 
     def coincidence_logdensity(self) -> float:
@@ -463,36 +470,65 @@ class WeaponClassifier:
         )
 
     def level_loglik(self, event: Event, p_launch: float) -> tuple[np.ndarray, int]:
-        dets = [self.detections[o] for o in event.evidence if o in self.detections]
-        if not dets:
-            return np.zeros(len(self.tables)), 0
-        lon = np.array([d.lon for d in dets])
-        lat = np.array([d.lat for d in dets])
-        dist = np.maximum(
-            np.asarray(geodesic_distance_m(event.origin.lon, event.origin.lat, lon, lat), float),
-            1.0,
-        )
-        snr = np.array([d.snr_db for d in dets])
-        noise = np.array([d.noise_db for d in dets])
-        theta = np.array([d.threshold_db for d in dets])
-        cov = np.asarray(event.origin.covariance, float) if event.origin.covariance else None
-        pos_sigma = float(np.sqrt(max(np.trace(cov[:2, :2]), 0.0) / 2)) if cov is not None else 0.0
-        sigma = np.sqrt(
-            self.settings.level_sigma_db**2 + (DB_PER_RELATIVE_DISTANCE * pos_sigma / dist) ** 2
-        )
-        loss = 20.0 * np.log10(dist) + self.settings.level_absorption_db_per_km * dist / 1e3
-        pl = float(np.clip(p_launch, 1e-6, 1 - 1e-6))
-        # Every class and both kinds of sound at once: (class, launch|impact, detection).
+        """log L(w) of one event's loudness and its number of detections (`level_logliks`)."""
+        return self.level_logliks([event], [p_launch])[0]
+
+    def level_logliks(
+        self, events: Sequence[Event], p_launch: Sequence[float]
+    ) -> list[tuple[np.ndarray, int]]:
+        """For each event with its P(launch): log L(w) of its detections' loudness (0 without
+        any) and the number of detections. The events with the same number of detections are
+        taken together, as arrays (event, class, launch|impact, detection)."""
+        zero = np.zeros(len(self.tables))
+        out: list[tuple[np.ndarray, int]] = [(zero, 0)] * len(events)
+        found = [[self.detections[o] for o in e.evidence if o in self.detections] for e in events]
+        by_count: dict[int, list[int]] = {}
+        for i, dets in enumerate(found):
+            if dets:
+                by_count.setdefault(len(dets), []).append(i)
         levels = self._source_levels
         known = np.isfinite(levels)
-        mu = np.where(known, levels, 0.0)[:, :, None] - loss - noise
-        z = (snr - mu) / sigma
-        ll = -0.5 * z * z - np.log(sigma * np.sqrt(2 * np.pi)) - log_ndtr((mu - theta) / sigma)
-        ll = np.logaddexp(
-            np.log(1 - OUTLIER_SHARE) + ll, np.log(OUTLIER_SHARE * OUTLIER_DENSITY_PER_DB)
-        )
-        parts = np.where(known, np.log([pl, 1 - pl]) + ll.sum(axis=2), -np.inf)
-        return _logsumexp_rows(parts), len(dets)
+        source = np.where(known, levels, 0.0)[None, :, :, None]
+        for n, rows in by_count.items():
+            dets = [d for i in rows for d in found[i]]
+
+            def column(values: list[float], n: int = n) -> np.ndarray:
+                return np.array(values, float).reshape(-1, 1, 1, n)
+
+            origins = [events[i].origin for i in rows]
+            dist = np.maximum(
+                geodesic_distance_m(
+                    np.array([o.lon for o in origins])[:, None],
+                    np.array([o.lat for o in origins])[:, None],
+                    np.array([d.lon for d in dets]).reshape(-1, n),
+                    np.array([d.lat for d in dets]).reshape(-1, n),
+                ),
+                1.0,
+            )[:, None, None, :]
+            snr = column([d.snr_db for d in dets])
+            noise = column([d.noise_db for d in dets])
+            theta = column([d.threshold_db for d in dets])
+            trace = np.array(
+                [o.covariance[0][0] + o.covariance[1][1] if o.covariance else 0.0 for o in origins]
+            )
+            pos_sigma = np.sqrt(np.maximum(trace, 0.0) / 2)[:, None, None, None]
+            sigma = np.sqrt(
+                self.settings.level_sigma_db**2 + (DB_PER_RELATIVE_DISTANCE * pos_sigma / dist) ** 2
+            )
+            loss = 20.0 * np.log10(dist) + self.settings.level_absorption_db_per_km * dist / 1e3
+            pl = np.clip(np.array([p_launch[i] for i in rows], float), 1e-6, 1 - 1e-6)
+            # Every class and both kinds of sound at once: (event, class, launch|impact, detection).
+            mu = source - loss - noise
+            z = (snr - mu) / sigma
+            ll = -0.5 * z * z - np.log(sigma * np.sqrt(2 * np.pi)) - log_ndtr((mu - theta) / sigma)
+            ll = np.logaddexp(
+                np.log(1 - OUTLIER_SHARE) + ll, np.log(OUTLIER_SHARE * OUTLIER_DENSITY_PER_DB)
+            )
+            role = np.log(np.stack([pl, 1 - pl], axis=-1))[:, None, :]
+            parts = np.where(known, role + ll.sum(axis=-1), -np.inf)
+            for i, row in zip(rows, _logsumexp_rows(parts), strict=True):
+                out[i] = (row, n)
+        return out
 
     def cadence(self, events: Sequence[Event], p_launch: Mapping[str, float]) -> dict[str, Cadence]:
         """{launch id: Cadence} for the launches among `events` with a neighbour from the same
@@ -523,6 +559,7 @@ class WeaponClassifier:
         pl: float,
         cadence: Mapping[str, Cadence] | None,
         radar_allowed: bool,
+        levels: Mapping[str, tuple[np.ndarray, int]] | None = None,
     ) -> tuple[np.ndarray, bool, int, list[str]]:
         """One event's own evidence: log L per class from its radar fit (if `radar_allowed`),
         loudness and cadence; whether radar was used, the number of detections and the cadence's
@@ -531,7 +568,8 @@ class WeaponClassifier:
         radar = self.radar_loglik(event) if radar_allowed else None
         if radar is not None:
             total += radar
-        ll, n_levels = self.level_loglik(event, pl)
+        known = None if levels is None else levels.get(event.id)
+        ll, n_levels = self.level_loglik(event, pl) if known is None else known
         total += ll
         described = []
         rate = (cadence or {}).get(event.id)
@@ -545,11 +583,16 @@ class WeaponClassifier:
         members: Sequence[tuple[Event, float]],
         pair: tuple[Event, Event] | None,
         cadence: Mapping[str, Cadence] | None = None,
+        *,
+        levels: Mapping[str, tuple[np.ndarray, int]] | None = None,
+        pair_loglik: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """P(class) for one shot: `members` are its events (one, or a launch and its impact)
         with each one's P(launch); `pair` the (launch, impact) when the pair is used; `cadence`
         the launches' cadence evidence (`WeaponClassifier.cadence`), by event id: a paired
-        impact takes its launch's.
+        impact takes its launch's. `levels` and `pair_loglik` may give what `level_logliks`
+        (by event id, at the members' P(launch)) and `pair_logliks` (of `pair`) worked out for
+        many events at once.
 
         A pair may be wrong (`pair_error_share` ε): the pair's range and time of flight and the
         impact's own evidence E_I speak for the launch's class only if it is right, so
@@ -567,15 +610,17 @@ class WeaponClassifier:
         if pair is not None:
             launch, impact = pair
             own, radar_seen, n_levels, cadence_used = self._member_evidence(
-                launch, pl_of.get(launch.id, 1.0), cadence, True
+                launch, pl_of.get(launch.id, 1.0), cadence, True, levels
             )
             imp, imp_radar, k, imp_cadence = self._member_evidence(
-                impact, pl_of.get(impact.id, 0.0), cadence, not radar_seen
+                impact, pl_of.get(impact.id, 0.0), cadence, not radar_seen, levels
             )
             radar_seen = radar_seen or imp_radar
             n_levels += k
             cadence_used += imp_cadence
-            right = self.pair_loglik(launch, impact) + imp
+            if pair_loglik is None:
+                pair_loglik = self.pair_loglik(launch, impact)
+            right = pair_loglik + imp
             err = self.settings.pair_error_share
             if err > 0:
                 finite = imp[np.isfinite(imp)]
@@ -599,6 +644,7 @@ class WeaponClassifier:
                     pl,
                     cadence,
                     not radar_seen,  # both events of a radar pair share it
+                    levels,
                 )
                 total += ll
                 radar_seen = radar_seen or radar
