@@ -51,7 +51,7 @@ the prior: wide, and rightly so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -126,25 +126,49 @@ class Detection:
     threshold_db: float
 
 
+class DetectionIndex(Mapping[str, Detection]):
+    """{observation id: Detection} for the detections whose sensor declares `noise_db` (and
+    `threshold_db`, default 10 dB), each made when asked for: the classifier asks only for its
+    events' evidence, a small part of all the detections."""
+
+    def __init__(
+        self, sensors: Sequence[Sensor], snr_by_observation: Mapping[str, tuple[str, float]]
+    ):
+        by_id = {s.id: s for s in sensors}
+        self._sensors = {
+            sid: (
+                s.lon,
+                s.lat,
+                float(s.properties["noise_db"]),
+                float(s.properties.get("threshold_db", 10.0)),
+            )
+            for sid, s in by_id.items()
+            if s.properties.get("noise_db") is not None
+        }
+        self._snr = snr_by_observation
+
+    def __getitem__(self, observation_id: str) -> Detection:
+        sid, snr = self._snr[observation_id]
+        lon, lat, noise, threshold = self._sensors[sid]  # KeyError: no noise declared
+        return Detection(lon, lat, float(snr), noise, threshold)
+
+    def __contains__(self, observation_id: object) -> bool:
+        found = self._snr.get(observation_id)  # type: ignore[call-overload]
+        return found is not None and found[0] in self._sensors
+
+    def __iter__(self) -> Iterator[str]:
+        return (oid for oid, (sid, _) in self._snr.items() if sid in self._sensors)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def detection_index(
     sensors: Sequence[Sensor], snr_by_observation: Mapping[str, tuple[str, float]]
-) -> dict[str, Detection]:
+) -> DetectionIndex:
     """{observation id: Detection} for the detections whose sensor declares `noise_db` (and
     `threshold_db`, default 10 dB)."""
-    by_id = {s.id: s for s in sensors}
-    out = {}
-    for oid, (sid, snr) in snr_by_observation.items():
-        s = by_id.get(sid)
-        if s is None or s.properties.get("noise_db") is None:
-            continue
-        out[oid] = Detection(
-            s.lon,
-            s.lat,
-            float(snr),
-            float(s.properties["noise_db"]),
-            float(s.properties.get("threshold_db", 10.0)),
-        )
-    return out
+    return DetectionIndex(sensors, snr_by_observation)
 
 
 # -- cadence: the rate of fire --------------------------------------------------------------------
