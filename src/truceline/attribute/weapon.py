@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from scipy.special import log_ndtr, ndtr
 
-from truceline.attribute.areas import covariance_2d
+from truceline.attribute.areas import covariances_2d
 from truceline.ballistics import BallisticTable, Projectile
 from truceline.config import AttributeSettings, ShotsSettings
 from truceline.geo.projection import GEOD, geodesic_distance_m
@@ -214,12 +214,9 @@ def neighbour_gaps(events: Sequence[Event], settings: AttributeSettings) -> Gaps
     t = (t_ns[order] - t_ns[order[0]]) / 1e9
     lon = np.array([e.origin.lon for e in launches])
     lat = np.array([e.origin.lat for e in launches])
-    pos = np.array(
-        [
-            covariance_2d(e.origin.covariance, settings.default_sigma_m, settings.covariance_scale)
-            for e in launches
-        ]
-    ).reshape(n, 2, 2)
+    pos = covariances_2d(
+        [e.origin.covariance for e in launches], settings.default_sigma_m, settings.covariance_scale
+    )
     var_t = np.array([_time_variance_s2(e) for e in launches])
     spread2 = settings.cadence_spread_m**2
     k2 = settings.cadence_k_sigma**2
