@@ -31,6 +31,7 @@ event's `weapon_class` property; the withdrawal rules use it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -314,7 +315,7 @@ class Attributor:
             return replace(
                 self._undetermined(event, evidence, "origin in no party's area"), weapon=weapon
             )
-        post = {q: float(np.prod([f[q] for f in factors])) for q in self.parties}
+        post = {q: math.prod(f[q] for f in factors) for q in self.parties}
         norm = sum(post.values())
         if norm <= 0:
             return replace(
