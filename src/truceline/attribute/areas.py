@@ -128,9 +128,13 @@ class Integrator:
         geom, boundary = self.region(key)
         x, y, east, north = self.frames(lon, lat)
         inside = shapely.contains_xy(geom, x, y).astype(float)
-        sigma = np.sqrt(np.linalg.eigvalsh(covs)[:, -1])
-        gap = shapely.distance(boundary, shapely.points(x, y))
-        near = np.flatnonzero(gap < FAR_SIGMA * sigma)
+        limit = FAR_SIGMA * np.sqrt(np.linalg.eigvalsh(covs)[:, -1])
+        # The prepared boundary's `dwithin` (a little wider) keeps the points that may be near;
+        # their exact distance then decides, as for all points: the same set, far cheaper.
+        points = shapely.points(x, y)
+        maybe = np.flatnonzero(shapely.dwithin(boundary, points, limit * (1 + 1e-6)))
+        gap = shapely.distance(boundary, points[maybe])
+        near = maybe[gap < limit[maybe]]
         if near.size == 0:
             return inside
         chol = np.linalg.cholesky(covs[near])  # (m, 2, 2)
