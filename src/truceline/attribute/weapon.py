@@ -51,7 +51,7 @@ the prior: wide, and rightly so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -158,6 +158,18 @@ class DetectionIndex(Mapping[str, Detection]):
 
     def __iter__(self) -> Iterator[str]:
         return (oid for oid, (sid, _) in self._snr.items() if sid in self._sensors)
+
+    def among(self, observation_ids: Iterable[str]) -> list[Detection]:
+        """The detections among `observation_ids`, in their order (one look-up each)."""
+        out = []
+        for oid in observation_ids:
+            found = self._snr.get(oid)
+            if found is not None:
+                sensor = self._sensors.get(found[0])
+                if sensor is not None:
+                    lon, lat, noise, threshold = sensor
+                    out.append(Detection(lon, lat, float(found[1]), noise, threshold))
+        return out
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -502,7 +514,11 @@ class WeaponClassifier:
         taken together, as arrays (event, class, launch|impact, detection)."""
         zero = np.zeros(len(self.tables))
         out: list[tuple[np.ndarray, int]] = [(zero, 0)] * len(events)
-        found = [[self.detections[o] for o in e.evidence if o in self.detections] for e in events]
+        index = self.detections
+        if isinstance(index, DetectionIndex):
+            found = [index.among(e.evidence) for e in events]
+        else:
+            found = [[index[o] for o in e.evidence if o in index] for e in events]
         by_count: dict[int, list[int]] = {}
         for i, dets in enumerate(found):
             if dets:
