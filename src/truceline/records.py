@@ -27,7 +27,10 @@ class FrozenDict(dict[str, Any]):
     __slots__ = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        items = dict(*args, **kwargs)
+        if len(args) == 1 and not kwargs and type(args[0]) is dict:
+            items = args[0]  # read only: no copy needed
+        else:
+            items = dict(*args, **kwargs)
         super().__init__({key: freeze(value) for key, value in items.items()})
 
     def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
