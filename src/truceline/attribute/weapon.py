@@ -54,7 +54,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import log_ndtr, ndtr
@@ -115,9 +115,8 @@ def class_tables() -> tuple[ClassTable, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """What the loudness evidence needs of one acoustic detection."""
+class Detection(NamedTuple):
+    """What the loudness evidence needs of one acoustic detection (a tuple: many are made)."""
 
     lon: float
     lat: float
@@ -518,7 +517,7 @@ class WeaponClassifier:
         if isinstance(index, DetectionIndex):
             found = [index.among(e.evidence) for e in events]
         else:
-            found = [[index[o] for o in e.evidence if o in index] for e in events]
+            found = [[Detection(*index[o]) for o in e.evidence if o in index] for e in events]
         by_count: dict[int, list[int]] = {}
         for i, dets in enumerate(found):
             if dets:
@@ -527,24 +526,19 @@ class WeaponClassifier:
         known = np.isfinite(levels)
         source = np.where(known, levels, 0.0)[None, :, :, None]
         for n, rows in by_count.items():
-            dets = [d for i in rows for d in found[i]]
-
-            def column(values: list[float], n: int = n) -> np.ndarray:
-                return np.array(values, float).reshape(-1, 1, 1, n)
-
+            # (event, detection, field): lon, lat, snr_db, noise_db, threshold_db
+            table = np.array([d for i in rows for d in found[i]], float).reshape(-1, n, 5)
             origins = [events[i].origin for i in rows]
             dist = np.maximum(
                 geodesic_distance_m(
                     np.array([o.lon for o in origins])[:, None],
                     np.array([o.lat for o in origins])[:, None],
-                    np.array([d.lon for d in dets]).reshape(-1, n),
-                    np.array([d.lat for d in dets]).reshape(-1, n),
+                    table[:, :, 0],
+                    table[:, :, 1],
                 ),
                 1.0,
             )[:, None, None, :]
-            snr = column([d.snr_db for d in dets])
-            noise = column([d.noise_db for d in dets])
-            theta = column([d.threshold_db for d in dets])
+            snr, noise, theta = (table[:, None, None, :, k] for k in (2, 3, 4))
             trace = np.array(
                 [o.covariance[0][0] + o.covariance[1][1] if o.covariance else 0.0 for o in origins]
             )
