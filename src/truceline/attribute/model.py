@@ -437,4 +437,4 @@ def with_attribution(event: Event, attribution: Attribution | None) -> Event:
     props["attribution_detail"] = attribution.detail
     if attribution.weapon is not None:
         props["weapon_class"] = attribution.weapon
-    return replace(event, attribution=attribution.probabilities, properties=props)
+    return event.refined(attribution=attribution.probabilities, properties=props)
