@@ -72,6 +72,8 @@ UNSEEN_PAIR_OTHERS = 0.05
 """Likelihood of the other classes, relative to the fitted one, for an event whose `weapon_fit`
 came from a pairing not available to the classifier."""
 DB_PER_RELATIVE_DISTANCE = 20.0 / np.log(10.0)
+LEVEL_BLOCK = 32_768
+"""Detections per block of `level_logliks`' arrays (each array about 14 x this x 8 bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,7 +512,8 @@ class WeaponClassifier:
     ) -> list[tuple[np.ndarray, int]]:
         """For each event with its P(launch): log L(w) of its detections' loudness (0 without
         any) and the number of detections. The events with the same number of detections are
-        taken together, as arrays (event, class, launch|impact, detection)."""
+        taken together, as arrays (event, class, launch|impact, detection), in blocks of about
+        `LEVEL_BLOCK` detections."""
         zero = np.zeros(len(self.tables))
         out: list[tuple[np.ndarray, int]] = [(zero, 0)] * len(events)
         index = self.detections
@@ -525,7 +528,12 @@ class WeaponClassifier:
         levels = self._source_levels
         known = np.isfinite(levels)
         source = np.where(known, levels, 0.0)[None, :, :, None]
-        for n, rows in by_count.items():
+        groups = [
+            (n, rows[start : start + max(1, LEVEL_BLOCK // n)])
+            for n, rows in by_count.items()
+            for start in range(0, len(rows), max(1, LEVEL_BLOCK // n))
+        ]
+        for n, rows in groups:
             # (event, detection, field): lon, lat, snr_db, noise_db, threshold_db
             table = np.array([d for i in rows for d in found[i]], float).reshape(-1, n, 5)
             origins = [events[i].origin for i in rows]
