@@ -250,13 +250,14 @@ def process(
                 joint_search_m=settings.radar.joint_search_m,
             )
         clock.lap("merge")
-        events, violations = AttributionStage(
-            terms,
-            settings.attribute,
-            shots=settings.shots,
-            sensors=sensor_list,
-            snr_by_observation=snr,
-        ).apply(events)
+        with bulk_collection():  # it makes many small records, none in cycles
+            events, violations = AttributionStage(
+                terms,
+                settings.attribute,
+                shots=settings.shots,
+                sensors=sensor_list,
+                snr_by_observation=snr,
+            ).apply(events)
         clock.lap("attribution")
         store.add_events(events, run_id=run_id)  # with their violations
         clock.lap("store events")

@@ -12,7 +12,7 @@ record is made.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, NamedTuple, NoReturn
 
@@ -27,7 +27,10 @@ class FrozenDict(dict[str, Any]):
     __slots__ = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        items = dict(*args, **kwargs)
+        if len(args) == 1 and not kwargs and type(args[0]) is dict:
+            items = args[0]  # read only: no copy needed
+        else:
+            items = dict(*args, **kwargs)
         super().__init__({key: freeze(value) for key, value in items.items()})
 
     def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
@@ -65,8 +68,17 @@ def _unpickle_frozen(items: dict[str, Any]) -> FrozenDict:
     return frozen
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Types `freeze` returns as they are, tested by exact type before the slower `isinstance`."""
+
+
 def freeze(value: Any) -> Any:
     """`value` with every mapping made a `FrozenDict` and every list or tuple a tuple, deeply."""
+    kind = type(value)
+    if kind in _PLAIN or kind is FrozenDict:
+        return value
+    if kind is dict:
+        return FrozenDict(value)
     if isinstance(value, FrozenDict):
         return value
     if isinstance(value, Mapping):
@@ -129,9 +141,13 @@ class Provenance:
     """Ids of the records it was made from."""
 
     def __post_init__(self) -> None:
-        _set(self, "evaluation_mode", EvaluationMode(self.evaluation_mode))
-        _set(self, "evaluation_status", EvaluationStatus(self.evaluation_status))
-        _set(self, "inputs", tuple(self.inputs))
+        # The enums' own members as they are: calling the enum on one costs a lookup each.
+        if type(self.evaluation_mode) is not EvaluationMode:
+            _set(self, "evaluation_mode", EvaluationMode(self.evaluation_mode))
+        if type(self.evaluation_status) is not EvaluationStatus:
+            _set(self, "evaluation_status", EvaluationStatus(self.evaluation_status))
+        if type(self.inputs) is not tuple:
+            _set(self, "inputs", tuple(self.inputs))
 
     @classmethod
     def automatic(cls, method: str, inputs: Iterable[str], created_ns: int) -> Provenance:
@@ -316,12 +332,22 @@ class Event:
     properties: Mapping[str, Any] = EMPTY
 
     def __post_init__(self) -> None:
-        _set(self, "evidence", tuple(self.evidence))
-        _set(self, "violations", tuple(self.violations))
-        _set(self, "attribution", freeze(self.attribution))
-        _set(self, "properties", freeze(self.properties))
-        if self.path is not None:
-            _set(self, "path", tuple(_path_point(point) for point in self.path))
+        for name, normal in _EVENT_NORMAL.items():
+            _set(self, name, normal(getattr(self, name)))
+
+    def refined(self, **changes: Any) -> Event:
+        """The event with `changes`, equal to what `dataclasses.replace` makes, but only the
+        changed fields are normalised: the others are already (an air track's path of
+        thousands of points is not made again)."""
+        new = object.__new__(Event)
+        for name in _EVENT_FIELDS:
+            _set(new, name, getattr(self, name))
+        for name, value in changes.items():
+            if name not in _EVENT_FIELDS:
+                raise TypeError(f"Event has no field {name!r}")
+            normal = _EVENT_NORMAL.get(name)
+            _set(new, name, value if normal is None else normal(value))
+        return new
 
     @property
     def time_ns(self) -> int:
@@ -332,6 +358,23 @@ class Event:
 def _path_point(point: Iterable[Any]) -> tuple[float, float, float, int]:
     lon, lat, alt_m, time_ns = point
     return (float(lon), float(lat), float(alt_m), int(time_ns))
+
+
+def _path(
+    path: Iterable[Iterable[Any]] | None,
+) -> tuple[tuple[float, float, float, int], ...] | None:
+    return None if path is None else tuple(_path_point(point) for point in path)
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_EVENT_NORMAL: dict[str, Callable[[Any], Any]] = {
+    "evidence": tuple,
+    "violations": tuple,
+    "attribution": freeze,
+    "properties": freeze,
+    "path": _path,
+}
+"""How `Event` normalises its fields (the rest are kept as given), in this order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ event's `weapon_class` property; the withdrawal rules use it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,7 +40,7 @@ import numpy as np
 import shapely
 
 from truceline.agreement.model import Agreement
-from truceline.attribute.areas import Integrator, covariance_2d
+from truceline.attribute.areas import Integrator, covariance_2d, covariances_2d
 from truceline.attribute.calibration import CalibrationMap, CalibrationSet
 from truceline.attribute.weapon import Cadence, WeaponClassifier
 from truceline.attribute.words import describe, yardstick
@@ -64,6 +65,20 @@ class Attribution:
     detail: dict[str, Any]
     areas: dict[str, float]
     weapon: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Shots:
+    """What `Attributor.attribute` works out for all shot events at once, by event id: area
+    probabilities, P(launch), cadence, loudness evidence, the parties out of reach, and the
+    pairs' range and time-of-flight evidence by (launch id, impact id)."""
+
+    areas: dict[str, dict[str, float]]
+    p_launch: dict[str, float]
+    cadence: Mapping[str, Cadence]
+    levels: dict[str, tuple[np.ndarray, int]]
+    pair_loglik: dict[tuple[str, str], np.ndarray]
+    out_of_reach: dict[str, set[str]]
 
 
 def _round(p: float) -> float:
@@ -140,36 +155,54 @@ class Attributor:
         weapon = weapon_classes().get(str(fit.get("class")))
         return None if weapon is None else weapon.max_range_km * 1e3
 
-    def _pair_fits(self, a: Event, b: Event) -> bool:
-        fit = a.properties.get("weapon_fit") or b.properties.get("weapon_fit")
-        if not fit:
-            return True  # paired on time of flight without a class: trust the pairing
-        weapon = weapon_classes().get(str(fit.get("class")))
-        if weapon is None:
-            return True
-        r = float(
-            np.asarray(
-                geodesic_distance_m(a.origin.lon, a.origin.lat, b.origin.lon, b.origin.lat)
-            ).ravel()[0]
-        )
-        lo = weapon.min_range_km * 1e3 * (1 - RANGE_SLACK)
-        hi = weapon.max_range_km * 1e3 * (1 + RANGE_SLACK)
-        return lo <= r <= hi
+    def _pairs_fit(self, pairs: Sequence[tuple[Event, Event]]) -> list[bool]:
+        """Whether each pair's distance lies within its paired weapon class's range (with
+        `RANGE_SLACK`); a pair without a known class fits (paired on time of flight alone)."""
+        out = [True] * len(pairs)
+        ranges: list[tuple[int, float, float]] = []
+        for k, (a, b) in enumerate(pairs):
+            fit = a.properties.get("weapon_fit") or b.properties.get("weapon_fit")
+            weapon = weapon_classes().get(str(fit.get("class"))) if fit else None
+            if weapon is not None:
+                lo = weapon.min_range_km * 1e3 * (1 - RANGE_SLACK)
+                hi = weapon.max_range_km * 1e3 * (1 + RANGE_SLACK)
+                ranges.append((k, lo, hi))
+        if ranges:
+            checked = [pairs[k] for k, _, _ in ranges]
+            r = geodesic_distance_m(
+                [a.origin.lon for a, _ in checked],
+                [a.origin.lat for a, _ in checked],
+                [b.origin.lon for _, b in checked],
+                [b.origin.lat for _, b in checked],
+            )
+            for (k, lo, hi), rk in zip(ranges, r, strict=True):
+                out[k] = bool(lo <= rk <= hi)
+        return out
 
-    def _out_of_reach(self, event: Event, pl: float) -> set[str]:
-        """Parties that cannot have fired this impact: their area is farther than the known
-        weapon class reaches (empty if the class is unknown or the event is likely a launch)."""
-        reach = self._reach_m(event)
-        if reach is None or pl >= 0.5:
-            return set()
+    def _out_of_reach(self, events: Sequence[Event], pl: Sequence[float]) -> list[set[str]]:
+        """For each event, the parties that cannot have fired it: their area is farther than its
+        known weapon class reaches (empty if the class is unknown or the event likely a
+        launch)."""
+        out: list[set[str]] = [set() for _ in events]
+        rows = [
+            (k, reach)
+            for k, (e, p) in enumerate(zip(events, pl, strict=True))
+            if p < 0.5 and (reach := self._reach_m(e)) is not None
+        ]
+        if not rows:
+            return out
         a = self.agreement
-        x, y = a.projection.forward(event.origin.lon, event.origin.lat)
-        point = shapely.points(float(np.asarray(x).ravel()[0]), float(np.asarray(y).ravel()[0]))
-        return {
-            q
-            for q in self.parties
-            if float(shapely.distance(a.control_local[q], point)) > reach * (1 + RANGE_SLACK)
-        }
+        x, y = a.projection.forward(
+            [events[k].origin.lon for k, _ in rows], [events[k].origin.lat for k, _ in rows]
+        )
+        points = shapely.points(np.atleast_1d(x), np.atleast_1d(y))
+        limit = np.array([reach * (1 + RANGE_SLACK) for _, reach in rows])
+        for q in self.parties:
+            beyond = np.asarray(shapely.distance(a.control_local[q], points)) > limit
+            for (k, _), far in zip(rows, beyond, strict=True):
+                if far:
+                    out[k].add(q)
+        return out
 
     # -- the whole run -------------------------------------------------------------------------
 
@@ -181,53 +214,92 @@ class Attributor:
         if shots:
             lon = np.array([e.origin.lon for e in shots])
             lat = np.array([e.origin.lat for e in shots])
-            covs = np.array([event_covariance(e, self.settings) for e in shots])
+            covs = covariances_2d(
+                [e.origin.covariance for e in shots],
+                self.settings.default_sigma_m,
+                self.settings.covariance_scale,
+            )
             probs = self.integrator.party_probabilities(lon, lat, covs)
             areas = {e.id: {q: float(probs[q][i]) for q in probs} for i, e in enumerate(shots)}
             dist = self.agreement.distance_to_line_m(lon, lat)
             self._line_km = {e.id: float(d) / 1e3 for e, d in zip(shots, dist, strict=True)}
-            cadence = self.classifier.cadence(shots, {e.id: p_launch(e) for e in shots})
+            pl = [p_launch(e) for e in shots]
+            p_launch_of = {e.id: p for e, p in zip(shots, pl, strict=True)}
+            cadence = self.classifier.cadence(shots, p_launch_of)
+            # Each shot's partner, whether the pair is used, and the evidence of all at once.
+            partners = [by_id.get(e.paired) if e.paired else None for e in shots]
+            candidates = [
+                (k, (e, p))
+                for k, (e, p) in enumerate(zip(shots, partners, strict=True))
+                if p is not None and p.id in areas
+            ]
+            fits = self._pairs_fit([pair for _, pair in candidates])
+            used = {k for (k, _), ok in zip(candidates, fits, strict=True) if ok}
+            pairs: dict[tuple[str, str], tuple[Event, Event]] = {}
+            for k in sorted(used):
+                e, p = shots[k], partners[k]
+                assert p is not None
+                pair = (e, p) if e.time_ns <= p.time_ns else (p, e)
+                pairs.setdefault((pair[0].id, pair[1].id), pair)
+            shot = _Shots(
+                areas=areas,
+                p_launch=p_launch_of,
+                cadence=cadence,
+                levels={
+                    e.id: v
+                    for e, v in zip(shots, self.classifier.level_logliks(shots, pl), strict=True)
+                },
+                pair_loglik=dict(
+                    zip(pairs, self.classifier.pair_logliks(list(pairs.values())), strict=True)
+                ),
+                out_of_reach={
+                    e.id: v for e, v in zip(shots, self._out_of_reach(shots, pl), strict=True)
+                },
+            )
             weapons: dict[tuple[str, str], dict[str, Any]] = {}  # a pair's class, for both
-            for e in shots:
-                out[e.id] = self._attribute_shot(e, areas, by_id, cadence, weapons)
+            for k, e in enumerate(shots):
+                out[e.id] = self._attribute_shot(e, partners[k], k in used, shot, weapons)
         tracks = [e for e in events if e.type == "air-track"]
-        for e in tracks:
-            out[e.id] = self._attribute_track(e)
+        out.update(self._attribute_tracks(tracks))
         return out
 
     def _attribute_shot(
         self,
         event: Event,
-        areas: Mapping[str, Mapping[str, float]],
-        by_id: Mapping[str, Event],
-        cadence: Mapping[str, Cadence] | None = None,
-        weapons: dict[tuple[str, str], dict[str, Any]] | None = None,
+        partner: Event | None,
+        pair_used: bool,
+        shot: _Shots,
+        weapons: dict[tuple[str, str], dict[str, Any]],
     ) -> Attribution:
-        """`weapons` keeps the weapon class of each (launch, impact) pair used, by their ids:
-        the same for both events of the pair, so it is computed once."""
+        """`partner` is the event paired with this one, if at hand, and `pair_used` whether the
+        pair is used; `weapons` keeps the weapon class of each (launch, impact) pair used, by
+        their ids: the same for both events of the pair, so it is computed once."""
+        areas = shot.areas
         members = [event]
-        partner = by_id.get(event.paired) if event.paired else None
-        pair_used = False
-        if partner is not None and partner.id in areas and self._pair_fits(event, partner):
-            members.append(partner)
-            pair_used = True
         pair = None
         if pair_used and partner is not None:
+            members.append(partner)
             pair = (event, partner) if event.time_ns <= partner.time_ns else (partner, event)
         key = (pair[0].id, pair[1].id) if pair is not None else None
-        weapon = None if key is None or weapons is None else weapons.get(key)
+        weapon = None if key is None else weapons.get(key)
         if weapon is None:
-            weapon = self.classifier.classify([(m, p_launch(m)) for m in members], pair, cadence)
-            if key is not None and weapons is not None:
+            weapon = self.classifier.classify(
+                [(m, shot.p_launch[m.id]) for m in members],
+                pair,
+                shot.cadence,
+                levels=shot.levels,
+                pair_loglik=None if key is None else shot.pair_loglik[key],
+            )
+            if key is not None:
                 weapons[key] = weapon
         line_km = max(self._line_km.get(m.id, 0.0) for m in members)
         factors = []
         totals = []
         evidence: dict[str, Any] = {}
         for m in members:
-            pl = p_launch(m)
+            pl = shot.p_launch[m.id]
             lik = self._likelihood(areas[m.id], pl)
-            for q in self._out_of_reach(m, pl):
+            for q in shot.out_of_reach[m.id]:
                 lik[q] = pl * areas[m.id].get(q, 0.0)
             total = sum(lik.values())
             totals.append(min(1.0, sum(areas[m.id].values())))
@@ -243,7 +315,7 @@ class Attributor:
             return replace(
                 self._undetermined(event, evidence, "origin in no party's area"), weapon=weapon
             )
-        post = {q: float(np.prod([f[q] for f in factors])) for q in self.parties}
+        post = {q: math.prod(f[q] for f in factors) for q in self.parties}
         norm = sum(post.values())
         if norm <= 0:
             return replace(
@@ -259,21 +331,33 @@ class Attributor:
         done = self._finish(event, pi, in_area, ops, evidence, detail_extra, line_km)
         return replace(done, weapon=weapon)
 
-    def _attribute_track(self, event: Event) -> Attribution:
-        if event.path:
-            lon, lat = event.path[0][0], event.path[0][1]
-        else:
-            lon, lat = event.origin.lon, event.origin.lat
+    def _attribute_tracks(self, tracks: Sequence[Event]) -> dict[str, Attribution]:
+        """Air tracks, from where each starts: the first point of its path (else its origin)."""
+        if not tracks:
+            return {}
+        start = [e.path[0] if e.path else (e.origin.lon, e.origin.lat) for e in tracks]
+        lon = np.array([float(p[0]) for p in start])
+        lat = np.array([float(p[1]) for p in start])
         cov = np.eye(2) * self.settings.track_sigma_m**2
-        probs = self.integrator.party_probabilities(np.array([lon]), np.array([lat]), cov[None])
-        areas = {q: float(v[0]) for q, v in probs.items()}
-        total = sum(areas.values())
-        evidence = {event.id: {"role": "air-track start", "areas": areas}}
-        if total <= 1e-12:
-            return self._undetermined(event, evidence, "track starts in no party's area")
-        pi = {q: areas.get(q, 0.0) / total for q in self.parties}
-        line_km = float(self.agreement.distance_to_line_m(np.array([lon]), np.array([lat]))[0])
-        return self._finish(event, pi, total, operators_of(event), evidence, {}, line_km / 1e3)
+        covs = np.broadcast_to(cov, (len(tracks), 2, 2))
+        probs = self.integrator.party_probabilities(lon, lat, covs)
+        line_m = self.agreement.distance_to_line_m(lon, lat)
+        out = {}
+        for k, event in enumerate(tracks):
+            areas = {q: float(v[k]) for q, v in probs.items()}
+            total = sum(areas.values())
+            evidence = {event.id: {"role": "air-track start", "areas": areas}}
+            if total <= 1e-12:
+                out[event.id] = self._undetermined(
+                    event, evidence, "track starts in no party's area"
+                )
+                continue
+            pi = {q: areas.get(q, 0.0) / total for q in self.parties}
+            line_km = float(line_m[k]) / 1e3
+            out[event.id] = self._finish(
+                event, pi, total, operators_of(event), evidence, {}, line_km
+            )
+        return out
 
     def _undetermined(self, event: Event, evidence: dict[str, Any], why: str) -> Attribution:
         detail = {
@@ -353,4 +437,4 @@ def with_attribution(event: Event, attribution: Attribution | None) -> Event:
     props["attribution_detail"] = attribution.detail
     if attribution.weapon is not None:
         props["weapon_class"] = attribution.weapon
-    return replace(event, attribution=attribution.probabilities, properties=props)
+    return event.refined(attribution=attribution.probabilities, properties=props)

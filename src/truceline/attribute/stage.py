@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from truceline.agreement.model import Agreement
 from truceline.attribute.areas import Integrator
@@ -54,5 +53,5 @@ class AttributionStage:
         attributions = self.attributor.attribute(events)
         attributed = [with_attribution(e, attributions.get(e.id)) for e in events]
         found = self.rules.violations(attributed, created_ns=created)
-        out = [replace(e, violations=tuple(found.get(e.id, ()))) for e in attributed]
+        out = [e.refined(violations=tuple(found.get(e.id, ()))) for e in attributed]
         return out, [v for e in out for v in e.violations]

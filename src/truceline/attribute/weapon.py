@@ -51,15 +51,15 @@ the prior: wide, and rightly so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import log_ndtr, ndtr
 
-from truceline.attribute.areas import covariance_2d
+from truceline.attribute.areas import covariances_2d
 from truceline.ballistics import BallisticTable, Projectile
 from truceline.config import AttributeSettings, ShotsSettings
 from truceline.geo.projection import GEOD, geodesic_distance_m
@@ -72,6 +72,8 @@ UNSEEN_PAIR_OTHERS = 0.05
 """Likelihood of the other classes, relative to the fitted one, for an event whose `weapon_fit`
 came from a pairing not available to the classifier."""
 DB_PER_RELATIVE_DISTANCE = 20.0 / np.log(10.0)
+LEVEL_BLOCK = 32_768
+"""Detections per block of `level_logliks`' arrays (each array about 14 x this x 8 bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +117,8 @@ def class_tables() -> tuple[ClassTable, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """What the loudness evidence needs of one acoustic detection."""
+class Detection(NamedTuple):
+    """What the loudness evidence needs of one acoustic detection (a tuple: many are made)."""
 
     lon: float
     lat: float
@@ -126,25 +127,61 @@ class Detection:
     threshold_db: float
 
 
+class DetectionIndex(Mapping[str, Detection]):
+    """{observation id: Detection} for the detections whose sensor declares `noise_db` (and
+    `threshold_db`, default 10 dB), each made when asked for: the classifier asks only for its
+    events' evidence, a small part of all the detections."""
+
+    def __init__(
+        self, sensors: Sequence[Sensor], snr_by_observation: Mapping[str, tuple[str, float]]
+    ):
+        by_id = {s.id: s for s in sensors}
+        self._sensors = {
+            sid: (
+                s.lon,
+                s.lat,
+                float(s.properties["noise_db"]),
+                float(s.properties.get("threshold_db", 10.0)),
+            )
+            for sid, s in by_id.items()
+            if s.properties.get("noise_db") is not None
+        }
+        self._snr = snr_by_observation
+
+    def __getitem__(self, observation_id: str) -> Detection:
+        sid, snr = self._snr[observation_id]
+        lon, lat, noise, threshold = self._sensors[sid]  # KeyError: no noise declared
+        return Detection(lon, lat, float(snr), noise, threshold)
+
+    def __contains__(self, observation_id: object) -> bool:
+        found = self._snr.get(observation_id)  # type: ignore[call-overload]
+        return found is not None and found[0] in self._sensors
+
+    def __iter__(self) -> Iterator[str]:
+        return (oid for oid, (sid, _) in self._snr.items() if sid in self._sensors)
+
+    def among(self, observation_ids: Iterable[str]) -> list[Detection]:
+        """The detections among `observation_ids`, in their order (one look-up each)."""
+        out = []
+        for oid in observation_ids:
+            found = self._snr.get(oid)
+            if found is not None:
+                sensor = self._sensors.get(found[0])
+                if sensor is not None:
+                    lon, lat, noise, threshold = sensor
+                    out.append(Detection(lon, lat, float(found[1]), noise, threshold))
+        return out
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def detection_index(
     sensors: Sequence[Sensor], snr_by_observation: Mapping[str, tuple[str, float]]
-) -> dict[str, Detection]:
+) -> DetectionIndex:
     """{observation id: Detection} for the detections whose sensor declares `noise_db` (and
     `threshold_db`, default 10 dB)."""
-    by_id = {s.id: s for s in sensors}
-    out = {}
-    for oid, (sid, snr) in snr_by_observation.items():
-        s = by_id.get(sid)
-        if s is None or s.properties.get("noise_db") is None:
-            continue
-        out[oid] = Detection(
-            s.lon,
-            s.lat,
-            float(snr),
-            float(s.properties["noise_db"]),
-            float(s.properties.get("threshold_db", 10.0)),
-        )
-    return out
+    return DetectionIndex(sensors, snr_by_observation)
 
 
 # -- cadence: the rate of fire --------------------------------------------------------------------
@@ -190,12 +227,9 @@ def neighbour_gaps(events: Sequence[Event], settings: AttributeSettings) -> Gaps
     t = (t_ns[order] - t_ns[order[0]]) / 1e9
     lon = np.array([e.origin.lon for e in launches])
     lat = np.array([e.origin.lat for e in launches])
-    pos = np.array(
-        [
-            covariance_2d(e.origin.covariance, settings.default_sigma_m, settings.covariance_scale)
-            for e in launches
-        ]
-    ).reshape(n, 2, 2)
+    pos = covariances_2d(
+        [e.origin.covariance for e in launches], settings.default_sigma_m, settings.covariance_scale
+    )
     var_t = np.array([_time_variance_s2(e) for e in launches])
     spread2 = settings.cadence_spread_m**2
     k2 = settings.cadence_k_sigma**2
@@ -380,27 +414,34 @@ class WeaponClassifier:
     # -- one kind of evidence each ---------------------------------------------------------------
 
     def pair_loglik(self, launch: Event, impact: Event) -> np.ndarray:
-        r = float(
-            np.asarray(
-                geodesic_distance_m(
-                    launch.origin.lon, launch.origin.lat, impact.origin.lon, impact.origin.lat
-                )
-            ).ravel()[0]
+        """log L(w) of one pair's range and time of flight (`pair_logliks` of one pair)."""
+        return self.pair_logliks([(launch, impact)])[0]
+
+    def pair_logliks(self, pairs: Sequence[tuple[Event, Event]]) -> np.ndarray:
+        """log L(w) of each (launch, impact) pair's range and time of flight (rows as `pairs`,
+        columns as the classes): the best of the class's branches that reach the range."""
+        m = len(pairs)
+        out = np.full((m, len(self.tables)), -np.inf)
+        if m == 0:
+            return out
+        r = geodesic_distance_m(
+            [launch.origin.lon for launch, _ in pairs],
+            [launch.origin.lat for launch, _ in pairs],
+            [impact.origin.lon for _, impact in pairs],
+            [impact.origin.lat for _, impact in pairs],
         )
-        dt = (impact.time_ns - launch.time_ns) / 1e9
-        out = np.full(len(self.tables), -np.inf)
+        dt = np.array([(impact.time_ns - launch.time_ns) / 1e9 for launch, impact in pairs])
         for k, c in enumerate(self.tables):
-            best = -np.inf
+            best = out[:, k]
             for branch in c.branches:
                 lo, hi = c.table.reach_m(branch)  # type: ignore[arg-type]
-                if not lo * 0.95 <= r <= hi * 1.05 or hi <= lo:
+                ok = (lo * 0.95 <= r) & (r <= hi * 1.05)
+                if hi <= lo or not ok.any():
                     continue
-                _, tof = c.table.solve(r, branch)  # type: ignore[arg-type]
-                tof = float(tof)
+                _, tof = c.table.solve(r[ok], branch)  # type: ignore[arg-type]
                 sigma = self.shots.tof_relative_sigma * tof + self.shots.tof_sigma_s
-                z = (dt - tof) / sigma
-                best = max(best, -0.5 * z * z - np.log(sigma) - np.log(hi - lo))
-            out[k] = best
+                z = (dt[ok] - tof) / sigma
+                best[ok] = np.maximum(best[ok], -0.5 * z * z - np.log(sigma) - np.log(hi - lo))
         return out
 
     def coincidence_logdensity(self) -> float:
@@ -463,36 +504,70 @@ class WeaponClassifier:
         )
 
     def level_loglik(self, event: Event, p_launch: float) -> tuple[np.ndarray, int]:
-        dets = [self.detections[o] for o in event.evidence if o in self.detections]
-        if not dets:
-            return np.zeros(len(self.tables)), 0
-        lon = np.array([d.lon for d in dets])
-        lat = np.array([d.lat for d in dets])
-        dist = np.maximum(
-            np.asarray(geodesic_distance_m(event.origin.lon, event.origin.lat, lon, lat), float),
-            1.0,
-        )
-        snr = np.array([d.snr_db for d in dets])
-        noise = np.array([d.noise_db for d in dets])
-        theta = np.array([d.threshold_db for d in dets])
-        cov = np.asarray(event.origin.covariance, float) if event.origin.covariance else None
-        pos_sigma = float(np.sqrt(max(np.trace(cov[:2, :2]), 0.0) / 2)) if cov is not None else 0.0
-        sigma = np.sqrt(
-            self.settings.level_sigma_db**2 + (DB_PER_RELATIVE_DISTANCE * pos_sigma / dist) ** 2
-        )
-        loss = 20.0 * np.log10(dist) + self.settings.level_absorption_db_per_km * dist / 1e3
-        pl = float(np.clip(p_launch, 1e-6, 1 - 1e-6))
-        # Every class and both kinds of sound at once: (class, launch|impact, detection).
+        """log L(w) of one event's loudness and its number of detections (`level_logliks`)."""
+        return self.level_logliks([event], [p_launch])[0]
+
+    def level_logliks(
+        self, events: Sequence[Event], p_launch: Sequence[float]
+    ) -> list[tuple[np.ndarray, int]]:
+        """For each event with its P(launch): log L(w) of its detections' loudness (0 without
+        any) and the number of detections. The events with the same number of detections are
+        taken together, as arrays (event, class, launch|impact, detection), in blocks of about
+        `LEVEL_BLOCK` detections."""
+        zero = np.zeros(len(self.tables))
+        out: list[tuple[np.ndarray, int]] = [(zero, 0)] * len(events)
+        index = self.detections
+        if isinstance(index, DetectionIndex):
+            found = [index.among(e.evidence) for e in events]
+        else:
+            found = [[Detection(*index[o]) for o in e.evidence if o in index] for e in events]
+        by_count: dict[int, list[int]] = {}
+        for i, dets in enumerate(found):
+            if dets:
+                by_count.setdefault(len(dets), []).append(i)
         levels = self._source_levels
         known = np.isfinite(levels)
-        mu = np.where(known, levels, 0.0)[:, :, None] - loss - noise
-        z = (snr - mu) / sigma
-        ll = -0.5 * z * z - np.log(sigma * np.sqrt(2 * np.pi)) - log_ndtr((mu - theta) / sigma)
-        ll = np.logaddexp(
-            np.log(1 - OUTLIER_SHARE) + ll, np.log(OUTLIER_SHARE * OUTLIER_DENSITY_PER_DB)
-        )
-        parts = np.where(known, np.log([pl, 1 - pl]) + ll.sum(axis=2), -np.inf)
-        return _logsumexp_rows(parts), len(dets)
+        source = np.where(known, levels, 0.0)[None, :, :, None]
+        groups = [
+            (n, rows[start : start + max(1, LEVEL_BLOCK // n)])
+            for n, rows in by_count.items()
+            for start in range(0, len(rows), max(1, LEVEL_BLOCK // n))
+        ]
+        for n, rows in groups:
+            # (event, detection, field): lon, lat, snr_db, noise_db, threshold_db
+            table = np.array([d for i in rows for d in found[i]], float).reshape(-1, n, 5)
+            origins = [events[i].origin for i in rows]
+            dist = np.maximum(
+                geodesic_distance_m(
+                    np.array([o.lon for o in origins])[:, None],
+                    np.array([o.lat for o in origins])[:, None],
+                    table[:, :, 0],
+                    table[:, :, 1],
+                ),
+                1.0,
+            )[:, None, None, :]
+            snr, noise, theta = (table[:, None, None, :, k] for k in (2, 3, 4))
+            trace = np.array(
+                [o.covariance[0][0] + o.covariance[1][1] if o.covariance else 0.0 for o in origins]
+            )
+            pos_sigma = np.sqrt(np.maximum(trace, 0.0) / 2)[:, None, None, None]
+            sigma = np.sqrt(
+                self.settings.level_sigma_db**2 + (DB_PER_RELATIVE_DISTANCE * pos_sigma / dist) ** 2
+            )
+            loss = 20.0 * np.log10(dist) + self.settings.level_absorption_db_per_km * dist / 1e3
+            pl = np.clip(np.array([p_launch[i] for i in rows], float), 1e-6, 1 - 1e-6)
+            # Every class and both kinds of sound at once: (event, class, launch|impact, detection).
+            mu = source - loss - noise
+            z = (snr - mu) / sigma
+            ll = -0.5 * z * z - np.log(sigma * np.sqrt(2 * np.pi)) - log_ndtr((mu - theta) / sigma)
+            ll = np.logaddexp(
+                np.log(1 - OUTLIER_SHARE) + ll, np.log(OUTLIER_SHARE * OUTLIER_DENSITY_PER_DB)
+            )
+            role = np.log(np.stack([pl, 1 - pl], axis=-1))[:, None, :]
+            parts = np.where(known, role + ll.sum(axis=-1), -np.inf)
+            for i, row in zip(rows, _logsumexp_rows(parts), strict=True):
+                out[i] = (row, n)
+        return out
 
     def cadence(self, events: Sequence[Event], p_launch: Mapping[str, float]) -> dict[str, Cadence]:
         """{launch id: Cadence} for the launches among `events` with a neighbour from the same
@@ -523,6 +598,7 @@ class WeaponClassifier:
         pl: float,
         cadence: Mapping[str, Cadence] | None,
         radar_allowed: bool,
+        levels: Mapping[str, tuple[np.ndarray, int]] | None = None,
     ) -> tuple[np.ndarray, bool, int, list[str]]:
         """One event's own evidence: log L per class from its radar fit (if `radar_allowed`),
         loudness and cadence; whether radar was used, the number of detections and the cadence's
@@ -531,7 +607,8 @@ class WeaponClassifier:
         radar = self.radar_loglik(event) if radar_allowed else None
         if radar is not None:
             total += radar
-        ll, n_levels = self.level_loglik(event, pl)
+        known = None if levels is None else levels.get(event.id)
+        ll, n_levels = self.level_loglik(event, pl) if known is None else known
         total += ll
         described = []
         rate = (cadence or {}).get(event.id)
@@ -545,11 +622,16 @@ class WeaponClassifier:
         members: Sequence[tuple[Event, float]],
         pair: tuple[Event, Event] | None,
         cadence: Mapping[str, Cadence] | None = None,
+        *,
+        levels: Mapping[str, tuple[np.ndarray, int]] | None = None,
+        pair_loglik: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """P(class) for one shot: `members` are its events (one, or a launch and its impact)
         with each one's P(launch); `pair` the (launch, impact) when the pair is used; `cadence`
         the launches' cadence evidence (`WeaponClassifier.cadence`), by event id: a paired
-        impact takes its launch's.
+        impact takes its launch's. `levels` and `pair_loglik` may give what `level_logliks`
+        (by event id, at the members' P(launch)) and `pair_logliks` (of `pair`) worked out for
+        many events at once.
 
         A pair may be wrong (`pair_error_share` ε): the pair's range and time of flight and the
         impact's own evidence E_I speak for the launch's class only if it is right, so
@@ -567,15 +649,17 @@ class WeaponClassifier:
         if pair is not None:
             launch, impact = pair
             own, radar_seen, n_levels, cadence_used = self._member_evidence(
-                launch, pl_of.get(launch.id, 1.0), cadence, True
+                launch, pl_of.get(launch.id, 1.0), cadence, True, levels
             )
             imp, imp_radar, k, imp_cadence = self._member_evidence(
-                impact, pl_of.get(impact.id, 0.0), cadence, not radar_seen
+                impact, pl_of.get(impact.id, 0.0), cadence, not radar_seen, levels
             )
             radar_seen = radar_seen or imp_radar
             n_levels += k
             cadence_used += imp_cadence
-            right = self.pair_loglik(launch, impact) + imp
+            if pair_loglik is None:
+                pair_loglik = self.pair_loglik(launch, impact)
+            right = pair_loglik + imp
             err = self.settings.pair_error_share
             if err > 0:
                 finite = imp[np.isfinite(imp)]
@@ -599,6 +683,7 @@ class WeaponClassifier:
                     pl,
                     cadence,
                     not radar_seen,  # both events of a radar pair share it
+                    levels,
                 )
                 total += ll
                 radar_seen = radar_seen or radar

@@ -32,11 +32,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from truceline.agreement.model import NO_PARTY, Agreement, Rule, RuleKind
-from truceline.attribute.areas import Integrator
-from truceline.attribute.model import SHOT_TYPES, event_covariance, p_launch
+from truceline.attribute.areas import Integrator, covariances_2d
+from truceline.attribute.model import SHOT_TYPES, p_launch
 from truceline.config import AttributeSettings
 from truceline.records import Event, Provenance, Violation
 
@@ -124,7 +125,11 @@ class RulesEngine:
         lat = np.array([e.origin.lat for e in events])
         side = a.party_at(lon, lat)
         dist = a.distance_to_line_m(lon, lat)
-        covs = np.array([event_covariance(e, self.settings) for e in events])
+        covs = covariances_2d(
+            [e.origin.covariance for e in events],
+            self.settings.default_sigma_m,
+            self.settings.covariance_scale,
+        )
         pl = np.array([p_launch(e) if e.type in SHOT_TYPES else 0.0 for e in events])
         is_shot = np.array([e.type in SHOT_TYPES for e in events])
         after = np.array([e.time_ns >= effective for e in events])
@@ -174,35 +179,52 @@ class RulesEngine:
                         text = f"{describe_shot(i)}; inside zone {rule.zone}"
                         out[events[i].id].append(Breach(rule, p, text))
             elif rule.kind is RuleKind.NO_CROSSING:
-                for e in events:
-                    if e.type != "air-track" or not e.path or e.time_ns < effective:
-                        continue
-                    breach = self._crossing(e, rule)
+                tracks = [
+                    e for e in events if e.type == "air-track" and e.path and e.time_ns >= effective
+                ]
+                for e, breach in zip(tracks, self._crossings(tracks, rule), strict=True):
                     if breach is not None and breach.probability >= threshold:
                         out[e.id].append(breach)
         return out
 
-    def _crossing(self, event: Event, rule: Rule) -> Breach | None:
+    def _crossings(self, events: Sequence[Event], rule: Rule) -> list[Breach | None]:
+        """The crossing of each air track (each with a path), or None: all tracks' points
+        placed and measured against the line at once."""
         a = self.agreement
-        path = np.array([p[:2] for p in event.path or ()], float)
-        times = [p[3] for p in event.path or ()]
-        parties = a.party_at(path[:, 0], path[:, 1])
-        start = next((p for p in parties if p != NO_PARTY), NO_PARTY)
-        if start == NO_PARTY:
-            return None
-        beyond = np.flatnonzero((parties != NO_PARTY) & (parties != start))
-        if beyond.size == 0:
-            return None
-        d = a.distance_to_line_m(path[beyond, 0], path[beyond, 1])
-        k = int(np.argmax(d))
-        p = float(ndtr(d[k] / self.settings.track_sigma_m))
-        other = parties[beyond[k]]
-        first = int(beyond[0])
-        text = (
-            f"air track from {start}-controlled area {d[k] / 1e3:.1f} km into "
-            f"{other}-controlled area, {after_effect(times[first], a.effective_ns)}"
-        )
-        return Breach(rule, p, text)
+        paths = [np.array([p[:2] for p in event.path or ()], float) for event in events]
+        if not paths:
+            return []
+        ends = np.cumsum([len(path) for path in paths])
+        points = np.concatenate(paths)
+        parties_all = a.party_at(points[:, 0], points[:, 1])
+        found: list[tuple[int, str, NDArray[np.str_], NDArray[np.intp]]] = []
+        for k, path in enumerate(paths):
+            parties = parties_all[ends[k] - len(path) : ends[k]]
+            start = next((p for p in parties if p != NO_PARTY), NO_PARTY)
+            if start == NO_PARTY:
+                continue
+            beyond = np.flatnonzero((parties != NO_PARTY) & (parties != start))
+            if beyond.size:
+                found.append((k, start, parties, beyond))
+        out: list[Breach | None] = [None] * len(paths)
+        if not found:
+            return out
+        far = np.concatenate([paths[k][beyond] for k, _, _, beyond in found])
+        d_all = a.distance_to_line_m(far[:, 0], far[:, 1])
+        ends = np.cumsum([beyond.size for _, _, _, beyond in found])
+        for (k, start, parties, beyond), end in zip(found, ends, strict=True):
+            d = d_all[end - beyond.size : end]
+            i = int(np.argmax(d))
+            p = float(ndtr(d[i] / self.settings.track_sigma_m))
+            other = parties[beyond[i]]
+            first = int(beyond[0])
+            time_ns = (events[k].path or ())[first][3]
+            text = (
+                f"air track from {start}-controlled area {d[i] / 1e3:.1f} km into "
+                f"{other}-controlled area, {after_effect(time_ns, a.effective_ns)}"
+            )
+            out[k] = Breach(rule, p, text)
+        return out
 
     def violations(
         self,
@@ -218,6 +240,8 @@ class RulesEngine:
             attribution = (attributions or {}).get(event.id) or trust_weighted(event)
             top, top_p = max(attribution.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0.0))
             party = top if top and top_p > self.settings.party_threshold else None
+            found = breaches[event.id]
+            provenance = Provenance.automatic(METHOD, (event.id,), created_ns) if found else None
             out[event.id] = [
                 Violation(
                     id=f"{event.id}:{b.rule.id}",
@@ -227,8 +251,8 @@ class RulesEngine:
                     party=party,
                     probability=round(b.probability * (top_p if party is not None else 1.0), 6),
                     explanation=b.explanation + ("" if party else "; party undetermined"),
-                    provenance=Provenance.automatic(METHOD, (event.id,), created_ns),
+                    provenance=provenance,  # type: ignore[arg-type]
                 )
-                for b in breaches[event.id]
+                for b in found
             ]
         return out
