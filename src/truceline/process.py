@@ -50,6 +50,9 @@ class ProcessSummary:
     attributed: int = 0
     violations: int = 0
     associate_seconds: float = 0.0
+    association: dict[str, float] = field(default_factory=dict)
+    """The associator's own counts (events, relocations, rounds uncrossed, provisional
+    searches, ...; `truceline.associate.acoustic.AcousticAssociator.stats`)."""
     stages_s: dict[str, float] = field(default_factory=dict)
     """Wall seconds of each step of the run, in order (with `pipeline.workers` 2, "ingest"
     includes feeding the acoustic worker, which associates meanwhile, and "acoustic (rest)" is
@@ -79,6 +82,9 @@ class ProcessSummary:
             "attributed": self.attributed,
             "violations": self.violations,
             "associate_seconds": round(self.associate_seconds, 3),
+            "association": {
+                k: round(v, 3) if isinstance(v, float) else v for k, v in self.association.items()
+            },
             "stages_s": {k: round(v, 3) for k, v in self.stages_s.items()},
             "elapsed_s": round(self.elapsed_s, 3),
             "detections_per_s": round(self.acoustic_detections / self.elapsed_s, 1)
@@ -275,6 +281,7 @@ def process(
         summary.violations = len(violations)
         summary.attributed = sum(bool(e.attribution) for e in events)
         summary.associate_seconds = stage.counts.seconds
+        summary.association = dict(stage.counts.association)
         path = out / "events.geojson"
         # The file's run time is up to its writing (it cannot count itself); the summary's
         # includes the file and signing the ledger's head.

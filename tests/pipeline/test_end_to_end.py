@@ -120,6 +120,20 @@ def test_explained_away_events_are_gone_and_recorded(run):
         assert radar["explained_away"] + radar["second_events"] == len(named)
 
 
+def test_the_associators_counts_are_in_the_runs_summary(run):
+    """The associator's own counts reach the stored summary through the worker: its events
+    are the acoustic events before merging and explaining away (as many or more than were
+    published), and the rounds it uncrossed are counted."""
+    features = json.loads((run / "events" / "events.geojson").read_text())["features"]
+    acoustic = sum(f["properties"]["id"].startswith("ac-") for f in features)
+    with open_store(run / "truceline.db") as store:
+        (last,) = store.runs()[-1:]
+        counts = last.summary["association"]
+    assert counts["events"] >= acoustic > 0
+    assert counts["detections"] == last.summary["acoustic_detections"]
+    assert counts["uncrossed"] >= 0 and counts["relocations"] >= 0
+
+
 def test_accuracy_on_sector_quick(run):
     # Measured on this scenario and seed; the issue's targets are judged on sector-day and
     # line-heavy-day in docs/performance.md. These floors catch regressions.

@@ -46,6 +46,8 @@ class StageCounts:
     other_kinds: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     seconds: float = 0.0
+    association: dict[str, float] = field(default_factory=dict)
+    """The associator's counts at the end (`AcousticAssociator.stats`)."""
 
 
 class AcousticStage:
@@ -162,6 +164,7 @@ class AcousticStage:
             for e, n, d in zip(events, labels, decisions, strict=True)
         ]
         self.counts.seconds += time.perf_counter() - started
+        self.counts.association = dict(self.associator.stats)
         return records
 
     # -- output ------------------------------------------------------------------------------------
