@@ -236,6 +236,8 @@ class AcousticAssociator:
         self.watermark_s = -np.inf
         self._keys = np.zeros(0)
         self._keys_at = -1
+        self._keys_floor = 0  # detections before it are older than `_keys_horizon`
+        self._keys_horizon = -np.inf
         self._sorted: tuple[NDArray[np.float64], NDArray[np.int64]] = (
             np.zeros(0),
             np.zeros(0, int),
@@ -1067,11 +1069,21 @@ class AcousticAssociator:
 
     def _recent_keys(self) -> NDArray[np.float64]:
         """Sorted (sensor, time) keys of every detection recent enough to matter, whatever
-        became of it; rebuilt once per batch."""
+        became of it; rebuilt once per batch. Detections before `_keys_floor` are all older
+        than an earlier horizon, so older than this one (horizons only grow while finite): the
+        scan starts there, not at the day's first detection, and finds the same ones."""
         if self._keys_at != self.obs_id.n:
             horizon = self.watermark_s - self.s.pool_retention_s - 2 * self.max_travel_s
             t = self.t.v
-            recent = np.flatnonzero(t >= horizon) if np.isfinite(horizon) else np.arange(t.size)
+            if not np.isfinite(horizon):
+                recent = np.arange(t.size)
+            else:
+                if horizon < self._keys_horizon:
+                    self._keys_floor = 0
+                self._keys_horizon = horizon
+                floor = self._keys_floor
+                recent = floor + np.flatnonzero(t[floor:] >= horizon)
+                self._keys_floor = int(recent[0]) if recent.size else t.size
             self._keys = np.sort(self.sensor.v[recent] * KEY_STRIDE_S + t[recent])
             self._keys_at = self.obs_id.n
         return self._keys
