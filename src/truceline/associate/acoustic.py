@@ -731,7 +731,9 @@ class AcousticAssociator:
         ev.version += 1
         if self._sandbox:
             return
-        index = next(k for k, e in enumerate(self.events) if e is ev)
+        # (from the end: the group's events were made last; a scan from the start grows with
+        # the day's events)
+        index = next(k for k in range(len(self.events) - 1, -1, -1) if self.events[k] is ev)
         self.owner.a[det] = index
         self._columns.set(index, ev)
 
