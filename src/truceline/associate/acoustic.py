@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
@@ -39,6 +38,7 @@ from truceline.associate.kernel import (
     component_labels,
     consensus_kernel,
     hypothesis_consensus,
+    within_reach,
 )
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
 _DIRECT_PAIRS = 2000
 """Up to this many (detection, event) pairs in a batch, attaching tests them all rather than
-first keeping those within hearing distance (~150 ns a pair against ~200 us of k-d trees)."""
+first keeping those within hearing distance."""
 
 
 @dataclass
@@ -422,16 +422,12 @@ class AcousticAssociator:
         testing every pair (by detection, then position)."""
         pd = np.repeat(np.arange(new.size), counts)
         position = _ranges(lo, counts)
-        if pd.size <= _DIRECT_PAIRS:  # few: testing them all is cheaper than the trees
+        if pd.size <= _DIRECT_PAIRS:  # few: testing them all costs less than the call
             return pd, position
-        sensors, inverse = np.unique(self.sensor.v[new], return_inverse=True)
         reach = self.max_source_m * (1 + 1e-9) + 1.0  # beyond rounding: a superset
-        near = cKDTree(self.net.ecef[sensors]).sparse_distance_matrix(
-            cKDTree(ecef), reach, output_type="ndarray"
-        )
-        within = np.zeros((sensors.size, order.size), dtype=bool)
-        within[near["i"], near["j"]] = True
-        keep = within[inverse[pd], order[position]]
+        keep = within_reach(
+            self.net.ecef, ecef, self.sensor.v[new][pd], order[position], reach
+        )  # (compiled: a pass over the pairs costs less than two k-d trees and their query)
         return pd[keep], position[keep]
 
     def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
