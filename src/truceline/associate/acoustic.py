@@ -44,7 +44,7 @@ from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
-from truceline.geo.projection import TangentPlane, enu_basis
+from truceline.geo.projection import TangentPlane, enu_basis, from_ecef
 from truceline.locate.atmosphere import Atmosphere
 from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
 from truceline.locate.start import solve_many
@@ -1039,7 +1039,8 @@ class AcousticAssociator:
         it, that have no detection at all within the inlier tolerance of the predicted arrival
         (a detection taken by another event still counts as hearing)."""
         radius = fraction * _median(np.hypot(hx - sol.x_m, hy - sol.y_m))
-        origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
+        origin_ecef = projection.to_ecef(sol.x_m, sol.y_m)
+        origin = origin_ecef[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
         # (a few dozen sensors each: a comparison table, not np.isin's sort)
         near = near[~(near[:, None] == heard[None, :]).any(axis=1)]
@@ -1049,7 +1050,8 @@ class AcousticAssociator:
         sp = sol.speed
         predicted, d = self.predicted_arrival(
             np.broadcast_to(origin, (n, 3)),
-            np.broadcast_to(enu_basis(*projection.inverse(sol.x_m, sol.y_m))[0, :2], (n, 2, 3)),
+            # (`projection.inverse` of the origin: from_ecef of the same point)
+            np.broadcast_to(enu_basis(*from_ecef(origin_ecef)[:2])[0, :2], (n, 2, 3)),
             np.full(n, sp.c_mps),
             np.broadcast_to([sp.wind_e_mps, sp.wind_n_mps], (n, 2)),
             np.full(n, sol.tau_s),
