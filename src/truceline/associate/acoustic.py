@@ -979,6 +979,16 @@ class AcousticAssociator:
             sol, chosen = sol2, gathered
         sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
         used = chosen[sol.keep]
+        # The solution's own test first: it needs neither the silent sensors nor the chance.
+        if used.size < self.s.min_sensors or not self._acceptable(sol):
+            log.debug(
+                "rejected: %d used, converged %s, chi2 %.1f on %d dof",
+                used.size,
+                sol.converged,
+                sol.chi2,
+                sol.dof,
+            )
+            return None
         silent = self._silent(
             sol,
             self.sensor.v[members[used]],
@@ -994,15 +1004,6 @@ class AcousticAssociator:
         chance = self._chance(sol, members, arr_all, used.size)
         if chance > self.s.chance_alpha:
             log.debug("rejected: %d sensors could agree by chance (p = %.2g)", used.size, chance)
-            return None
-        if used.size < self.s.min_sensors or not self._acceptable(sol):
-            log.debug(
-                "rejected: %d used, converged %s, chi2 %.1f on %d dof",
-                used.size,
-                sol.converged,
-                sol.chi2,
-                sol.dof,
-            )
             return None
         return used, sol
 
