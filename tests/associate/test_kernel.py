@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from truceline.associate.indices import isin
-from truceline.associate.kernel import choose_many, consensus_kernel
+from truceline.associate.kernel import choose_many, consensus_kernel, within_reach
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -104,3 +104,16 @@ def test_hypothesis_consensus_counts_are_numpys(seed, wind, on_tolerance):
     )
     np.testing.assert_array_equal(score, (resid <= 1.0).sum(axis=1))
     np.testing.assert_array_equal(tight, (resid <= 0.15).sum(axis=1))
+
+
+def test_within_reach_keeps_every_pair_within_hearing():
+    """Attaching's pre-filter: every pair within the reach kept, and none well beyond it."""
+    rng = np.random.default_rng(4)
+    centre = np.array([3.9e6, 2.9e6, 4.0e6])
+    sensors = rng.uniform(-300e3, 300e3, (200, 3)) + centre
+    events = rng.uniform(-300e3, 300e3, (80, 3)) + centre
+    ps, pe = rng.integers(0, 200, 5000), rng.integers(0, 80, 5000)
+    d = np.linalg.norm(sensors[ps] - events[pe], axis=1)
+    keep = within_reach(sensors, events, ps, pe, 100e3)
+    assert keep[d <= 100e3 - 1e-3].all()
+    assert not keep[d > 100e3 + 1e-3].any()

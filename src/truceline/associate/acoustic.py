@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 from scipy.special import pdtrc
 
 from truceline.associate.ambiguity import Ambiguity, mixture
@@ -39,12 +38,13 @@ from truceline.associate.kernel import (
     component_labels,
     consensus_kernel,
     hypothesis_consensus,
+    within_reach,
 )
 from truceline.associate.network import AcousticNetwork
 from truceline.associate.provisional import ProvisionalEvents
 from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
-from truceline.geo.projection import TangentPlane, enu_basis
+from truceline.geo.projection import TangentPlane, enu_basis, from_ecef
 from truceline.locate.atmosphere import Atmosphere
 from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
 from truceline.locate.start import solve_many
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
 _DIRECT_PAIRS = 2000
 """Up to this many (detection, event) pairs in a batch, attaching tests them all rather than
-first keeping those within hearing distance (~150 ns a pair against ~200 us of k-d trees)."""
+first keeping those within hearing distance."""
 
 
 @dataclass
@@ -236,6 +236,8 @@ class AcousticAssociator:
         self.watermark_s = -np.inf
         self._keys = np.zeros(0)
         self._keys_at = -1
+        self._keys_floor = 0  # detections before it are older than `_keys_horizon`
+        self._keys_horizon = -np.inf
         self._sorted: tuple[NDArray[np.float64], NDArray[np.int64]] = (
             np.zeros(0),
             np.zeros(0, int),
@@ -420,16 +422,12 @@ class AcousticAssociator:
         testing every pair (by detection, then position)."""
         pd = np.repeat(np.arange(new.size), counts)
         position = _ranges(lo, counts)
-        if pd.size <= _DIRECT_PAIRS:  # few: testing them all is cheaper than the trees
+        if pd.size <= _DIRECT_PAIRS:  # few: testing them all costs less than the call
             return pd, position
-        sensors, inverse = np.unique(self.sensor.v[new], return_inverse=True)
         reach = self.max_source_m * (1 + 1e-9) + 1.0  # beyond rounding: a superset
-        near = cKDTree(self.net.ecef[sensors]).sparse_distance_matrix(
-            cKDTree(ecef), reach, output_type="ndarray"
-        )
-        within = np.zeros((sensors.size, order.size), dtype=bool)
-        within[near["i"], near["j"]] = True
-        keep = within[inverse[pd], order[position]]
+        keep = within_reach(
+            self.net.ecef, ecef, self.sensor.v[new][pd], order[position], reach
+        )  # (compiled: a pass over the pairs costs less than two k-d trees and their query)
         return pd[keep], position[keep]
 
     def _recent_events(self, horizon_s: float) -> NDArray[np.int64]:
@@ -729,7 +727,9 @@ class AcousticAssociator:
         ev.version += 1
         if self._sandbox:
             return
-        index = next(k for k, e in enumerate(self.events) if e is ev)
+        # (from the end: the group's events were made last; a scan from the start grows with
+        # the day's events)
+        index = next(k for k in range(len(self.events) - 1, -1, -1) if self.events[k] is ev)
         self.owner.a[det] = index
         self._columns.set(index, ev)
 
@@ -979,6 +979,16 @@ class AcousticAssociator:
             sol, chosen = sol2, gathered
         sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
         used = chosen[sol.keep]
+        # The solution's own test first: it needs neither the silent sensors nor the chance.
+        if used.size < self.s.min_sensors or not self._acceptable(sol):
+            log.debug(
+                "rejected: %d used, converged %s, chi2 %.1f on %d dof",
+                used.size,
+                sol.converged,
+                sol.chi2,
+                sol.dof,
+            )
+            return None
         silent = self._silent(
             sol,
             self.sensor.v[members[used]],
@@ -994,15 +1004,6 @@ class AcousticAssociator:
         chance = self._chance(sol, members, arr_all, used.size)
         if chance > self.s.chance_alpha:
             log.debug("rejected: %d sensors could agree by chance (p = %.2g)", used.size, chance)
-            return None
-        if used.size < self.s.min_sensors or not self._acceptable(sol):
-            log.debug(
-                "rejected: %d used, converged %s, chi2 %.1f on %d dof",
-                used.size,
-                sol.converged,
-                sol.chi2,
-                sol.dof,
-            )
             return None
         return used, sol
 
@@ -1039,7 +1040,8 @@ class AcousticAssociator:
         it, that have no detection at all within the inlier tolerance of the predicted arrival
         (a detection taken by another event still counts as hearing)."""
         radius = fraction * _median(np.hypot(hx - sol.x_m, hy - sol.y_m))
-        origin = projection.to_ecef(sol.x_m, sol.y_m)[0]
+        origin_ecef = projection.to_ecef(sol.x_m, sol.y_m)
+        origin = origin_ecef[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
         # (a few dozen sensors each: a comparison table, not np.isin's sort)
         near = near[~(near[:, None] == heard[None, :]).any(axis=1)]
@@ -1049,7 +1051,8 @@ class AcousticAssociator:
         sp = sol.speed
         predicted, d = self.predicted_arrival(
             np.broadcast_to(origin, (n, 3)),
-            np.broadcast_to(enu_basis(*projection.inverse(sol.x_m, sol.y_m))[0, :2], (n, 2, 3)),
+            # (`projection.inverse` of the origin: from_ecef of the same point)
+            np.broadcast_to(enu_basis(*from_ecef(origin_ecef)[:2])[0, :2], (n, 2, 3)),
             np.full(n, sp.c_mps),
             np.broadcast_to([sp.wind_e_mps, sp.wind_n_mps], (n, 2)),
             np.full(n, sol.tau_s),
@@ -1067,11 +1070,21 @@ class AcousticAssociator:
 
     def _recent_keys(self) -> NDArray[np.float64]:
         """Sorted (sensor, time) keys of every detection recent enough to matter, whatever
-        became of it; rebuilt once per batch."""
+        became of it; rebuilt once per batch. Detections before `_keys_floor` are all older
+        than an earlier horizon, so older than this one (horizons only grow while finite): the
+        scan starts there, not at the day's first detection, and finds the same ones."""
         if self._keys_at != self.obs_id.n:
             horizon = self.watermark_s - self.s.pool_retention_s - 2 * self.max_travel_s
             t = self.t.v
-            recent = np.flatnonzero(t >= horizon) if np.isfinite(horizon) else np.arange(t.size)
+            if not np.isfinite(horizon):
+                recent = np.arange(t.size)
+            else:
+                if horizon < self._keys_horizon:
+                    self._keys_floor = 0
+                self._keys_horizon = horizon
+                floor = self._keys_floor
+                recent = floor + np.flatnonzero(t[floor:] >= horizon)
+                self._keys_floor = int(recent[0]) if recent.size else t.size
             self._keys = np.sort(self.sensor.v[recent] * KEY_STRIDE_S + t[recent])
             self._keys_at = self.obs_id.n
         return self._keys

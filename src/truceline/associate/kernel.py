@@ -11,7 +11,8 @@ chosen windows and their times are exactly those of the reference;
 of trial origins; `component_labels`: connected components of the link graph
 (`tests/associate/test_kernel.py`). `linearised_kernel`: association hypotheses solved linearly
 about an event's solution (`truceline.associate.ambiguity.linearised`,
-`tests/associate/test_ambiguity.py`). `choose_many`: RANSAC's random subsets, the draws of
+`tests/associate/test_ambiguity.py`). `within_reach`: attaching's pre-filter of (sensor, event)
+pairs by distance. `choose_many`: RANSAC's random subsets, the draws of
 NumPy's `Generator.choice` made in one call (`tests/associate/test_kernel.py`).
 """
 
@@ -434,3 +435,20 @@ def hypothesis_consensus(x, y, t, hx, hy, ht, c, we, wn, inlier_s, tight_s):
             if r <= tight_s:
                 tight[k] += 1
     return score, tight
+
+
+@njit(cache=True)
+def within_reach(sensor_ecef, event_ecef, pair_sensor, pair_event, reach_m):
+    """Per (sensor, event) pair, whether the event's origin `event_ecef[pair_event]` lies within
+    `reach_m` of the sensor `sensor_ecef[pair_sensor]` (ECEF, m): the pairs attaching keeps
+    before its test (`AcousticAssociator._within_reach`), each in a few nanoseconds."""
+    keep = np.empty(pair_sensor.size, dtype=np.bool_)
+    reach2 = reach_m * reach_m
+    for p in range(pair_sensor.size):
+        s = pair_sensor[p]
+        e = pair_event[p]
+        dx = sensor_ecef[s, 0] - event_ecef[e, 0]
+        dy = sensor_ecef[s, 1] - event_ecef[e, 1]
+        dz = sensor_ecef[s, 2] - event_ecef[e, 2]
+        keep[p] = dx * dx + dy * dy + dz * dz <= reach2
+    return keep
