@@ -22,7 +22,7 @@ Coordinates: east and north in the plane tangent to the ellipsoid at the track's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -555,7 +555,55 @@ def backtrack_many(
     """Fit and backtrack many tracks at once (every track against every candidate class of its
     radar class, in one batch); None for a track with fewer than 2 points or that no class
     fits. `kernel`: the integration, `compiled` (Numba) or `numpy` (the reference)."""
+    return _backtrack_prepared(
+        tracks, _prepare_all(tracks), step_s, muzzle_speed_sigma, kernel, impacts=True
+    )
+
+
+def backtrack_many_alone(
+    tracks: Sequence[TrackPoints],
+    *,
+    step_s: float = 0.2,
+    muzzle_speed_sigma: float = 0.002,
+    kernel: str = "compiled",
+) -> tuple[list[Backtrack | None], list[Backtrack | None]]:
+    """`backtrack_many` of `tracks`, and their launch points fitted without the search fence
+    (the battery refinement's, `truceline.radar.battery`): for a track with a fence, its fit
+    with `fence=None`, impact left out (None); for one without, its own result. The same
+    values as `backtrack_many` of the tracks with `fence=None`, for less: the points are
+    prepared once for both fits, and the fenceless fits' impacts are carried to the ground
+    only where the class weights need them (a track with more than one class in the running:
+    the range weights; with one, its weight is 1 whatever its range)."""
     prepared = _prepare_all(tracks)
+    fitted = _backtrack_prepared(tracks, prepared, step_s, muzzle_speed_sigma, kernel, impacts=True)
+    fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None]
+    alone = list(fitted)
+    if fenced:
+        refit = _backtrack_prepared(
+            [replace(tracks[q], fence=None) for q in fenced],
+            [None if prepared[q] is None else replace(prepared[q], fence=None) for q in fenced],
+            step_s,
+            muzzle_speed_sigma,
+            kernel,
+            impacts=False,
+        )
+        for q, bt in zip(fenced, refit, strict=True):
+            alone[q] = bt
+    return fitted, alone
+
+
+def _backtrack_prepared(
+    tracks: Sequence[TrackPoints],
+    prepared: list[_Prepared | None],
+    step_s: float,
+    muzzle_speed_sigma: float,
+    kernel: str,
+    *,
+    impacts: bool,
+) -> list[Backtrack | None]:
+    """`backtrack_many` of tracks already prepared (`_prepare_all`). Without `impacts`, each
+    result's impact is None and impacts are carried to the ground only for the tracks with
+    more than one class weighted (the range weights need them); the launches are the same."""
     live = [i for i, p in enumerate(prepared) if p is not None]
     out: list[Backtrack | None] = [None] * len(tracks)
     if not live:
@@ -604,17 +652,18 @@ def backtrack_many(
         carried = [row for row in range(r) if weights[row] > 0]
         coarse = max(step_s, MIN_GROUND_STEP_S)
         launches: dict[int, GroundPoint | None] = {}
-        impacts: dict[int, GroundPoint | None] = {}
+        ground: dict[int, GroundPoint | None] = {}  # impacts
         if carried:
             sel = np.array(carried)
-            ends = zip(
-                _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel),
-                _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel),
-                strict=True,
-            )
-            for row, (launch, impact) in zip(carried, ends, strict=True):
-                launches[row], impacts[row] = launch, impact
-        weights = _range_weights(rows, prepared, weights, launches, impacts)
+            got = _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel)
+            launches = dict(zip(carried, got, strict=True))
+            if not impacts:  # only those of tracks with more than one class carried
+                per = np.bincount([rows[row][0] for row in carried], minlength=len(tracks))
+                sel = np.array([row for row in carried if per[rows[row][0]] > 1], np.int64)
+            if sel.size:
+                got = _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel)
+                ground = dict(zip(sel.tolist(), got, strict=True))
+        weights = _range_weights(rows, prepared, weights, launches, ground)
         per_track: dict[int, dict[str, float]] = {}
         members: dict[int, list[int]] = {}
         for row, (i, j) in enumerate(rows):
@@ -634,7 +683,7 @@ def backtrack_many(
                 state=states[best],
                 state_covariance=covs[best],
                 launch=_mixture([launches[row] for row in group], w),
-                impact=_mixture([impacts[row] for row in group], w),
+                impact=_mixture([ground[row] for row in group], w) if impacts else None,
                 chi2=float(chi2s[best]),
                 dof=max(3 * p.t.size + 1 + int(fence_col[best] >= 0) - 6, 1),
                 class_chi2=per_track[i],
