@@ -352,12 +352,15 @@ def _fit(
         g = np.einsum("cri,cr->ci", jac, r)
         diag = np.einsum("cii->ci", jtj) + 1e-9
         damped = jtj + lam[rows, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
-        dx = np.zeros((rows.size, 6))
-        for q in range(rows.size):
-            try:
-                dx[q] = -np.linalg.solve(damped[q], g[q])
-            except np.linalg.LinAlgError:
-                active[rows[q]] = False
+        try:  # all rows in one call (LAPACK's gesv per row, as one at a time)
+            dx = -np.linalg.solve(damped, g[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a singular row: one at a time, that row stopped
+            dx = np.zeros((rows.size, 6))
+            for q in range(rows.size):
+                try:
+                    dx[q] = -np.linalg.solve(damped[q], g[q])
+                except np.linalg.LinAlgError:
+                    active[rows[q]] = False
         trial = x[rows] + dx
         rt, _ = evaluate(trial, rows, False)
         ct = np.einsum("ij,ij->i", rt, rt)
@@ -369,13 +372,16 @@ def _fit(
         active[rows] &= ~small & (lam[rows] < 1e2)
     r, jac = evaluate(x, every, True)
     jtj = np.einsum("cri,crj->cij", jac, jac)
-    cov = np.full((c, 6, 6), np.nan)
     chi2 = np.einsum("ij,ij->i", r, r)
-    for i in range(c):
-        try:
-            cov[i] = np.linalg.inv(jtj[i])
-        except np.linalg.LinAlgError:
-            chi2[i] = np.nan
+    try:  # all rows in one call, as in the loop below
+        cov = np.linalg.inv(jtj)
+    except np.linalg.LinAlgError:  # a singular row: one at a time, NaN there
+        cov = np.full((c, 6, 6), np.nan)
+        for i in range(c):
+            try:
+                cov[i] = np.linalg.inv(jtj[i])
+            except np.linalg.LinAlgError:
+                chi2[i] = np.nan
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
     return x, cov, chi2
 
@@ -393,14 +399,18 @@ def _unscented(
     one step, that of the state itself (about 400 steps over its vacuum time of fall)."""
     m, n = x.shape
     kappa = 3.0 - n
-    pts = np.empty((m, 2 * n + 1, 6))
-    for i in range(m):
-        try:
-            root = np.linalg.cholesky((n + kappa) * cov[i])
-        except np.linalg.LinAlgError:
-            vals, vecs = np.linalg.eigh(cov[i])
-            root = vecs * np.sqrt(np.maximum(vals, 0) * (n + kappa))
-        pts[i] = np.vstack([x[i], x[i] + root.T, x[i] - root.T])
+    try:  # all rows in one call, as in the loop below
+        roots = np.linalg.cholesky((n + kappa) * cov)
+    except np.linalg.LinAlgError:  # one not positive definite: one at a time
+        roots = np.empty((m, n, n))
+        for i in range(m):
+            try:
+                roots[i] = np.linalg.cholesky((n + kappa) * cov[i])
+            except np.linalg.LinAlgError:
+                vals, vecs = np.linalg.eigh(cov[i])
+                roots[i] = vecs * np.sqrt(np.maximum(vals, 0) * (n + kappa))
+    spread = roots.transpose(0, 2, 1)
+    pts = np.concatenate([x[:, None, :], x[:, None, :] + spread, x[:, None, :] - spread], axis=1)
     w = np.full(2 * n + 1, 1.0 / (2 * (n + kappa)))
     w[0] = kappa / (n + kappa)
     h = np.repeat(ground_step(x, step_s, GROUND_STEPS_UT), 2 * n + 1)
