@@ -11,7 +11,13 @@ import pytest
 from truceline.ballistics import Projectile, fly
 from truceline.geo.projection import TangentPlane
 from truceline.radar.fence import Fence, _view
-from truceline.radar.projectile import TrackPoints, backtrack_many, propagate, to_ground
+from truceline.radar.projectile import (
+    TrackPoints,
+    backtrack_many,
+    backtrack_many_alone,
+    propagate,
+    to_ground,
+)
 from truceline.weapons import weapon_classes
 
 CLASSES = [w for w in weapon_classes().values() if w.ballistic and w.radar_class]
@@ -68,11 +74,8 @@ def test_to_ground_matches_dop853_to_a_metre():
             assert abs(t[i] - exact.t_s[-1]) < 1e-3
 
 
-def test_compiled_and_numpy_backtracks_agree():
-    """Whole fits (Levenberg-Marquardt over the class candidates, unscented transform) on noisy
-    simulated tracks: the same class, states within 1e-6 m (m/s), launch and impact points
-    within 1e-6 m, covariances within 1e-6 relative."""
-    rng = np.random.default_rng(5)
+def noisy_tracks(rng) -> list[TrackPoints]:
+    """Noisy simulated tracks of 12 flights, every other one with a radar's search fence."""
     plane = TangentPlane(37.0, 48.3)
     tracks = []
     _, _, flights = flight_states(rng, 12)
@@ -99,6 +102,14 @@ def test_compiled_and_numpy_backtracks_agree():
                 times.tolist(), lon, lat, z, sigma, w.radar_class, entered(t[0]) if q % 2 else None
             )
         )
+    return tracks
+
+
+def test_compiled_and_numpy_backtracks_agree():
+    """Whole fits (Levenberg-Marquardt over the class candidates, unscented transform) on noisy
+    simulated tracks: the same class, states within 1e-6 m (m/s), launch and impact points
+    within 1e-6 m, covariances within 1e-6 relative."""
+    tracks = noisy_tracks(np.random.default_rng(5))
     a = backtrack_many(tracks, step_s=0.05, kernel="compiled")
     b = backtrack_many(tracks, step_s=0.05, kernel="numpy")
     assert sum(x is not None for x in a) == len(tracks)
@@ -115,3 +126,30 @@ def test_compiled_and_numpy_backtracks_agree():
                 np.testing.assert_allclose([p.east_m, p.north_m], [q.east_m, q.north_m], atol=1e-6)
                 assert p.time_s == pytest.approx(q.time_s, abs=1e-9)
                 np.testing.assert_allclose(p.covariance, q.covariance, rtol=1e-6, atol=1e-9)
+
+
+def test_fits_without_the_fence_as_on_their_own():
+    """`backtrack_many_alone`: the fits as `backtrack_many`'s, and the launch points without
+    the fence bit for bit those of `backtrack_many` of the tracks with `fence=None` (the points
+    prepared once, impacts left out)."""
+
+    def same(p, q) -> bool:
+        if p is None or q is None:
+            return p is q
+        return (p.east_m, p.north_m, p.time_s, p.speed_mps) == (
+            q.east_m, q.north_m, q.time_s, q.speed_mps,
+        ) and np.array_equal(p.covariance, q.covariance)  # fmt: skip
+
+    tracks = noisy_tracks(np.random.default_rng(5))
+    fitted, alone = backtrack_many_alone(tracks, step_s=0.05)
+    again = backtrack_many(tracks, step_s=0.05)
+    bare = backtrack_many([replace(tr, fence=None) for tr in tracks], step_s=0.05)
+    assert any(tr.fence is not None for tr in tracks)
+    for x, y, z, w, tr in zip(fitted, again, alone, bare, tracks, strict=True):
+        assert same(x.launch, y.launch) and same(x.impact, y.impact) and x.chi2 == y.chi2
+        if tr.fence is None:
+            assert z is x
+            continue
+        assert z.impact is None and same(z.launch, w.launch)
+        assert z.weapon == w.weapon and z.class_weights == w.class_weights
+        assert np.array_equal(z.state, w.state) and z.reference_ns == w.reference_ns

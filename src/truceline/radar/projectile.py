@@ -22,7 +22,7 @@ Coordinates: east and north in the plane tangent to the ellipsoid at the track's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -352,12 +352,15 @@ def _fit(
         g = np.einsum("cri,cr->ci", jac, r)
         diag = np.einsum("cii->ci", jtj) + 1e-9
         damped = jtj + lam[rows, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
-        dx = np.zeros((rows.size, 6))
-        for q in range(rows.size):
-            try:
-                dx[q] = -np.linalg.solve(damped[q], g[q])
-            except np.linalg.LinAlgError:
-                active[rows[q]] = False
+        try:  # all rows in one call (LAPACK's gesv per row, as one at a time)
+            dx = -np.linalg.solve(damped, g[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a singular row: one at a time, that row stopped
+            dx = np.zeros((rows.size, 6))
+            for q in range(rows.size):
+                try:
+                    dx[q] = -np.linalg.solve(damped[q], g[q])
+                except np.linalg.LinAlgError:
+                    active[rows[q]] = False
         trial = x[rows] + dx
         rt, _ = evaluate(trial, rows, False)
         ct = np.einsum("ij,ij->i", rt, rt)
@@ -369,13 +372,16 @@ def _fit(
         active[rows] &= ~small & (lam[rows] < 1e2)
     r, jac = evaluate(x, every, True)
     jtj = np.einsum("cri,crj->cij", jac, jac)
-    cov = np.full((c, 6, 6), np.nan)
     chi2 = np.einsum("ij,ij->i", r, r)
-    for i in range(c):
-        try:
-            cov[i] = np.linalg.inv(jtj[i])
-        except np.linalg.LinAlgError:
-            chi2[i] = np.nan
+    try:  # all rows in one call, as in the loop below
+        cov = np.linalg.inv(jtj)
+    except np.linalg.LinAlgError:  # a singular row: one at a time, NaN there
+        cov = np.full((c, 6, 6), np.nan)
+        for i in range(c):
+            try:
+                cov[i] = np.linalg.inv(jtj[i])
+            except np.linalg.LinAlgError:
+                chi2[i] = np.nan
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
     return x, cov, chi2
 
@@ -393,14 +399,18 @@ def _unscented(
     one step, that of the state itself (about 400 steps over its vacuum time of fall)."""
     m, n = x.shape
     kappa = 3.0 - n
-    pts = np.empty((m, 2 * n + 1, 6))
-    for i in range(m):
-        try:
-            root = np.linalg.cholesky((n + kappa) * cov[i])
-        except np.linalg.LinAlgError:
-            vals, vecs = np.linalg.eigh(cov[i])
-            root = vecs * np.sqrt(np.maximum(vals, 0) * (n + kappa))
-        pts[i] = np.vstack([x[i], x[i] + root.T, x[i] - root.T])
+    try:  # all rows in one call, as in the loop below
+        roots = np.linalg.cholesky((n + kappa) * cov)
+    except np.linalg.LinAlgError:  # one not positive definite: one at a time
+        roots = np.empty((m, n, n))
+        for i in range(m):
+            try:
+                roots[i] = np.linalg.cholesky((n + kappa) * cov[i])
+            except np.linalg.LinAlgError:
+                vals, vecs = np.linalg.eigh(cov[i])
+                roots[i] = vecs * np.sqrt(np.maximum(vals, 0) * (n + kappa))
+    spread = roots.transpose(0, 2, 1)
+    pts = np.concatenate([x[:, None, :], x[:, None, :] + spread, x[:, None, :] - spread], axis=1)
     w = np.full(2 * n + 1, 1.0 / (2 * (n + kappa)))
     w[0] = kappa / (n + kappa)
     h = np.repeat(ground_step(x, step_s, GROUND_STEPS_UT), 2 * n + 1)
@@ -555,7 +565,55 @@ def backtrack_many(
     """Fit and backtrack many tracks at once (every track against every candidate class of its
     radar class, in one batch); None for a track with fewer than 2 points or that no class
     fits. `kernel`: the integration, `compiled` (Numba) or `numpy` (the reference)."""
+    return _backtrack_prepared(
+        tracks, _prepare_all(tracks), step_s, muzzle_speed_sigma, kernel, impacts=True
+    )
+
+
+def backtrack_many_alone(
+    tracks: Sequence[TrackPoints],
+    *,
+    step_s: float = 0.2,
+    muzzle_speed_sigma: float = 0.002,
+    kernel: str = "compiled",
+) -> tuple[list[Backtrack | None], list[Backtrack | None]]:
+    """`backtrack_many` of `tracks`, and their launch points fitted without the search fence
+    (the battery refinement's, `truceline.radar.battery`): for a track with a fence, its fit
+    with `fence=None`, impact left out (None); for one without, its own result. The same
+    values as `backtrack_many` of the tracks with `fence=None`, for less: the points are
+    prepared once for both fits, and the fenceless fits' impacts are carried to the ground
+    only where the class weights need them (a track with more than one class in the running:
+    the range weights; with one, its weight is 1 whatever its range)."""
     prepared = _prepare_all(tracks)
+    fitted = _backtrack_prepared(tracks, prepared, step_s, muzzle_speed_sigma, kernel, impacts=True)
+    fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None]
+    alone = list(fitted)
+    if fenced:
+        refit = _backtrack_prepared(
+            [replace(tracks[q], fence=None) for q in fenced],
+            [None if prepared[q] is None else replace(prepared[q], fence=None) for q in fenced],
+            step_s,
+            muzzle_speed_sigma,
+            kernel,
+            impacts=False,
+        )
+        for q, bt in zip(fenced, refit, strict=True):
+            alone[q] = bt
+    return fitted, alone
+
+
+def _backtrack_prepared(
+    tracks: Sequence[TrackPoints],
+    prepared: list[_Prepared | None],
+    step_s: float,
+    muzzle_speed_sigma: float,
+    kernel: str,
+    *,
+    impacts: bool,
+) -> list[Backtrack | None]:
+    """`backtrack_many` of tracks already prepared (`_prepare_all`). Without `impacts`, each
+    result's impact is None and impacts are carried to the ground only for the tracks with
+    more than one class weighted (the range weights need them); the launches are the same."""
     live = [i for i, p in enumerate(prepared) if p is not None]
     out: list[Backtrack | None] = [None] * len(tracks)
     if not live:
@@ -604,17 +662,18 @@ def backtrack_many(
         carried = [row for row in range(r) if weights[row] > 0]
         coarse = max(step_s, MIN_GROUND_STEP_S)
         launches: dict[int, GroundPoint | None] = {}
-        impacts: dict[int, GroundPoint | None] = {}
+        ground: dict[int, GroundPoint | None] = {}  # impacts
         if carried:
             sel = np.array(carried)
-            ends = zip(
-                _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel),
-                _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel),
-                strict=True,
-            )
-            for row, (launch, impact) in zip(carried, ends, strict=True):
-                launches[row], impacts[row] = launch, impact
-        weights = _range_weights(rows, prepared, weights, launches, impacts)
+            got = _unscented(states[sel], covs[sel], k[sel], True, coarse, kernel)
+            launches = dict(zip(carried, got, strict=True))
+            if not impacts:  # only those of tracks with more than one class carried
+                per = np.bincount([rows[row][0] for row in carried], minlength=len(tracks))
+                sel = np.array([row for row in carried if per[rows[row][0]] > 1], np.int64)
+            if sel.size:
+                got = _unscented(states[sel], covs[sel], k[sel], False, coarse, kernel)
+                ground = dict(zip(sel.tolist(), got, strict=True))
+        weights = _range_weights(rows, prepared, weights, launches, ground)
         per_track: dict[int, dict[str, float]] = {}
         members: dict[int, list[int]] = {}
         for row, (i, j) in enumerate(rows):
@@ -634,7 +693,7 @@ def backtrack_many(
                 state=states[best],
                 state_covariance=covs[best],
                 launch=_mixture([launches[row] for row in group], w),
-                impact=_mixture([impacts[row] for row in group], w),
+                impact=_mixture([ground[row] for row in group], w) if impacts else None,
                 chi2=float(chi2s[best]),
                 dof=max(3 * p.t.size + 1 + int(fence_col[best] >= 0) - 6, 1),
                 class_chi2=per_track[i],

@@ -43,6 +43,7 @@ from truceline.radar.projectile import (
     Backtrack,
     TrackPoints,
     backtrack_many,
+    backtrack_many_alone,
     ellipse95,
     propagate,
 )
@@ -191,28 +192,19 @@ class RadarStage:
                     self.fences.get(obs.sensor),
                 )
             )
-        # All tracks are fitted and carried to the ground in one batch.
-        results = backtrack_many(
-            tracks,
+        # All tracks are fitted and carried to the ground in one batch. The battery's other
+        # rounds locate a round's battery from their launch points fitted without the search
+        # fence: the fence's error is shared by one radar's rounds of one battery (their
+        # flights enter the coverage alike), so it would not average out.
+        settings = dict(
             step_s=self.radar.step_s,
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
-        # The battery's other rounds locate a round's battery from their launch points fitted
-        # without the search fence: the fence's error is shared by one radar's rounds of one
-        # battery (their flights enter the coverage alike), so it would not average out.
-        alone = results
         if self.radar.battery_window_s > 0 and any(tp.fence is not None for tp in tracks):
-            fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None]
-            refit = backtrack_many(
-                [replace(tracks[q], fence=None) for q in fenced],
-                step_s=self.radar.step_s,
-                muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
-                kernel=self.radar.kernel,
-            )
-            alone = list(results)
-            for q, bt in zip(fenced, refit, strict=True):
-                alone[q] = bt
+            results, alone = backtrack_many_alone(tracks, **settings)
+        else:
+            results = alone = backtrack_many(tracks, **settings)
         # Where every launch and impact point is, in one go (each in its track's plane).
         ends = [
             (bt.plane, point)
