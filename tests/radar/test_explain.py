@@ -129,6 +129,20 @@ def test_rounds_the_radar_did_not_account_for_survive():
     assert {e.id for e in events} == {"AC-3", "AC-2", "AC-half", "RL-CB1-1", "RL-CB1-2"}
 
 
+def _fused_with_impact(mixture: Event, shot: Event) -> tuple[Event, Event]:
+    """The `mixture` fused with round 1's radar `shot`, paired with the radar impact RI-CB1-9
+    (40 s later, 22 km north)."""
+    fused = replace(_fuse(mixture, shot), paired="RI-CB1-9")
+    impact = replace(
+        _radar("RI-CB1-9", 40.0),
+        type="impact",
+        evidence=(),
+        paired="AC-mix",
+        origin=replace(shot.origin, lat=48.2, time_ns=T0_NS + 40 * 10**9),
+    )
+    return fused, impact
+
+
 def test_a_fused_mixture_goes_back_to_its_radar_shot_and_its_pair_follows():
     """The mixture fused with round 1's shot: its acoustic part is explained by round 1's shot
     (4 detections, not more than half) and round 2's (4): the event is round 1's shot again,
@@ -136,14 +150,7 @@ def test_a_fused_mixture_goes_back_to_its_radar_shot_and_its_pair_follows():
     rng = np.random.default_rng(3)
     mixture, observations = _mixture(rng)
     r1, r2 = _radar("RL-CB1-1", 0.0), _radar("RL-CB1-2", 0.5)
-    fused = replace(_fuse(mixture, r1), paired="RI-CB1-9")
-    impact = replace(
-        _radar("RI-CB1-9", 40.0),
-        type="impact",
-        evidence=(),
-        paired="AC-mix",
-        origin=replace(r1.origin, lat=48.2, time_ns=T0_NS + 40 * 10**9),
-    )
+    fused, impact = _fused_with_impact(mixture, r1)
     events, dissolved = explain_away(
         [fused, r2, impact],
         _lookup(observations),
@@ -264,14 +271,7 @@ def test_a_shot_sent_back_from_a_mixture_joins_its_rounds_own_event():
         "AC-1", {k: (f"S{k}-o1", _arrival_s(k, 0.0, rng)) for k in range(4, 8)}, (0.0, 0.0, 0.0)
     )
     r1, r2 = _radar("RL-CB1-1", 0.0), _radar("RL-CB1-2", 0.5)
-    fused = replace(_fuse(mixture, r1), paired="RI-CB1-9")
-    impact = replace(
-        _radar("RI-CB1-9", 40.0),
-        type="impact",
-        evidence=(),
-        paired="AC-mix",
-        origin=replace(r1.origin, lat=48.2, time_ns=T0_NS + 40 * 10**9),
-    )
+    fused, impact = _fused_with_impact(mixture, r1)
     events, dissolved = explain_away(
         [fused, own, r2, impact],
         _lookup(observations, obs1),
