@@ -214,17 +214,22 @@ def process(
             clock.lap("radar")
             acoustic_events = stage.finish()
             clock.lap("acoustic (rest)")
-        joint = settings.radar.joint_search_m > 0
-        arrivals = arrivals_from(store.acoustic_arrivals, sensor_list)
+        # The gates of both merges: fusion's, and the joint fit's on the stored arrivals.
+        r = settings.radar
+        gates = {
+            "arrivals": arrivals_from(store.acoustic_arrivals, sensor_list)
+            if r.joint_search_m > 0
+            else None,
+            "locate": settings.locate,
+            "joint_search_m": r.joint_search_m,
+        }
         events, merged = merge(
             acoustic_events,
             radar_events,
-            settings.radar.merge_sigma,
-            settings.radar.merge_window_s,
-            settings.radar.standalone_shots,
-            arrivals=arrivals if joint else None,
-            locate=settings.locate,
-            joint_search_m=settings.radar.joint_search_m,
+            r.merge_sigma,
+            r.merge_window_s,
+            r.standalone_shots,
+            **gates,
         )
         radar.counts.merged = merged
         # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
@@ -247,13 +252,7 @@ def process(
         if settings.radar.merge_leftovers and radar.counts.explained_away:
             # Shots sent back alone from dissolved mixtures, beside their rounds' own events.
             events, radar.counts.merged_again = merge_leftovers(
-                events,
-                {e.id for e in radar_events},
-                settings.radar.merge_sigma,
-                settings.radar.merge_window_s,
-                arrivals=arrivals if joint else None,
-                locate=settings.locate,
-                joint_search_m=settings.radar.joint_search_m,
+                events, {e.id for e in radar_events}, r.merge_sigma, r.merge_window_s, **gates
             )
         clock.lap("merge")
         with bulk_collection():  # it makes many small records, none in cycles
