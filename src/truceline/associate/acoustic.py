@@ -638,12 +638,15 @@ class AcousticAssociator:
                 late.append(int(here[1 - first]))
             else:
                 rounds = (np.array(early, np.int64), np.array(late, np.int64))
-                self._uncross_pair(a, b, pair, rounds, members, arr_all, speed, projection)
+                places = ((float(ax[0]), float(ay[0])), (float(bx[0]), float(by[0])))
+                self._uncross_pair(
+                    (a, b), places, pair, rounds, members, arr_all, speed, projection
+                )
 
     def _uncross_pair(
         self,
-        a: WorkingEvent,
-        b: WorkingEvent,
+        events: tuple[WorkingEvent, WorkingEvent],
+        places: tuple[tuple[float, float], tuple[float, float]],
         pair: NDArray[np.int64],
         rounds: tuple[NDArray[np.int64], NDArray[np.int64]],
         members: NDArray[np.int64],
@@ -651,15 +654,14 @@ class AcousticAssociator:
         speed: SoundSpeed,
         projection: TangentPlane,
     ) -> None:
-        """One pair of `_uncross`: the detections `pair` (positions in `members`) of events `a`
-        and `b`, the earlier and the later detections at their shared sensors (`rounds`): solve
-        the two rounds, reassign, solve again, keep if better."""
+        """One pair of `_uncross`: the detections `pair` (positions in `members`) of two
+        `events` at `places` (east, north in the group's `projection`), the earlier and the
+        later detections at their shared sensors (`rounds`): solve the two rounds, reassign,
+        solve again, keep if better."""
         t, at = arr_all.t_s[pair], self.sensor.v[members[pair]]
-        first, second = (a, b) if a.tau_s <= b.tau_s else (b, a)
-        starts = []
-        for ev in (first, second):
-            x, y = projection.forward(ev.lon, ev.lat)
-            starts.append((float(x[0]), float(y[0]), ev.tau_s))
+        order = (0, 1) if events[0].tau_s <= events[1].tau_s else (1, 0)
+        first, second = (events[k] for k in order)
+        starts = [(*places[k], events[k].tau_s) for k in order]
         sols = []
         for chosen, start in zip(rounds, starts, strict=True):
             sol = locate(
@@ -711,20 +713,28 @@ class AcousticAssociator:
         for ev, (chosen_arr, sol) in zip((first, second), new, strict=True):
             self._reset(ev, members[chosen_arr], sol, projection)
 
-    def _reset(
+    def _place(
         self, ev: WorkingEvent, det: NDArray[np.int64], sol: Solution, projection: TangentPlane
     ) -> None:
-        """Give event `ev` new detections `det` (global indices) and their solution `sol` (in
-        the group's `projection`), as `_new_event` would have made it."""
+        """Event `ev` with detections `det` (global indices) and their solution `sol` (in
+        `projection`), its projection re-centred on the new origin so later solves stay
+        exact; a new version."""
         lon, lat = projection.inverse(sol.x_m, sol.y_m)
         ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
         ev.tau_s, ev.solution = sol.tau_s, sol
         ev.projection = TangentPlane(ev.lon, ev.lat)
         ev.ecef, ev.enu = ev.projection.origin, ev.projection.rotation[:2]
-        ev.det = [int(g) for g in det]
+        ev.det = det.tolist()
         ev.sensors = set(self.sensor.v[det].tolist())
         ev.n_at_solve = len(ev.det)
         ev.version += 1
+
+    def _reset(
+        self, ev: WorkingEvent, det: NDArray[np.int64], sol: Solution, projection: TangentPlane
+    ) -> None:
+        """Give event `ev` new detections `det` and their solution `sol` in the group's
+        `projection` (`_place`), and own them."""
+        self._place(ev, det, sol, projection)
         if self._sandbox:
             return
         # (from the end: the group's events were made last; a scan from the start grows with
@@ -1194,16 +1204,7 @@ class AcousticAssociator:
             return []
         released = det[~sol.keep].tolist()
         kept = det[sol.keep]
-        lon, lat = ev.projection.inverse(sol.x_m, sol.y_m)
-        ev.lon, ev.lat = float(np.atleast_1d(lon)[0]), float(np.atleast_1d(lat)[0])
-        ev.tau_s, ev.solution = sol.tau_s, sol
-        # Re-centre the projection on the new origin so later solves stay exact.
-        ev.projection = TangentPlane(ev.lon, ev.lat)
-        ev.ecef, ev.enu = ev.projection.origin, ev.projection.rotation[:2]
-        ev.det = kept.tolist()
-        ev.sensors = set(self.sensor.v[kept].tolist())
-        ev.n_at_solve = len(ev.det)
-        ev.version += 1
+        self._place(ev, kept, sol, ev.projection)
         if released:
             self.owner.a[np.array(released)] = -1
         self._columns.set(index, ev)
