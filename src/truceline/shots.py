@@ -22,7 +22,7 @@ the launch); unpaired events keep the type their labels favour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -101,13 +101,17 @@ def decide(
     tables = _tables()
     cand_a, cand_b, cand_score, cand_z, cand_w = [], [], [], [], []
     if n > 1 and tables:
-        a, b, z, w = _candidates(lon, lat, t, tables, settings)
-        labels = _log_sigmoid(odds[a]) + _log_sigmoid(-odds[b])
+        least = np.log(settings.min_label_probability)
+
+        def labels_of(a: NDArray, b: NDArray) -> NDArray:
+            return _log_sigmoid(odds[a]) + _log_sigmoid(-odds[b])
+
         # A pair must fit in time, and the labels must not speak strongly against its roles
         # (probability at least `min_label_probability` that a launched and b is an impact).
-        good = labels >= np.log(settings.min_label_probability)
-        a, b, z, w = a[good], b[good], z[good], w[good]
-        score = -0.5 * z**2 + labels[good]
+        a, b, z, w = _candidates(
+            lon, lat, t, tables, settings, lambda a, b: labels_of(a, b) >= least
+        )
+        score = -0.5 * z**2 + labels_of(a, b)
         cand_a, cand_b, cand_score, cand_z, cand_w = a, b, score, z, w
 
     paired = np.full(n, -1)
@@ -137,11 +141,17 @@ _BLOCK = 512
 
 
 def _candidates(
-    lon: NDArray, lat: NDArray, t: NDArray, tables, settings: ShotsSettings
+    lon: NDArray,
+    lat: NDArray,
+    t: NDArray,
+    tables,
+    settings: ShotsSettings,
+    pair_ok: Callable[[NDArray, NDArray], NDArray[np.bool_]] | None = None,
 ) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     """Pairs (a, b) with b later than a whose range r and time dt fit some class branch
     (|z| <= `max_z`, r within the branch's reach), each with its best-fitting branch (smallest
-    |z|; the first branch on a tie) and that z, sorted by (a, b).
+    |z|; the first branch on a tie) and that z, sorted by (a, b); only pairs `pair_ok` passes
+    (event indices a, b -> a mask), tested before the costlier range and flight.
 
     A branch can only fit a pair whose dt lies within its times of flight widened by `max_z`
     sigmas (and within 1.2 times the longest flight of any class) and whose chord is within its
@@ -184,6 +194,16 @@ def _candidates(
         if not pa.size:
             continue
         a, b, d = order[ia[pa]], order[ib[pb]], dt[pa, pb]
+        chord_ab = chord[pa, pb]
+        if pair_ok is not None:
+            good = pair_ok(a, b)
+            a, b, d, chord_ab = a[good], b[good], d[good], chord_ab[good]
+        # Only pairs that some branch may fit have their geodesic computed: it lies within
+        # the chord's bracket (`_range_bracket`), and z falls as the flight grows, so a branch
+        # whose z over the bracket misses [-max_z, max_z] cannot fit (the same pairs as the
+        # geodesic for all, at a fraction of its cost: most pairs fit no branch).
+        maybe = _may_fit(d, chord_ab, tables, gates, settings)
+        a, b, d = a[maybe], b[maybe], d[maybe]
         r = geodesic_distance_m(lon[a], lat[a], lon[b], lat[b])
         best_z = np.full(a.size, np.inf)
         best_w = np.full(a.size, -1)
@@ -205,6 +225,42 @@ def _candidates(
     a, b, z, w = (np.concatenate(parts) for parts in zip(*found, strict=True))
     by_pair = np.lexsort((b, a))
     return a[by_pair], b[by_pair], z[by_pair], w[by_pair]
+
+
+_M_MIN_M = 6_335_439.0
+"""The smallest radius of curvature of WGS 84 (meridional, at the equator: a (1 - e²)), m."""
+
+
+def _range_bracket(chord_m: NDArray) -> tuple[NDArray, NDArray]:
+    """Bounds of the geodesic distance between two points on the ellipsoid `chord_m` apart in
+    a straight line: a geodesic's curvature is at most 1 / `_M_MIN_M`, so it is no longer than
+    the arc of that radius over the chord, 2 M asin(c / 2M) <= c (1 + c² / (24 M²)) within
+    the reach of any class (with a millimetre for round-off)."""
+    return chord_m, chord_m * (1.0 + chord_m**2 / (24.0 * _M_MIN_M**2)) + 1e-3
+
+
+def _may_fit(
+    dt: NDArray, chord_m: NDArray, tables, gates: list, settings: ShotsSettings
+) -> NDArray[np.bool_]:
+    """Pairs some class branch may fit given their time `dt` (s) and `chord_m` (m): within its
+    gates, and with |z| <= `max_z` somewhere over the range bracket (z is monotone in the
+    flight time, and the flight in the range along a branch)."""
+    r_lo, r_hi = _range_bracket(chord_m)
+    rel, slack, max_z = settings.tof_relative_sigma, settings.tof_sigma_s, settings.max_z
+    keep = np.zeros(dt.size, bool)
+    for k, (_, table, branch) in enumerate(tables):
+        dt_lo, dt_hi, (lo, hi) = gates[k]
+        ok = np.flatnonzero(~keep & (r_hi >= lo) & (r_lo <= hi) & (dt >= dt_lo) & (dt <= dt_hi))
+        if not ok.size:
+            continue
+        _, f1 = table.solve(r_lo[ok], branch)
+        _, f2 = table.solve(r_hi[ok], branch)
+        shortest, longest = np.minimum(f1, f2), np.maximum(f1, f2)
+        d = dt[ok]
+        z_most = (d - shortest) / (rel * shortest + slack)
+        z_least = (d - longest) / (rel * longest + slack)
+        keep[ok[(z_least <= max_z + 1e-9) & (z_most >= -max_z - 1e-9)]] = True
+    return keep
 
 
 def _log_sigmoid(x: NDArray) -> NDArray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truceline.ballistics import BallisticTable, Projectile
 from truceline.config import ShotsSettings
@@ -137,3 +139,41 @@ def test_candidate_search_finds_what_every_pair_checked_finds():
     assert sorted(zip(a, b, w, strict=True)) == expected
     order = np.lexsort((ib[fit], ia[fit]))
     assert np.allclose(z, best_z[fit][order], rtol=0, atol=1e-12)
+
+
+def test_the_candidate_filter_drops_only_the_pairs_it_is_told_to():
+    """`pair_ok` (the labels' test in `decide`) removes its pairs and nothing else."""
+    from truceline.shots import _candidates, _tables
+
+    rng = np.random.default_rng(12)
+    n = 600
+    lon = 37.0 + rng.uniform(-0.8, 0.8, n)
+    lat = 48.0 + rng.uniform(-0.5, 0.5, n)
+    t = rng.uniform(0.0, 1800.0, n)
+    settings, tables = ShotsSettings(), _tables()
+    every = _candidates(lon, lat, t, tables, settings)
+    even = _candidates(lon, lat, t, tables, settings, lambda a, b: (a + b) % 2 == 0)
+    keep = (every[0] + every[1]) % 2 == 0
+    assert 0 < keep.sum() < keep.size
+    for got, want in zip(even, every, strict=True):
+        assert np.array_equal(got, want[keep])
+
+
+@given(
+    lon=st.floats(22.0, 40.0),
+    lat=st.floats(44.0, 52.0),
+    azimuth=st.floats(0.0, 360.0),
+    distance_km=st.floats(0.001, 700.0),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_geodesic_lies_within_the_chord_bracket(lon, lat, azimuth, distance_km):
+    """What lets the candidate search skip the geodesic of pairs no branch can fit."""
+    from truceline.geo.projection import geodesic_distance_m, to_ecef
+    from truceline.shots import _range_bracket
+
+    lon2, lat2 = destination(lon, lat, azimuth, distance_km * 1e3)
+    xyz = to_ecef(np.array([lon, lon2]), np.array([lat, lat2])).reshape(2, 3)
+    chord = np.array([np.linalg.norm(xyz[1] - xyz[0])])
+    lo, hi = _range_bracket(chord)
+    r = geodesic_distance_m(lon, lat, lon2, lat2)
+    assert lo[0] - 1e-6 <= r <= hi[0]
