@@ -26,7 +26,7 @@ from truceline.ingest.sensors import read_sensors
 from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
 from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
-from truceline.radar.joint import HeldArrivals, arrivals_from
+from truceline.radar.joint import HeldArrivals
 from truceline.radar.stage import RadarStage, merge, merge_leftovers
 from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
@@ -158,7 +158,8 @@ def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage 
 
 
 EVIDENCE_BLOCK = 2000
-"""Events whose evidence explaining away reads from the store at once (`HeldArrivals`)."""
+"""Events whose evidence the merge reads from the store at once when the acoustic stage did
+not hand it on (`HeldArrivals`)."""
 
 
 def process(
@@ -212,14 +213,23 @@ def process(
                 stage.end_input()  # it finishes the acoustic stage while the radar stage runs
             radar_events = radar.finish()
             clock.lap("radar")
-            acoustic_events = stage.finish()
+            acoustic = stage.finish()
+            acoustic_events = acoustic.events
             clock.lap("acoustic (rest)")
-        # The gates of both merges: fusion's, and the joint fit's on the stored arrivals.
+        # The acoustic events' arrivals, as the acoustic stage handed them on (others, such as
+        # events the merge makes, are read from the store): what the joint fit of both merges
+        # and explaining away (below) read.
+        held = HeldArrivals(
+            store.acoustic_arrivals,
+            acoustic_events,
+            sensor_list,
+            block=EVIDENCE_BLOCK,
+            columns=acoustic.arrivals,
+        )
+        # The gates of both merges: fusion's, and the joint fit's on the arrivals.
         r = settings.radar
         gates = {
-            "arrivals": arrivals_from(store.acoustic_arrivals, sensor_list)
-            if r.joint_search_m > 0
-            else None,
+            "arrivals": held if r.joint_search_m > 0 else None,
             "locate": settings.locate,
             "joint_search_m": r.joint_search_m,
         }
@@ -234,10 +244,6 @@ def process(
         radar.counts.merged = merged
         # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
         test = ArrivalTest.of(settings)
-        # Both steps ask for the acoustic events' arrivals: read once, held as columns.
-        held = HeldArrivals(
-            store.acoustic_arrivals, acoustic_events, sensor_list, block=EVIDENCE_BLOCK
-        )
         events, dissolved = explain_away(
             events,
             held,

@@ -243,6 +243,25 @@ class AcousticArrival(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceArrivals:
+    """The acoustic arrivals of many events' evidence as columns, one row per detection, each
+    event's rows together in the order of its evidence (`rows[event id]`: its first and
+    past-the-last row). What the acoustic stage holds of the detections it located, handed on
+    with its events, so that the merge (`truceline.radar.joint.HeldArrivals`) need not read
+    them back from the store: row i is `AcousticArrival(id, sensor_ids[sensor[i]],
+    time_ns[i], azimuth_deg[i], azimuth_sigma_deg[i])` with NaN for a bearing not reported."""
+
+    sensor_ids: tuple[str, ...]
+    sensor: Any
+    """Index into `sensor_ids` per row (int32 array)."""
+    time_ns: Any
+    """Detection time per row, ns since the Unix epoch (int64 array)."""
+    azimuth_deg: Any
+    azimuth_sigma_deg: Any
+    rows: Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
 class Quarantined:
     """An input that was not accepted, kept with the reason so nothing is silently dropped."""
 

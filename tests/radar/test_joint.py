@@ -194,3 +194,47 @@ def test_held_arrivals_are_those_read_per_event_from_one_read():
     # One read for the held event and the fused one, the event not held read on each call.
     assert reads == [list(event.evidence)] + [list(apart.evidence)] * 2
     assert held(_radar_event(0.0, 0.0, 0.0, 30.0)) is None
+
+
+def test_held_arrivals_from_the_acoustic_stage_are_those_of_the_store_without_a_read():
+    """Given the acoustic stage's `EvidenceArrivals`, `HeldArrivals` reads nothing for the
+    events they hold and gives the arrivals the store would, bit for bit."""
+    from truceline.records import EvidenceArrivals
+
+    xy = np.array([[-2000.0, -1500.0], [2500.0, -1000.0], [1500.0, 2500.0], [-1800.0, 2000.0]])
+    xy = np.vstack([xy, [[0.0, 3500.0], [3000.0, 500.0]]])
+    sensors, t = _sensors_and_times(xy, np.array([120.0, -80.0]), seed=4)
+    detections = {
+        f"S{k}-1": AcousticArrival(
+            f"S{k}-1", f"S{k}", T0_NS + round(float(t[k]) * 1e9), 40.0 + k if k % 2 else None, 2.0
+        )
+        for k in range(len(t))
+    }
+    reads: list[list[str]] = []
+
+    def read(ids: list[str]) -> list[AcousticArrival]:
+        reads.append(list(ids))
+        return [detections[i] for i in ids if i in detections]
+
+    event = _acoustic_event(xy, t, (0.0, 0.0))
+    other = replace(event, id="AC-2", evidence=tuple(reversed(event.evidence)))
+    rows = [detections[i] for i in event.evidence]
+    sensor_ids = tuple(reversed([s.id for s in sensors]))  # the stage's own order
+    columns = EvidenceArrivals(
+        sensor_ids=sensor_ids,
+        sensor=np.array([sensor_ids.index(a.sensor) for a in rows], np.int32),
+        time_ns=np.array([a.time_ns for a in rows], np.int64),
+        azimuth_deg=np.array([np.nan if a.azimuth_deg is None else a.azimuth_deg for a in rows]),
+        azimuth_sigma_deg=np.array([a.azimuth_sigma_deg for a in rows], float),
+        rows={event.id: (0, len(rows))},
+    )
+    held = HeldArrivals(read, [event, other], sensors, columns=columns)
+    per_event = arrivals_from(lambda ids: [detections[i] for i in ids if i in detections], sensors)
+    fused = replace(event, evidence=(*event.evidence, "CB1-1"))
+    for e in (event, fused, other):
+        got, want = held(e), per_event(e)
+        assert got is not None and want is not None
+        assert got[1] == want[1]
+        for field in Arrivals.__slots__:
+            assert getattr(got[0], field).tobytes() == getattr(want[0], field).tobytes(), field
+    assert reads == [list(other.evidence)]  # the event the columns do not hold, once

@@ -222,6 +222,7 @@ class AcousticAssociator:
         self.obs_id = _Grow(object)
         self.sensor = _Grow(np.int64)
         self.t = _Grow(np.float64)  # s since epoch_ns
+        self.t_ns = _Grow(np.int64)  # the same, exactly: ns since the Unix epoch
         self.label = _Grow(np.int8)
         self.az = _Grow(np.float64)
         self.az_sigma = _Grow(np.float64)
@@ -274,7 +275,9 @@ class AcousticAssociator:
         start = self.obs_id.n
         self.obs_id.extend(np.asarray(obs_ids, dtype=object))
         self.sensor.extend(np.asarray(sensor_idx, dtype=np.int64))
-        t = (np.asarray(t_ns, dtype=np.int64) - self.epoch_ns) / 1e9
+        t_ns = np.asarray(t_ns, dtype=np.int64)
+        self.t_ns.extend(t_ns)
+        t = (t_ns - self.epoch_ns) / 1e9
         self.t.extend(t)
         self.label.extend(np.asarray(labels, dtype=np.int8))
         nan = np.full(n, np.nan)

@@ -26,6 +26,7 @@ from truceline.locate.atmosphere import Atmosphere
 from truceline.records import (
     Ellipse,
     Event,
+    EvidenceArrivals,
     Observation,
     Origin,
     Provenance,
@@ -35,6 +36,15 @@ from truceline.shots import ShotInput, decide
 
 METHOD = "acoustic: link + RANSAC + Gauss-Newton (weather priors); shots: labels + ballistics"
 _DAY_NS = 86_400_000_000_000
+
+
+@dataclass(frozen=True)
+class AcousticResult:
+    """What the acoustic stage made of a whole input: its events, and their evidence's arrivals
+    (which the merge with radar shots reads)."""
+
+    events: list[Event]
+    arrivals: EvidenceArrivals
 
 
 @dataclass
@@ -142,11 +152,11 @@ class AcousticStage:
         self.counts.seconds += time.perf_counter() - started
         return out.created + out.updated + out.withdrawn
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> AcousticResult:
         """End of input: close every event, decide launch or impact, pair, make records."""
         self.flush_batch()
         if self.associator is None:
-            return []
+            return AcousticResult([], self._arrivals([], []))
         started = time.perf_counter()
         self.associator.flush()
         events = self.associator.events
@@ -159,13 +169,35 @@ class AcousticStage:
             self.settings.shots,
         )
         created_ns = time.time_ns()
+        # Each event's detections in time order: its evidence, and its rows of the arrivals.
+        t = self.associator.t.v
+        in_order = [np.asarray(e.det, np.int64) for e in events]
+        in_order = [d[np.argsort(t[d], kind="stable")] for d in in_order]
         records = [
-            self._record(e, n, d, events, created_ns)
-            for e, n, d in zip(events, labels, decisions, strict=True)
+            self._record(e, det, n, d, events, created_ns)
+            for e, det, n, d in zip(events, in_order, labels, decisions, strict=True)
         ]
         self.counts.seconds += time.perf_counter() - started
         self.counts.association = dict(self.associator.stats)
-        return records
+        return AcousticResult(records, self._arrivals(records, in_order))
+
+    def _arrivals(self, records: list[Event], dets: list[np.ndarray]) -> EvidenceArrivals:
+        """The arrivals of the records' detections (`dets`, each in its evidence's order)."""
+        rows: dict[str, tuple[int, int]] = {}
+        first = 0
+        for r, det in zip(records, dets, strict=True):
+            rows[r.id] = (first, first + det.size)
+            first += det.size
+        g = np.concatenate(dets) if dets else np.zeros(0, np.int64)
+        a = self.associator
+        return EvidenceArrivals(
+            sensor_ids=tuple(self.network.ids),
+            sensor=(a.sensor.v[g] if a else g).astype(np.int32),
+            time_ns=a.t_ns.v[g] if a else g,
+            azimuth_deg=a.az.v[g] if a else g.astype(float),
+            azimuth_sigma_deg=a.az_sigma.v[g] if a else g.astype(float),
+            rows=rows,
+        )
 
     # -- output ------------------------------------------------------------------------------------
 
@@ -177,6 +209,7 @@ class AcousticStage:
     def _record(
         self,
         ev: WorkingEvent,
+        det: np.ndarray,
         labels: dict[str, int],
         decision,
         events: list[WorkingEvent],
@@ -186,7 +219,7 @@ class AcousticStage:
         assert assoc is not None
         sol, ambiguity = assoc.reported(ev)  # the covariance over association hypotheses
         major, minor, azimuth = sol.ellipse95()
-        evidence = tuple(str(assoc.obs_id.v[g]) for g in sorted(ev.det, key=lambda g: assoc.t.v[g]))
+        evidence = tuple(str(i) for i in assoc.obs_id.v[det])  # `det` in time order
         operators: dict[str, int] = {}
         for s in ev.sensors:
             op = str(self.network.operator[s])

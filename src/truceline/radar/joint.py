@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from truceline.config import LocateSettings
 from truceline.geo.projection import TangentPlane, to_ecef
 from truceline.locate.solver import Arrivals, SoundSpeed, misfit
-from truceline.records import AcousticArrival, Event, Sensor
+from truceline.records import AcousticArrival, Event, EvidenceArrivals, Sensor
 
 MAX_ITERATIONS = 40
 """Levenberg-Marquardt iterations of one fit (from a start within a few hundred metres)."""
@@ -118,7 +118,9 @@ class HeldArrivals:
     with a radar shot, whose radar observations are no acoustic arrivals), takes its rows from
     there, so the steps of the merge (`truceline.radar.explain`: explaining away, second events)
     share one read. The arrivals are those of `arrivals_from` on the same reader, in the order
-    of the evidence; other events are read through `arrivals_of` as asked."""
+    of the evidence; other events are read through `arrivals_of` as asked. Events whose rows
+    `columns` holds (the acoustic stage's `EvidenceArrivals`, the same values) are not read at
+    all."""
 
     def __init__(
         self,
@@ -127,8 +129,10 @@ class HeldArrivals:
         sensors: Iterable[Sensor],
         *,
         block: int = 2000,
+        columns: EvidenceArrivals | None = None,
     ) -> None:
         self._read = arrivals_of
+        self._columns = columns
         self._events = [
             e
             for e in events
@@ -148,14 +152,27 @@ class HeldArrivals:
         self._index: dict[str, tuple[tuple[str, ...], int, int]] | None = None
 
     def _hold(self) -> None:
-        """Read the events' evidence, a block at a time, into the columns (a block's arrivals
-        as records only while it is read)."""
+        """Hold the events' evidence as columns: those `columns` has as they are, the others
+        read a block at a time (a block's arrivals as records only while it is read)."""
         index: dict[str, tuple[tuple[str, ...], int, int]] = {}
         columns: list[tuple[np.ndarray, ...]] = []
         site_of = self._site_of
         total = 0
-        for start in range(0, len(self._events), self._block):
-            shots = self._events[start : start + self._block]
+        to_read = self._events
+        if (given := self._columns) is not None:
+            spans = given.rows
+            to_read = [e for e in self._events if e.id not in spans]
+            for e in self._events:
+                if (span := spans.get(e.id)) is not None:
+                    index[e.evidence[0]] = (e.evidence, *span)
+            lookup = np.array([site_of.get(sid, -1) for sid in given.sensor_ids], np.int32)
+            site = lookup[given.sensor] if given.sensor.size else given.sensor
+            if (site < 0).any():
+                raise ValueError("arrivals from sensors that are not acoustic sensors")
+            columns.append((site, given.time_ns, given.azimuth_deg, given.azimuth_sigma_deg))
+            total = int(given.time_ns.size)
+        for start in range(0, len(to_read), self._block):
+            shots = to_read[start : start + self._block]
             held = {a.id: a for a in self._read([o for e in shots for o in e.evidence])}
             rows: list[AcousticArrival] = []
             for e in shots:
@@ -182,7 +199,7 @@ class HeldArrivals:
         self._site, self._time_ns = site, time_ns
         self._azimuth, self._azimuth_sigma = azimuth, azimuth_sigma
         self._index = index
-        self._events = []  # held: the records are not needed any more
+        self._events, self._columns = [], None  # held: not needed any more
 
     def __call__(self, event: Event) -> tuple[Arrivals, SoundSpeed] | None:
         p = event.properties
