@@ -261,6 +261,12 @@ class AssociateSettings(Section):
         unit="s",
         ge=0,
     )
+    provisional_retry_at_once: bool = setting(
+        True,
+        "What a search for good leaves of a group (detections at enough sensors) is also "
+        "searched for provisional events at once, in the same batch, before the retries of "
+        "`provisional_retry_s`; live streams only.",
+    )
     solve_candidates: int = setting(
         3,
         "Distinct trial origins solved per search; the one explaining the most sensors wins.",

@@ -333,6 +333,56 @@ def test_a_live_stream_searches_a_failed_group_again_without_a_new_detection():
     assert retries[True] == [0, 1, 2, 3, 3, 3, 3, 3]
 
 
+def test_a_live_stream_searches_a_leftover_at_once(monkeypatch):
+    """When a search for good stops early and leaves a source's detections unexplained, a live
+    associator searches that leftover for provisional events in the same batch
+    (`provisional_retry_at_once`), not a batch or more later; a file read whole does not, and
+    the settled events are the same either way."""
+    rng = np.random.default_rng(11)
+    net, pts = network(rng)
+    rows = detections(rng, pts, [(-2500.0, 0.0), (2500.0, 0.0)], [100.0, 101.0])
+    assert {r[3] for r in rows} == {0, 1}
+    real = AcousticAssociator._best_event
+    calls = Counter()
+
+    def stops_early(self, *args, **kwargs):
+        """A search for good that finds one event and then fails (a search stops at its first
+        failure): the next event is left for later."""
+        if not self._sandbox:
+            calls[id(self)] += 1
+            if calls[id(self)] > 1:
+                return None
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AcousticAssociator, "_best_event", stops_early)
+    ids = [r[0] for r in rows]
+    sensors = [r[1] for r in rows]
+    times = [EPOCH + round(r[2] * 1e9) for r in rows]
+    cause = {r[0]: r[3] for r in rows}
+
+    def source(assoc, ev):
+        return Counter(cause[assoc.obs_id.v[g]] for g in ev.det).most_common(1)[0][0]
+
+    outcome = {}
+    for live, at_once in ((False, True), (True, False), (True, True)):
+        # (stack_density: the group is not a salvo, so it is searched for good at once)
+        settings = AssociateSettings(provisional_retry_at_once=at_once, stack_density=100.0)
+        assoc = AcousticAssociator(net, Atmosphere(), EPOCH, settings, provisional=live)
+        out = assoc.add(ids, sensors, times, [1] * len(rows))
+        settled = sorted((source(assoc, ev), tuple(sorted(ev.det))) for ev in assoc.events)
+        provisional = [source(assoc, ev) for ev in out.created if ev.provisional]
+        searches = assoc.stats["provisional_leftover_searches"]
+        outcome[live, at_once] = (settled, provisional, searches)
+    assert assoc.stats["extract_calls"] == 1  # one group, searched for good once
+    assert outcome[False, True][0] == outcome[True, False][0] == outcome[True, True][0]
+    assert len(outcome[True, True][0]) == 1  # the search for good found one of the two
+    assert outcome[False, True][1:] == ([], 0)
+    assert outcome[True, False][1:] == ([], 0)  # the leftover waits for the next batch
+    # At once: the other source, published provisionally in the same batch.
+    other = 1 - outcome[True, True][0][0][0]
+    assert outcome[True, True][1:] == ([other], 1)
+
+
 def test_attaching_only_within_hearing_distance_changes_nothing(monkeypatch):
     """Attaching tests only the (detection, event) pairs within `max_source_distance_km` of
     each other (k-d trees) when a batch has many; the events are exactly those of testing every

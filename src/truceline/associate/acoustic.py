@@ -257,6 +257,7 @@ class AcousticAssociator:
             "provisional_events": 0,
             "provisional_withdrawn": 0,
             "provisional_retries": 0,
+            "provisional_leftover_searches": 0,
             "ambiguity_s": 0.0,
             "ambiguity_relocations": 0,
         }
@@ -514,7 +515,7 @@ class AcousticAssociator:
             found = self._extract(members, dense)
             self.provisional.succeed(members, found, out)
             removed.extend(g for ev in found for g in ev.det)
-            self.provisional.queue_retry(members, found)
+            self.provisional.queue_retry(members, found, out)
         for comp in retried:
             members = pool[labels == comp]
             n_sensors, dense = self._breadth(members)

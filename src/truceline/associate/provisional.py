@@ -51,23 +51,31 @@ class ProvisionalEvents:
 
     # -- leftovers of groups searched for good ------------------------------------------------
 
-    def queue_retry(self, members: NDArray[np.int64], found: list[WorkingEvent]) -> None:
+    def queue_retry(
+        self, members: NDArray[np.int64], found: list[WorkingEvent], out: AssociationOutput
+    ) -> None:
         """A live associator searches what a search for good left of a group again, for
-        provisional events, on the following batches: a search stops at its first failure, and
-        the leftover would otherwise wait for a new detection to touch it (seconds to minutes)."""
+        provisional events: at once (`provisional_retry_at_once`, in the same batch, on the
+        provisional random stream) and on the following batches: a search stops at its first
+        failure, and the leftover would otherwise wait for a new detection to touch it (seconds
+        to minutes)."""
         if not self.on or self.s.provisional_retry_s <= 0:
             return
         a = self.assoc
         left = members[
             ~isin(members, np.array([g for ev in found for g in ev.det], dtype=np.int64))
         ]
-        if np.unique(a.sensor.v[left]).size < self.s.min_sensors:
+        n_sensors, dense = a._breadth(left)
+        if n_sensors < self.s.min_sensors:
             return
         self._retry[int(left.min())] = (
             left,
             a.watermark_s + self.s.provisional_retry_s,
             a.watermark_s,
         )
+        if self.s.provisional_retry_at_once:
+            a.stats["provisional_leftover_searches"] += 1
+            self.search(left, out, dense=dense, again=True)
 
     def retry_due(self) -> NDArray[np.int64]:
         """Detections of leftover groups due for another provisional search."""
