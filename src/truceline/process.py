@@ -199,20 +199,24 @@ def process(
         snr: dict[str, tuple[str, float]] = {}  # the weapon class's loudness evidence
         clock = _Clock()
         with _acoustic_stage(sensor_list, settings) as stage:
-            with bulk_collection():  # in this process only: the worker is forked already
-                for batch in ingestion.batches():
-                    for obs in batch:
-                        if not radar.feed(obs) and obs.kind in _ACOUSTIC_KINDS:
-                            stage.feed(obs)
-                            if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
-                                snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
-                        elif obs.kind not in _RADAR_KINDS:
-                            other[obs.kind] = other.get(obs.kind, 0) + 1
-            clock.lap("ingest")
-            if isinstance(stage, StageWorker):
-                stage.end_input()  # it finishes the acoustic stage while the radar stage runs
-            radar_events = radar.finish()
-            clock.lap("radar")
+            # A fresh SQLite store's secondary indexes are built after the radar stage, when
+            # this process would otherwise wait for the acoustic worker (`Store.bulk_load`).
+            with store.bulk_load():
+                with bulk_collection():  # in this process only: the worker is forked already
+                    for batch in ingestion.batches():
+                        for obs in batch:
+                            if not radar.feed(obs) and obs.kind in _ACOUSTIC_KINDS:
+                                stage.feed(obs)
+                                if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
+                                    snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
+                            elif obs.kind not in _RADAR_KINDS:
+                                other[obs.kind] = other.get(obs.kind, 0) + 1
+                clock.lap("ingest")
+                if isinstance(stage, StageWorker):
+                    stage.end_input()  # it finishes the acoustic stage while the radar stage runs
+                radar_events = radar.finish()
+                clock.lap("radar")
+            clock.lap("store indexes")
             acoustic = stage.finish()
             acoustic_events = acoustic.events
             clock.lap("acoustic (rest)")

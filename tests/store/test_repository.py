@@ -450,6 +450,17 @@ def test_a_bulk_load_builds_the_secondary_indexes_at_its_end(store: Store) -> No
         assert names <= _index_names(store)
 
 
+def test_a_bulk_load_within_another_leaves_the_indexes_to_the_outer_one(store: Store) -> None:
+    names = {str(index.name) for index in DEFERRED_INDEXES}
+    with store.bulk_load() as outer:
+        with store.bulk_load() as inner:
+            assert inner == outer == (store.backend == "sqlite")
+            assert store.add_observations([observation("obs-1")]).inserted == 1
+        if outer:  # the inner one's end built nothing
+            assert not names & _index_names(store)
+    assert names <= _index_names(store)
+
+
 def test_indexes_missing_after_an_interrupted_bulk_load_are_built_by_the_next(
     tmp_path: Path,
 ) -> None:

@@ -216,6 +216,7 @@ class Store:
         """Records written per transaction when a call does not say."""
         self._schema_checked = False
         self._head: str | None = None
+        self._bulk: list[bool] = []  # the bulk loads open (nested ones within the outermost)
         backend = engine.dialect.name
         self._insert: Callable[[sa.Table], Any] = (
             postgresql.insert if backend == "postgresql" else sqlite.insert
@@ -394,8 +395,17 @@ class Store:
         Yields whether they were. Nothing during an ingest reads by them; the observations'
         primary key, which finds a re-sent id, is kept. On a store holding observations already,
         or on PostgreSQL (other readers may be using it), they are kept; any missing after an
-        interrupted load are built first."""
+        interrupted load are built first. A bulk load within another is part of it: the
+        indexes are built when the outermost ends (so a caller can leave them until it would
+        otherwise wait, `truceline.process`)."""
         self._require_schema()
+        if self._bulk:
+            self._bulk.append(self._bulk[0])
+            try:
+                yield self._bulk[0]
+            finally:
+                self._bulk.pop()
+            return
         deferred = False
         if self.backend == "sqlite":
             with self._writing() as connection:
@@ -406,9 +416,11 @@ class Store:
                     deferred = True
                 else:
                     self._build_deferred_indexes(connection)
+        self._bulk.append(deferred)
         try:
             yield deferred
         finally:
+            self._bulk.pop()
             if deferred:
                 with self._writing() as connection:
                     self._build_deferred_indexes(connection)
