@@ -461,6 +461,21 @@ def test_a_bulk_load_within_another_leaves_the_indexes_to_the_outer_one(store: S
     assert names <= _index_names(store)
 
 
+def test_a_bulk_load_into_an_empty_store_finds_what_another_writer_stored_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """(SQLite: a bulk load into an empty store inserts without looking the ids up first.)"""
+    url = f"sqlite:///{tmp_path / 'truceline.db'}"
+    with open_store(url, batch_size=100) as store, open_store(url, batch_size=100) as other:
+        with store.bulk_load() as deferred:
+            assert deferred
+            assert store.add_observations([observation("obs-1")]).inserted == 1
+            other.add_observations([observation("obs-2")])  # another writer, meanwhile
+            result = store.add_observations([observation("obs-2"), observation("obs-3")])
+            assert result == AddResult(inserted=1, duplicates=1)
+        assert sorted(o.id for o in store.observations()) == ["obs-1", "obs-2", "obs-3"]
+
+
 def test_indexes_missing_after_an_interrupted_bulk_load_are_built_by_the_next(
     tmp_path: Path,
 ) -> None:

@@ -458,12 +458,17 @@ class Store:
         first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
         for index, observation in enumerate(batch):
             first.setdefault(observation.id, index)
-        for _attempt in range(_WRITE_ATTEMPTS):
+        for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._writing() as connection:
                     # One indexed look-up per id, of the id alone; usually none is stored and
-                    # all are new. Only the stored ones are read whole (to compare).
-                    found = self._stored_ids(connection, list(first))
+                    # all are new. Only the stored ones are read whole (to compare). In a bulk
+                    # load into a store that was empty, only this load stored any, and its
+                    # reader passes each id once: none is looked up first (one stored by
+                    # another writer meanwhile fails the insert, and the batch is tried again
+                    # with the look-up).
+                    fresh = attempt == 0 and bool(self._bulk) and self._bulk[0]
+                    found = [] if fresh else self._stored_ids(connection, list(first))
                     stored = (
                         {o.id: o for o in self._observations_by_id(connection, found)}
                         if found
