@@ -341,15 +341,22 @@ def _fit(
     x = x0.copy()
     lam = np.full(c, 1e-3)
     active = np.ones(c, bool)
-    r0, _ = evaluate(x, every, False)
-    cost = np.einsum("ij,ij->i", r0, r0)
+    # The residuals and normal equations at each row's current state, evaluated again only
+    # where the state moved: after a rejected step the next iteration (or the covariance) needs
+    # the same Jacobian at the same state, and the residuals at the start are those of the
+    # first Jacobian's evaluation (the same numbers as evaluating them alone).
+    r_at, jtj_at, g_at = _normal_equations(evaluate, x, every)
+    stale = np.zeros(c, bool)
+    cost = np.einsum("ij,ij->i", r_at, r_at)
     for _ in range(MAX_ITERATIONS):
         rows = np.flatnonzero(active)
         if rows.size == 0:
             break
-        r, jac = evaluate(x[rows], rows, True)
-        jtj = np.einsum("cri,crj->cij", jac, jac)
-        g = np.einsum("cri,cr->ci", jac, r)
+        moved = rows[stale[rows]]
+        if moved.size:
+            r_at[moved], jtj_at[moved], g_at[moved] = _normal_equations(evaluate, x, moved)
+            stale[moved] = False
+        jtj, g = jtj_at[rows], g_at[rows]
         diag = np.einsum("cii->ci", jtj) + 1e-9
         damped = jtj + lam[rows, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
         try:  # all rows in one call (LAPACK's gesv per row, as one at a time)
@@ -367,11 +374,14 @@ def _fit(
         better = active[rows] & (ct < cost[rows])
         gain = np.where(better, cost[rows] - ct, 0.0)
         x[rows[better]], cost[rows[better]] = trial[better], ct[better]
+        stale[rows[better]] = True
         lam[rows] = np.where(better, np.maximum(lam[rows] / 10, 1e-7), lam[rows] * 10)
         small = np.all(np.abs(dx) < 1e-3 * scale, axis=1) | (better & (gain < 0.5))
         active[rows] &= ~small & (lam[rows] < 1e2)
-    r, jac = evaluate(x, every, True)
-    jtj = np.einsum("cri,crj->cij", jac, jac)
+    moved = np.flatnonzero(stale)
+    if moved.size:
+        r_at[moved], jtj_at[moved], g_at[moved] = _normal_equations(evaluate, x, moved)
+    r, jtj = r_at, jtj_at
     chi2 = np.einsum("ij,ij->i", r, r)
     try:  # all rows in one call, as in the loop below
         cov = np.linalg.inv(jtj)
@@ -384,6 +394,13 @@ def _fit(
                 chi2[i] = np.nan
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
     return x, cov, chi2
+
+
+def _normal_equations(evaluate, x: NDArray, rows: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """The residuals r, JᵀJ and Jᵀr of rows `rows` at their states `x[rows]` (`_fit`'s
+    `evaluate` with the Jacobian)."""
+    r, jac = evaluate(x[rows], rows, True)
+    return r, np.einsum("cri,crj->cij", jac, jac), np.einsum("cri,cr->ci", jac, r)
 
 
 def _unscented(

@@ -1,0 +1,46 @@
+"""The Levenberg-Marquardt fit of the backtracker evaluates what it needs once: a Jacobian only
+where a row's state moved, the residuals at the start from the first Jacobian's evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from truceline.radar import kernel, projectile
+from truceline.radar.projectile import backtrack_many
+
+from .test_kernel import noisy_tracks
+
+
+def test_no_jacobian_evaluated_twice_at_one_state_in_a_fit(monkeypatch):
+    seen: list[tuple] = []  # (fit, row, state) of each Jacobian row evaluated
+    fits = {"n": 0, "residuals": 0}
+    plain_kernel, plain_fit = kernel.fit_residuals, projectile._fit
+    rows_of: dict[bytes, int] = {}
+
+    def counting(x, t, *rest):
+        if rest[9]:  # `jacobian`
+            xyz = rest[0]
+            seen.extend(
+                (fits["n"], rows_of.setdefault(xyz[i].tobytes() + rest[3][i].tobytes(), i),
+                 x[i].tobytes())
+                for i in range(x.shape[0])
+            )  # fmt: skip
+        else:
+            fits["residuals"] += 1
+        return plain_kernel(x, t, *rest)
+
+    def one_fit(*args, **kwargs):
+        fits["n"] += 1
+        rows_of.clear()
+        return plain_fit(*args, **kwargs)
+
+    tracks = noisy_tracks(np.random.default_rng(5))
+    before = backtrack_many(tracks, step_s=0.05)
+    monkeypatch.setattr(kernel, "fit_residuals", counting)
+    monkeypatch.setattr(projectile, "_fit", one_fit)
+    after = backtrack_many(tracks, step_s=0.05)
+    assert fits["n"] == 2 and seen and len(set(seen)) == len(seen)
+    # Up to MAX_ITERATIONS trial evaluations per fit, none of the residuals alone at the start.
+    assert fits["residuals"] <= 2 * projectile.MAX_ITERATIONS
+    for a, b in zip(before, after, strict=True):
+        assert np.array_equal(a.state, b.state) and a.chi2 == b.chi2
