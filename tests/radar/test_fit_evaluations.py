@@ -4,6 +4,7 @@ where a row's state moved, the residuals at the start from the first Jacobian's 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from truceline.radar import kernel, projectile
 from truceline.radar.projectile import backtrack_many
@@ -11,23 +12,30 @@ from truceline.radar.projectile import backtrack_many
 from .test_kernel import noisy_tracks
 
 
-def test_no_jacobian_evaluated_twice_at_one_state_in_a_fit(monkeypatch):
+@pytest.mark.parametrize("jacobian", ["variational", "difference"])
+def test_no_jacobian_evaluated_twice_at_one_state_in_a_fit(monkeypatch, jacobian):
+    monkeypatch.setattr(projectile, "JACOBIAN", jacobian)
     seen: list[tuple] = []  # (fit, row, state) of each Jacobian row evaluated
     fits = {"n": 0, "residuals": 0}
-    plain_kernel, plain_fit = kernel.fit_residuals, projectile._fit
+    plain, plain_var, plain_fit = kernel.fit_residuals, kernel.fit_residuals_var, projectile._fit
     rows_of: dict[bytes, int] = {}
+
+    def jacobian_rows(x, xyz, v0) -> None:
+        seen.extend(
+            (fits["n"], rows_of.setdefault(xyz[i].tobytes() + v0[i].tobytes(), i), x[i].tobytes())
+            for i in range(x.shape[0])
+        )
 
     def counting(x, t, *rest):
         if rest[9]:  # `jacobian`
-            xyz = rest[0]
-            seen.extend(
-                (fits["n"], rows_of.setdefault(xyz[i].tobytes() + rest[3][i].tobytes(), i),
-                 x[i].tobytes())
-                for i in range(x.shape[0])
-            )  # fmt: skip
+            jacobian_rows(x, rest[0], rest[3])
         else:
             fits["residuals"] += 1
-        return plain_kernel(x, t, *rest)
+        return plain(x, t, *rest)
+
+    def counting_var(x, t, *rest):
+        jacobian_rows(x, rest[0], rest[3])
+        return plain_var(x, t, *rest)
 
     def one_fit(*args, **kwargs):
         fits["n"] += 1
@@ -37,6 +45,7 @@ def test_no_jacobian_evaluated_twice_at_one_state_in_a_fit(monkeypatch):
     tracks = noisy_tracks(np.random.default_rng(5))
     before = backtrack_many(tracks, step_s=0.05)
     monkeypatch.setattr(kernel, "fit_residuals", counting)
+    monkeypatch.setattr(kernel, "fit_residuals_var", counting_var)
     monkeypatch.setattr(projectile, "_fit", one_fit)
     after = backtrack_many(tracks, step_s=0.05)
     assert fits["n"] == 2 and seen and len(set(seen)) == len(seen)
