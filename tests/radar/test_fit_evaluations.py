@@ -53,3 +53,29 @@ def test_no_jacobian_evaluated_twice_at_one_state_in_a_fit(monkeypatch, jacobian
     assert fits["residuals"] <= 2 * projectile.MAX_ITERATIONS
     for a, b in zip(before, after, strict=True):
         assert np.array_equal(a.state, b.state) and a.chi2 == b.chi2
+
+
+def test_start_as_numpys_polynomials():
+    """The fit's starting flight (`_prepare`): the start state and the fence term bit for bit
+    those of np.polyval / np.polyder of the same fits."""
+    from truceline.radar.fence import fence_term
+
+    tracks = noisy_tracks(np.random.default_rng(5))
+    prepared = projectile._prepare_all(tracks)
+    for track, p in zip(tracks, prepared, strict=True):
+        coefs = [np.polyfit(p.t, p.xyz[:, axis], 2) for axis in range(3)]
+
+        def start(times, coefs=coefs):
+            pos = np.column_stack([np.polyval(c, times) for c in coefs])
+            vel = np.column_stack([np.polyval(np.polyder(c), times) for c in coefs])
+            return pos, vel
+
+        p0, v0 = start(np.zeros(1))
+        assert np.array_equal(p.x0, np.concatenate([p0[0], v0[0]]))
+        if track.fence is not None:
+            want = fence_term(p.plane, track.fence, float(p.t[0]), start)
+            assert (want is None) == (p.fence is None)
+            if want is not None:
+                assert want.time_s == p.fence.time_s and want.boundary == p.fence.boundary
+                assert np.array_equal(want.point, p.fence.point)
+                assert np.array_equal(want.normal, p.fence.normal)

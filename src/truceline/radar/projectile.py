@@ -567,10 +567,19 @@ def _prepare(
         target = xyz[:, axis] + (0.5 * G0_MPS2 * t**2 if axis == 2 and deg == 1 else 0.0)
         coefs.append(np.polyfit(t, target, deg))
     pull = G0_MPS2 if deg == 1 else 0.0
+    # np.polyval's Horner steps and np.polyder's coefficients for the three axes at once (the
+    # same operations per element: the same numbers, without their per-call overhead).
+    coef = np.array(coefs)  # (3, deg + 1), highest power first
+    slope = coef[:, :-1] * np.arange(deg, 0, -1)
 
     def start(times: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        pos = np.column_stack([np.polyval(c, times) for c in coefs])
-        vel = np.column_stack([np.polyval(np.polyder(c), times) for c in coefs])
+        tt = times[:, None]
+        pos = np.zeros((times.size, 3))
+        for c in coef.T:
+            pos = pos * tt + c
+        vel = np.zeros((times.size, 3))
+        for c in slope.T:
+            vel = vel * tt + c
         pos[:, 2] -= 0.5 * pull * times**2
         vel[:, 2] -= pull * times
         return pos, vel
