@@ -79,3 +79,22 @@ def test_start_as_numpys_polynomials():
                 assert want.time_s == p.fence.time_s and want.boundary == p.fence.boundary
                 assert np.array_equal(want.point, p.fence.point)
                 assert np.array_equal(want.normal, p.fence.normal)
+
+
+def test_fence_margins_of_stacked_points_as_one_call_each():
+    """`fence_term` takes the margins at the two looks and at the probe points in one `_view`
+    call: each row the same numbers as in calls of 2 and 4 points (what it made before)."""
+    from truceline.geo.projection import TangentPlane
+    from truceline.radar.fence import Fence, _view
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        plane = TangentPlane(float(rng.uniform(30, 40)), float(rng.uniform(45, 50)))
+        lon, lat = plane.inverse(*rng.uniform(-20_000, 20_000, 2))
+        fence = Fence(float(lon[0]), float(lat[0]), float(rng.uniform(0, 300)),
+                      float(rng.uniform(0, 360)), 90.0, 30_000.0, 1.0, 0.25)  # fmt: skip
+        pts = rng.uniform(-15_000, 15_000, (6, 3))
+        pts[:, 2] = rng.uniform(0, 8_000, 6)
+        both = _view(plane, fence, pts)
+        assert np.array_equal(both[:2], _view(plane, fence, pts[:2]))
+        assert np.array_equal(both[2:], _view(plane, fence, pts[2:]))
