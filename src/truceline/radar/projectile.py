@@ -287,9 +287,11 @@ def _fit(
     """Levenberg-Marquardt fits of the reference state of many (track, candidate class) rows at
     once. Row r has point times `t[r]` (s from its reference time), positions `xyz[r]` (m) and
     weights `weight[r]` (1/sigma, 0 for padding), drag `k[r]`, muzzle speed `v0[r]` and start
-    `x0[r]`. Each row is integrated on its own grid; the 6 forward-difference perturbations of
-    a row use its unperturbed state's step to the ground. Only rows still iterating are
-    evaluated. `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
+    `x0[r]`. Each row is integrated on its own grid. The Jacobian (`JACOBIAN`): the
+    variational equations of that integration with the compiled kernel, else the 6
+    forward-difference perturbations of a row, on its unperturbed state's step to the ground.
+    Only rows still iterating are evaluated, a Jacobian only where a row's state moved.
+    `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
     reference). A row's fence residual (`truceline.radar.fence`): the point of column
     `fence_col[r]` (weight 0 there; -1: none), residual `fence_w[r]`·(p − xyz). Returns states
     (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a fit failed."""
