@@ -10,6 +10,7 @@ import pytest
 
 from truceline.ballistics import Projectile, fly
 from truceline.geo.projection import TangentPlane
+from truceline.radar import projectile
 from truceline.radar.fence import Fence, _view
 from truceline.radar.projectile import (
     TrackPoints,
@@ -105,10 +106,12 @@ def noisy_tracks(rng) -> list[TrackPoints]:
     return tracks
 
 
-def test_compiled_and_numpy_backtracks_agree():
+def test_compiled_and_numpy_backtracks_agree(monkeypatch):
     """Whole fits (Levenberg-Marquardt over the class candidates, unscented transform) on noisy
     simulated tracks: the same class, states within 1e-6 m (m/s), launch and impact points
-    within 1e-6 m, covariances within 1e-6 relative."""
+    within 1e-6 m, covariances within 1e-6 relative. (The Jacobian by forward differences in
+    both: the NumPy reference has no other; tests/radar/test_jacobian.py compares the two.)"""
+    monkeypatch.setattr(projectile, "JACOBIAN", "difference")
     tracks = noisy_tracks(np.random.default_rng(5))
     a = backtrack_many(tracks, step_s=0.05, kernel="compiled")
     b = backtrack_many(tracks, step_s=0.05, kernel="numpy")

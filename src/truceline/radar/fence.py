@@ -108,9 +108,15 @@ def fence_term(
     look = fence.revisit_s
     if not look > 0:
         return None
+    tc = t_first_s - 0.5 * look
+    # The start at the two looks and at tc, and the margins there and one metre off tc along
+    # each axis, in one call each (row by row the same numbers as one call per use).
+    pos, vel = start(np.array([t_first_s - look, t_first_s, tc]))
+    p, v = pos[2], vel[2]
+    step = 1.0
+    seen = _view(plane, fence, np.vstack([pos[:2], p, p + np.diag([step] * 3)]))
+    margin = seen[:2]
     times = np.array([t_first_s - look, t_first_s])
-    pos, _ = start(times)
-    margin = _view(plane, fence, pos)
     rising = margin[1] > margin[0]
     # When each condition became true along the start (linear between the two looks).
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -121,12 +127,7 @@ def fence_term(
         t_first_s - MAX_LOOKS * look <= crossed[k] <= t_first_s + MAX_LOOKS * look
     ):
         return None
-    tc = t_first_s - 0.5 * look
-    p, v = start(np.array([tc]))
-    p, v = p[0], v[0]
-    step = 1.0
-    probe = np.vstack([p, p + np.diag([step] * 3)])
-    g = _view(plane, fence, probe)[:, k]
+    g = seen[2:, k]
     grad = (g[1:] - g[0]) / step
     rate = float(grad @ v)
     sigma = abs(rate) * look / np.sqrt(12.0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,6 +56,11 @@ quadratically."""
 """Levenberg-Marquardt iterations per fit: the polynomial start is close, and more iterations
 changed no backtracked launch point by more than a metre on sector-quick."""
 
+
+JACOBIAN: Literal["variational", "difference"] = "variational"
+"""The fit's Jacobian with the compiled kernel: `variational`, the derivative of the discrete
+integration carried along with it (`kernel.fit_residuals_var`), or `difference`, forward
+differences of 1 m and 0.1 m/s (7 integrations; what the NumPy reference always uses)."""
 
 CLASS_WEIGHT_FLOOR = 1e-4
 """A candidate class whose chi-square weight is below this share of the best's is not carried
@@ -281,9 +287,11 @@ def _fit(
     """Levenberg-Marquardt fits of the reference state of many (track, candidate class) rows at
     once. Row r has point times `t[r]` (s from its reference time), positions `xyz[r]` (m) and
     weights `weight[r]` (1/sigma, 0 for padding), drag `k[r]`, muzzle speed `v0[r]` and start
-    `x0[r]`. Each row is integrated on its own grid; the 6 forward-difference perturbations of
-    a row use its unperturbed state's step to the ground. Only rows still iterating are
-    evaluated. `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
+    `x0[r]`. Each row is integrated on its own grid. The Jacobian (`JACOBIAN`): the
+    variational equations of that integration with the compiled kernel, else the 6
+    forward-difference perturbations of a row, on its unperturbed state's step to the ground.
+    Only rows still iterating are evaluated, a Jacobian only where a row's state moved.
+    `kernel`: `compiled` (Numba, `truceline.radar.kernel`) or `numpy` (the
     reference). A row's fence residual (`truceline.radar.fence`): the point of column
     `fence_col[r]` (weight 0 there; -1: none), residual `fence_w[r]`·(p − xyz). Returns states
     (r, 6), covariances (r, 6, 6) and chi-squares (r,), NaN where a fit failed."""
@@ -303,6 +311,11 @@ def _fit(
         if kernel == "compiled":
             from truceline.radar import kernel as compiled
 
+            if jacobian and JACOBIAN == "variational":
+                return compiled.fit_residuals_var(
+                    np.ascontiguousarray(x), tt, pp, ww, kk, vv, speed_sigma, step_s,
+                    ground_step_s, ground_steps, MAX_FLIGHT_S, fc, fw, FENCE_HUBER, *_MODEL,
+                )  # fmt: skip
             r, jac = compiled.fit_residuals(
                 np.ascontiguousarray(x), tt, pp, ww, kk, vv, speed_sigma, step_s,
                 ground_step_s, ground_steps, scale, jacobian, MAX_FLIGHT_S, fc, fw,
@@ -341,15 +354,22 @@ def _fit(
     x = x0.copy()
     lam = np.full(c, 1e-3)
     active = np.ones(c, bool)
-    r0, _ = evaluate(x, every, False)
-    cost = np.einsum("ij,ij->i", r0, r0)
+    # The residuals and normal equations at each row's current state, evaluated again only
+    # where the state moved: after a rejected step the next iteration (or the covariance) needs
+    # the same Jacobian at the same state, and the residuals at the start are those of the
+    # first Jacobian's evaluation (the same numbers as evaluating them alone).
+    r_at, jtj_at, g_at = _normal_equations(evaluate, x, every)
+    stale = np.zeros(c, bool)
+    cost = np.einsum("ij,ij->i", r_at, r_at)
     for _ in range(MAX_ITERATIONS):
         rows = np.flatnonzero(active)
         if rows.size == 0:
             break
-        r, jac = evaluate(x[rows], rows, True)
-        jtj = np.einsum("cri,crj->cij", jac, jac)
-        g = np.einsum("cri,cr->ci", jac, r)
+        moved = rows[stale[rows]]
+        if moved.size:
+            r_at[moved], jtj_at[moved], g_at[moved] = _normal_equations(evaluate, x, moved)
+            stale[moved] = False
+        jtj, g = jtj_at[rows], g_at[rows]
         diag = np.einsum("cii->ci", jtj) + 1e-9
         damped = jtj + lam[rows, None, None] * np.einsum("ci,ij->cij", diag, np.eye(6))
         try:  # all rows in one call (LAPACK's gesv per row, as one at a time)
@@ -367,11 +387,14 @@ def _fit(
         better = active[rows] & (ct < cost[rows])
         gain = np.where(better, cost[rows] - ct, 0.0)
         x[rows[better]], cost[rows[better]] = trial[better], ct[better]
+        stale[rows[better]] = True
         lam[rows] = np.where(better, np.maximum(lam[rows] / 10, 1e-7), lam[rows] * 10)
         small = np.all(np.abs(dx) < 1e-3 * scale, axis=1) | (better & (gain < 0.5))
         active[rows] &= ~small & (lam[rows] < 1e2)
-    r, jac = evaluate(x, every, True)
-    jtj = np.einsum("cri,crj->cij", jac, jac)
+    moved = np.flatnonzero(stale)
+    if moved.size:
+        r_at[moved], jtj_at[moved], g_at[moved] = _normal_equations(evaluate, x, moved)
+    r, jtj = r_at, jtj_at
     chi2 = np.einsum("ij,ij->i", r, r)
     try:  # all rows in one call, as in the loop below
         cov = np.linalg.inv(jtj)
@@ -384,6 +407,13 @@ def _fit(
                 chi2[i] = np.nan
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
     return x, cov, chi2
+
+
+def _normal_equations(evaluate, x: NDArray, rows: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """The residuals r, JᵀJ and Jᵀr of rows `rows` at their states `x[rows]` (`_fit`'s
+    `evaluate` with the Jacobian)."""
+    r, jac = evaluate(x[rows], rows, True)
+    return r, np.einsum("cri,crj->cij", jac, jac), np.einsum("cri,cr->ci", jac, r)
 
 
 def _unscented(
@@ -539,10 +569,19 @@ def _prepare(
         target = xyz[:, axis] + (0.5 * G0_MPS2 * t**2 if axis == 2 and deg == 1 else 0.0)
         coefs.append(np.polyfit(t, target, deg))
     pull = G0_MPS2 if deg == 1 else 0.0
+    # np.polyval's Horner steps and np.polyder's coefficients for the three axes at once (the
+    # same operations per element: the same numbers, without their per-call overhead).
+    coef = np.array(coefs)  # (3, deg + 1), highest power first
+    slope = coef[:, :-1] * np.arange(deg, 0, -1)
 
     def start(times: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        pos = np.column_stack([np.polyval(c, times) for c in coefs])
-        vel = np.column_stack([np.polyval(np.polyder(c), times) for c in coefs])
+        tt = times[:, None]
+        pos = np.zeros((times.size, 3))
+        for c in coef.T:
+            pos = pos * tt + c
+        vel = np.zeros((times.size, 3))
+        for c in slope.T:
+            vel = vel * tt + c
         pos[:, 2] -= 0.5 * pull * times**2
         vel[:, 2] -= pull * times
         return pos, vel
