@@ -256,6 +256,19 @@ def locate(
     settings: LocateSettings | None = None,
 ) -> Solution | None:
     """Locate one origin; None when fewer than 4 arrivals remain or the solve is singular."""
+    found = locate_rows(arr, speed, start, settings)
+    return None if found is None else found[0]
+
+
+def locate_rows(
+    arr: Arrivals,
+    speed: SoundSpeed,
+    start: tuple[float, float, float],
+    settings: LocateSettings | None = None,
+) -> tuple[Solution, F64, F64, F64] | None:
+    """`locate`, with what its covariance was made from: the normalised residuals r and their
+    Jacobian J at the solution (as `misfit` gives them there, over the arrivals used) and the
+    unscaled inverse (J^T J)^-1 over all six parameters."""
     settings = settings or LocateSettings()
     prior = _prior(speed, settings)
     theta = np.array([*start, speed.wind_e_mps, speed.wind_n_mps, speed.c_mps], dtype=float)
@@ -278,7 +291,7 @@ def locate(
     scale2 = (settings.prior_dof + chi2) / (settings.prior_dof + max(dof, 0))
     # np.sqrt(np.mean(...)) without np.mean's wrapper: the same sum, divided by the count
     rms = math.sqrt(float(np.add.reduce((r[: sub.n] * sigma_t) ** 2)) / sub.n)
-    return Solution(
+    solution = Solution(
         x_m=float(theta[0]),
         y_m=float(theta[1]),
         tau_s=float(theta[2]),
@@ -293,6 +306,7 @@ def locate(
         converged=converged,
         prior_dof=settings.prior_dof,
     )
+    return solution, r, jac, cov_full
 
 
 def _robust_numpy(
