@@ -40,7 +40,15 @@ from numpy.typing import NDArray
 from truceline.associate.indices import KEY_STRIDE_S
 from truceline.config import LocateSettings
 from truceline.geo.projection import TangentPlane
-from truceline.locate.solver import N_PARAMS, Arrivals, Solution, SoundSpeed, locate, misfit
+from truceline.locate.solver import (
+    N_PARAMS,
+    Arrivals,
+    Solution,
+    SoundSpeed,
+    locate,
+    locate_rows,
+    misfit,
+)
 
 if TYPE_CHECKING:
     from truceline.associate.acoustic import AcousticAssociator
@@ -72,13 +80,15 @@ def mixture(
     tau_s: float,
     cov: F64,
     method: Literal["linear", "exact"] = "linear",
+    kernel: Literal["compiled", "numpy"] = "compiled",
 ) -> Ambiguity:
     """The mixture covariance of an event with detections `det` (global indices), located near
     the centre of `projection` at origin time `tau_s` with the weather prior `speed`, whose
     locator covariance is `cov` (3x3, x_m, y_m, tau_s). `method`: each hypothesis solved by a
     linear update from the taken set's solution, relocated where the check fails (`linearised`,
     `ambiguity_linear_tolerance`), or every one relocated (`exact`, the reference the tests
-    and the benchmark compare with)."""
+    and the benchmark compare with). `kernel`: the linear method's steps compiled
+    (`associate.kernel`, `_mixture_compiled`), or in NumPy (the reference: the same numbers)."""
     s = assoc.s
     det = np.asarray(det, dtype=np.int64)
     unchanged = Ambiguity(np.array(cov, dtype=float), 0, 1.0, 0)
@@ -86,10 +96,17 @@ def mixture(
         return unchanged
     settings = assoc.locator_without_outliers
     arr = assoc._arrivals(det, projection)
-    base = locate(arr, speed, (0.0, 0.0, tau_s), settings)
+    compiled = method == "linear" and kernel == "compiled"
+    if compiled:  # Numba takes strided arrays slowly; the same numbers
+        x, y = np.ascontiguousarray(arr.x_m), np.ascontiguousarray(arr.y_m)
+        arr = Arrivals(x, y, arr.t_s, arr.sigma_s, arr.az_deg, arr.az_sigma_deg)
+    found = locate_rows(arr, speed, (0.0, 0.0, tau_s), settings)
     relocations = 1
-    if base is None or base.n_used != det.size:
+    if found is None or found[0].n_used != det.size:
         return replace(unchanged, relocations=relocations)
+    base = found[0]
+    if compiled:
+        return _mixture_compiled(assoc, det, projection, speed, cov, arr, found, unchanged)
     sensors = assoc.sensor.v[det]
     travel, d = base.speed.travel_time_s(arr.x_m - base.x_m, arr.y_m - base.y_m)
     sigma = np.sqrt(arr.sigma_s**2 + (assoc.jitter_s_per_m * d) ** 2)
@@ -160,21 +177,121 @@ def mixture(
             relocations += redo.size
     logdet = np.linalg.slogdet(unscaled)[1]
     logdet_0 = float(np.linalg.slogdet(unscaled_0)[1])
-    drop = np.isnan(t_new)
-    prior = np.where(drop, drop_prior[pos], 1.0)
-    log_w = -(chi2 - chi2_0) / 2 + (logdet - logdet_0) / 2 + np.log(np.maximum(prior, 1e-300))
+    prior = np.where(np.isnan(t_new), drop_prior[pos], 1.0)
+    return _weighted(
+        s.ambiguity_min_weight, det.size, cov, base.scale2, chi2_0, unscaled_0, logdet,
+        logdet_0, np.log(np.maximum(prior, 1e-300)), t_new, pos, shifts, chi2, unscaled, ok,
+        relocations, unchanged,
+    )  # fmt: skip
+
+
+def _mixture_compiled(
+    assoc: AcousticAssociator,
+    det: NDArray[np.int64],
+    projection: TangentPlane,
+    speed: SoundSpeed,
+    cov: F64,
+    arr: Arrivals,
+    found: tuple[Solution, F64, F64, F64],
+    unchanged: Ambiguity,
+) -> Ambiguity:
+    """`mixture`'s linear method after locating the taken set (`found`: its solution, and the
+    rows and inverse its covariance was made from, which are `linearised`'s at that solution),
+    its steps compiled (`associate.kernel`: `ambiguity_gates`, `ambiguity_candidates`,
+    `ambiguity_hypotheses`) with NumPy's exponentials, logarithms, KD-tree query and LAPACK
+    and BLAS calls between them: the same numbers as the NumPy form in `mixture`."""
+    from truceline.associate.kernel import (
+        ambiguity_candidates,
+        ambiguity_gates,
+        ambiguity_hypotheses,
+    )
+
+    s = assoc.s
+    base, r_rows, jac, cov_full = found
+    sp = base.speed
+    c = sp.c_mps
+    sigma_pred2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / c**2
+    keys, order = assoc.sorted_detections()
+    fw, iw, radius = ambiguity_gates(
+        arr.x_m, arr.y_m, arr.t_s, arr.sigma_s, base.x_m, base.y_m, base.tau_s, c,
+        sp.wind_e_mps, sp.wind_n_mps, assoc.jitter_s_per_m, float(sigma_pred2), s.attach_sigma,
+        assoc.sensor.v[det], keys, KEY_STRIDE_S, s.chance_window_s, s.pool_retention_s,
+    )  # fmt: skip
+    origin = projection.to_ecef(base.x_m, base.y_m)[0]
+    near = np.asarray(assoc.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
+    t_all = assoc.t.v
+    values, swaps = ambiguity_candidates(
+        assoc.net.ecef, near, origin, fw, iw, order, t_all, _SQRT_2PI
+    )
+    n = det.size
+    drop_prior = values[:n]
+    approx_drop = drop_prior * np.exp(values[n : 2 * n])
+    approx_swap = np.exp(values[2 * n :])
+    theta0 = np.array([base.x_m, base.y_m, base.tau_s, sp.wind_e_mps, sp.wind_n_mps, c])
+    settings = assoc.locator_without_outliers
+    pos, values, shifts, unscaled, flags = ambiguity_hypotheses(
+        det, approx_swap, approx_drop, drop_prior, swaps, iw, s.ambiguity_min_weight / 10,
+        s.ambiguity_max_hypotheses, t_all, jac, r_rows, arr.az_deg, arr.az_sigma_deg,
+        settings.huber_k, settings.max_iterations, settings.tolerance_m, theta0, arr.x_m,
+        arr.y_m, arr.t_s, arr.sigma_s, settings.propagation_jitter_s_per_km * 1e-3,
+        s.ambiguity_linear_tolerance, cov_full[:3, :3],
+    )  # fmt: skip
+    relocations = 1
+    if pos.size == 0:
+        return replace(unchanged, relocations=relocations)
+    t_new, chi2, prior = values
+    ok, redo = flags
+    if redo.any():
+        redo = np.flatnonzero(redo)
+        exact = _relocated(arr, speed, base, settings, pos[redo], t_new[redo])
+        shifts[redo], chi2[redo], unscaled[redo], ok[redo] = exact
+        relocations += redo.size
+    logdet = np.linalg.slogdet(unscaled)[1]  # the taken set's last
+    return _weighted(
+        s.ambiguity_min_weight, n, cov, base.scale2, base.chi2, cov_full[:3, :3], logdet[:-1],
+        float(logdet[-1]), np.log(prior), t_new, pos, shifts, chi2, unscaled[:-1], ok,
+        relocations, unchanged,
+    )  # fmt: skip
+
+
+def _weighted(
+    min_weight: float,
+    n: int,
+    cov: F64,
+    scale2: float,
+    chi2_0: float,
+    unscaled_0: F64,
+    logdet: F64,
+    logdet_0: float,
+    log_prior: F64,
+    t_new: F64,
+    pos: NDArray[np.int64],
+    shifts: F64,
+    chi2: F64,
+    unscaled: F64,
+    ok: NDArray[np.bool_],
+    relocations: int,
+    unchanged: Ambiguity,
+) -> Ambiguity:
+    """The hypotheses weighted against the taken set (n arrivals, chi^2 `chi2_0`, unscaled
+    covariance `unscaled_0` and its log-determinant `logdet_0`, variance factor `scale2`),
+    `log_prior` the log of each one's prior, and the mixture's covariance."""
+    log_w = -(chi2 - chi2_0) / 2 + (logdet - logdet_0) / 2 + log_prior
     w = np.exp(np.minimum(log_w, 50.0))
-    kept = ok & (w >= s.ambiguity_min_weight)
+    kept = ok & (w >= min_weight)
     n_hyp = int(kept.sum())
     if n_hyp == 0:
         return replace(unchanged, relocations=relocations)
+    drop = np.isnan(t_new)
     # Per sensor, the weights normalised with the taken detection's 1.
     pos, w, shifts, drop, unscaled = pos[kept], w[kept], shifts[kept], drop[kept], unscaled[kept]
-    total = np.bincount(pos, weights=w, minlength=det.size)
+    total = np.bincount(pos, weights=w, minlength=n)
     p = w / (1.0 + total[pos])
-    # fewer arrivals: a wider solution (a swap has the same sensors' geometry)
+    # fewer arrivals: a wider solution (a swap has the same sensors' geometry);
+    # sum_h p_h unscaled_h as np.tensordot(p_drop, unscaled, 1) makes it, without its wrapper
     p_drop = np.where(drop, p, 0.0)
-    widen = (np.tensordot(p_drop, unscaled, 1) - p_drop.sum() * unscaled_0) * base.scale2
+    spread = np.dot(p_drop.reshape(1, -1), unscaled.reshape(-1, 9)).reshape(3, 3)
+    widen = (spread - p_drop.sum() * unscaled_0) * scale2
     out = np.array(cov, dtype=float) + (shifts.T * p) @ shifts + widen
     p_taken = float(np.exp(-np.log1p(total).sum()))
     out = (out + out.T) / 2
