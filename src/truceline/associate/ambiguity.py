@@ -46,7 +46,7 @@ from truceline.locate.solver import (
     Solution,
     SoundSpeed,
     locate,
-    locate_rows,
+    locate_all_rows,
     misfit,
 )
 
@@ -95,18 +95,13 @@ def mixture(
     if det.size == 0 or s.ambiguity_max_hypotheses == 0:
         return unchanged
     settings = assoc.locator_without_outliers
+    if method == "linear" and kernel == "compiled":
+        return _mixture_compiled(assoc, det, projection, speed, tau_s, cov, unchanged)
     arr = assoc._arrivals(det, projection)
-    compiled = method == "linear" and kernel == "compiled"
-    if compiled:  # Numba takes strided arrays slowly; the same numbers
-        x, y = np.ascontiguousarray(arr.x_m), np.ascontiguousarray(arr.y_m)
-        arr = Arrivals(x, y, arr.t_s, arr.sigma_s, arr.az_deg, arr.az_sigma_deg)
-    found = locate_rows(arr, speed, (0.0, 0.0, tau_s), settings)
+    base = locate(arr, speed, (0.0, 0.0, tau_s), settings)
     relocations = 1
-    if found is None or found[0].n_used != det.size:
+    if base is None or base.n_used != det.size:
         return replace(unchanged, relocations=relocations)
-    base = found[0]
-    if compiled:
-        return _mixture_compiled(assoc, det, projection, speed, cov, arr, found, unchanged)
     sensors = assoc.sensor.v[det]
     travel, d = base.speed.travel_time_s(arr.x_m - base.x_m, arr.y_m - base.y_m)
     sigma = np.sqrt(arr.sigma_s**2 + (assoc.jitter_s_per_m * d) ** 2)
@@ -190,68 +185,91 @@ def _mixture_compiled(
     det: NDArray[np.int64],
     projection: TangentPlane,
     speed: SoundSpeed,
+    tau_s: float,
     cov: F64,
-    arr: Arrivals,
-    found: tuple[Solution, F64, F64, F64],
     unchanged: Ambiguity,
 ) -> Ambiguity:
-    """`mixture`'s linear method after locating the taken set (`found`: its solution, and the
-    rows and inverse its covariance was made from, which are `linearised`'s at that solution),
-    its steps compiled (`associate.kernel`: `ambiguity_gates`, `ambiguity_candidates`,
-    `ambiguity_hypotheses`) with NumPy's exponentials, logarithms, KD-tree query and LAPACK
-    and BLAS calls between them: the same numbers as the NumPy form in `mixture`."""
+    """`mixture`'s linear method with its steps compiled: the taken set located with the rows
+    and inverse its covariance is made from (`locate_all_rows`: `linearised`'s rows at that
+    solution), then `associate.kernel`'s `ambiguity_setup` (gates, P_j, candidates),
+    `ambiguity_hypotheses`, `ambiguity_log_weights`, `ambiguity_terms` and
+    `ambiguity_covariance`, with NumPy's exponentials, logarithms, sums and LAPACK and BLAS
+    calls between them (and the KD-tree's query where the sensors' cubes cannot decide): the
+    same numbers as the NumPy form in `mixture`."""
     from truceline.associate.kernel import (
         ambiguity_candidates,
-        ambiguity_gates,
+        ambiguity_covariance,
         ambiguity_hypotheses,
+        ambiguity_log_weights,
+        ambiguity_setup,
+        ambiguity_terms,
+        distances,
     )
 
     s = assoc.s
-    base, r_rows, jac, cov_full = found
-    sp = base.speed
-    c = sp.c_mps
+    net = assoc.net
+    settings = assoc.locator_without_outliers
+    # `assoc._arrivals`, the positions contiguous (Numba takes strided arrays slowly)
+    sensors = assoc.sensor.v[det]
+    enu = (net.ecef[sensors] - projection.origin) @ projection.rotation[:2].T
+    x, y = np.ascontiguousarray(enu[:, 0]), np.ascontiguousarray(enu[:, 1])
+    t_all = assoc.t.v
+    arr = Arrivals(
+        x, y, t_all[det], net.timing_sigma_s[sensors], assoc.az.v[det], assoc.az_sigma.v[det]
+    )
+    found = locate_all_rows(arr, speed, (0.0, 0.0, tau_s), settings)
+    if found is None:  # as `locate`: unsolvable, or an arrival removed
+        return Ambiguity(unchanged.cov, 0, 1.0, 1)
+    theta, r_rows, jac, cov_full, chi2_0, scale2 = found
+    bx, by, btau, c = float(theta[0]), float(theta[1]), float(theta[2]), float(theta[5])
     sigma_pred2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / c**2
     keys, order = assoc.sorted_detections()
-    fw, iw, radius = ambiguity_gates(
-        arr.x_m, arr.y_m, arr.t_s, arr.sigma_s, base.x_m, base.y_m, base.tau_s, c,
-        sp.wind_e_mps, sp.wind_n_mps, assoc.jitter_s_per_m, float(sigma_pred2), s.attach_sigma,
-        assoc.sensor.v[det], keys, KEY_STRIDE_S, s.chance_window_s, s.pool_retention_s,
+    origin = projection.point_to_ecef(bx, by)
+    fw, iw, radius, values, swaps, unsure = ambiguity_setup(
+        x, y, arr.t_s, arr.sigma_s, bx, by, btau, c, theta[3], theta[4], assoc.jitter_s_per_m,
+        float(sigma_pred2), s.attach_sigma, sensors, keys, KEY_STRIDE_S, s.chance_window_s,
+        s.pool_retention_s, *net.cells(), origin, order, t_all, _SQRT_2PI,
     )  # fmt: skip
-    origin = projection.to_ecef(base.x_m, base.y_m)[0]
-    near = np.asarray(assoc.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
-    t_all = assoc.t.v
-    values, swaps = ambiguity_candidates(
-        assoc.net.ecef, near, origin, fw, iw, order, t_all, _SQRT_2PI
-    )
+    if unsure:  # a sensor on the sphere, to rounding: the KD-tree's answer
+        near = np.asarray(net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
+        dist = distances(net.ecef, near, origin)
+        values, swaps = ambiguity_candidates(dist, fw, iw, order, t_all, _SQRT_2PI)
     n = det.size
     drop_prior = values[:n]
     approx_drop = drop_prior * np.exp(values[n : 2 * n])
     approx_swap = np.exp(values[2 * n :])
-    theta0 = np.array([base.x_m, base.y_m, base.tau_s, sp.wind_e_mps, sp.wind_n_mps, c])
-    settings = assoc.locator_without_outliers
     pos, values, shifts, unscaled, flags = ambiguity_hypotheses(
         det, approx_swap, approx_drop, drop_prior, swaps, iw, s.ambiguity_min_weight / 10,
         s.ambiguity_max_hypotheses, t_all, jac, r_rows, arr.az_deg, arr.az_sigma_deg,
-        settings.huber_k, settings.max_iterations, settings.tolerance_m, theta0, arr.x_m,
-        arr.y_m, arr.t_s, arr.sigma_s, settings.propagation_jitter_s_per_km * 1e-3,
+        settings.huber_k, settings.max_iterations, settings.tolerance_m, theta, x, y,
+        arr.t_s, arr.sigma_s, settings.propagation_jitter_s_per_km * 1e-3,
         s.ambiguity_linear_tolerance, cov_full[:3, :3],
     )  # fmt: skip
     relocations = 1
     if pos.size == 0:
-        return replace(unchanged, relocations=relocations)
+        return Ambiguity(unchanged.cov, 0, 1.0, relocations)
     t_new, chi2, prior = values
     ok, redo = flags
-    if redo.any():
+    if redo.any():  # the taken set's Solution (located again: the same) for relocating
+        base = locate(arr, speed, (0.0, 0.0, tau_s), settings)
         redo = np.flatnonzero(redo)
         exact = _relocated(arr, speed, base, settings, pos[redo], t_new[redo])
         shifts[redo], chi2[redo], unscaled[redo], ok[redo] = exact
         relocations += redo.size
+    # `_weighted`, its elementwise steps compiled
     logdet = np.linalg.slogdet(unscaled)[1]  # the taken set's last
-    return _weighted(
-        s.ambiguity_min_weight, n, cov, base.scale2, base.chi2, cov_full[:3, :3], logdet[:-1],
-        float(logdet[-1]), np.log(prior), t_new, pos, shifts, chi2, unscaled[:-1], ok,
-        relocations, unchanged,
-    )  # fmt: skip
+    w = np.exp(ambiguity_log_weights(chi2, chi2_0, logdet, np.log(prior)))
+    n_hyp, p_drop, total, shifts, scaled, unscaled = ambiguity_terms(
+        w, ok, s.ambiguity_min_weight, pos, t_new, shifts, unscaled, n
+    )
+    if n_hyp == 0:
+        return Ambiguity(unchanged.cov, 0, 1.0, relocations)
+    spread = np.dot(p_drop.reshape(1, -1), unscaled).reshape(3, 3)
+    out = ambiguity_covariance(
+        unchanged.cov, scaled.T @ shifts, spread, p_drop.sum(), cov_full[:3, :3], scale2
+    )
+    p_taken = float(np.exp(-np.log1p(total).sum()))
+    return Ambiguity(out, n_hyp, p_taken, relocations)
 
 
 def _weighted(

@@ -525,25 +525,70 @@ def _right(a, v):
     return lo
 
 
+_BALL_MARGIN = 1e-12
+"""Relative margin on the squared radius within which `sensors_within` does not decide (the
+KD-tree's own arithmetic is within ~1e-15 of it): the caller asks the tree."""
+
+
 @njit(cache=True)
-def ambiguity_candidates(ecef, near, origin, fw, iw, order, t_all, sqrt_2pi):
-    """P_j (`ambiguity._detection_probability`, the network's sensors `near` the origin, ECEF
-    `origin`, as its KD-tree query gives them), the prior of leaving each arrival out, and the
-    candidates with their exponents: per arrival j (`fw`, `iw` from `ambiguity_gates`), each
-    detection in its gate (`order[lo:hi]`) as (j, rank within the gate, detection) in the
-    columns of `swaps` and -(r_alt^2 - r_j^2) / 2 in `values`, and min(r_j^2, 50) / 2 for
-    leaving it out. `values` is [prior of leaving out (n) | its exponents (n) | the swaps'
-    (as many as `swaps` has columns)]; the exponentials are NumPy's."""
-    n = fw.shape[1]
-    d, sigma, predicted, r, rate = fw[0], fw[1], fw[2], fw[3], fw[4]
-    k = near.size
-    dist = np.empty(k)
-    for i in range(k):
+def sensors_within(points, lo, side, dims, starts, origin, radius):
+    """The distances (m, as np.linalg.norm computes them) from ECEF point `origin` to the
+    network's sensors within `radius` (`points`, binned by `AcousticNetwork.cells`): those
+    `cKDTree.query_ball_point(origin, radius)` returns, looked up in the cubes around the
+    origin. Also whether a sensor lies so near the sphere (squared distance within a relative
+    1e-12 of radius^2) that only the tree can say: then the caller asks it."""
+    r2 = radius * radius
+    inside = r2 * (1.0 - _BALL_MARGIN)
+    outside = r2 * (1.0 + _BALL_MARGIN)
+    reach = radius * (1.0 + 1e-9) + 1.0  # beyond any rounding of the sensors' cubes
+    first = np.empty(3, dtype=np.int64)
+    last = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        first[a] = max(math.floor((origin[a] - reach - lo[a]) / side), 0)
+        last[a] = min(math.floor((origin[a] + reach - lo[a]) / side), dims[a] - 1)
+    out = np.empty(points.shape[0])
+    k = 0
+    unsure = False
+    for i in range(first[0], last[0] + 1):
+        for j in range(first[1], last[1] + 1):
+            base = (i * dims[1] + j) * dims[2]
+            for q in range(starts[base + first[2]], starts[base + last[2] + 1]):
+                dx = points[q, 0] - origin[0]
+                dy = points[q, 1] - origin[1]
+                dz = points[q, 2] - origin[2]
+                s = (dx * dx + dy * dy) + dz * dz  # np.linalg.norm's order
+                if s <= inside:
+                    out[k] = math.sqrt(s)
+                    k += 1
+                elif s < outside:
+                    unsure = True
+    return out[:k], unsure
+
+
+@njit(cache=True)
+def distances(ecef, near, origin):
+    """np.linalg.norm(ecef[near] - origin, axis=1): the same numbers."""
+    out = np.empty(near.size)
+    for i in range(near.size):
         q = near[i]
         dx = ecef[q, 0] - origin[0]
         dy = ecef[q, 1] - origin[1]
         dz = ecef[q, 2] - origin[2]
-        dist[i] = math.sqrt((dx * dx + dy * dy) + dz * dz)  # np.linalg.norm's order
+        out[i] = math.sqrt((dx * dx + dy * dy) + dz * dz)
+    return out
+
+
+@njit(cache=True)
+def ambiguity_candidates(dist, fw, iw, order, t_all, sqrt_2pi):
+    """P_j (`ambiguity._detection_probability`, `dist` the distances of the network's sensors
+    within its radius of the origin, `sensors_within`), the prior of leaving each arrival out,
+    and the candidates with their exponents: per arrival j (`fw`, `iw` from `ambiguity_gates`),
+    each detection in its gate (`order[lo:hi]`) as (j, rank within the gate, detection) in the
+    columns of `swaps` and -(r_alt^2 - r_j^2) / 2 in `values`, and min(r_j^2, 50) / 2 for
+    leaving it out. `values` is [prior of leaving out (n) | its exponents (n) | the swaps'
+    (as many as `swaps` has columns)]; the exponentials are NumPy's. Sorts `dist`."""
+    n = fw.shape[1]
+    d, sigma, predicted, r, rate = fw[0], fw[1], fw[2], fw[3], fw[4]
     dist.sort()
     total = 0
     for j in range(n):
@@ -671,3 +716,87 @@ def ambiguity_hypotheses(det, approx_swap, approx_drop, drop_prior, swaps, iw, f
         for q in range(3):
             stack[m, i, q] = unscaled_0[i, q]
     return pos_h, values, shifts, stack, flags
+
+
+@njit(cache=True)
+def ambiguity_log_weights(chi2, chi2_0, logdet, log_prior):
+    """min(log w_h, 50) = min(-(chi2_h - chi2_0) / 2 + (logdet_h - logdet_0) / 2 + log prior_h,
+    50) per hypothesis (`ambiguity._weighted`); `logdet` holds the taken set's logdet_0 last.
+    NaN stays NaN, as np.minimum keeps it."""
+    m = chi2.size
+    logdet_0 = logdet[m]
+    out = np.empty(m)
+    for h in range(m):
+        v = -(chi2[h] - chi2_0) / 2 + (logdet[h] - logdet_0) / 2 + log_prior[h]
+        out[h] = v if (v != v or v <= 50.0) else 50.0
+    return out
+
+
+@njit(cache=True)
+def ambiguity_terms(w, ok, min_weight, pos, t_new, shifts, unscaled, n):
+    """The hypotheses kept (solvable, weight w at least `min_weight`), their weights
+    normalised per arrival with the taken detection's 1 (`ambiguity._weighted`): their number,
+    p where the arrival is left out (else 0), the per-arrival sums of w in the order
+    np.bincount adds them, the kept shifts (h, 3), the same times p (whose transpose is the
+    array `shifts.T * p` makes, F-ordered), and the kept unscaled covariances (h, 9)."""
+    h_n = 0
+    for h in range(w.size):
+        if ok[h] and w[h] >= min_weight:
+            h_n += 1
+    total = np.zeros(n)
+    p = np.empty(h_n)
+    p_drop = np.empty(h_n)
+    kept_shifts = np.empty((h_n, 3))
+    scaled = np.empty((h_n, 3))
+    kept_unscaled = np.empty((h_n, 9))
+    kept = np.empty(h_n, dtype=np.int64)
+    k = 0
+    for h in range(w.size):
+        if ok[h] and w[h] >= min_weight:
+            kept[k] = h
+            total[pos[h]] += w[h]
+            k += 1
+    for k in range(h_n):
+        h = kept[k]
+        p[k] = w[h] / (1.0 + total[pos[h]])
+        p_drop[k] = p[k] if math.isnan(t_new[h]) else 0.0
+        for i in range(3):
+            kept_shifts[k, i] = shifts[h, i]
+            scaled[k, i] = shifts[h, i] * p[k]
+            for q in range(3):
+                kept_unscaled[k, 3 * i + q] = unscaled[h, i, q]
+    return h_n, p_drop, total, kept_shifts, scaled, kept_unscaled
+
+
+@njit(cache=True)
+def ambiguity_setup(x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma_pred2,
+                    attach_sigma, sensors, keys, key_stride, w_short, w_long, points, lo, side,
+                    dims, starts, origin, order, t_all, sqrt_2pi):  # fmt: skip
+    """`ambiguity_gates`, `sensors_within` about the origin (ECEF `origin`) and
+    `ambiguity_candidates` in one call: (fw, iw, radius, values, swaps, unsure). Where
+    `unsure`, `values` and `swaps` are empty: the caller asks the KD-tree and makes them."""
+    fw, iw, radius = ambiguity_gates(
+        x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma_pred2, attach_sigma,
+        sensors, keys, key_stride, w_short, w_long,
+    )  # fmt: skip
+    dist, unsure = sensors_within(points, lo, side, dims, starts, origin, radius)
+    if unsure:
+        return fw, iw, radius, np.empty(0), np.empty((3, 0), dtype=np.int64), True
+    values, swaps = ambiguity_candidates(dist, fw, iw, order, t_all, sqrt_2pi)
+    return fw, iw, radius, values, swaps, False
+
+
+@njit(cache=True)
+def ambiguity_covariance(cov, moment, spread, p_drop_sum, unscaled_0, scale2):
+    """The mixture's covariance from its parts (`ambiguity._weighted`): cov + moment + (spread
+    - p_drop_sum unscaled_0) scale2, symmetrised as (out + out^T) / 2."""
+    out = np.empty((3, 3))
+    for i in range(3):
+        for k in range(3):
+            widen = (spread[i, k] - p_drop_sum * unscaled_0[i, k]) * scale2
+            out[i, k] = cov[i, k] + moment[i, k] + widen
+    sym = np.empty((3, 3))
+    for i in range(3):
+        for k in range(3):
+            sym[i, k] = (out[i, k] + out[k, i]) / 2
+    return sym
