@@ -79,6 +79,8 @@ def freeze(value: Any) -> Any:
         return value
     if kind is dict:
         return FrozenDict(value)
+    if kind is list or kind is tuple:  # before the slower isinstance tests below
+        return tuple([freeze(item) for item in value])
     if isinstance(value, FrozenDict):
         return value
     if isinstance(value, Mapping):

@@ -189,3 +189,103 @@ def test_hypotheses_the_linearisation_does_not_fit_are_relocated():
     checked = amb.mixture(assoc, *args)
     assert checked.relocations == exact.relocations
     np.testing.assert_array_equal(checked.cov, exact.cov)
+
+
+def _salvo(seed: int):
+    """Three sources a few hundred metres and a second apart heard by the grid's sensors
+    within 3.5 km (seeded noise, a tenth of the detections with azimuths, a few other
+    sounds): neighbouring rounds' detections inside each other's gates."""
+    rng = np.random.default_rng(seed)
+    net, pts = _network(rng)
+    rows = []
+    for k, (sx, sy, tau) in enumerate([(300.0, -200.0, 100.0), (900.0, 300.0, 100.8),
+                                       (-500.0, 600.0, 101.5)]):  # fmt: skip
+        d = np.hypot(pts[:, 0] - sx, pts[:, 1] - sy)
+        for s in np.flatnonzero(d < 3500):
+            t = tau + d[s] / C + rng.normal(0, 0.01)
+            az = np.degrees(np.arctan2(sx - pts[s, 0], sy - pts[s, 1])) + rng.normal(0, 5)
+            with_az = rng.random() < 0.1
+            rows.append((f"s{k}-{s}", int(s), t, az % 360 if with_az else np.nan, 5.0))
+    for i in range(6):
+        rows.append((f"x{i}", int(rng.integers(len(pts))), 100 + rng.uniform(0, 12), np.nan, 5.0))
+    rows.sort(key=lambda r: r[2])
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, AssociateSettings())
+    assoc.add(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [EPOCH + round(r[2] * 1e9) for r in rows],
+        [1] * len(rows),
+        [r[3] for r in rows],
+        [r[4] if np.isfinite(r[3]) else np.nan for r in rows],
+    )
+    assoc.flush()
+    return assoc
+
+
+def _same(a: amb.Ambiguity, b: amb.Ambiguity) -> None:
+    np.testing.assert_array_equal(a.cov, b.cov)
+    assert (a.hypotheses, a.p_taken, a.relocations) == (b.hypotheses, b.p_taken, b.relocations)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("tolerance", [None, 0.0])
+def test_the_compiled_mixture_gives_the_numpy_forms_numbers(seed, tolerance):
+    """The compiled steps (`_mixture_compiled`) against the NumPy form, bit for bit, on every
+    event of a seeded salvo (with azimuths, other sounds, alternatives in the gates); with no
+    linearisation tolerance every hypothesis is relocated (the compiled path's relocation)."""
+    assoc = _salvo(seed)
+    if tolerance is not None:
+        assoc.s = assoc.s.model_copy(update={"ambiguity_linear_tolerance": tolerance})
+    with_alternatives = 0
+    for ev in assoc.events:
+        args = (np.asarray(ev.det), ev.projection, ev.speed, ev.tau_s, ev.solution.cov)
+        compiled = amb.mixture(assoc, *args)
+        _same(compiled, amb.mixture(assoc, *args, kernel="numpy"))
+        with_alternatives += compiled.hypotheses > 0
+    assert with_alternatives >= 2
+
+
+def test_the_sensors_cubes_give_the_kd_trees_sensors():
+    """`kernel.sensors_within` finds the sensors cKDTree.query_ball_point finds, with their
+    distances as np.linalg.norm computes them, and leaves a sensor on the sphere to the tree."""
+    from truceline.associate.kernel import sensors_within
+
+    rng = np.random.default_rng(5)
+    net, _ = _network(rng)
+    for _ in range(300):
+        origin = PLANE.to_ecef(*rng.normal(0, 3000, 2))[0]
+        radius = float(rng.uniform(100, 9000))
+        dist, unsure = sensors_within(*net.cells(), origin, radius)
+        near = np.asarray(net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
+        expected = np.sort(np.linalg.norm(net.ecef[near] - origin, axis=1))
+        assert not unsure
+        np.testing.assert_array_equal(np.sort(dist), expected)
+    origin = net.ecef[7] + np.array([300.0, -400.0, 0.0])
+    radius = float(np.linalg.norm(net.ecef[7] - origin))
+    assert sensors_within(*net.cells(), origin, radius)[1]
+
+
+def test_locate_all_rows_gives_locates_solution_and_rows():
+    """`locate_all_rows` (one compiled call) against `locate` and `misfit` at its solution."""
+    from truceline.locate.solver import locate_all_rows, misfit
+
+    assoc = _salvo(2)
+    settings = assoc.locator_without_outliers
+    for ev in assoc.events:
+        arr = assoc._arrivals(np.asarray(ev.det), ev.projection)
+        arr = Arrivals(
+            np.ascontiguousarray(arr.x_m), np.ascontiguousarray(arr.y_m), arr.t_s,
+            arr.sigma_s, arr.az_deg, arr.az_sigma_deg,
+        )  # fmt: skip
+        sol = locate(arr, ev.speed, (0.0, 0.0, ev.tau_s), settings)
+        found = locate_all_rows(arr, ev.speed, (0.0, 0.0, ev.tau_s), settings)
+        if sol is None or sol.n_used != arr.n:
+            assert found is None
+            continue
+        theta, r, jac, cov_full, chi2, scale2 = found
+        assert (theta[0], theta[1], theta[2]) == (sol.x_m, sol.y_m, sol.tau_s)
+        assert (chi2, scale2) == (sol.chi2, sol.scale2)
+        np.testing.assert_array_equal(cov_full[:3, :3] * scale2, sol.cov)
+        r_ref, jac_ref = misfit(theta, arr, ev.speed, settings)
+        np.testing.assert_array_equal(r, r_ref)
+        np.testing.assert_array_equal(jac, jac_ref)

@@ -40,7 +40,15 @@ from numpy.typing import NDArray
 from truceline.associate.indices import KEY_STRIDE_S
 from truceline.config import LocateSettings
 from truceline.geo.projection import TangentPlane
-from truceline.locate.solver import N_PARAMS, Arrivals, Solution, SoundSpeed, locate, misfit
+from truceline.locate.solver import (
+    N_PARAMS,
+    Arrivals,
+    Solution,
+    SoundSpeed,
+    locate,
+    locate_all_rows,
+    misfit,
+)
 
 if TYPE_CHECKING:
     from truceline.associate.acoustic import AcousticAssociator
@@ -72,19 +80,23 @@ def mixture(
     tau_s: float,
     cov: F64,
     method: Literal["linear", "exact"] = "linear",
+    kernel: Literal["compiled", "numpy"] = "compiled",
 ) -> Ambiguity:
     """The mixture covariance of an event with detections `det` (global indices), located near
     the centre of `projection` at origin time `tau_s` with the weather prior `speed`, whose
     locator covariance is `cov` (3x3, x_m, y_m, tau_s). `method`: each hypothesis solved by a
     linear update from the taken set's solution, relocated where the check fails (`linearised`,
     `ambiguity_linear_tolerance`), or every one relocated (`exact`, the reference the tests
-    and the benchmark compare with)."""
+    and the benchmark compare with). `kernel`: the linear method's steps compiled
+    (`associate.kernel`, `_mixture_compiled`), or in NumPy (the reference: the same numbers)."""
     s = assoc.s
     det = np.asarray(det, dtype=np.int64)
     unchanged = Ambiguity(np.array(cov, dtype=float), 0, 1.0, 0)
     if det.size == 0 or s.ambiguity_max_hypotheses == 0:
         return unchanged
     settings = assoc.locator_without_outliers
+    if method == "linear" and kernel == "compiled":
+        return _mixture_compiled(assoc, det, projection, speed, tau_s, cov, unchanged)
     arr = assoc._arrivals(det, projection)
     base = locate(arr, speed, (0.0, 0.0, tau_s), settings)
     relocations = 1
@@ -160,21 +172,144 @@ def mixture(
             relocations += redo.size
     logdet = np.linalg.slogdet(unscaled)[1]
     logdet_0 = float(np.linalg.slogdet(unscaled_0)[1])
-    drop = np.isnan(t_new)
-    prior = np.where(drop, drop_prior[pos], 1.0)
-    log_w = -(chi2 - chi2_0) / 2 + (logdet - logdet_0) / 2 + np.log(np.maximum(prior, 1e-300))
+    prior = np.where(np.isnan(t_new), drop_prior[pos], 1.0)
+    return _weighted(
+        s.ambiguity_min_weight, det.size, cov, base.scale2, chi2_0, unscaled_0, logdet,
+        logdet_0, np.log(np.maximum(prior, 1e-300)), t_new, pos, shifts, chi2, unscaled, ok,
+        relocations, unchanged,
+    )  # fmt: skip
+
+
+def _mixture_compiled(
+    assoc: AcousticAssociator,
+    det: NDArray[np.int64],
+    projection: TangentPlane,
+    speed: SoundSpeed,
+    tau_s: float,
+    cov: F64,
+    unchanged: Ambiguity,
+) -> Ambiguity:
+    """`mixture`'s linear method with its steps compiled: the taken set located with the rows
+    and inverse its covariance is made from (`locate_all_rows`: `linearised`'s rows at that
+    solution), then `associate.kernel`'s `ambiguity_setup` (gates, P_j, candidates),
+    `ambiguity_hypotheses`, `ambiguity_log_weights`, `ambiguity_terms` and
+    `ambiguity_covariance`, with NumPy's exponentials, logarithms, sums and LAPACK and BLAS
+    calls between them (and the KD-tree's query where the sensors' cubes cannot decide): the
+    same numbers as the NumPy form in `mixture`."""
+    from truceline.associate.kernel import (
+        ambiguity_candidates,
+        ambiguity_covariance,
+        ambiguity_hypotheses,
+        ambiguity_log_weights,
+        ambiguity_setup,
+        ambiguity_terms,
+        distances,
+    )
+
+    s = assoc.s
+    net = assoc.net
+    settings = assoc.locator_without_outliers
+    # `assoc._arrivals`, the positions contiguous (Numba takes strided arrays slowly)
+    sensors = assoc.sensor.v[det]
+    enu = (net.ecef[sensors] - projection.origin) @ projection.rotation[:2].T
+    x, y = np.ascontiguousarray(enu[:, 0]), np.ascontiguousarray(enu[:, 1])
+    t_all = assoc.t.v
+    arr = Arrivals(
+        x, y, t_all[det], net.timing_sigma_s[sensors], assoc.az.v[det], assoc.az_sigma.v[det]
+    )
+    found = locate_all_rows(arr, speed, (0.0, 0.0, tau_s), settings)
+    if found is None:  # as `locate`: unsolvable, or an arrival removed
+        return Ambiguity(unchanged.cov, 0, 1.0, 1)
+    theta, r_rows, jac, cov_full, chi2_0, scale2 = found
+    bx, by, btau, c = float(theta[0]), float(theta[1]), float(theta[2]), float(theta[5])
+    sigma_pred2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / c**2
+    keys, order = assoc.sorted_detections()
+    origin = projection.point_to_ecef(bx, by)
+    fw, iw, radius, values, swaps, unsure = ambiguity_setup(
+        x, y, arr.t_s, arr.sigma_s, bx, by, btau, c, theta[3], theta[4], assoc.jitter_s_per_m,
+        float(sigma_pred2), s.attach_sigma, sensors, keys, KEY_STRIDE_S, s.chance_window_s,
+        s.pool_retention_s, *net.cells(), origin, order, t_all, _SQRT_2PI,
+    )  # fmt: skip
+    if unsure:  # a sensor on the sphere, to rounding: the KD-tree's answer
+        near = np.asarray(net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
+        dist = distances(net.ecef, near, origin)
+        values, swaps = ambiguity_candidates(dist, fw, iw, order, t_all, _SQRT_2PI)
+    n = det.size
+    drop_prior = values[:n]
+    approx_drop = drop_prior * np.exp(values[n : 2 * n])
+    approx_swap = np.exp(values[2 * n :])
+    pos, values, shifts, unscaled, flags = ambiguity_hypotheses(
+        det, approx_swap, approx_drop, drop_prior, swaps, iw, s.ambiguity_min_weight / 10,
+        s.ambiguity_max_hypotheses, t_all, jac, r_rows, arr.az_deg, arr.az_sigma_deg,
+        settings.huber_k, settings.max_iterations, settings.tolerance_m, theta, x, y,
+        arr.t_s, arr.sigma_s, settings.propagation_jitter_s_per_km * 1e-3,
+        s.ambiguity_linear_tolerance, cov_full[:3, :3],
+    )  # fmt: skip
+    relocations = 1
+    if pos.size == 0:
+        return Ambiguity(unchanged.cov, 0, 1.0, relocations)
+    t_new, chi2, prior = values
+    ok, redo = flags
+    if redo.any():  # the taken set's Solution (located again: the same) for relocating
+        base = locate(arr, speed, (0.0, 0.0, tau_s), settings)
+        redo = np.flatnonzero(redo)
+        exact = _relocated(arr, speed, base, settings, pos[redo], t_new[redo])
+        shifts[redo], chi2[redo], unscaled[redo], ok[redo] = exact
+        relocations += redo.size
+    # `_weighted`, its elementwise steps compiled
+    logdet = np.linalg.slogdet(unscaled)[1]  # the taken set's last
+    w = np.exp(ambiguity_log_weights(chi2, chi2_0, logdet, np.log(prior)))
+    n_hyp, p_drop, total, shifts, scaled, unscaled = ambiguity_terms(
+        w, ok, s.ambiguity_min_weight, pos, t_new, shifts, unscaled, n
+    )
+    if n_hyp == 0:
+        return Ambiguity(unchanged.cov, 0, 1.0, relocations)
+    spread = np.dot(p_drop.reshape(1, -1), unscaled).reshape(3, 3)
+    out = ambiguity_covariance(
+        unchanged.cov, scaled.T @ shifts, spread, p_drop.sum(), cov_full[:3, :3], scale2
+    )
+    p_taken = float(np.exp(-np.log1p(total).sum()))
+    return Ambiguity(out, n_hyp, p_taken, relocations)
+
+
+def _weighted(
+    min_weight: float,
+    n: int,
+    cov: F64,
+    scale2: float,
+    chi2_0: float,
+    unscaled_0: F64,
+    logdet: F64,
+    logdet_0: float,
+    log_prior: F64,
+    t_new: F64,
+    pos: NDArray[np.int64],
+    shifts: F64,
+    chi2: F64,
+    unscaled: F64,
+    ok: NDArray[np.bool_],
+    relocations: int,
+    unchanged: Ambiguity,
+) -> Ambiguity:
+    """The hypotheses weighted against the taken set (n arrivals, chi^2 `chi2_0`, unscaled
+    covariance `unscaled_0` and its log-determinant `logdet_0`, variance factor `scale2`),
+    `log_prior` the log of each one's prior, and the mixture's covariance."""
+    log_w = -(chi2 - chi2_0) / 2 + (logdet - logdet_0) / 2 + log_prior
     w = np.exp(np.minimum(log_w, 50.0))
-    kept = ok & (w >= s.ambiguity_min_weight)
+    kept = ok & (w >= min_weight)
     n_hyp = int(kept.sum())
     if n_hyp == 0:
         return replace(unchanged, relocations=relocations)
+    drop = np.isnan(t_new)
     # Per sensor, the weights normalised with the taken detection's 1.
     pos, w, shifts, drop, unscaled = pos[kept], w[kept], shifts[kept], drop[kept], unscaled[kept]
-    total = np.bincount(pos, weights=w, minlength=det.size)
+    total = np.bincount(pos, weights=w, minlength=n)
     p = w / (1.0 + total[pos])
-    # fewer arrivals: a wider solution (a swap has the same sensors' geometry)
+    # fewer arrivals: a wider solution (a swap has the same sensors' geometry);
+    # sum_h p_h unscaled_h as np.tensordot(p_drop, unscaled, 1) makes it, without its wrapper
     p_drop = np.where(drop, p, 0.0)
-    widen = (np.tensordot(p_drop, unscaled, 1) - p_drop.sum() * unscaled_0) * base.scale2
+    spread = np.dot(p_drop.reshape(1, -1), unscaled.reshape(-1, 9)).reshape(3, 3)
+    widen = (spread - p_drop.sum() * unscaled_0) * scale2
     out = np.array(cov, dtype=float) + (shifts.T * p) @ shifts + widen
     p_taken = float(np.exp(-np.log1p(total).sum()))
     out = (out + out.T) / 2

@@ -452,3 +452,351 @@ def within_reach(sensor_ecef, event_ecef, pair_sensor, pair_event, reach_m):
         dz = sensor_ecef[s, 2] - event_ecef[e, 2]
         keep[p] = dx * dx + dy * dy + dz * dz <= reach2
     return keep
+
+
+# -- the ambiguity mixture's per-event steps (`ambiguity.mixture`) ---------------------------------
+# Each does, arrival by arrival, the arithmetic of the NumPy expressions it replaces, in their
+# order (no fused multiply-add: Numba does not contract without fastmath), so the same numbers:
+# `tests/associate/test_ambiguity.py` compares with the reference on seeded events. What NumPy
+# computes with its own SIMD functions (exp, log), LAPACK (inverses, determinants) or BLAS
+# (products of matrices) stays in NumPy, between these steps.
+
+
+@njit(cache=True)
+def ambiguity_gates(x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma_pred2,
+                    attach_sigma, sensors, keys, key_stride, w_short, w_long):  # fmt: skip
+    """At the taken set's solution (bx, by, btau; speed c, wind we, wn), per arrival, rows of
+    `fw`: the distance d (m, at least 1, as `SoundSpeed.travel_time_s`), its sigma with the
+    propagation term, the predicted arrival, the normalised residual, and the rate of other
+    detections near the predicted arrival (the larger over windows of +- `w_short` and +-
+    `w_long` s); rows of `iw`: the bounds of its gate (`attach_sigma` sigma, the origin's
+    uncertainty `sigma_pred2` s^2 included) in the sorted (sensor, time) `keys`. Also the
+    radius within which `_detection_probability` looks for sensors, max(d + max(d / 4, 1 km))."""
+    n = x.size
+    fw = np.empty((5, n))
+    iw = np.empty((2, n), dtype=np.int64)
+    radius = -np.inf
+    for j in range(n):
+        dx = x[j] - bx
+        dy = y[j] - by
+        d = max(math.hypot(dx, dy), 1.0)
+        travel = d / (c + (we * dx + wn * dy) / d)
+        jd = jitter_s_per_m * d
+        s = math.sqrt(sig[j] * sig[j] + jd * jd)
+        p = btau + travel
+        gate = attach_sigma * math.sqrt(s * s + sigma_pred2)
+        at = np.float64(sensors[j]) * key_stride + p
+        iw[0, j] = _left(keys, at - gate)
+        iw[1, j] = _right(keys, at + gate)
+        n_short = _right(keys, at + w_short) - _left(keys, at - w_short)
+        n_long = _right(keys, at + w_long) - _left(keys, at - w_long)
+        fw[0, j] = d
+        fw[1, j] = s
+        fw[2, j] = p
+        fw[3, j] = (t[j] - p) / s
+        fw[4, j] = max(max((n_short - 1) / (2 * w_short), (n_long - 1) / (2 * w_long)), 0.0)
+        radius = max(radius, d + max(0.25 * d, 1000.0))
+    return fw, iw, radius
+
+
+@njit(cache=True)
+def _left(a, v):
+    """np.searchsorted(a, v) (side left) for sorted `a` and v not NaN."""
+    lo, hi = 0, a.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _right(a, v):
+    """np.searchsorted(a, v, side="right") for sorted `a` and v not NaN."""
+    lo, hi = 0, a.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+_BALL_MARGIN = 1e-12
+"""Relative margin on the squared radius within which `sensors_within` does not decide (the
+KD-tree's own arithmetic is within ~1e-15 of it): the caller asks the tree."""
+
+
+@njit(cache=True)
+def sensors_within(points, lo, side, dims, starts, origin, radius):
+    """The distances (m, as np.linalg.norm computes them) from ECEF point `origin` to the
+    network's sensors within `radius` (`points`, binned by `AcousticNetwork.cells`): those
+    `cKDTree.query_ball_point(origin, radius)` returns, looked up in the cubes around the
+    origin. Also whether a sensor lies so near the sphere (squared distance within a relative
+    1e-12 of radius^2) that only the tree can say: then the caller asks it."""
+    r2 = radius * radius
+    inside = r2 * (1.0 - _BALL_MARGIN)
+    outside = r2 * (1.0 + _BALL_MARGIN)
+    reach = radius * (1.0 + 1e-9) + 1.0  # beyond any rounding of the sensors' cubes
+    first = np.empty(3, dtype=np.int64)
+    last = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        first[a] = max(math.floor((origin[a] - reach - lo[a]) / side), 0)
+        last[a] = min(math.floor((origin[a] + reach - lo[a]) / side), dims[a] - 1)
+    out = np.empty(points.shape[0])
+    k = 0
+    unsure = False
+    for i in range(first[0], last[0] + 1):
+        for j in range(first[1], last[1] + 1):
+            base = (i * dims[1] + j) * dims[2]
+            for q in range(starts[base + first[2]], starts[base + last[2] + 1]):
+                dx = points[q, 0] - origin[0]
+                dy = points[q, 1] - origin[1]
+                dz = points[q, 2] - origin[2]
+                s = (dx * dx + dy * dy) + dz * dz  # np.linalg.norm's order
+                if s <= inside:
+                    out[k] = math.sqrt(s)
+                    k += 1
+                elif s < outside:
+                    unsure = True
+    return out[:k], unsure
+
+
+@njit(cache=True)
+def distances(ecef, near, origin):
+    """np.linalg.norm(ecef[near] - origin, axis=1): the same numbers."""
+    out = np.empty(near.size)
+    for i in range(near.size):
+        q = near[i]
+        dx = ecef[q, 0] - origin[0]
+        dy = ecef[q, 1] - origin[1]
+        dz = ecef[q, 2] - origin[2]
+        out[i] = math.sqrt((dx * dx + dy * dy) + dz * dz)
+    return out
+
+
+@njit(cache=True)
+def ambiguity_candidates(dist, fw, iw, order, t_all, sqrt_2pi):
+    """P_j (`ambiguity._detection_probability`, `dist` the distances of the network's sensors
+    within its radius of the origin, `sensors_within`), the prior of leaving each arrival out,
+    and the candidates with their exponents: per arrival j (`fw`, `iw` from `ambiguity_gates`),
+    each detection in its gate (`order[lo:hi]`) as (j, rank within the gate, detection) in the
+    columns of `swaps` and -(r_alt^2 - r_j^2) / 2 in `values`, and min(r_j^2, 50) / 2 for
+    leaving it out. `values` is [prior of leaving out (n) | its exponents (n) | the swaps'
+    (as many as `swaps` has columns)]; the exponentials are NumPy's. Sorts `dist`."""
+    n = fw.shape[1]
+    d, sigma, predicted, r, rate = fw[0], fw[1], fw[2], fw[3], fw[4]
+    dist.sort()
+    total = 0
+    for j in range(n):
+        total += iw[1, j] - iw[0, j]
+    values = np.empty(2 * n + total)
+    for j in range(n):
+        half = max(0.25 * d[j], 1000.0)
+        lo = d[j] - half
+        hi = d[j] + half
+        count = _right(dist, hi) - _left(dist, lo)
+        heard = 0
+        for i in range(n):
+            if d[i] >= lo and d[i] <= hi:
+                heard += 1
+        count = max(count, heard)
+        p_heard = (heard + 1.0) / (count + 2.0)
+        values[j] = rate[j] * (1 - p_heard) / p_heard * sqrt_2pi * sigma[j]
+        values[n + j] = min(r[j] * r[j], 50.0) / 2
+    swaps = np.empty((3, total), dtype=np.int64)
+    h = 0
+    for j in range(n):
+        for w in range(iw[1, j] - iw[0, j]):
+            g = order[iw[0, j] + w]
+            r_alt = (t_all[g] - predicted[j]) / sigma[j]
+            swaps[0, h] = j
+            swaps[1, h] = w
+            swaps[2, h] = g
+            values[2 * n + h] = -(r_alt * r_alt - r[j] * r[j]) / 2
+            h += 1
+    return values, swaps
+
+
+@njit(cache=True)
+def ambiguity_hypotheses(det, approx_swap, approx_drop, drop_prior, swaps, iw, floor,
+                         max_hypotheses, t_all, jac, r, az, az_sigma, huber_k, max_it, tol,
+                         theta0, sx, sy, t, sig, jitter_s_per_m, linear_tolerance,
+                         unscaled_0):  # fmt: skip
+    """The hypotheses with a first-order weight of at least `floor`, likeliest first (ties by
+    arrival, then the gate's detections in time order, then leaving it out), the first
+    `max_hypotheses`: their arrival `pos`, and rows of `values`: the new time (NaN: left
+    out), chi^2 by `linearised_kernel` from the taken set's rows (`jac`, `r`) at `theta0`, and
+    the prior max(lambda_j (1 - P_j) / P_j sqrt(2 pi) sigma_j (`drop_prior`) or 1 for a swap,
+    1e-300); the shifts; the unscaled covariances (identity where unsolvable) with the taken
+    set's `unscaled_0` after them; and rows of `flags`: whether solvable, and whether the
+    linearisation failed the check (relocate it), as `ambiguity.mixture` does."""
+    n = det.size
+    j_swap, within, g_swap = swaps[0], swaps[1], swaps[2]
+    n_c = 0
+    for h in range(j_swap.size):
+        if g_swap[h] != det[j_swap[h]] and approx_swap[h] >= floor:
+            n_c += 1
+    for j in range(n):
+        if approx_drop[j] >= floor:
+            n_c += 1
+    pos = np.empty(n_c, dtype=np.int64)
+    g = np.empty(n_c, dtype=np.int64)
+    approx = np.empty(n_c)
+    rank = np.empty(n_c, dtype=np.int64)
+    c = 0
+    for h in range(j_swap.size):
+        if g_swap[h] != det[j_swap[h]] and approx_swap[h] >= floor:
+            pos[c], g[c], approx[c], rank[c] = j_swap[h], g_swap[h], approx_swap[h], within[h]
+            c += 1
+    for j in range(n):
+        if approx_drop[j] >= floor:
+            pos[c], g[c], approx[c], rank[c] = j, -1, approx_drop[j], iw[1, j] - iw[0, j]
+            c += 1
+    # np.lexsort((rank, pos)), then a stable argsort of -approx: the order of (-approx, pos,
+    # rank), a total order ((pos, rank) is unique); by insertion, over a few dozen candidates
+    idx = np.arange(n_c)
+    for a in range(1, n_c):
+        v = idx[a]
+        b = a - 1
+        while b >= 0:
+            u = idx[b]
+            if -approx[u] < -approx[v] or (
+                -approx[u] == -approx[v]
+                and (pos[u] < pos[v] or (pos[u] == pos[v] and rank[u] < rank[v]))
+            ):
+                break
+            idx[b + 1] = u
+            b -= 1
+        idx[b + 1] = v
+    m = min(n_c, max_hypotheses)
+    pos_h = np.empty(m, dtype=np.int64)
+    values = np.empty((3, m))
+    change = np.empty(m)
+    az_row = np.full(m, -1, dtype=np.int64)
+    # the azimuth rows follow the time rows, in the arrivals' order
+    row_of_az = np.full(n, -1, dtype=np.int64)
+    k = n
+    for j in range(n):
+        if math.isfinite(az[j]) and math.isfinite(az_sigma[j]):
+            row_of_az[j] = k
+            k += 1
+    for h in range(m):
+        q = idx[h]
+        p = pos[q]
+        pos_h[h] = p
+        if g[q] >= 0:
+            values[0, h] = t_all[g[q]]
+            sigma_t = -1.0 / jac[p, 2]
+            change[h] = (values[0, h] - t[p]) / sigma_t
+            values[2, h] = 1.0
+        else:
+            values[0, h] = np.nan
+            change[h] = np.nan
+            az_row[h] = row_of_az[p]
+            values[2, h] = max(drop_prior[p], 1e-300)
+    shifts, chi2, chi2_model, unscaled, ok = linearised_kernel(
+        jac, r, n, pos_h, change, az_row, huber_k, max_it, tol, theta0, sx, sy, t, sig,
+        jitter_s_per_m,
+    )  # fmt: skip
+    stack = np.empty((m + 1, 3, 3))
+    flags = np.zeros((2, m), dtype=np.bool_)
+    for h in range(m):
+        values[1, h] = chi2[h]
+        flags[0, h] = ok[h]
+        for i in range(3):
+            for q in range(3):
+                stack[h, i, q] = unscaled[h, i, q] if ok[h] else (1.0 if i == q else 0.0)
+        if ok[h] and abs(chi2_model[h] - chi2[h]) > linear_tolerance:
+            flags[1, h] = True
+    for i in range(3):
+        for q in range(3):
+            stack[m, i, q] = unscaled_0[i, q]
+    return pos_h, values, shifts, stack, flags
+
+
+@njit(cache=True)
+def ambiguity_log_weights(chi2, chi2_0, logdet, log_prior):
+    """min(log w_h, 50) = min(-(chi2_h - chi2_0) / 2 + (logdet_h - logdet_0) / 2 + log prior_h,
+    50) per hypothesis (`ambiguity._weighted`); `logdet` holds the taken set's logdet_0 last.
+    NaN stays NaN, as np.minimum keeps it."""
+    m = chi2.size
+    logdet_0 = logdet[m]
+    out = np.empty(m)
+    for h in range(m):
+        v = -(chi2[h] - chi2_0) / 2 + (logdet[h] - logdet_0) / 2 + log_prior[h]
+        out[h] = v if (v != v or v <= 50.0) else 50.0
+    return out
+
+
+@njit(cache=True)
+def ambiguity_terms(w, ok, min_weight, pos, t_new, shifts, unscaled, n):
+    """The hypotheses kept (solvable, weight w at least `min_weight`), their weights
+    normalised per arrival with the taken detection's 1 (`ambiguity._weighted`): their number,
+    p where the arrival is left out (else 0), the per-arrival sums of w in the order
+    np.bincount adds them, the kept shifts (h, 3), the same times p (whose transpose is the
+    array `shifts.T * p` makes, F-ordered), and the kept unscaled covariances (h, 9)."""
+    h_n = 0
+    for h in range(w.size):
+        if ok[h] and w[h] >= min_weight:
+            h_n += 1
+    total = np.zeros(n)
+    p = np.empty(h_n)
+    p_drop = np.empty(h_n)
+    kept_shifts = np.empty((h_n, 3))
+    scaled = np.empty((h_n, 3))
+    kept_unscaled = np.empty((h_n, 9))
+    kept = np.empty(h_n, dtype=np.int64)
+    k = 0
+    for h in range(w.size):
+        if ok[h] and w[h] >= min_weight:
+            kept[k] = h
+            total[pos[h]] += w[h]
+            k += 1
+    for k in range(h_n):
+        h = kept[k]
+        p[k] = w[h] / (1.0 + total[pos[h]])
+        p_drop[k] = p[k] if math.isnan(t_new[h]) else 0.0
+        for i in range(3):
+            kept_shifts[k, i] = shifts[h, i]
+            scaled[k, i] = shifts[h, i] * p[k]
+            for q in range(3):
+                kept_unscaled[k, 3 * i + q] = unscaled[h, i, q]
+    return h_n, p_drop, total, kept_shifts, scaled, kept_unscaled
+
+
+@njit(cache=True)
+def ambiguity_setup(x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma_pred2,
+                    attach_sigma, sensors, keys, key_stride, w_short, w_long, points, lo, side,
+                    dims, starts, origin, order, t_all, sqrt_2pi):  # fmt: skip
+    """`ambiguity_gates`, `sensors_within` about the origin (ECEF `origin`) and
+    `ambiguity_candidates` in one call: (fw, iw, radius, values, swaps, unsure). Where
+    `unsure`, `values` and `swaps` are empty: the caller asks the KD-tree and makes them."""
+    fw, iw, radius = ambiguity_gates(
+        x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma_pred2, attach_sigma,
+        sensors, keys, key_stride, w_short, w_long,
+    )  # fmt: skip
+    dist, unsure = sensors_within(points, lo, side, dims, starts, origin, radius)
+    if unsure:
+        return fw, iw, radius, np.empty(0), np.empty((3, 0), dtype=np.int64), True
+    values, swaps = ambiguity_candidates(dist, fw, iw, order, t_all, sqrt_2pi)
+    return fw, iw, radius, values, swaps, False
+
+
+@njit(cache=True)
+def ambiguity_covariance(cov, moment, spread, p_drop_sum, unscaled_0, scale2):
+    """The mixture's covariance from its parts (`ambiguity._weighted`): cov + moment + (spread
+    - p_drop_sum unscaled_0) scale2, symmetrised as (out + out^T) / 2."""
+    out = np.empty((3, 3))
+    for i in range(3):
+        for k in range(3):
+            widen = (spread[i, k] - p_drop_sum * unscaled_0[i, k]) * scale2
+            out[i, k] = cov[i, k] + moment[i, k] + widen
+    sym = np.empty((3, 3))
+    for i in range(3):
+        for k in range(3):
+            sym[i, k] = (out[i, k] + out[k, i]) / 2
+    return sym

@@ -40,9 +40,29 @@ class AcousticNetwork:
         self.operator = np.array([s.operator for s in sensors], dtype=object)
         self.ecef = to_ecef(self.lon, self.lat) if sensors else np.zeros((0, 3))
         self.tree = cKDTree(self.ecef) if sensors else None
+        self._cells = None
 
     def __len__(self) -> int:
         return len(self.sensors)
+
+    def cells(self) -> tuple[NDArray[np.float64], NDArray[np.float64], float, NDArray[np.int64],
+                             NDArray[np.int64]]:  # fmt: skip
+        """The sensors binned in cubes of ECEF space, for `kernel.sensors_within`: their
+        positions ordered by cube, the grid's corner (m) and cube side (m), the number of cubes
+        along each axis, and where each cube's sensors start in that order (cube k = (i *
+        dims[1] + j) * dims[2] + l holds positions starts[k] to starts[k + 1]). Made once."""
+        if self._cells is None:
+            ecef = self.ecef if len(self) else np.zeros((1, 3))
+            lo = ecef.min(axis=0)
+            side = max(5_000.0, float((ecef.max(axis=0) - lo).max()) / 128)
+            ijk = ((ecef - lo) // side).astype(np.int64)
+            dims = ijk.max(axis=0) + 1
+            cube = (ijk[:, 0] * dims[1] + ijk[:, 1]) * dims[2] + ijk[:, 2]
+            order = np.argsort(cube, kind="stable")
+            starts = np.searchsorted(cube[order], np.arange(int(np.prod(dims)) + 1))
+            points = np.ascontiguousarray(self.ecef[order]) if len(self) else np.zeros((0, 3))
+            self._cells = (points, lo, side, dims, starts.astype(np.int64))
+        return self._cells
 
     def neighbours(self, k: int, max_distance_m: float, min_distance_m: float) -> NeighbourGraph:
         """Each sensor's neighbours, symmetric: its natural neighbours (Delaunay triangulation:

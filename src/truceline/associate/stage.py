@@ -71,6 +71,7 @@ class AcousticStage:
         self.live = live
         acoustic = [s for s in sensors if s.kind == "acoustic"]
         self.network = AcousticNetwork(acoustic)
+        self._operator_names = [str(op) for op in self.network.operator]
         self.sensor_by_id = {s.id: s for s in sensors}
         self.atmosphere = Atmosphere(
             settings.locate.default_temperature_c, settings.locate.weather_max_age_h * 3600.0
@@ -219,10 +220,11 @@ class AcousticStage:
         assert assoc is not None
         sol, ambiguity = assoc.reported(ev)  # the covariance over association hypotheses
         major, minor, azimuth = sol.ellipse95()
-        evidence = tuple(str(i) for i in assoc.obs_id.v[det])  # `det` in time order
+        evidence = tuple([str(i) for i in assoc.obs_id.v[det].tolist()])  # `det` in time order
+        names = self._operator_names
         operators: dict[str, int] = {}
         for s in ev.sensors:
-            op = str(self.network.operator[s])
+            op = names[s]
             operators[op] = operators.get(op, 0) + 1
         properties = {
             "n_sensors": len(ev.sensors),
@@ -239,7 +241,7 @@ class AcousticStage:
             properties["association_alternatives"] = ambiguity.hypotheses
             properties["p_association"] = round(ambiguity.p_taken, 4)
             # The locator's own covariance, which radar fusion gates on (radar.stage.merge).
-            properties["covariance_locator"] = [[float(v) for v in row] for row in ev.solution.cov]
+            properties["covariance_locator"] = ev.solution.cov.tolist()
         if decision.weapon is not None:
             properties["weapon_fit"] = {"class": decision.weapon, "tof_z": round(decision.tof_z, 3)}
         origin = Origin(
@@ -247,7 +249,7 @@ class AcousticStage:
             lat=ev.lat,
             time_ns=assoc.epoch_ns + round(ev.tau_s * 1e9),
             ellipse95=Ellipse(major, minor, azimuth),
-            covariance=tuple(tuple(float(v) for v in row) for row in sol.cov),
+            covariance=sol.cov.tolist(),  # made tuples of floats by `Origin`
             rms_residual_s=sol.rms_s,
             n_sensors=len(ev.sensors),
         )

@@ -257,6 +257,12 @@ class TangentPlane:
         up = -(e * e + n * n) / (2 * 6_371_000.0)  # drop of the surface below the plane
         return self.origin + np.column_stack([e, n, up]) @ self.rotation
 
+    def point_to_ecef(self, east_m: float, north_m: float) -> NDArray[np.float64]:
+        """`to_ecef` of one point, shape (3,): the same numbers (the same product) without the
+        handling of arrays, for callers that convert one point at a time."""
+        up = -(east_m * east_m + north_m * north_m) / (2 * 6_371_000.0)
+        return (self.origin + np.array([[east_m, north_m, up]]) @ self.rotation)[0]
+
     def inverse(
         self, east_m: ArrayLike, north_m: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

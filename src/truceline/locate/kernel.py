@@ -7,7 +7,8 @@ floating-point operations; compiled, the whole solve takes a few microseconds
 (docs/performance.md, "Locator kernel"). `tests/locate/test_kernel.py` checks that both give the
 same solutions.
 
-Status codes: OK, TOO_FEW (fewer than 4 arrivals left), SINGULAR (normal equations singular).
+Status codes: OK, TOO_FEW (fewer than 4 arrivals left), SINGULAR (normal equations singular),
+REMOVED (`locate_rows_kernel`: an arrival was removed as an outlier).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-OK, TOO_FEW, SINGULAR = 0, 1, 2
+OK, TOO_FEW, SINGULAR, REMOVED = 0, 1, 2, 3
 N_PARAMS = 6  # x, y, tau, w_e, w_n, c
 
 
@@ -206,3 +207,37 @@ def time_rows(theta, sx, sy, t, sig, keep, jitter_s_per_m):
         r[k], sigma[k] = _time_row(dx, dy, t[j] - tau, sig[j], we, wn, c, jitter_s_per_m, jac[k])
         k += 1
     return r, jac, sigma
+
+
+@njit(cache=True)
+def locate_rows_kernel(sx, sy, t, sig, az, az_sig, start, prior, jitter_s_per_m, huber_k, max_it,
+                       tol, outlier_sigma, max_outliers, n_az):  # fmt: skip
+    """`locate_kernel`, then, where it kept every arrival, the rows `solver._residuals` makes at
+    the solution: the time rows (`time_rows`' numbers), `n_az` azimuth rows left for NumPy to
+    fill (zero), and the three weather priors' rows. Returns (status, theta, r, jac); status
+    REMOVED where an arrival was removed."""
+    status, theta, keep, _, _ = locate_kernel(
+        sx, sy, t, sig, az, az_sig, start, prior, jitter_s_per_m, huber_k, max_it, tol,
+        outlier_sigma, max_outliers,
+    )  # fmt: skip
+    n = sx.size
+    m = n + n_az + 3
+    r = np.zeros(m)
+    jac = np.zeros((m, N_PARAMS))
+    if status != OK:
+        return status, theta, r, jac
+    for j in range(n):
+        if not keep[j]:
+            return REMOVED, theta, r, jac
+    x, y, tau, we, wn, c = theta[0], theta[1], theta[2], theta[3], theta[4], theta[5]
+    for j in range(n):
+        r[j], _ = _time_row(sx[j] - x, sy[j] - y, t[j] - tau, sig[j], we, wn, c, jitter_s_per_m,
+                            jac[j])  # fmt: skip
+    k = n + n_az
+    r[k] = (we - prior[0]) / prior[3]
+    r[k + 1] = (wn - prior[1]) / prior[3]
+    r[k + 2] = (c - prior[2]) / prior[4]
+    jac[k, 3] = 1.0 / prior[3]
+    jac[k + 1, 4] = 1.0 / prior[3]
+    jac[k + 2, 5] = 1.0 / prior[4]
+    return OK, theta, r, jac

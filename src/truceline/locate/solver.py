@@ -210,15 +210,7 @@ def _residuals(
         r_t, jac_t, sigma_t = times
     parts_r, parts_j = [r_t], [jac_t]
     if has_az.any():
-        sx, sy = arr.x_m[has_az], arr.y_m[has_az]
-        ex, ny = x - sx, y - sy
-        d2 = np.maximum(ex * ex + ny * ny, 1.0)
-        predicted = np.arctan2(ex, ny)
-        sig_az = np.radians(arr.az_sigma_deg[has_az])
-        r_az = np.angle(np.exp(1j * (np.radians(arr.az_deg[has_az]) - predicted))) / sig_az
-        jac_az = np.zeros((r_az.size, N_PARAMS))
-        jac_az[:, 0] = -(ny / d2) / sig_az
-        jac_az[:, 1] = (ex / d2) / sig_az
+        r_az, jac_az = _azimuth_rows(x, y, arr, has_az)
         parts_r.append(r_az)
         parts_j.append(jac_az)
     p = prior.speed
@@ -236,6 +228,20 @@ def _residuals(
     parts_r.append(r_p)
     parts_j.append(jac_p)
     return np.concatenate(parts_r), np.concatenate(parts_j), sigma_t
+
+
+def _azimuth_rows(x, y, arr: Arrivals, has_az: NDArray[np.bool_]) -> tuple[F64, F64]:
+    """The azimuth rows of `_residuals` at origin (x, y), for the arrivals `has_az`."""
+    sx, sy = arr.x_m[has_az], arr.y_m[has_az]
+    ex, ny = x - sx, y - sy
+    d2 = np.maximum(ex * ex + ny * ny, 1.0)
+    predicted = np.arctan2(ex, ny)
+    sig_az = np.radians(arr.az_sigma_deg[has_az])
+    r_az = np.angle(np.exp(1j * (np.radians(arr.az_deg[has_az]) - predicted))) / sig_az
+    jac_az = np.zeros((r_az.size, N_PARAMS))
+    jac_az[:, 0] = -(ny / d2) / sig_az
+    jac_az[:, 1] = (ex / d2) / sig_az
+    return r_az, jac_az
 
 
 def misfit(
@@ -293,6 +299,43 @@ def locate(
         converged=converged,
         prior_dof=settings.prior_dof,
     )
+
+
+def locate_all_rows(
+    arr: Arrivals, speed: SoundSpeed, start: tuple[float, float, float], settings: LocateSettings
+) -> tuple[F64, F64, F64, F64, float, float] | None:
+    """`locate` where it keeps every arrival, without making the `Solution`: theta (x, y, tau,
+    w_e, w_n, c), the rows r and J its covariance is made from (as `misfit` gives them at
+    theta), the unscaled inverse (J^T J)^-1, chi^2 and the variance factor; None where `locate`
+    gives None or removes an arrival. The same numbers, in one compiled call
+    (`kernel.locate_rows_kernel`) and the azimuth rows', inverse's and products' NumPy calls,
+    for callers that locate many sets (the ambiguity mixture; the arrays contiguous)."""
+    from truceline.locate.kernel import OK, locate_rows_kernel
+
+    prior = _prior(speed, settings)
+    p = prior.speed
+    has_az = np.isfinite(arr.az_deg) & np.isfinite(arr.az_sigma_deg)
+    n_az = int(np.count_nonzero(has_az))
+    status, theta, r, jac = locate_rows_kernel(
+        arr.x_m, arr.y_m, arr.t_s, arr.sigma_s, arr.az_deg, arr.az_sigma_deg,
+        np.array([*start, speed.wind_e_mps, speed.wind_n_mps, speed.c_mps], dtype=float),
+        np.array([p.wind_e_mps, p.wind_n_mps, p.c_mps, prior.sigma_w, prior.sigma_c]),
+        settings.propagation_jitter_s_per_km * 1e-3, settings.huber_k, settings.max_iterations,
+        settings.tolerance_m, settings.outlier_sigma, settings.max_outliers, n_az,
+    )  # fmt: skip
+    if status != OK:
+        return None
+    if n_az:
+        n = arr.n
+        r[n : n + n_az], jac[n : n + n_az] = _azimuth_rows(theta[0], theta[1], arr, has_az)
+    try:
+        cov_full = np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        return None
+    dof = r.size - N_PARAMS
+    chi2 = float(r @ r)
+    scale2 = (settings.prior_dof + chi2) / (settings.prior_dof + max(dof, 0))
+    return theta, r, jac, cov_full, chi2, scale2
 
 
 def _robust_numpy(
