@@ -161,10 +161,9 @@ def test_a_radar_shot_of_another_place_fails_the_joint_gate():
     assert fit is not None and fit.delta_chi2 > 4.5**2
 
 
-def test_held_arrivals_are_those_read_per_event_from_one_read():
-    """`HeldArrivals` gives each acoustic event (and the event fused from it, whose evidence
-    adds the radar's) the arrivals `arrivals_from` reads, bit for bit, from one read of the
-    store for all of them, however often it is asked; other events are read as asked."""
+def _held_case() -> tuple[list[Sensor], dict[str, AcousticArrival], Event]:
+    """Six sensors, their detections of one source (bearings at every other one) as the store
+    holds them, and the acoustic event located from them."""
     xy = np.array([[-2000.0, -1500.0], [2500.0, -1000.0], [1500.0, 2500.0], [-1800.0, 2000.0]])
     xy = np.vstack([xy, [[0.0, 3500.0], [3000.0, 500.0]]])
     sensors, t = _sensors_and_times(xy, np.array([120.0, -80.0]), seed=4)
@@ -174,13 +173,20 @@ def test_held_arrivals_are_those_read_per_event_from_one_read():
         )
         for k in range(len(t))
     }
+    return sensors, detections, _acoustic_event(xy, t, (0.0, 0.0))
+
+
+def test_held_arrivals_are_those_read_per_event_from_one_read():
+    """`HeldArrivals` gives each acoustic event (and the event fused from it, whose evidence
+    adds the radar's) the arrivals `arrivals_from` reads, bit for bit, from one read of the
+    store for all of them, however often it is asked; other events are read as asked."""
+    sensors, detections, event = _held_case()
     reads: list[list[str]] = []
 
     def read(ids: list[str]) -> list[AcousticArrival]:
         reads.append(list(ids))
         return [detections[i] for i in ids if i in detections]
 
-    event = _acoustic_event(xy, t, (0.0, 0.0))
     fused = replace(event, evidence=(*event.evidence, "CB1-1"))
     apart = replace(event, id="AC-1", evidence=tuple(reversed(event.evidence)))
     held = HeldArrivals(read, [event], sensors)
@@ -201,22 +207,13 @@ def test_held_arrivals_from_the_acoustic_stage_are_those_of_the_store_without_a_
     events they hold and gives the arrivals the store would, bit for bit."""
     from truceline.records import EvidenceArrivals
 
-    xy = np.array([[-2000.0, -1500.0], [2500.0, -1000.0], [1500.0, 2500.0], [-1800.0, 2000.0]])
-    xy = np.vstack([xy, [[0.0, 3500.0], [3000.0, 500.0]]])
-    sensors, t = _sensors_and_times(xy, np.array([120.0, -80.0]), seed=4)
-    detections = {
-        f"S{k}-1": AcousticArrival(
-            f"S{k}-1", f"S{k}", T0_NS + round(float(t[k]) * 1e9), 40.0 + k if k % 2 else None, 2.0
-        )
-        for k in range(len(t))
-    }
+    sensors, detections, event = _held_case()
     reads: list[list[str]] = []
 
     def read(ids: list[str]) -> list[AcousticArrival]:
         reads.append(list(ids))
         return [detections[i] for i in ids if i in detections]
 
-    event = _acoustic_event(xy, t, (0.0, 0.0))
     other = replace(event, id="AC-2", evidence=tuple(reversed(event.evidence)))
     rows = [detections[i] for i in event.evidence]
     sensor_ids = tuple(reversed([s.id for s in sensors]))  # the stage's own order
