@@ -213,7 +213,7 @@ def _candidates(
             if not ok.any():
                 continue
             _, flight = table.solve(r[ok], branch)
-            z = (d[ok] - flight) / (settings.tof_relative_sigma * flight + settings.tof_sigma_s)
+            z = _tof_z(d[ok], flight, settings)
             better = np.abs(z) < np.abs(best_z[ok])
             idx = np.flatnonzero(ok)[better]
             best_z[idx], best_w[idx] = z[better], k
@@ -225,6 +225,11 @@ def _candidates(
     a, b, z, w = (np.concatenate(parts) for parts in zip(*found, strict=True))
     by_pair = np.lexsort((b, a))
     return a[by_pair], b[by_pair], z[by_pair], w[by_pair]
+
+
+def _tof_z(dt: NDArray, flight: NDArray, settings: ShotsSettings) -> NDArray:
+    """How many sigmas a pair's time `dt` (s) lies from a branch's time of `flight` (s)."""
+    return (dt - flight) / (settings.tof_relative_sigma * flight + settings.tof_sigma_s)
 
 
 _M_MIN_M = 6_335_439.0
@@ -246,7 +251,7 @@ def _may_fit(
     gates, and with |z| <= `max_z` somewhere over the range bracket (z is monotone in the
     flight time, and the flight in the range along a branch)."""
     r_lo, r_hi = _range_bracket(chord_m)
-    rel, slack, max_z = settings.tof_relative_sigma, settings.tof_sigma_s, settings.max_z
+    max_z = settings.max_z
     keep = np.zeros(dt.size, bool)
     for k, (_, table, branch) in enumerate(tables):
         dt_lo, dt_hi, (lo, hi) = gates[k]
@@ -257,8 +262,7 @@ def _may_fit(
         _, f2 = table.solve(r_hi[ok], branch)
         shortest, longest = np.minimum(f1, f2), np.maximum(f1, f2)
         d = dt[ok]
-        z_most = (d - shortest) / (rel * shortest + slack)
-        z_least = (d - longest) / (rel * longest + slack)
+        z_most, z_least = _tof_z(d, shortest, settings), _tof_z(d, longest, settings)
         keep[ok[(z_least <= max_z + 1e-9) & (z_most >= -max_z - 1e-9)]] = True
     return keep
 
