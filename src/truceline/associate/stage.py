@@ -156,8 +156,10 @@ class AcousticStage:
     def finish(self) -> AcousticResult:
         """End of input: close every event, decide launch or impact, pair, make records."""
         self.flush_batch()
-        if self.associator is None:
-            return AcousticResult([], self._arrivals([], []))
+        if self.associator is None:  # no acoustic detection: no events, no arrivals
+            no = np.zeros(0)
+            nothing = EvidenceArrivals((), no.astype(np.int32), no.astype(np.int64), no, no, {})
+            return AcousticResult([], nothing)
         started = time.perf_counter()
         self.associator.flush()
         events = self.associator.events
@@ -172,8 +174,8 @@ class AcousticStage:
         created_ns = time.time_ns()
         # Each event's detections in time order: its evidence, and its rows of the arrivals.
         t = self.associator.t.v
-        in_order = [np.asarray(e.det, np.int64) for e in events]
-        in_order = [d[np.argsort(t[d], kind="stable")] for d in in_order]
+        dets = (np.asarray(e.det, np.int64) for e in events)
+        in_order = [d[np.argsort(t[d], kind="stable")] for d in dets]
         records = [
             self._record(e, det, n, d, events, created_ns)
             for e, det, n, d in zip(events, in_order, labels, decisions, strict=True)
@@ -191,12 +193,13 @@ class AcousticStage:
             first += det.size
         g = np.concatenate(dets) if dets else np.zeros(0, np.int64)
         a = self.associator
+        assert a is not None
         return EvidenceArrivals(
             sensor_ids=tuple(self.network.ids),
-            sensor=(a.sensor.v[g] if a else g).astype(np.int32),
-            time_ns=a.t_ns.v[g] if a else g,
-            azimuth_deg=a.az.v[g] if a else g.astype(float),
-            azimuth_sigma_deg=a.az_sigma.v[g] if a else g.astype(float),
+            sensor=a.sensor.v[g].astype(np.int32),
+            time_ns=a.t_ns.v[g],
+            azimuth_deg=a.az.v[g],
+            azimuth_sigma_deg=a.az_sigma.v[g],
             rows=rows,
         )
 

@@ -166,7 +166,7 @@ class HeldArrivals:
                 if (span := spans.get(e.id)) is not None:
                     index[e.evidence[0]] = (e.evidence, *span)
             lookup = np.array([site_of.get(sid, -1) for sid in given.sensor_ids], np.int32)
-            site = lookup[given.sensor] if given.sensor.size else given.sensor
+            site = lookup[given.sensor]
             if (site < 0).any():
                 raise ValueError("arrivals from sensors that are not acoustic sensors")
             columns.append((site, given.time_ns, given.azimuth_deg, given.azimuth_sigma_deg))
