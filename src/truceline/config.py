@@ -267,6 +267,13 @@ class AssociateSettings(Section):
         "searched for provisional events at once, in the same batch, before the retries of "
         "`provisional_retry_s`; live streams only.",
     )
+    provisional_seeds: int = setting(
+        30,
+        "A provisional search of a dense group finally looks for rounds through each of this "
+        "many of its newest unexplained detections, at the places of the group's events, "
+        "gathering held detections too (a round part of which a mixture holds); 0: off.",
+        ge=0,
+    )
     solve_candidates: int = setting(
         3,
         "Distinct trial origins solved per search; the one explaining the most sensors wins.",

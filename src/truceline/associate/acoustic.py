@@ -550,17 +550,24 @@ class AcousticAssociator:
             self.az_sigma.v[det],
         )
 
-    def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
-        """Find events in one component's detections, best first, until none is left; a dense
-        component (a salvo) is first searched at its places, then also by stacking."""
-        if not self._sandbox:
-            self.stats["extract_calls"] += 1
+    def _frame(self, members: NDArray[np.int64]) -> tuple[TangentPlane, Arrivals, SoundSpeed]:
+        """A group's tangent plane (at its sensors' mean position), its arrivals in that
+        plane, and the speed of sound at the plane's origin at the group's median time."""
         s_idx = self.sensor.v[members]
         lon0, lat0 = float(np.mean(self.net.lon[s_idx])), float(np.mean(self.net.lat[s_idx]))
         projection = TangentPlane(lon0, lat0)
         arr_all = self._arrivals(members, projection)
         t_mid = float(np.median(arr_all.t_s))
         speed = self.atmosphere.sound_speed(projection.origin, self.epoch_ns + int(t_mid * 1e9))
+        return projection, arr_all, speed
+
+    def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
+        """Find events in one component's detections, best first, until none is left; a dense
+        component (a salvo) is first searched at its places, then also by stacking."""
+        if not self._sandbox:
+            self.stats["extract_calls"] += 1
+        s_idx = self.sensor.v[members]
+        projection, arr_all, speed = self._frame(members)
         remaining = np.ones(members.size, dtype=bool)
         found: list[WorkingEvent] = []
         # Dense groups (salvos) are first searched round by round at the salvos' places, then
@@ -592,6 +599,51 @@ class AcousticAssociator:
             remaining &= ~used
         if self.s.uncross and len(found) > 1:
             self._uncross(found, members, arr_all, speed, projection)
+        return found
+
+    def _rounds_through(
+        self,
+        members: NDArray[np.int64],
+        events: list[WorkingEvent],
+        seeds: NDArray[np.int64],
+    ) -> list[WorkingEvent]:
+        """Rounds of a salvo through each of `seeds` (detections of the group `members` that
+        `events` do not hold), at the places of `events` (each seed's time there fixes the
+        origin time), gathered from all of the group's detections, held ones included. A
+        round that a greedy search missed because other events hold part of it is found so;
+        what is found may share detections with `events` (provisional searches only: the search
+        for good decides). A round holding most of an event's detections is that event."""
+        if not events or seeds.size == 0:
+            return []
+        projection, arr_all, speed = self._frame(members)
+        px, py = projection.from_ecef(np.array([ev.ecef for ev in events]))
+        keep: list[int] = []
+        for k in range(px.size):  # distinct places: 200 m apart
+            if all(np.hypot(px[k] - px[j], py[k] - py[j]) >= 200.0 for j in keep):
+                keep.append(k)
+        px, py = px[keep], py[keep]
+        pos = np.flatnonzero(isin(members, seeds))
+        everything = np.arange(members.size)
+        known = [set(ev.det) for ev in events]
+        found: list[WorkingEvent] = []
+        taken: set[int] = set()
+        for p in pos[np.argsort(-arr_all.t_s[pos], kind="stable")]:  # newest first
+            g = int(members[p])
+            if g in taken:
+                continue
+            travel, _ = speed.travel_time_s(arr_all.x_m[p] - px, arr_all.y_m[p] - py)
+            event = self._try_hypotheses(
+                members, everything, arr_all, speed, projection,
+                px, py, arr_all.t_s[p] - travel, n_forced=px.size,
+            )  # fmt: skip
+            if event is None or g not in event.det:
+                continue
+            det = set(event.det)
+            if any(2 * len(det & other) > min(len(det), len(other)) for other in known):
+                continue
+            found.append(event)
+            known.append(det)
+            taken |= det
         return found
 
     def _uncross(
