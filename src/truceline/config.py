@@ -274,6 +274,13 @@ class AssociateSettings(Section):
         "gathering held detections too (a round part of which a mixture holds); 0: off.",
         ge=0,
     )
+    provisional_chance_all: bool = setting(
+        True,
+        "In provisional searches the chance test counts each sensor's rate from every recent "
+        "detection near the predicted arrival, whatever became of it, not only from the "
+        "searched detections (a leftover of a salvo is no quieter than the salvo); live "
+        "streams only.",
+    )
     solve_candidates: int = setting(
         3,
         "Distinct trial origins solved per search; the one explaining the most sensors wins.",

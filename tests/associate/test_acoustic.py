@@ -416,6 +416,41 @@ def test_a_round_part_of_which_a_mixture_holds_is_found_through_a_free_detection
     assert again == []
 
 
+def test_a_provisional_chance_test_counts_every_detection_of_a_salvo():
+    """One round's detections left alone in a group (a leftover whose other rounds were taken)
+    look like no other sound could be near them: the chance test over the group alone says a
+    pure round is certain. With `provisional_chance_all` a provisional search counts each
+    sensor's rate from all its recent detections (the salvo's other rounds), so the same
+    origin is far more likely by chance; a search for good keeps the group's own rates."""
+    from truceline.locate.solver import locate
+
+    _, net, rows = salvo_of_twelve()
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, provisional=True)
+    assoc.add(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [EPOCH + round(r[2] * 1e9) for r in rows],
+        [1] * len(rows),
+    )
+    heard = Counter(r[3] for r in rows)
+    k = max(heard, key=heard.get)
+    members = np.array([i for i, r in enumerate(rows) if r[3] == k], dtype=np.int64)
+    _, arr, speed = assoc._frame(members)
+    sol = locate(arr, speed, (float(arr.x_m.mean()), float(arr.y_m.mean()), 200.0))
+    assert sol is not None and sol.n_used >= 5
+    p = {}
+    for sandbox in (False, True):
+        assoc._sandbox = sandbox
+        p[sandbox] = assoc._chance(sol, members, arr, sol.n_used)
+    assoc._sandbox = False
+    assert p[False] < 1e-6  # one detection a sensor, each where predicted
+    assert p[True] > 1e3 * p[False]
+    off = AssociateSettings(provisional_chance_all=False)
+    assoc.s = off
+    assoc._sandbox = True
+    assert assoc._chance(sol, members, arr, sol.n_used) == p[False]
+
+
 def test_attaching_only_within_hearing_distance_changes_nothing(monkeypatch):
     """Attaching tests only the (detection, event) pairs within `max_source_distance_km` of
     each other (k-d trees) when a batch has many; the events are exactly those of testing every

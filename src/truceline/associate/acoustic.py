@@ -1076,14 +1076,26 @@ class AcousticAssociator:
     def _chance(self, sol: Solution, members, arr_all: Arrivals, n_used: int) -> float:
         """Probability that `n_used` or more of the group's sensors have a detection within the
         gathering tolerance of the origin's predicted arrivals by chance: each sensor's rate is
-        that of its detections in the group within `chance_window_s` of its predicted arrival,
-        the count Poisson with the sum of the sensors' chances (docs/methods.md, Association)."""
+        that of its detections in the group (in a provisional search with
+        `provisional_chance_all`, of all its recent detections) within `chance_window_s` of its
+        predicted arrival, the count Poisson with the sum of the sensors' chances
+        (docs/methods.md, Association)."""
         sensors = self.sensor.v[members]
         travel, d = sol.speed.travel_time_s(arr_all.x_m - sol.x_m, arr_all.y_m - sol.y_m)
         offset = arr_all.t_s - sol.tau_s - travel
         window = self.s.chance_window_s
-        uniq, inverse = np.unique(sensors, return_inverse=True)
-        near = np.bincount(inverse, weights=np.abs(offset) <= window, minlength=uniq.size)
+        uniq, first, inverse = np.unique(sensors, return_index=True, return_inverse=True)
+        if self._sandbox and self.s.provisional_chance_all:
+            # Every recent detection at the sensor, whatever became of it: a leftover of a
+            # group whose events took the rest is no quieter than the group was.
+            keys = self._recent_keys()
+            predicted = uniq * KEY_STRIDE_S + (arr_all.t_s - offset)[first]
+            near = (
+                np.searchsorted(keys, predicted + window, side="right")
+                - np.searchsorted(keys, predicted - window)
+            ).astype(float)
+        else:
+            near = np.bincount(inverse, weights=np.abs(offset) <= window, minlength=uniq.size)
         sigma = np.sqrt(arr_all.sigma_s**2 + (self.jitter_s_per_m * d) ** 2)
         tolerance = np.zeros(uniq.size)
         tolerance[inverse] = self.s.attach_sigma * sigma
