@@ -27,6 +27,7 @@ from scipy.stats import chi2
 
 from truceline.assign import assign
 from truceline.config import RadarSettings
+from truceline.radar.tracker_kernel import gate_round, group_starters, update_pairs
 
 
 @dataclass
@@ -135,8 +136,11 @@ class GnnTracker:
 
     name = "gnn-cv"
 
-    def __init__(self, settings: RadarSettings):
+    def __init__(self, settings: RadarSettings, compiled: bool = True):
+        """`compiled`: a round's gating and update and the grouping of new plots by the Numba
+        kernels (`truceline.radar.tracker_kernel`); False, by the NumPy reference."""
         self.s = settings
+        self.compiled = compiled
         self.q_h = settings.accel_sigma_mps2**2
         self.q_v = settings.vertical_accel_sigma_mps2**2
         self.gate = float(chi2.ppf(settings.gate_probability, 3))
@@ -181,6 +185,8 @@ class GnnTracker:
         """Gate the batch's free plots (`members`: its plots in ascending order; `free`, one
         flag each, cleared as they are taken) against all tracks, assign, update. Returns
         assignments made."""
+        if self.compiled:
+            return self._assign_round_compiled(batch, members, free)
         at = np.flatnonzero(free)
         idx = members[at]
         n_tracks = self.x.shape[0]
@@ -238,6 +244,40 @@ class GnnTracker:
         self.counts["assigned"] += int(tr.size)
         return int(tr.size)
 
+    def _assign_round_compiled(
+        self, batch: PlotBatch, members: NDArray[np.int64], free: NDArray[np.bool_]
+    ) -> int:
+        """`_assign_round` by the compiled kernels."""
+        at = np.flatnonzero(free)
+        if at.size == 0 or self.x.shape[0] == 0:
+            return 0
+        idx = members[at]
+        pairs_t, local, cost = gate_round(
+            self.x, self.p, self.t_ns, self.hits, self.s.confirm_hits, idx, batch.time_ns,
+            batch.xyz, batch.sigma_m, self.gate, self.q_h, self.q_v,
+        )  # fmt: skip
+        if pairs_t.size == 0:
+            return 0
+        ks = assign(pairs_t, local, cost)
+        if ks.size == 0:
+            return 0
+        tr, pl = pairs_t[ks], idx[local[ks]]
+        xn, pn = update_pairs(
+            self.x, self.p, self.t_ns, self.hits, tr, pl, batch.time_ns, batch.xyz,
+            batch.sigma_m, self.q_h, self.q_v,
+        )  # fmt: skip
+        times = batch.time_ns[pl].tolist()
+        plots = pl.tolist()
+        for k, t in enumerate(tr.tolist()):
+            h = self.histories[t]
+            h.time_ns.append(times[k])
+            h.x.append(xn[k])
+            h.p.append(pn[k])
+            h.plots.append(plots[k])
+        free[at[local[ks]]] = False
+        self.counts["assigned"] += int(tr.size)
+        return int(tr.size)
+
     def _first_state(self, batch: PlotBatch, plots: NDArray[np.int64]):
         """The state and covariance a track starts from at each of `plots`: the plot's position
         and, if reported, velocity (else zero velocity, `initial_speed_sigma_mps`)."""
@@ -278,6 +318,10 @@ class GnnTracker:
                 float(speed.max()) * span_s if speed.size else 0.0
             )
             xyz = batch.xyz[order]
+        if order.size > 1 and self.compiled:
+            keep = group_starters(xyz, radius)
+            starters, taken_at = order[keep], taken_at[keep]
+        elif order.size > 1:
             a, b = _within(xyz, np.full(order.size, radius), xyz)
             # Each plot's neighbours within the radius (itself among them).
             counts = np.bincount(a, minlength=order.size)

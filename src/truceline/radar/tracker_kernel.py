@@ -1,0 +1,253 @@
+"""The air tracker's round compiled with Numba (`truceline.radar.tracker.GnnTracker`,
+docs/methods.md, "Radar: air tracks", "The compiled round").
+
+`gate_round`: a round's candidate pairs (track, free plot) and their gate, cost and the
+confirmed tracks' reservation of plots, in one call; `update_pairs`: the Kalman update of the
+assigned pairs, in place; `group_starters`: which free plots start new tracks. The same steps
+as the NumPy reference (`GnnTracker(..., compiled=False)`), pair by pair instead of as stacks of
+arrays: a tracker round is a few dozen tracks and a few plots, so the reference's time was the
+overhead of some 60 NumPy calls per round, not arithmetic.
+
+The arithmetic is the reference's written out for the constant-velocity transition (its zeros
+and ones multiplied out), so the values agree to rounding, not bit for bit: NumPy's stacked
+matrix products (BLAS, with fused multiply-adds), its inverse (LAPACK `gesv`) and its `pow` and
+`log` (SIMD routines on AVX-512) round differently from the plain loops and libm here. The
+tests compare the two on random rounds (`tests/radar/test_tracker_kernel.py`) and the whole
+line-heavy day's tracks were compared (docs/performance.md, "Air tracker CPU").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _median_ns(sorted_ns):
+    n = sorted_ns.size
+    k = n // 2
+    if n % 2:
+        return np.int64(float(sorted_ns[k]))
+    return np.int64((float(sorted_ns[k - 1]) + float(sorted_ns[k])) / 2.0)
+
+
+@njit(cache=True)
+def _predict(x, p, dt, q_h, q_v, xp, pp):
+    """Constant-velocity prediction of state `x` (6) and covariance `p` (6, 6) over `dt` (s),
+    white-noise acceleration q_h (horizontal), q_v (vertical) m²/s³, into `xp`, `pp`."""
+    for i in range(3):
+        xp[i] = x[i] + dt * x[i + 3]
+        xp[i + 3] = x[i + 3]
+    fp = np.empty((6, 6))
+    for j in range(6):
+        for i in range(3):
+            fp[i, j] = p[i, j] + dt * p[i + 3, j]
+            fp[i + 3, j] = p[i + 3, j]
+    for i in range(6):
+        for j in range(3):
+            pp[i, j] = fp[i, j] + dt * fp[i, j + 3]
+            pp[i, j + 3] = fp[i, j + 3]
+    d = abs(dt)
+    sg = 1.0 if dt > 0 else (-1.0 if dt < 0 else 0.0)
+    for a in range(3):
+        qa = q_v if a == 2 else q_h
+        pp[a, a] += qa * math.pow(d, 3.0) / 3
+        c = qa * d * d / 2 * sg
+        pp[a, a + 3] += c
+        pp[a + 3, a] += c
+        pp[a + 3, a + 3] += qa * d
+
+
+@njit(cache=True)
+def _inv3(s, out):
+    """Inverse of a symmetric positive 3x3 matrix by cofactors; returns the determinant."""
+    c00 = s[1, 1] * s[2, 2] - s[1, 2] * s[2, 1]
+    c01 = s[1, 2] * s[2, 0] - s[1, 0] * s[2, 2]
+    c02 = s[1, 0] * s[2, 1] - s[1, 1] * s[2, 0]
+    det = s[0, 0] * c00 + s[0, 1] * c01 + s[0, 2] * c02
+    out[0, 0] = c00 / det
+    out[1, 0] = c01 / det
+    out[2, 0] = c02 / det
+    out[0, 1] = (s[0, 2] * s[2, 1] - s[0, 1] * s[2, 2]) / det
+    out[1, 1] = (s[0, 0] * s[2, 2] - s[0, 2] * s[2, 0]) / det
+    out[2, 1] = (s[0, 1] * s[2, 0] - s[0, 0] * s[2, 1]) / det
+    out[0, 2] = (s[0, 1] * s[1, 2] - s[0, 2] * s[1, 1]) / det
+    out[1, 2] = (s[0, 2] * s[1, 0] - s[0, 0] * s[1, 2]) / det
+    out[2, 2] = (s[0, 0] * s[1, 1] - s[0, 1] * s[1, 0]) / det
+    return det
+
+
+@njit(cache=True)
+def _innovation(xp, pp, z, sigma_m, nu, s, sinv):
+    """Position innovation `nu`, its covariance `s` and inverse `sinv`; returns (d², det s)."""
+    var = sigma_m * sigma_m
+    for i in range(3):
+        nu[i] = z[i] - xp[i]
+        for j in range(3):
+            s[i, j] = pp[i, j] + (var if i == j else 0.0)
+    det = _inv3(s, sinv)
+    d2 = 0.0
+    for i in range(3):
+        for j in range(3):
+            d2 += nu[i] * sinv[i, j] * nu[j]
+    return d2, det
+
+
+@njit(cache=True)
+def gate_round(
+    x, p, t_ns, hits, confirm_hits, idx, time_ns, xyz, sigma_m, gate, q_h, q_v
+):  # pragma: no cover - compiled
+    """A round's gated candidate pairs, as `GnnTracker._assign_round`'s reference finds them:
+    (track, local plot number into `idx`, cost d² + ln det S - 2 if the track is confirmed).
+    Pairs are searched within each track's radius about its position at the round's median
+    time (a bound of its gate), gated at d² < `gate`, and a plot inside a confirmed track's gate
+    is taken from the tentative tracks' candidates. Track-major order."""
+    n_tracks = x.shape[0]
+    n_plots = idx.size
+    times = np.sort(time_ns[idx])
+    mid = _median_ns(times)
+    span = (times[-1] - times[0]) / 1e9
+    sigma_max = 0.0
+    for k in range(n_plots):
+        sigma_max = max(sigma_max, sigma_m[idx[k]])
+    root_gate = math.sqrt(gate)
+    pairs_t = np.empty(n_tracks * n_plots, np.int64)
+    local = np.empty(n_tracks * n_plots, np.int64)
+    d2s = np.empty(n_tracks * n_plots)
+    logdet = np.empty(n_tracks * n_plots)
+    xp = np.empty(6)
+    pp = np.empty((6, 6))
+    nu = np.empty(3)
+    s = np.empty((3, 3))
+    sinv = np.empty((3, 3))
+    m = 0
+    reserved = np.zeros(n_plots, np.bool_)
+    for t in range(n_tracks):
+        dt = (mid - t_ns[t]) / 1e9
+        spread = math.sqrt(p[t, 0, 0] + p[t, 1, 1] + p[t, 2, 2])
+        speed = math.sqrt(x[t, 3] ** 2 + x[t, 4] ** 2 + x[t, 5] ** 2)
+        v_spread = math.sqrt(p[t, 3, 3] + p[t, 4, 4] + p[t, 5, 5])
+        radius = (
+            root_gate * (spread + math.sqrt(3.0) * sigma_max + math.sqrt(q_h * abs(dt) ** 3))
+            + speed * span
+            + v_spread * abs(dt) * 3
+        )
+        # A bound only: one part in 1e9 wider than the reference's radius keeps every pair its
+        # rounding could keep.
+        r2 = (radius * (1 + 1e-9)) ** 2
+        cx = x[t, 0] + x[t, 3] * dt
+        cy = x[t, 1] + x[t, 4] * dt
+        cz = x[t, 2] + x[t, 5] * dt
+        confirmed = hits[t] >= confirm_hits
+        for k in range(n_plots):
+            j = idx[k]
+            ex = cx - xyz[j, 0]
+            ey = cy - xyz[j, 1]
+            ez = cz - xyz[j, 2]
+            if ex * ex + ey * ey + ez * ez > r2:
+                continue
+            _predict(x[t], p[t], (time_ns[j] - t_ns[t]) / 1e9, q_h, q_v, xp, pp)
+            d2, det = _innovation(xp, pp, xyz[j], sigma_m[j], nu, s, sinv)
+            if not d2 < gate:
+                continue
+            if confirmed:
+                reserved[k] = True
+            pairs_t[m] = t
+            local[m] = k
+            d2s[m] = d2
+            logdet[m] = math.log(det)
+            m += 1
+    keep = np.empty(m, np.bool_)
+    n = 0
+    for i in range(m):
+        keep[i] = hits[pairs_t[i]] >= confirm_hits or not reserved[local[i]]
+        n += keep[i]
+    out_t = np.empty(n, np.int64)
+    out_l = np.empty(n, np.int64)
+    cost = np.empty(n)
+    n = 0
+    for i in range(m):
+        if keep[i]:
+            out_t[n] = pairs_t[i]
+            out_l[n] = local[i]
+            bonus = 2.0 if hits[pairs_t[i]] >= confirm_hits else 0.0
+            cost[n] = d2s[i] + logdet[i] - bonus
+            n += 1
+    return out_t, out_l, cost
+
+
+@njit(cache=True)
+def update_pairs(x, p, t_ns, hits, tracks, plots, time_ns, xyz, sigma_m, q_h, q_v):
+    """The Kalman update of each track in `tracks` with its plot in `plots` (distinct tracks),
+    written into `x`, `p` (symmetrised), `t_ns`, `hits`; also returns the new states and
+    covariances (k, 6) and (k, 6, 6)."""
+    k_n = tracks.size
+    xs = np.empty((k_n, 6))
+    ps = np.empty((k_n, 6, 6))
+    xp = np.empty(6)
+    pp = np.empty((6, 6))
+    nu = np.empty(3)
+    s = np.empty((3, 3))
+    sinv = np.empty((3, 3))
+    gain = np.empty((6, 3))
+    for k in range(k_n):
+        t = tracks[k]
+        j = plots[k]
+        _predict(x[t], p[t], (time_ns[j] - t_ns[t]) / 1e9, q_h, q_v, xp, pp)
+        _innovation(xp, pp, xyz[j], sigma_m[j], nu, s, sinv)
+        for i in range(6):
+            for c in range(3):
+                acc = 0.0
+                for a in range(3):
+                    acc += pp[i, a] * sinv[a, c]
+                gain[i, c] = acc
+        for i in range(6):
+            acc = 0.0
+            for c in range(3):
+                acc += gain[i, c] * nu[c]
+            xs[k, i] = xp[i] + acc
+            x[t, i] = xs[k, i]
+        for i in range(6):
+            for c in range(6):
+                acc = 0.0
+                for a in range(3):
+                    acc += gain[i, a] * pp[a, c]
+                ps[k, i, c] = pp[i, c] - acc
+        for i in range(6):
+            for c in range(6):
+                v = 0.5 * (ps[k, i, c] + ps[k, c, i])
+                p[t, i, c] = v
+        for i in range(6):
+            for c in range(6):
+                ps[k, i, c] = p[t, i, c]
+        t_ns[t] = time_ns[j]
+        hits[t] += 1
+    return xs, ps
+
+
+@njit(cache=True)
+def group_starters(xyz, radius):
+    """Of plots in time order, those that start a new track: each plot not within `radius` (m)
+    of one started before it, itself marking every plot within `radius` as taken (the
+    reference's greedy grouping in `GnnTracker._initiate`). Returns their positions in order."""
+    n = xyz.shape[0]
+    taken = np.zeros(n, np.bool_)
+    keep = np.empty(n, np.int64)
+    m = 0
+    r2 = radius**2
+    for i in range(n):
+        if taken[i]:
+            continue
+        keep[m] = i
+        m += 1
+        for j in range(n):
+            if taken[j]:
+                continue
+            d0 = xyz[i, 0] - xyz[j, 0]
+            d1 = xyz[i, 1] - xyz[j, 1]
+            d2 = xyz[i, 2] - xyz[j, 2]
+            if d0 * d0 + d1 * d1 + d2 * d2 <= r2:
+                taken[j] = True
+    return keep[:m]
