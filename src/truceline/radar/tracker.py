@@ -27,7 +27,13 @@ from scipy.stats import chi2
 
 from truceline.assign import assign
 from truceline.config import RadarSettings
-from truceline.radar.tracker_kernel import gate_round, group_starters, update_pairs
+from truceline.radar.tracker_kernel import (
+    gate_round,
+    rts_recursion,
+    stale_tracks,
+    start_tracks,
+    update_pairs,
+)
 
 
 @dataclass
@@ -252,13 +258,14 @@ class GnnTracker:
         if at.size == 0 or self.x.shape[0] == 0:
             return 0
         idx = members[at]
-        pairs_t, local, cost = gate_round(
+        pairs_t, local, cost, apart = gate_round(
             self.x, self.p, self.t_ns, self.hits, self.s.confirm_hits, idx, batch.time_ns,
             batch.xyz, batch.sigma_m, self.gate, self.q_h, self.q_v,
         )  # fmt: skip
         if pairs_t.size == 0:
             return 0
-        ks = assign(pairs_t, local, cost)
+        # Pairs sharing no track and no plot are all chosen (as `assign` would choose them).
+        ks = np.arange(pairs_t.size) if apart else assign(pairs_t, local, cost)
         if ks.size == 0:
             return 0
         tr, pl = pairs_t[ks], idx[local[ks]]
@@ -310,6 +317,14 @@ class GnnTracker:
         by_time = np.argsort(batch.time_ns[idx], kind="stable")
         order = idx[by_time]
         starters, taken_at = order, at[by_time]
+        if self.compiled:
+            keep, x, p = start_tracks(
+                order, batch.time_ns, batch.xyz, batch.sigma_m, batch.velocity, self.gate,
+                self.s.velocity_sigma_mps**2, self.s.initial_speed_sigma_mps**2,
+            )  # fmt: skip
+            self._add_tracks(batch, order[keep], x, p)
+            free[taken_at[keep]] = False
+            return
         if order.size > 1:
             speed = np.linalg.norm(batch.velocity[order], axis=1)
             speed = speed[np.isfinite(speed)]
@@ -318,10 +333,7 @@ class GnnTracker:
                 float(speed.max()) * span_s if speed.size else 0.0
             )
             xyz = batch.xyz[order]
-        if order.size > 1 and self.compiled:
-            keep = group_starters(xyz, radius)
-            starters, taken_at = order[keep], taken_at[keep]
-        elif order.size > 1:
+        if order.size > 1:
             a, b = _within(xyz, np.full(order.size, radius), xyz)
             # Each plot's neighbours within the radius (itself among them).
             counts = np.bincount(a, minlength=order.size)
@@ -335,8 +347,19 @@ class GnnTracker:
                 taken[near[i]] = True
             starters = order[np.asarray(keep, np.int64)]
             taken_at = taken_at[np.asarray(keep, np.int64)]
-        n = starters.size
         x, p = self._first_state(batch, starters)
+        self._add_tracks(batch, starters, x, p)
+        free[taken_at] = False
+
+    def _add_tracks(
+        self,
+        batch: PlotBatch,
+        starters: NDArray[np.int64],
+        x: NDArray[np.float64],
+        p: NDArray[np.float64],
+    ) -> None:
+        """Tentative tracks started at plots `starters` with states `x` and covariances `p`."""
+        n = starters.size
         self.x = np.vstack([self.x, x])
         self.p = np.concatenate([self.p, p])
         self.t_ns = np.concatenate([self.t_ns, batch.time_ns[starters]])
@@ -346,21 +369,31 @@ class GnnTracker:
         for k in range(n):
             j = int(starters[k])
             self.histories.append(_History([int(batch.time_ns[j])], [x[k]], [p[k]], [j]))
-        free[taken_at] = False
         self.counts["initiated"] += n
 
     def _end_stale(self, now_ns: int, final: bool = False) -> None:
         if self.x.shape[0] == 0:
             return
-        idle = (now_ns - self.t_ns) / 1e9
-        confirmed = self.hits >= self.s.confirm_hits
-        stale = np.where(confirmed, idle > self.s.coast_s, idle > self.s.tentative_coast_s)
         if final:
-            stale[:] = True
-        if not np.any(stale):
-            return
-        for i in np.flatnonzero(stale):
-            if confirmed[i] and self.hits[i] >= self.s.min_track_plots:
+            stale = np.ones(self.x.shape[0], bool)
+        elif self.compiled:
+            stale, anything = stale_tracks(
+                now_ns, self.t_ns, self.hits, self.s.confirm_hits, self.s.coast_s,
+                self.s.tentative_coast_s,
+            )  # fmt: skip
+            if not anything:
+                return
+        else:
+            idle = (now_ns - self.t_ns) / 1e9
+            confirmed = self.hits >= self.s.confirm_hits
+            stale = np.where(confirmed, idle > self.s.coast_s, idle > self.s.tentative_coast_s)
+            if not np.any(stale):
+                return
+        ended = np.flatnonzero(stale)
+        hits = self.hits[ended].tolist()
+        least = max(self.s.confirm_hits, self.s.min_track_plots)
+        for i, n in zip(ended.tolist(), hits, strict=True):
+            if n >= least:
                 self.finished.append(smooth(int(self.number[i]), self.histories[i], self))
                 self.counts["confirmed"] += 1
             else:
@@ -368,7 +401,7 @@ class GnnTracker:
         keep = ~stale
         self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
         self.hits, self.number = self.hits[keep], self.number[keep]
-        self.histories = [h for h, k in zip(self.histories, keep, strict=True) if k]
+        self.histories = [h for h, k in zip(self.histories, keep.tolist(), strict=True) if k]
 
     # -- the driver -------------------------------------------------------------------------
 
@@ -532,10 +565,13 @@ def smooth(number: int, h: _History, tracker: GnnTracker) -> AirTrack:
                     gain[k] = p[k] @ ft[k] @ np.linalg.inv(pp[k])
                 except np.linalg.LinAlgError:
                     usable[k] = False
-        for k in range(n - 2, -1, -1):
-            if not usable[k]:
-                continue
-            c = gain[k]
-            xs[k] = x[k] + c @ (xs[k + 1] - xp[k])
-            ps[k] = p[k] + c @ (ps[k + 1] - pp[k]) @ c.T
+        if tracker.compiled:
+            rts_recursion(x, p, xp, pp, gain, usable, xs, ps)
+        else:
+            for k in range(n - 2, -1, -1):
+                if not usable[k]:
+                    continue
+                c = gain[k]
+                xs[k] = x[k] + c @ (xs[k + 1] - xp[k])
+                ps[k] = p[k] + c @ (ps[k + 1] - pp[k]) @ c.T
     return AirTrack(number, t, xs, ps, list(h.plots))

@@ -103,7 +103,8 @@ def gate_round(
     (track, local plot number into `idx`, cost d² + ln det S - 2 if the track is confirmed).
     Pairs are searched within each track's radius about its position at the round's median
     time (a bound of its gate), gated at d² < `gate`, and a plot inside a confirmed track's gate
-    is taken from the tentative tracks' candidates. Track-major order."""
+    is taken from the tentative tracks' candidates. Track-major order. Also returns whether no
+    two pairs share a track or a plot (then `assign` would choose them all)."""
     n_tracks = x.shape[0]
     n_plots = idx.size
     times = np.sort(time_ns[idx])
@@ -167,6 +168,8 @@ def gate_round(
     out_t = np.empty(n, np.int64)
     out_l = np.empty(n, np.int64)
     cost = np.empty(n)
+    plot_used = np.zeros(n_plots, np.bool_)
+    apart = True
     n = 0
     for i in range(m):
         if keep[i]:
@@ -174,8 +177,12 @@ def gate_round(
             out_l[n] = local[i]
             bonus = 2.0 if hits[pairs_t[i]] >= confirm_hits else 0.0
             cost[n] = d2s[i] + logdet[i] - bonus
+            # Track-major order: a track repeats only in consecutive pairs.
+            if (n > 0 and out_t[n - 1] == out_t[n]) or plot_used[out_l[n]]:
+                apart = False
+            plot_used[out_l[n]] = True
             n += 1
-    return out_t, out_l, cost
+    return out_t, out_l, cost, apart
 
 
 @njit(cache=True)
@@ -251,3 +258,71 @@ def group_starters(xyz, radius):
             if d0 * d0 + d1 * d1 + d2 * d2 <= r2:
                 taken[j] = True
     return keep[:m]
+
+
+@njit(cache=True)
+def rts_recursion(x, p, xp, pp, gain, usable, xs, ps):
+    """The Rauch-Tung-Striebel smoother's backward recursion over filtered states `x`, `p`
+    with the steps' predictions `xp`, `pp` and gains `gain` (computed beforehand, all at once),
+    into `xs`, `ps` (holding the filtered values on entry); a step not `usable` is left
+    unsmoothed. The matrix products are BLAS's, as NumPy's."""
+    for k in range(x.shape[0] - 2, -1, -1):
+        if not usable[k]:
+            continue
+        c = gain[k]
+        xs[k] = x[k] + c @ (xs[k + 1] - xp[k])
+        ps[k] = p[k] + c @ (ps[k + 1] - pp[k]) @ c.T
+
+
+@njit(cache=True)
+def stale_tracks(now_ns, t_ns, hits, confirm_hits, coast_s, tentative_coast_s):
+    """Which tracks have had no plot for longer than their coast time (`coast_s` confirmed,
+    `tentative_coast_s` tentative) at `now_ns`; and whether any has."""
+    stale = np.empty(t_ns.size, np.bool_)
+    anything = False
+    for i in range(t_ns.size):
+        idle = (now_ns - t_ns[i]) / 1e9
+        stale[i] = idle > (coast_s if hits[i] >= confirm_hits else tentative_coast_s)
+        anything |= stale[i]
+    return stale, anything
+
+
+@njit(cache=True)
+def start_tracks(order, time_ns, xyz, sigma_m, velocity, gate, velocity_var, initial_var):
+    """New tracks from free plots `order` (ascending time): which plots start one (positions
+    in `order`, as `GnnTracker._initiate` groups them) and their first states and covariances
+    (as `GnnTracker._first_state`)."""
+    n = order.size
+    if n > 1:
+        sigma_max = 0.0
+        speed_max = -1.0
+        for k in range(n):
+            j = order[k]
+            sigma_max = max(sigma_max, sigma_m[j])
+            v = math.sqrt(velocity[j, 0] ** 2 + velocity[j, 1] ** 2 + velocity[j, 2] ** 2)
+            if math.isfinite(v):
+                speed_max = max(speed_max, v)
+        span_s = (time_ns[order[-1]] - time_ns[order[0]]) / 1e9
+        radius = math.sqrt(gate * 2) * sigma_max + (speed_max * span_s if speed_max >= 0 else 0.0)
+        pos = np.empty((n, 3))
+        for k in range(n):
+            pos[k] = xyz[order[k]]
+        keep = group_starters(pos, radius)
+    else:
+        keep = np.arange(n)
+    m = keep.size
+    x = np.zeros((m, 6))
+    p = np.zeros((m, 6, 6))
+    for k in range(m):
+        j = order[keep[k]]
+        var = sigma_m[j] ** 2
+        has_v = True
+        for a in range(3):
+            x[k, a] = xyz[j, a]
+            p[k, a, a] = var
+            has_v &= math.isfinite(velocity[j, a])
+        for a in range(3):
+            if has_v:
+                x[k, 3 + a] = velocity[j, a]
+            p[k, 3 + a, 3 + a] = velocity_var if has_v else initial_var
+    return keep, x, p
