@@ -1,6 +1,12 @@
 """The air tracker's compiled round (`truceline.radar.tracker_kernel`) against the NumPy
-reference (`GnnTracker(..., compiled=False)`): the same pairs, assignments, new tracks and
-track numbers; states and covariances to rounding."""
+reference (`GnnTracker(..., compiled=False)`): the same pairs, assignments, new tracks, track
+numbers, states and covariances, bit for bit.
+
+Bit for bit depends on the platform: the kernels repeat the operations of NumPy's stacked
+products (OpenBLAS's fused multiply-adds), its 3x3 inverse and determinant (OpenBLAS `getf2`
+and `getrs`) and its `einsum` in their order and rounding, as this project's NumPy wheel does
+them on x86-64 (dev-2c). Elsewhere a test here may fail by an ulp while the tracks stay right:
+the tolerance checks (`assert_allclose`) are the ones that must hold everywhere."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from hypothesis import strategies as st
 
 from truceline.config import RadarSettings
 from truceline.radar.tracker import GnnTracker, PlotBatch, _History
+from truceline.radar.tracker_kernel import _inv3
 
 from .test_tracker_batched import _plots
 
@@ -68,6 +75,7 @@ def test_a_compiled_round_assigns_and_updates_as_the_numpy_reference(seed, n_tra
         assert a.plots == b.plots and a.time_ns == b.time_ns
         for xa, xb in zip(a.x, b.x, strict=True):
             np.testing.assert_allclose(xb, xa, rtol=1e-12, atol=1e-9)
+    assert np.array_equal(got.x, ref.x) and np.array_equal(got.p, ref.p), "not bit for bit"
 
 
 @settings(max_examples=60, deadline=None)
@@ -102,3 +110,33 @@ def test_whole_runs_give_the_same_tracks_compiled_and_not():
         assert np.array_equal(a.time_ns, b.time_ns)
         np.testing.assert_allclose(b.states, a.states, rtol=1e-11, atol=1e-8)
         np.testing.assert_allclose(b.covariances, a.covariances, rtol=1e-9, atol=1e-8)
+        assert np.array_equal(b.states, a.states), "not bit for bit"
+        assert np.array_equal(b.covariances, a.covariances), "not bit for bit"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    scales=st.lists(st.floats(1e-2, 1e4), min_size=3, max_size=3),
+    rho=st.floats(-0.999, 0.999),
+)
+def test_the_3x3_inverse_and_log_determinant_are_numpys(seed, scales, rho):
+    """Positive definite matrices of very unequal scales and strong correlation (so that
+    partial pivoting swaps rows), and general ones."""
+    rng = np.random.default_rng(seed)
+    sd = np.asarray(scales)
+    corr = np.full((3, 3), rho) * rng.choice([-1.0, 1.0], (3, 3))
+    corr = np.triu(corr, 1) + np.triu(corr, 1).T + np.eye(3)
+    mats = [np.outer(sd, sd) * corr, rng.normal(0, 1, (3, 3)) * sd]
+    g = rng.normal(0, 1, (3, 3)) * sd
+    mats.append(g @ g.T + np.eye(3) * 2500.0)
+    for m in mats:
+        if abs(np.linalg.det(m)) < 1e-12 * np.prod(sd) ** 2:
+            continue
+        out = np.empty((3, 3))
+        logdet, sign = _inv3(m, out)
+        ref = np.linalg.inv(m)
+        np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max())
+        assert np.array_equal(out, ref), "not bit for bit"
+        ref_sign, ref_logdet = np.linalg.slogdet(m)
+        assert sign == ref_sign and logdet == ref_logdet

@@ -28,7 +28,8 @@ from scipy.stats import chi2
 from truceline.assign import assign
 from truceline.config import RadarSettings
 from truceline.radar.tracker_kernel import (
-    gate_round,
+    candidate_pairs,
+    gate_pairs,
     rts_recursion,
     stale_tracks,
     start_tracks,
@@ -258,20 +259,29 @@ class GnnTracker:
         if at.size == 0 or self.x.shape[0] == 0:
             return 0
         idx = members[at]
-        pairs_t, local, cost, apart = gate_round(
-            self.x, self.p, self.t_ns, self.hits, self.s.confirm_hits, idx, batch.time_ns,
-            batch.xyz, batch.sigma_m, self.gate, self.q_h, self.q_v,
+        pairs_t, local, dts = candidate_pairs(
+            self.x, self.p, self.t_ns, idx, batch.time_ns, batch.xyz, batch.sigma_m, self.gate,
+            self.q_h,
         )  # fmt: skip
         if pairs_t.size == 0:
             return 0
+        # |dt|³ by NumPy's power (its SIMD routine on some machines), as the reference has it.
+        cubes = np.abs(dts) ** 3
+        kept, cost, apart = gate_pairs(
+            self.x, self.p, self.hits, self.s.confirm_hits, pairs_t, local, dts, cubes, idx,
+            batch.xyz, batch.sigma_m, self.gate, self.q_h, self.q_v,
+        )  # fmt: skip
+        if kept.size == 0:
+            return 0
+        pairs_t, local = pairs_t[kept], local[kept]
         # Pairs sharing no track and no plot are all chosen (as `assign` would choose them).
-        ks = np.arange(pairs_t.size) if apart else assign(pairs_t, local, cost)
+        ks = np.arange(kept.size) if apart else assign(pairs_t, local, cost)
         if ks.size == 0:
             return 0
         tr, pl = pairs_t[ks], idx[local[ks]]
         xn, pn = update_pairs(
-            self.x, self.p, self.t_ns, self.hits, tr, pl, batch.time_ns, batch.xyz,
-            batch.sigma_m, self.q_h, self.q_v,
+            self.x, self.p, self.t_ns, self.hits, tr, pl, dts[kept[ks]], cubes[kept[ks]],
+            batch.time_ns, batch.xyz, batch.sigma_m, self.q_h, self.q_v,
         )  # fmt: skip
         times = batch.time_ns[pl].tolist()
         plots = pl.tolist()

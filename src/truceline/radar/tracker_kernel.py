@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 
 @njit(cache=True)
@@ -33,28 +34,41 @@ def _median_ns(sorted_ns):
     return np.int64((float(sorted_ns[k - 1]) + float(sorted_ns[k])) / 2.0)
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (a fused multiply-add, as BLAS's matrix products do it)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
 @njit(cache=True)
-def _predict(x, p, dt, q_h, q_v, xp, pp):
+def _predict(x, p, dt, cube, q_h, q_v, xp, pp):
     """Constant-velocity prediction of state `x` (6) and covariance `p` (6, 6) over `dt` (s),
-    white-noise acceleration q_h (horizontal), q_v (vertical) m²/s³, into `xp`, `pp`."""
+    white-noise acceleration q_h (horizontal), q_v (vertical) m²/s³, into `xp`, `pp`. `cube`:
+    |dt|³ as NumPy's `**` gives it. Each element as the reference's `einsum` and BLAS product
+    F P Fᵀ (fused multiply-adds; F's zeros and ones add nothing) give it."""
     for i in range(3):
         xp[i] = x[i] + dt * x[i + 3]
         xp[i + 3] = x[i + 3]
     fp = np.empty((6, 6))
     for j in range(6):
         for i in range(3):
-            fp[i, j] = p[i, j] + dt * p[i + 3, j]
+            fp[i, j] = _fma(dt, p[i + 3, j], p[i, j])
             fp[i + 3, j] = p[i + 3, j]
     for i in range(6):
         for j in range(3):
-            pp[i, j] = fp[i, j] + dt * fp[i, j + 3]
+            pp[i, j] = _fma(dt, fp[i, j + 3], fp[i, j])
             pp[i, j + 3] = fp[i, j + 3]
     d = abs(dt)
     sg = 1.0 if dt > 0 else (-1.0 if dt < 0 else 0.0)
     for a in range(3):
         qa = q_v if a == 2 else q_h
-        pp[a, a] += qa * math.pow(d, 3.0) / 3
-        c = qa * d * d / 2 * sg
+        pp[a, a] += qa * cube / 3
+        c = qa * (d * d) / 2 * sg
         pp[a, a + 3] += c
         pp[a + 3, a] += c
         pp[a + 3, a + 3] += qa * d
@@ -62,49 +76,98 @@ def _predict(x, p, dt, q_h, q_v, xp, pp):
 
 @njit(cache=True)
 def _inv3(s, out):
-    """Inverse of a symmetric positive 3x3 matrix by cofactors; returns the determinant."""
-    c00 = s[1, 1] * s[2, 2] - s[1, 2] * s[2, 1]
-    c01 = s[1, 2] * s[2, 0] - s[1, 0] * s[2, 2]
-    c02 = s[1, 0] * s[2, 1] - s[1, 1] * s[2, 0]
-    det = s[0, 0] * c00 + s[0, 1] * c01 + s[0, 2] * c02
-    out[0, 0] = c00 / det
-    out[1, 0] = c01 / det
-    out[2, 0] = c02 / det
-    out[0, 1] = (s[0, 2] * s[2, 1] - s[0, 1] * s[2, 2]) / det
-    out[1, 1] = (s[0, 0] * s[2, 2] - s[0, 2] * s[2, 0]) / det
-    out[2, 1] = (s[0, 1] * s[2, 0] - s[0, 0] * s[2, 1]) / det
-    out[0, 2] = (s[0, 1] * s[1, 2] - s[0, 2] * s[1, 1]) / det
-    out[1, 2] = (s[0, 2] * s[1, 0] - s[0, 0] * s[1, 2]) / det
-    out[2, 2] = (s[0, 0] * s[1, 1] - s[0, 1] * s[1, 0]) / det
-    return det
+    """Inverse of a 3x3 matrix `s` into `out`, and ln|det s| and the determinant's sign, as
+    NumPy's `inv` and `det` get them from LAPACK (OpenBLAS `getf2`: LU with partial pivoting,
+    left-looking, columns scaled by the pivot's reciprocal; `getrs` against the identity: the
+    unit-lower solve in blocks of two rows and one, the upper solve one row then two, each row
+    times its diagonal's reciprocal). Every operation in the same order and rounding, so the
+    same bits (checked against NumPy in `tests/radar/test_tracker_kernel.py`)."""
+    a = s.copy()
+    piv = np.empty(3, np.int64)
+    b = np.empty(3)
+    for j in range(3):
+        for i in range(3):
+            b[i] = a[i, j]
+        for i in range(j):
+            t = b[i]
+            b[i] = b[piv[i]]
+            b[piv[i]] = t
+        if j == 1:
+            b[1] = b[1] - a[1, 0] * b[0]
+            b[2] = b[2] - a[2, 0] * b[0]
+        elif j == 2:
+            b[1] = b[1] - a[1, 0] * b[0]
+            b[2] = b[2] - (a[2, 0] * b[0] + a[2, 1] * b[1])
+        jp = j
+        for i in range(j + 1, 3):
+            if abs(b[i]) > abs(b[jp]):
+                jp = i
+        piv[j] = jp
+        for i in range(3):
+            a[i, j] = b[i]
+        if jp != j:
+            for c in range(j + 1):
+                t = a[j, c]
+                a[j, c] = a[jp, c]
+                a[jp, c] = t
+        r = 1.0 / a[j, j]
+        for i in range(j + 1, 3):
+            a[i, j] = a[i, j] * r
+    e = np.empty(3)
+    for c in range(3):
+        e[:] = 0.0
+        e[c] = 1.0
+        for i in range(3):
+            t = e[i]
+            e[i] = e[piv[i]]
+            e[piv[i]] = t
+        x0 = e[0]
+        x1 = e[1] - x0 * a[1, 0]
+        x2 = e[2] - _fma(a[2, 1], x1, a[2, 0] * x0)
+        y2 = x2 * (1.0 / a[2, 2])
+        c0 = x0 - a[0, 2] * y2
+        c1 = x1 - a[1, 2] * y2
+        y1 = c1 * (1.0 / a[1, 1])
+        c0 = c0 - y1 * a[0, 1]
+        out[0, c] = c0 * (1.0 / a[0, 0])
+        out[1, c] = y1
+        out[2, c] = y2
+    sign = 1.0
+    logdet = 0.0
+    for i in range(3):
+        if piv[i] != i:
+            sign = -sign
+        u = a[i, i]
+        if u < 0:
+            sign = -sign
+            u = -u
+        logdet += math.log(u)
+    return logdet, sign
 
 
 @njit(cache=True)
 def _innovation(xp, pp, z, sigma_m, nu, s, sinv):
-    """Position innovation `nu`, its covariance `s` and inverse `sinv`; returns (d², det s)."""
-    var = sigma_m * sigma_m
+    """Position innovation `nu`, its covariance `s` and inverse `sinv`; returns d² and
+    ln det s (as NumPy's `log(det(s))`: the determinant from its logarithm and back)."""
+    var = sigma_m**2
     for i in range(3):
         nu[i] = z[i] - xp[i]
         for j in range(3):
             s[i, j] = pp[i, j] + (var if i == j else 0.0)
-    det = _inv3(s, sinv)
+    logdet, sign = _inv3(s, sinv)
     d2 = 0.0
     for i in range(3):
         for j in range(3):
             d2 += nu[i] * sinv[i, j] * nu[j]
-    return d2, det
+    return d2, math.log(sign * math.exp(logdet))
 
 
 @njit(cache=True)
-def gate_round(
-    x, p, t_ns, hits, confirm_hits, idx, time_ns, xyz, sigma_m, gate, q_h, q_v
-):  # pragma: no cover - compiled
-    """A round's gated candidate pairs, as `GnnTracker._assign_round`'s reference finds them:
-    (track, local plot number into `idx`, cost d² + ln det S - 2 if the track is confirmed).
-    Pairs are searched within each track's radius about its position at the round's median
-    time (a bound of its gate), gated at d² < `gate`, and a plot inside a confirmed track's gate
-    is taken from the tentative tracks' candidates. Track-major order. Also returns whether no
-    two pairs share a track or a plot (then `assign` would choose them all)."""
+def candidate_pairs(x, p, t_ns, idx, time_ns, xyz, sigma_m, gate, q_h):
+    """A round's candidate pairs: (track, local plot number into `idx`) with the plot within
+    the track's radius about its position at the round's median time (a bound of its gate, as
+    `GnnTracker._assign_round` computes it, widened by one part in 1e9 against rounding), and
+    each pair's time step (s) from the track to the plot. Track-major order."""
     n_tracks = x.shape[0]
     n_plots = idx.size
     times = np.sort(time_ns[idx])
@@ -116,15 +179,8 @@ def gate_round(
     root_gate = math.sqrt(gate)
     pairs_t = np.empty(n_tracks * n_plots, np.int64)
     local = np.empty(n_tracks * n_plots, np.int64)
-    d2s = np.empty(n_tracks * n_plots)
-    logdet = np.empty(n_tracks * n_plots)
-    xp = np.empty(6)
-    pp = np.empty((6, 6))
-    nu = np.empty(3)
-    s = np.empty((3, 3))
-    sinv = np.empty((3, 3))
+    dts = np.empty(n_tracks * n_plots)
     m = 0
-    reserved = np.zeros(n_plots, np.bool_)
     for t in range(n_tracks):
         dt = (mid - t_ns[t]) / 1e9
         spread = math.sqrt(p[t, 0, 0] + p[t, 1, 1] + p[t, 2, 2])
@@ -135,13 +191,10 @@ def gate_round(
             + speed * span
             + v_spread * abs(dt) * 3
         )
-        # A bound only: one part in 1e9 wider than the reference's radius keeps every pair its
-        # rounding could keep.
         r2 = (radius * (1 + 1e-9)) ** 2
         cx = x[t, 0] + x[t, 3] * dt
         cy = x[t, 1] + x[t, 4] * dt
         cz = x[t, 2] + x[t, 5] * dt
-        confirmed = hits[t] >= confirm_hits
         for k in range(n_plots):
             j = idx[k]
             ex = cx - xyz[j, 0]
@@ -149,47 +202,71 @@ def gate_round(
             ez = cz - xyz[j, 2]
             if ex * ex + ey * ey + ez * ez > r2:
                 continue
-            _predict(x[t], p[t], (time_ns[j] - t_ns[t]) / 1e9, q_h, q_v, xp, pp)
-            d2, det = _innovation(xp, pp, xyz[j], sigma_m[j], nu, s, sinv)
-            if not d2 < gate:
-                continue
-            if confirmed:
-                reserved[k] = True
             pairs_t[m] = t
             local[m] = k
-            d2s[m] = d2
-            logdet[m] = math.log(det)
+            dts[m] = (time_ns[j] - t_ns[t]) / 1e9
             m += 1
-    keep = np.empty(m, np.bool_)
+    return pairs_t[:m], local[:m], dts[:m]
+
+
+@njit(cache=True)
+def gate_pairs(
+    x, p, hits, confirm_hits, pairs_t, local, dts, cubes, idx, xyz, sigma_m, gate, q_h, q_v
+):
+    """The candidate pairs' gate (d² < `gate`), the confirmed tracks' reservation of the plots
+    in their gates (a plot inside one may go to no tentative track) and the cost of the pairs
+    left (d² + ln det S - 2 if the track is confirmed), as `GnnTracker._assign_round` (the
+    reference) computes them. `cubes`: |dt|³ of each pair, from NumPy. Returns the pairs left
+    (their indices into the candidates) and their costs, and whether no two of them share a
+    track or a plot (then `assign` would choose them all)."""
+    m = pairs_t.size
+    n_plots = idx.size
+    ok = np.zeros(m, np.bool_)
+    d2s = np.empty(m)
+    logdets = np.empty(m)
+    reserved = np.zeros(n_plots, np.bool_)
+    xp = np.empty(6)
+    pp = np.empty((6, 6))
+    nu = np.empty(3)
+    s = np.empty((3, 3))
+    sinv = np.empty((3, 3))
+    for i in range(m):
+        t = pairs_t[i]
+        j = idx[local[i]]
+        _predict(x[t], p[t], dts[i], cubes[i], q_h, q_v, xp, pp)
+        d2s[i], logdets[i] = _innovation(xp, pp, xyz[j], sigma_m[j], nu, s, sinv)
+        ok[i] = d2s[i] < gate
+        if ok[i] and hits[t] >= confirm_hits:
+            reserved[local[i]] = True
     n = 0
     for i in range(m):
-        keep[i] = hits[pairs_t[i]] >= confirm_hits or not reserved[local[i]]
-        n += keep[i]
-    out_t = np.empty(n, np.int64)
-    out_l = np.empty(n, np.int64)
+        ok[i] = ok[i] and (hits[pairs_t[i]] >= confirm_hits or not reserved[local[i]])
+        n += ok[i]
+    kept = np.empty(n, np.int64)
     cost = np.empty(n)
     plot_used = np.zeros(n_plots, np.bool_)
     apart = True
     n = 0
     for i in range(m):
-        if keep[i]:
-            out_t[n] = pairs_t[i]
-            out_l[n] = local[i]
-            bonus = 2.0 if hits[pairs_t[i]] >= confirm_hits else 0.0
-            cost[n] = d2s[i] + logdet[i] - bonus
-            # Track-major order: a track repeats only in consecutive pairs.
-            if (n > 0 and out_t[n - 1] == out_t[n]) or plot_used[out_l[n]]:
-                apart = False
-            plot_used[out_l[n]] = True
-            n += 1
-    return out_t, out_l, cost, apart
+        if not ok[i]:
+            continue
+        kept[n] = i
+        bonus = 2.0 if hits[pairs_t[i]] >= confirm_hits else 0.0
+        cost[n] = d2s[i] + logdets[i] - bonus
+        # Track-major order: a track repeats only in consecutive pairs.
+        if (n > 0 and pairs_t[kept[n - 1]] == pairs_t[i]) or plot_used[local[i]]:
+            apart = False
+        plot_used[local[i]] = True
+        n += 1
+    return kept, cost, apart
 
 
 @njit(cache=True)
-def update_pairs(x, p, t_ns, hits, tracks, plots, time_ns, xyz, sigma_m, q_h, q_v):
-    """The Kalman update of each track in `tracks` with its plot in `plots` (distinct tracks),
-    written into `x`, `p` (symmetrised), `t_ns`, `hits`; also returns the new states and
-    covariances (k, 6) and (k, 6, 6)."""
+def update_pairs(x, p, t_ns, hits, tracks, plots, dts, cubes, time_ns, xyz, sigma_m, q_h, q_v):
+    """The Kalman update of each track in `tracks` with its plot in `plots` (distinct tracks;
+    `dts`, `cubes`: the pairs' time steps and their |dt|³ from NumPy), written into `x`, `p`
+    (symmetrised), `t_ns`, `hits`, each element as the reference computes it; also returns the
+    new states and covariances (k, 6) and (k, 6, 6)."""
     k_n = tracks.size
     xs = np.empty((k_n, 6))
     ps = np.empty((k_n, 6, 6))
@@ -199,36 +276,33 @@ def update_pairs(x, p, t_ns, hits, tracks, plots, time_ns, xyz, sigma_m, q_h, q_
     s = np.empty((3, 3))
     sinv = np.empty((3, 3))
     gain = np.empty((6, 3))
+    pn = np.empty((6, 6))
     for k in range(k_n):
         t = tracks[k]
         j = plots[k]
-        _predict(x[t], p[t], (time_ns[j] - t_ns[t]) / 1e9, q_h, q_v, xp, pp)
+        _predict(x[t], p[t], dts[k], cubes[k], q_h, q_v, xp, pp)
         _innovation(xp, pp, xyz[j], sigma_m[j], nu, s, sinv)
+        # K = P Hᵀ S⁻¹ and K H P as BLAS's products (fused multiply-adds in order), K ν as
+        # NumPy's einsum sums three terms (the first and third, then the second).
         for i in range(6):
             for c in range(3):
-                acc = 0.0
-                for a in range(3):
-                    acc += pp[i, a] * sinv[a, c]
-                gain[i, c] = acc
+                acc = pp[i, 0] * sinv[0, c]
+                acc = _fma(pp[i, 1], sinv[1, c], acc)
+                gain[i, c] = _fma(pp[i, 2], sinv[2, c], acc)
         for i in range(6):
-            acc = 0.0
-            for c in range(3):
-                acc += gain[i, c] * nu[c]
-            xs[k, i] = xp[i] + acc
+            kn = (gain[i, 0] * nu[0] + gain[i, 2] * nu[2]) + gain[i, 1] * nu[1]
+            xs[k, i] = xp[i] + kn
             x[t, i] = xs[k, i]
         for i in range(6):
             for c in range(6):
-                acc = 0.0
-                for a in range(3):
-                    acc += gain[i, a] * pp[a, c]
-                ps[k, i, c] = pp[i, c] - acc
+                acc = gain[i, 0] * pp[0, c]
+                acc = _fma(gain[i, 1], pp[1, c], acc)
+                pn[i, c] = pp[i, c] - _fma(gain[i, 2], pp[2, c], acc)
         for i in range(6):
             for c in range(6):
-                v = 0.5 * (ps[k, i, c] + ps[k, c, i])
+                v = 0.5 * (pn[i, c] + pn[c, i])
                 p[t, i, c] = v
-        for i in range(6):
-            for c in range(6):
-                ps[k, i, c] = p[t, i, c]
+                ps[k, i, c] = v
         t_ns[t] = time_ns[j]
         hits[t] += 1
     return xs, ps
