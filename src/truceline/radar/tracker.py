@@ -19,6 +19,7 @@ after `coast_s` without a plot. Ended confirmed tracks are smoothed (Rauch-Tung-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress
 
 import numpy as np
 from numpy.typing import NDArray
@@ -376,9 +377,11 @@ class GnnTracker:
         self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
         self.number = np.concatenate([self.number, np.arange(self._next, self._next + n)])
         self._next += n
-        for k in range(n):
-            j = int(starters[k])
-            self.histories.append(_History([int(batch.time_ns[j])], [x[k]], [p[k]], [j]))
+        times = batch.time_ns[starters].tolist()
+        self.histories.extend(
+            _History([t], [xk], [pk], [j])
+            for t, xk, pk, j in zip(times, x, p, starters.tolist(), strict=True)
+        )
         self.counts["initiated"] += n
 
     def _end_stale(self, now_ns: int, final: bool = False) -> None:
@@ -411,7 +414,7 @@ class GnnTracker:
         keep = ~stale
         self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
         self.hits, self.number = self.hits[keep], self.number[keep]
-        self.histories = [h for h, k in zip(self.histories, keep.tolist(), strict=True) if k]
+        self.histories = list(compress(self.histories, keep.tolist()))
 
     # -- the driver -------------------------------------------------------------------------
 
