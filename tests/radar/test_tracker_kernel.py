@@ -16,9 +16,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from truceline.assign import SPLIT_CELLS, assign
 from truceline.config import RadarSettings
 from truceline.radar.tracker import GnnTracker, PlotBatch, _History
-from truceline.radar.tracker_kernel import _inv3
+from truceline.radar.tracker_kernel import _inv3, assign_small
 
 from .test_tracker_batched import _plots
 
@@ -140,3 +141,33 @@ def test_the_3x3_inverse_and_log_determinant_are_numpys(seed, scales, rho):
         assert np.array_equal(out, ref), "not bit for bit"
         ref_sign, ref_logdet = np.linalg.slogdet(m)
         assert sign == ref_sign and logdet == ref_logdet
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 12),
+    n_cols=st.integers(1, 12),
+    density=st.floats(0.1, 1.0),
+    ties=st.booleans(),
+)
+def test_a_small_assignment_is_the_one_assign_chooses(seed, n_rows, n_cols, density, ties):
+    """`assign_small` (SciPy's solver compiled) against `truceline.assign.assign`, with sparse
+    labels, both shapes of matrix and, with `ties`, integer costs that tie often."""
+    rng = np.random.default_rng(seed)
+    cells = np.argwhere(rng.random((n_rows, n_cols)) < density)
+    if cells.size == 0:
+        return
+    rows = rng.permutation(60)[:n_rows][cells[:, 0]].astype(np.int64)
+    cols = rng.permutation(40)[:n_cols][cells[:, 1]].astype(np.int64)
+    cost = rng.integers(-3, 4, rows.size).astype(float) if ties else rng.normal(0, 5, rows.size)
+    got = assign_small(rows, cols, cost, SPLIT_CELLS)
+    assert got is not None
+    assert np.array_equal(got, assign(rows, cols, cost))
+
+
+def test_a_small_assignment_declines_duplicates_and_large_problems():
+    rows, cols = np.array([0, 0, 1]), np.array([2, 2, 3])
+    assert assign_small(rows, cols, np.array([1.0, 2.0, 3.0]), SPLIT_CELLS) is None
+    rows, cols = np.arange(100), np.arange(100)
+    assert assign_small(rows, cols, np.ones(100), 99 * 100) is None

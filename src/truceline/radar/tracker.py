@@ -26,9 +26,10 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from truceline.assign import assign
+from truceline.assign import SPLIT_CELLS, assign
 from truceline.config import RadarSettings
 from truceline.radar.tracker_kernel import (
+    assign_small,
     candidate_pairs,
     gate_pairs,
     rts_recursion,
@@ -276,7 +277,12 @@ class GnnTracker:
             return 0
         pairs_t, local = pairs_t[kept], local[kept]
         # Pairs sharing no track and no plot are all chosen (as `assign` would choose them).
-        ks = np.arange(kept.size) if apart else assign(pairs_t, local, cost)
+        if apart:
+            ks = np.arange(kept.size)
+        else:
+            ks = assign_small(pairs_t, local, cost, SPLIT_CELLS)
+            if ks is None:
+                ks = assign(pairs_t, local, cost)
         if ks.size == 0:
             return 0
         tr, pl = pairs_t[ks], idx[local[ks]]

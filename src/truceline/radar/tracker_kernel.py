@@ -400,3 +400,146 @@ def start_tracks(order, time_ns, xyz, sigma_m, velocity, gate, velocity_var, ini
                 x[k, 3 + a] = velocity[j, a]
             p[k, 3 + a, 3 + a] = velocity_var if has_v else initial_var
     return keep, x, p
+
+
+@njit(cache=True)
+def _augmenting_path(nc, cost, u, v, path, row4col, spc, i, sr, sc, remaining):
+    """One shortest augmenting path from row `i` (SciPy's `linear_sum_assignment`, Crouse's
+    algorithm, `rectangular_lsap.cpp`, statement for statement). Returns (sink, min value)."""
+    min_val = 0.0
+    num_remaining = nc
+    for it in range(nc):
+        remaining[it] = nc - it - 1
+    sr[:] = False
+    sc[:] = False
+    spc[:] = np.inf
+    sink = -1
+    while sink == -1:
+        index = -1
+        lowest = np.inf
+        sr[i] = True
+        for it in range(num_remaining):
+            j = remaining[it]
+            r = min_val + cost[i, j] - u[i] - v[j]
+            if r < spc[j]:
+                path[j] = i
+                spc[j] = r
+            if spc[j] < lowest or (spc[j] == lowest and row4col[j] == -1):
+                lowest = spc[j]
+                index = it
+        min_val = lowest
+        if min_val == np.inf:
+            return -1, min_val
+        j = remaining[index]
+        if row4col[j] == -1:
+            sink = j
+        else:
+            i = row4col[j]
+        sc[j] = True
+        num_remaining -= 1
+        remaining[index] = remaining[num_remaining]
+    return sink, min_val
+
+
+@njit(cache=True)
+def _lsap(cost):
+    """SciPy's `linear_sum_assignment` of a dense finite cost matrix with no more rows than
+    columns: each row's column (the same algorithm and arithmetic, so the same choice)."""
+    nr, nc = cost.shape
+    u = np.zeros(nr)
+    v = np.zeros(nc)
+    spc = np.empty(nc)
+    path = np.full(nc, -1, np.int64)
+    col4row = np.full(nr, -1, np.int64)
+    row4col = np.full(nc, -1, np.int64)
+    sr = np.zeros(nr, np.bool_)
+    sc = np.zeros(nc, np.bool_)
+    remaining = np.empty(nc, np.int64)
+    for cur in range(nr):
+        sink, min_val = _augmenting_path(nc, cost, u, v, path, row4col, spc, cur, sr, sc, remaining)
+        if sink < 0:
+            return np.full(nr, -1, np.int64)
+        u[cur] += min_val
+        for i in range(nr):
+            if sr[i] and i != cur:
+                u[i] += min_val - spc[col4row[i]]
+        for j in range(nc):
+            if sc[j]:
+                v[j] -= min_val - spc[j]
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == cur:
+                break
+    return col4row
+
+
+@njit(cache=True)
+def assign_small(rows, cols, cost, max_cells):
+    """`truceline.assign.assign(rows, cols, cost)` for a problem solved in one piece (at most
+    `max_cells` cells in its dense matrix, no duplicate pairs): the same matrix (rows and
+    columns in label order, non-candidates at the same fill cost) and the same solver, so the
+    same choice. Returns the chosen candidates in increasing order, or None when the problem
+    is not such (then `assign` is to be called)."""
+    n = rows.size
+    top_r = 0
+    top_c = 0
+    for k in range(n):
+        top_r = max(top_r, rows[k])
+        top_c = max(top_c, cols[k])
+    rank_r = np.full(top_r + 1, -1, np.int64)
+    rank_c = np.full(top_c + 1, -1, np.int64)
+    for k in range(n):
+        rank_r[rows[k]] = 0
+        rank_c[cols[k]] = 0
+    n_rows = 0
+    for a in range(top_r + 1):
+        if rank_r[a] == 0:
+            rank_r[a] = n_rows
+            n_rows += 1
+    n_cols = 0
+    for a in range(top_c + 1):
+        if rank_c[a] == 0:
+            rank_c[a] = n_cols
+            n_cols += 1
+    if n_rows * n_cols > max_cells:
+        return None
+    pair_of = np.full((n_rows, n_cols), -1, np.int64)
+    big = 0.0
+    for k in range(n):
+        if pair_of[rank_r[rows[k]], rank_c[cols[k]]] >= 0:
+            return None
+        pair_of[rank_r[rows[k]], rank_c[cols[k]]] = k
+        big = max(big, abs(cost[k]))
+    fill = 2.0 * (2 * min(n_rows, n_cols) + 1) * big + 2.0
+    if n_rows <= n_cols:
+        matrix = np.full((n_rows, n_cols), fill)
+        for k in range(n):
+            matrix[rank_r[rows[k]], rank_c[cols[k]]] = cost[k]
+        col4row = _lsap(matrix)
+        chosen = np.empty(n_rows, np.int64)
+        m = 0
+        for r in range(n_rows):
+            if col4row[r] < 0:
+                return None
+            k = pair_of[r, col4row[r]]
+            if k >= 0:
+                chosen[m] = k
+                m += 1
+    else:  # SciPy solves the transpose
+        matrix = np.full((n_cols, n_rows), fill)
+        for k in range(n):
+            matrix[rank_c[cols[k]], rank_r[rows[k]]] = cost[k]
+        col4row = _lsap(matrix)
+        chosen = np.empty(n_cols, np.int64)
+        m = 0
+        for c in range(n_cols):
+            if col4row[c] < 0:
+                return None
+            k = pair_of[col4row[c], c]
+            if k >= 0:
+                chosen[m] = k
+                m += 1
+    return np.sort(chosen[:m])
