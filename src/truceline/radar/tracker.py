@@ -31,6 +31,7 @@ from truceline.config import RadarSettings
 from truceline.radar.tracker_kernel import (
     assign_small,
     candidate_pairs,
+    compact,
     gate_pairs,
     rts_recursion,
     stale_tracks,
@@ -418,8 +419,13 @@ class GnnTracker:
             else:
                 self.counts["dropped"] += 1
         keep = ~stale
-        self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
-        self.hits, self.number = self.hits[keep], self.number[keep]
+        if self.compiled:
+            self.x, self.p, self.t_ns, self.hits, self.number = compact(
+                keep, self.x, self.p, self.t_ns, self.hits, self.number
+            )
+        else:
+            self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
+            self.hits, self.number = self.hits[keep], self.number[keep]
         self.histories = list(compress(self.histories, keep.tolist()))
 
     # -- the driver -------------------------------------------------------------------------

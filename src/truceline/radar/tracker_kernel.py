@@ -543,3 +543,27 @@ def assign_small(rows, cols, cost, max_cells):
                 chosen[m] = k
                 m += 1
     return np.sort(chosen[:m])
+
+
+@njit(cache=True)
+def compact(keep, x, p, t_ns, hits, number):
+    """The tracks flagged in `keep`, in order: new state, covariance, time, hit and number
+    arrays."""
+    n = 0
+    for i in range(keep.size):
+        n += keep[i]
+    x2 = np.empty((n, 6))
+    p2 = np.empty((n, 6, 6))
+    t2 = np.empty(n, np.int64)
+    h2 = np.empty(n, np.int64)
+    n2 = np.empty(n, np.int64)
+    m = 0
+    for i in range(keep.size):
+        if keep[i]:
+            x2[m] = x[i]
+            p2[m] = p[i]
+            t2[m] = t_ns[i]
+            h2[m] = hits[i]
+            n2[m] = number[i]
+            m += 1
+    return x2, p2, t2, h2, n2
