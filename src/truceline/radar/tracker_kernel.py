@@ -1,19 +1,23 @@
-"""The air tracker's round compiled with Numba (`truceline.radar.tracker.GnnTracker`,
-docs/methods.md, "Radar: air tracks", "The compiled round").
+"""The air tracker compiled with Numba (`truceline.radar.tracker.GnnTracker`; docs/methods.md,
+"Air tracks", "The compiled round").
 
-`gate_round`: a round's candidate pairs (track, free plot) and their gate, cost and the
-confirmed tracks' reservation of plots, in one call; `update_pairs`: the Kalman update of the
-assigned pairs, in place; `group_starters`: which free plots start new tracks. The same steps
-as the NumPy reference (`GnnTracker(..., compiled=False)`), pair by pair instead of as stacks of
-arrays: a tracker round is a few dozen tracks and a few plots, so the reference's time was the
-overhead of some 60 NumPy calls per round, not arithmetic.
+A round: `candidate_pairs` (track, free plot) within each track's search radius, then
+`gate_pairs` (gate, the confirmed tracks' reservation of plots, cost), `assign_small` (SciPy's
+`linear_sum_assignment` on `truceline.assign`'s matrix) where pairs conflict, `update_pairs`
+(the Kalman update, in place). Around the rounds: `start_tracks` (which free plots start new
+tracks, `group_starters`, and their first states), `stale_tracks` and `compact` (tracks ended),
+`rts_recursion` (the smoother's backward pass). The same steps as the NumPy reference
+(`GnnTracker(..., compiled=False)`), pair by pair instead of as stacks of arrays: a round is a
+few dozen tracks and a few plots, so the reference's time was the overhead of some 80 NumPy
+calls per round, not arithmetic.
 
-The arithmetic is the reference's written out for the constant-velocity transition (its zeros
-and ones multiplied out), so the values agree to rounding, not bit for bit: NumPy's stacked
-matrix products (BLAS, with fused multiply-adds), its inverse (LAPACK `gesv`) and its `pow` and
-`log` (SIMD routines on AVX-512) round differently from the plain loops and libm here. The
-tests compare the two on random rounds (`tests/radar/test_tracker_kernel.py`) and the whole
-line-heavy day's tracks were compared (docs/performance.md, "Air tracker CPU").
+Bit for bit: the arithmetic repeats the reference's operation for operation, as NumPy and its
+OpenBLAS do it on x86-64: BLAS's small matrix products as fused multiply-adds in the order of
+the inner index (`_fma`; F's zeros and ones add nothing), the 3x3 inverse and determinant as
+OpenBLAS `getf2`/`getrs` and NumPy's `det` compute them (`_inv3`), sums in `einsum`'s order,
+and |dt|³ taken from NumPy (`**` is a SIMD `pow` there, which differs from libm's in the last
+bit). `tests/radar/test_tracker_kernel.py` checks it against the reference; on another BLAS or
+CPU the two may differ in the last bits (docs/methods.md).
 """
 
 from __future__ import annotations
