@@ -1,12 +1,12 @@
 """The air tracker's compiled round (`truceline.radar.tracker_kernel`) against the NumPy
-reference (`GnnTracker(..., compiled=False)`): the same pairs, assignments, new tracks, track
-numbers, states and covariances, bit for bit.
+reference (`GnnTracker(..., compiled=False)`): the same pairs, assignments, new tracks and
+track numbers exactly, states and covariances within rounding.
 
-Bit for bit depends on the platform: the kernels repeat the operations of NumPy's stacked
-products (OpenBLAS's fused multiply-adds), its 3x3 inverse and determinant (OpenBLAS `getf2`
-and `getrs`) and its `einsum` in their order and rounding, as this project's NumPy wheel does
-them on x86-64 (dev-2c). Elsewhere a test here may fail by an ulp while the tracks stay right:
-the tolerance checks (`assert_allclose`) are the ones that must hold everywhere."""
+On dev-2c the kernels give the reference's bits exactly (they repeat the operations of
+NumPy's stacked products, OpenBLAS's fused multiply-adds, its 3x3 inverse and determinant and
+its `einsum` in their order and rounding; measured on the whole line-heavy day, docs/
+performance.md). That depends on the BLAS and the CPU, so the tests hold the kernels to
+tolerances only, which must hold everywhere."""
 
 from __future__ import annotations
 
@@ -76,7 +76,6 @@ def test_a_compiled_round_assigns_and_updates_as_the_numpy_reference(seed, n_tra
         assert a.plots == b.plots and a.time_ns == b.time_ns
         for xa, xb in zip(a.x, b.x, strict=True):
             np.testing.assert_allclose(xb, xa, rtol=1e-12, atol=1e-9)
-    assert np.array_equal(got.x, ref.x) and np.array_equal(got.p, ref.p), "not bit for bit"
 
 
 @settings(max_examples=60, deadline=None)
@@ -98,7 +97,8 @@ def test_new_plots_are_grouped_as_the_numpy_reference_groups_them(seed, n, sprea
     ref, got = trackers
     assert [h.plots for h in ref.histories] == [h.plots for h in got.histories]
     assert np.array_equal(frees[0], frees[1])
-    assert np.array_equal(ref.x, got.x) and np.array_equal(ref.p, got.p)
+    np.testing.assert_allclose(got.x, ref.x, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(got.p, ref.p, rtol=1e-10, atol=1e-9)
 
 
 def test_whole_runs_give_the_same_tracks_compiled_and_not():
@@ -111,8 +111,6 @@ def test_whole_runs_give_the_same_tracks_compiled_and_not():
         assert np.array_equal(a.time_ns, b.time_ns)
         np.testing.assert_allclose(b.states, a.states, rtol=1e-11, atol=1e-8)
         np.testing.assert_allclose(b.covariances, a.covariances, rtol=1e-9, atol=1e-8)
-        assert np.array_equal(b.states, a.states), "not bit for bit"
-        assert np.array_equal(b.covariances, a.covariances), "not bit for bit"
 
 
 @settings(max_examples=200, deadline=None)
@@ -138,9 +136,8 @@ def test_the_3x3_inverse_and_log_determinant_are_numpys(seed, scales, rho):
         logdet, sign = _inv3(m, out)
         ref = np.linalg.inv(m)
         np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max())
-        assert np.array_equal(out, ref), "not bit for bit"
         ref_sign, ref_logdet = np.linalg.slogdet(m)
-        assert sign == ref_sign and logdet == ref_logdet
+        assert sign == ref_sign and np.isclose(logdet, ref_logdet, rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=300, deadline=None)
