@@ -510,42 +510,35 @@ def assign_small(rows, cols, cost, max_cells):
             n_cols += 1
     if n_rows * n_cols > max_cells:
         return None
-    pair_of = np.full((n_rows, n_cols), -1, np.int64)
+    # The matrix as SciPy solves it: rows by columns, or its transpose when rows outnumber
+    # columns; a and b index its rows and columns.
+    transpose = n_rows > n_cols
+    n_a, n_b = (n_cols, n_rows) if transpose else (n_rows, n_cols)
+    a = np.empty(n, np.int64)
+    b = np.empty(n, np.int64)
+    pair_of = np.full((n_a, n_b), -1, np.int64)
     big = 0.0
     for k in range(n):
-        if pair_of[rank_r[rows[k]], rank_c[cols[k]]] >= 0:
+        r, c = rank_r[rows[k]], rank_c[cols[k]]
+        a[k], b[k] = (c, r) if transpose else (r, c)
+        if pair_of[a[k], b[k]] >= 0:
             return None
-        pair_of[rank_r[rows[k]], rank_c[cols[k]]] = k
+        pair_of[a[k], b[k]] = k
         big = max(big, abs(cost[k]))
     fill = 2.0 * (2 * min(n_rows, n_cols) + 1) * big + 2.0
-    if n_rows <= n_cols:
-        matrix = np.full((n_rows, n_cols), fill)
-        for k in range(n):
-            matrix[rank_r[rows[k]], rank_c[cols[k]]] = cost[k]
-        col4row = _lsap(matrix)
-        chosen = np.empty(n_rows, np.int64)
-        m = 0
-        for r in range(n_rows):
-            if col4row[r] < 0:
-                return None
-            k = pair_of[r, col4row[r]]
-            if k >= 0:
-                chosen[m] = k
-                m += 1
-    else:  # SciPy solves the transpose
-        matrix = np.full((n_cols, n_rows), fill)
-        for k in range(n):
-            matrix[rank_c[cols[k]], rank_r[rows[k]]] = cost[k]
-        col4row = _lsap(matrix)
-        chosen = np.empty(n_cols, np.int64)
-        m = 0
-        for c in range(n_cols):
-            if col4row[c] < 0:
-                return None
-            k = pair_of[col4row[c], c]
-            if k >= 0:
-                chosen[m] = k
-                m += 1
+    matrix = np.full((n_a, n_b), fill)
+    for k in range(n):
+        matrix[a[k], b[k]] = cost[k]
+    col4row = _lsap(matrix)
+    chosen = np.empty(n_a, np.int64)
+    m = 0
+    for i in range(n_a):
+        if col4row[i] < 0:
+            return None
+        k = pair_of[i, col4row[i]]
+        if k >= 0:
+            chosen[m] = k
+            m += 1
     return np.sort(chosen[:m])
 
 
