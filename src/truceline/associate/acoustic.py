@@ -34,10 +34,14 @@ from scipy.special import pdtrc
 from truceline.associate.ambiguity import Ambiguity, mixture
 from truceline.associate.indices import KEY_STRIDE_S, isin
 from truceline.associate.kernel import (
+    TRIAL_NONE,
+    TRIAL_OK,
     choose_many,
     component_labels,
     consensus_kernel,
     hypothesis_consensus,
+    line_ratio,
+    trial_solve,
     within_reach,
 )
 from truceline.associate.network import AcousticNetwork
@@ -46,12 +50,22 @@ from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
 from truceline.geo.projection import TangentPlane, enu_basis, from_ecef
 from truceline.locate.atmosphere import Atmosphere
-from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
+from truceline.locate.solver import (
+    Arrivals,
+    Solution,
+    SoundSpeed,
+    locate,
+    prior_row,
+    solution_at,
+)
 from truceline.locate.start import solve_many
 
 log = logging.getLogger(__name__)
 
 LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
+_NOT_A_LINE = 0.25 * (1 + 1e-4)
+"""Above this `kernel.line_ratio` (closed form, to rounding) the SVD's ratio is surely above
+the mirror test's 0.25, so the sensors are not nearly on one line."""
 _DIRECT_PAIRS = 2000
 """Up to this many (detection, event) pairs in a batch, attaching tests them all rather than
 first keeping those within hearing distance."""
@@ -908,6 +922,7 @@ class AcousticAssociator:
         # the misfit test, but it does not gather the other sensors the way one round does.
         tried: list[tuple[float, float]] = []
         best: tuple[NDArray[np.int64], Solution] | None = None
+        trial = self._trial_inputs(members, arr_all, speed)
         order = np.argsort(-rank, kind="stable")
         for h in np.concatenate([forced, order[~isin(order, forced)]]):
             if len(tried) >= self.s.solve_candidates + forced.size:
@@ -917,19 +932,12 @@ class AcousticAssociator:
             if any(np.hypot(hx[h] - a, hy[h] - b) < 200.0 for a, b in tried):
                 continue  # the same place as one already tried
             tried.append((hx[h], hy[h]))
-            travel, _ = speed.travel_time_s(x - hx[h], y - hy[h])
-            resid = np.abs(t - ht[h] - travel)
             # Start from the tight consensus where it suffices: within the loose tolerance, a
             # sensor that missed this sound may offer another round of a salvo instead.
-            near = (
-                (resid <= self.s.tight_tolerance_s)
-                if tight[h] >= self.s.min_sensors
-                else (resid <= self.s.inlier_tolerance_s)
-            )
-            chosen = _one_per_sensor(idx[near], resid[near], self.sensor.v[members[idx[near]]])
-            found = self._solve_new(
-                members, chosen, arr_all, idx, speed, projection, (hx[h], hy[h], ht[h])
-            )
+            found = self._solve_trial(
+                members, idx, arr_all, speed, projection, (hx[h], hy[h], ht[h]),
+                bool(tight[h] >= self.s.min_sensors), trial, None if best is None else best[1],
+            )  # fmt: skip
             if found is not None and (best is None or _better(found[1], best[1])):
                 best = found
         if best is None:
@@ -961,6 +969,68 @@ class AcousticAssociator:
         order = np.argsort(-np.array(out_s), kind="stable")
         return (np.array(out_x)[order], np.array(out_y)[order], np.array(out_t)[order])
 
+    def _trial_inputs(self, members, arr_all: Arrivals, speed: SoundSpeed) -> tuple | None:
+        """What `kernel.trial_solve` takes of a group, made once per set of trial origins: its
+        arrivals as contiguous arrays, their sensors, the speed and the weather prior (None
+        with the NumPy locator: the trials are then solved by `_solve_new` alone)."""
+        if self.locator.kernel != "compiled":
+            return None
+        loc = self.locator
+
+        def f64(a):
+            return np.ascontiguousarray(a, dtype=np.float64)
+
+        return (
+            f64(arr_all.x_m), f64(arr_all.y_m), f64(arr_all.t_s), f64(arr_all.sigma_s),
+            f64(arr_all.az_deg), f64(arr_all.az_sigma_deg), self.sensor.v[members],
+            np.array([speed.c_mps, speed.wind_e_mps, speed.wind_n_mps]),
+            prior_row(speed, loc),
+            loc.propagation_jitter_s_per_km * 1e-3, loc.huber_k, loc.max_iterations,
+            loc.tolerance_m, loc.outlier_sigma, loc.max_outliers,
+        )  # fmt: skip
+
+    def _solve_trial(
+        self, members, idx, arr_all: Arrivals, speed, projection, origin, use_tight, trial, beat
+    ) -> tuple[NDArray[np.int64], Solution] | None:
+        """A trial origin of `_try_hypotheses`: its consensus (the detections of `idx` within
+        the tight tolerance of its predicted arrivals if `use_tight`, else the loose one; the
+        closest per sensor) solved from it and checked by `_solve_new`. The consensus, the
+        solves and the gathering are one compiled call (`kernel.trial_solve`, the same numbers);
+        where it cannot be sure of a solve (a nearly singular covariance) or the locator is
+        NumPy's, `_solve_new` does it all. `beat`: the best solution so far (or None); a trial
+        that cannot be better (`_better`) is not made a solution nor checked, since the caller
+        would drop it: fewer sensors used (or fewer than `min_sensors`: rejected), where the
+        mirror test surely keeps the solution (its mirror image may use other sensors)."""
+        if trial is not None:
+            x, y, t, sig, az, az_sig, sensor_of, sp, prior, *loc = trial
+            status, theta, keep, iterations, converged, chosen = trial_solve(
+                x, y, t, sig, az, az_sig, sensor_of, idx, np.array(origin, dtype=float),
+                use_tight, sp, prior, *loc, self.s.tight_tolerance_s,
+                self.s.inlier_tolerance_s, self.s.attach_sigma, self.max_source_m,
+                self.s.min_sensors,
+            )  # fmt: skip
+            if status == TRIAL_NONE:
+                return None
+            if status == TRIAL_OK:
+                n_used = int(np.count_nonzero(keep))
+                if n_used < self.s.min_sensors or (beat is not None and n_used < beat.n_used):
+                    used = chosen[keep]
+                    if line_ratio(arr_all.x_m[used], arr_all.y_m[used]) > _NOT_A_LINE:
+                        return None  # (rejected by `_checked`, or dropped by the caller)
+                sol = solution_at(
+                    arr_all.subset(_mask(arr_all.n, chosen)), speed, self.locator, theta, keep,
+                    iterations, converged,
+                )  # fmt: skip
+                if sol is not None:
+                    return self._checked(sol, chosen, members, arr_all, speed, projection)
+        x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
+        travel, _ = speed.travel_time_s(x - origin[0], y - origin[1])
+        resid = np.abs(t - origin[2] - travel)
+        tolerance = self.s.tight_tolerance_s if use_tight else self.s.inlier_tolerance_s
+        near = resid <= tolerance
+        chosen = _one_per_sensor(idx[near], resid[near], self.sensor.v[members[idx[near]]])
+        return self._solve_new(members, chosen, arr_all, idx, speed, projection, origin)
+
     def _solve_new(
         self, members, chosen, arr_all: Arrivals, idx, speed, projection, start
     ) -> tuple[NDArray[np.int64], Solution] | None:
@@ -991,6 +1061,13 @@ class AcousticAssociator:
             if sol2 is None:
                 break
             sol, chosen = sol2, gathered
+        return self._checked(sol, chosen, members, arr_all, speed, projection)
+
+    def _checked(
+        self, sol: Solution, chosen, members, arr_all: Arrivals, speed, projection
+    ) -> tuple[NDArray[np.int64], Solution] | None:
+        """`_solve_new`'s checks of a gathered solution (on the detections `chosen`, positions
+        in `members`): the mirror image, the solution's own test, the silent sensors, chance."""
         sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
         used = chosen[sol.keep]
         # The solution's own test first: it needs neither the silent sensors nor the chance.
@@ -1111,6 +1188,10 @@ class AcousticAssociator:
         hear the sound lie closer to it than the sensors that did."""
         used = chosen[sol.keep]
         x, y = arr_all.x_m[used], arr_all.y_m[used]
+        # The singular values' ratio in closed form decides where it is clearly above the
+        # threshold (most groups: spread sensors); near it and below, the SVD as always.
+        if line_ratio(x, y) > _NOT_A_LINE:
+            return sol
         pts = np.column_stack([x - x.mean(), y - y.mean()])
         _, sv, vt = np.linalg.svd(pts, full_matrices=False)
         if sv.size < 2 or sv[1] > 0.25 * sv[0]:
