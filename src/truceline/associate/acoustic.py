@@ -41,6 +41,9 @@ from truceline.associate.kernel import (
     consensus_kernel,
     hypothesis_consensus,
     line_ratio,
+    seed_pools,
+    silent_candidates,
+    silent_count,
     trial_solve,
     within_reach,
 )
@@ -832,6 +835,19 @@ class AcousticAssociator:
         if first.size >= 4:
             subsets += _choices(self.rng, [first] * (budget // 2), 4).tolist()
         seeds = self.rng.permutation(m)[: budget - len(subsets)]
+        # Which detections sound could join to each seed, and of those the 8 nearest in time
+        # (compiled, `kernel.seed_pools`; NumPy's order decides where |dt| ties).
+        drawn, pool_cat, starts, ties = seed_pools(
+            x, y, t, seeds, self.s.min_speed_mps, self.s.link_tolerance_s, 8
+        )
+        if not ties:
+            if drawn.size:  # three of each seed's near neighbours (the draws in the seeds' order)
+                picks = choose_many(self.rng, pool_cat, starts, 3)
+                subsets += np.column_stack([drawn, picks]).tolist()
+            if not subsets:
+                return np.zeros(0), np.zeros(0), np.zeros(0)
+            sub = np.array(subsets)
+            return solve_many(x[sub], y[sub], t[sub], c)
         # Which detections sound could join to each seed (the seeds' rows only).
         dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
         compatible = (
@@ -1129,9 +1145,39 @@ class AcousticAssociator:
     ) -> int:
         """Sensors nearer the origin than `fraction` of the median distance of those that heard
         it, that have no detection at all within the inlier tolerance of the predicted arrival
-        (a detection taken by another event still counts as hearing)."""
+        (a detection taken by another event still counts as hearing). Compiled
+        (`kernel.silent_candidates`, `kernel.silent_count`) but where those cannot be sure of
+        the NumPy form's result (a sensor on the sphere, a detection at a window's edge to a
+        few ulps): then that form (`_silent_numpy`) decides."""
         radius = fraction * _median(np.hypot(hx - sol.x_m, hy - sol.y_m))
         origin_ecef = projection.to_ecef(sol.x_m, sol.y_m)
+        origin = origin_ecef[0]
+        net = self.net
+        near, unsure = silent_candidates(
+            *net.cells()[:1], net.cell_ids(), *net.cells()[1:], origin, radius, heard
+        )
+        if not unsure:
+            if near.size == 0:
+                return 0
+            sp = sol.speed
+            cov = sol.cov
+            sigma_origin2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / sp.c_mps**2
+            count, unsure = silent_count(
+                net.ecef, near, origin,
+                np.ascontiguousarray(enu_basis(*from_ecef(origin_ecef)[:2])[0, :2]),
+                sp.c_mps, sp.wind_e_mps, sp.wind_n_mps, sol.tau_s, net.timing_sigma_s,
+                self.jitter_s_per_m, sigma_origin2, self.s.silent_sigma, self._recent_keys(),
+                KEY_STRIDE_S,
+            )  # fmt: skip
+            if not unsure:
+                return count
+        return self._silent_numpy(sol, heard, origin_ecef, radius)
+
+    def _silent_numpy(
+        self, sol: Solution, heard: NDArray[np.int64], origin_ecef: NDArray, radius: float
+    ) -> int:
+        """`_silent`'s count in NumPy, about the origin `origin_ecef` (1 x 3) within `radius`:
+        the reference."""
         origin = origin_ecef[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
         # (a few dozen sensors each: a comparison table, not np.isin's sort)
@@ -1351,6 +1397,10 @@ def _choices(rng: np.random.Generator, pools: list[NDArray[np.int64]], k: int) -
     (more than 10,000 elements: NumPy then shuffles instead of sampling by Floyd's algorithm)."""
     if any(p.size > 10_000 for p in pools):
         return np.array([rng.choice(p, size=k, replace=False) for p in pools])
+    if all(p is pools[0] for p in pools):  # one pool drawn from again and again
+        size = pools[0].size
+        starts = np.arange(len(pools) + 1, dtype=np.int64) * size
+        return choose_many(rng, np.tile(pools[0].astype(np.int64), len(pools)), starts, k)
     starts = np.zeros(len(pools) + 1, dtype=np.int64)
     starts[1:] = np.cumsum([p.size for p in pools])
     return choose_many(rng, np.concatenate(pools).astype(np.int64), starts, k)

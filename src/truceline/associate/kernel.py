@@ -1022,3 +1022,122 @@ def line_ratio(x, y):
         return -1.0
     small = max((a * c - b * b) / big, 0.0)
     return math.sqrt(small / big)
+
+
+@njit(cache=True)
+def seed_pools(x, y, t, seeds, min_speed_mps, link_tolerance_s, size):
+    """RANSAC's seed pools (`AcousticAssociator._hypotheses`): for each seed (in order), the
+    detections whose time difference from it sound could make (|t_i - t_s| <= d / min_speed +
+    tolerance, d = hypot > 1 m), if three or more, the `size` nearest in time. Returns the seeds
+    kept, their pools concatenated, the pools' starts, and whether the NumPy form could order
+    them otherwise: a tie of |t_i - t_s| in a kept seed's row (its `argsort` is not stable, so
+    the caller then takes NumPy's order)."""
+    m = x.size
+    kept = np.empty(seeds.size, dtype=np.int64)
+    pools = np.empty(seeds.size * size, dtype=np.int64)
+    starts = np.zeros(seeds.size + 1, dtype=np.int64)
+    others = np.empty(m, dtype=np.int64)
+    key = np.empty(m)
+    n_kept = 0
+    n_pool = 0
+    ties = False
+    for s in seeds:
+        k = 0
+        for i in range(m):
+            dist = math.hypot(x[s] - x[i], y[s] - y[i])
+            if abs(t[s] - t[i]) <= dist / min_speed_mps + link_tolerance_s and dist > 1.0:
+                others[k] = i
+                k += 1
+        if k < 3:
+            continue
+        for j in range(k):
+            key[j] = abs(t[others[j]] - t[s])
+        order = np.argsort(key[:k], kind="mergesort")
+        for j in range(1, k):
+            if key[order[j]] == key[order[j - 1]]:
+                ties = True
+        take = min(k, size)
+        for j in range(take):
+            pools[n_pool + j] = others[order[j]]
+        n_pool += take
+        kept[n_kept] = s
+        n_kept += 1
+        starts[n_kept] = n_pool
+    return kept[:n_kept], pools[:n_pool], starts[: n_kept + 1], ties
+
+
+@njit(cache=True)
+def silent_candidates(points, ids, lo, side, dims, starts, origin, radius, heard):
+    """The sensors `cKDTree.query_ball_point(origin, radius)` returns (the network's sensors
+    `ids`, at `points`, binned by `AcousticNetwork.cells`; any order) less those in `heard`:
+    the sensors `AcousticAssociator._silent` tests. Also whether a sensor lies so near the
+    sphere that only the tree can say (as `sensors_within`)."""
+    r2 = radius * radius
+    inside = r2 * (1.0 - _BALL_MARGIN)
+    outside = r2 * (1.0 + _BALL_MARGIN)
+    reach = radius * (1.0 + 1e-9) + 1.0
+    first = np.empty(3, dtype=np.int64)
+    last = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        first[a] = max(math.floor((origin[a] - reach - lo[a]) / side), 0)
+        last[a] = min(math.floor((origin[a] + reach - lo[a]) / side), dims[a] - 1)
+    out = np.empty(points.shape[0], dtype=np.int64)
+    k = 0
+    unsure = False
+    for i in range(first[0], last[0] + 1):
+        for j in range(first[1], last[1] + 1):
+            base = (i * dims[1] + j) * dims[2]
+            for q in range(starts[base + first[2]], starts[base + last[2] + 1]):
+                dx = points[q, 0] - origin[0]
+                dy = points[q, 1] - origin[1]
+                dz = points[q, 2] - origin[2]
+                s = (dx * dx + dy * dy) + dz * dz
+                if s <= inside:
+                    sensor = ids[q]
+                    for h in range(heard.size):
+                        if heard[h] == sensor:
+                            break
+                    else:
+                        out[k] = sensor
+                        k += 1
+                elif s < outside:
+                    unsure = True
+    return out[:k], unsure
+
+
+@njit(cache=True)
+def silent_count(ecef, near, origin, enu, c, we, wn, tau, timing_sigma_s, jitter_s_per_m,
+                 sigma_origin2, silent_sigma, keys, stride_s):  # fmt: skip
+    """`AcousticAssociator._silent`'s count: of the sensors `near`, those with no (sensor,
+    time) key in [k - tol, k + tol), k = sensor * stride + predicted arrival (from the origin
+    `origin` with east and north axes `enu`, speed c and wind (we, wn), origin time tau, as
+    `predicted_arrival` computes it), tol = silent_sigma * sqrt(timing^2 + (jitter d)^2 +
+    sigma_origin2). The dot products' order of summation may differ from einsum's by an ulp,
+    so a key within a few ulps of a bound makes the count unsure (the caller's NumPy path
+    decides). Returns (count, unsure)."""
+    count = 0
+    for i in range(near.size):
+        q = near[i]
+        v0 = ecef[q, 0] - origin[0]
+        v1 = ecef[q, 1] - origin[1]
+        v2 = ecef[q, 2] - origin[2]
+        d = max(math.sqrt((v0 * v0 + v1 * v1) + v2 * v2), 1e-3)
+        ue = (v0 * enu[0, 0] + v1 * enu[0, 1] + v2 * enu[0, 2]) / d
+        un = (v0 * enu[1, 0] + v1 * enu[1, 1] + v2 * enu[1, 2]) / d
+        c_eff = c + we * ue + wn * un
+        predicted = tau + d / c_eff
+        jd = jitter_s_per_m * d
+        ts = timing_sigma_s[q]
+        tol = silent_sigma * math.sqrt(ts * ts + jd * jd + sigma_origin2)
+        key = q * stride_s + predicted
+        a = key - tol
+        b = key + tol
+        guard = 8.0 * (abs(b) + 1.0) * 2.220446049250313e-16
+        lo = _left(keys, a)
+        hi = _left(keys, b)
+        for j in (lo - 1, lo, hi - 1, hi):
+            if 0 <= j < keys.size and (abs(keys[j] - a) <= guard or abs(keys[j] - b) <= guard):
+                return count, True
+        if hi == lo:
+            count += 1
+    return count, False
