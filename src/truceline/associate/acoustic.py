@@ -36,6 +36,7 @@ from truceline.associate.indices import KEY_STRIDE_S, isin
 from truceline.associate.kernel import (
     TRIAL_NONE,
     TRIAL_OK,
+    chance_terms,
     choose_many,
     component_labels,
     consensus_kernel,
@@ -1119,6 +1120,33 @@ class AcousticAssociator:
         gathering tolerance of the origin's predicted arrivals by chance: each sensor's rate is
         that of its detections in the group within `chance_window_s` of its predicted arrival,
         the count Poisson with the sum of the sensors' chances (docs/methods.md, Association)."""
+        window = self.s.chance_window_s
+        sp = sol.speed
+        # (compiled: the terms `_chance_terms` makes in NumPy, the same numbers)
+        near, tolerance = chance_terms(
+            self.sensor.v[members],
+            arr_all.x_m,
+            arr_all.y_m,
+            arr_all.t_s,
+            arr_all.sigma_s,
+            sol.x_m,
+            sol.y_m,
+            sol.tau_s,
+            sp.c_mps,
+            sp.wind_e_mps,
+            sp.wind_n_mps,
+            self.jitter_s_per_m,
+            window,
+            self.s.attach_sigma,
+        )
+        expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
+        # P(N >= n_used), N ~ Poisson(expected): scipy.stats.poisson.sf's own arithmetic
+        # (pdtrc) without its ~40 µs of argument handling per call.
+        return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
+
+    def _chance_terms(self, sol: Solution, members, arr_all: Arrivals):
+        """`kernel.chance_terms` in NumPy (the reference): the per-sensor counts within the
+        window and tolerances."""
         sensors = self.sensor.v[members]
         travel, d = sol.speed.travel_time_s(arr_all.x_m - sol.x_m, arr_all.y_m - sol.y_m)
         offset = arr_all.t_s - sol.tau_s - travel
@@ -1128,10 +1156,7 @@ class AcousticAssociator:
         sigma = np.sqrt(arr_all.sigma_s**2 + (self.jitter_s_per_m * d) ** 2)
         tolerance = np.zeros(uniq.size)
         tolerance[inverse] = self.s.attach_sigma * sigma
-        expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
-        # P(N >= n_used), N ~ Poisson(expected): scipy.stats.poisson.sf's own arithmetic
-        # (pdtrc) without its ~40 µs of argument handling per call.
-        return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
+        return near, tolerance
 
     def _silent(
         self,

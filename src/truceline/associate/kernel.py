@@ -1141,3 +1141,34 @@ def silent_count(ecef, near, origin, enu, c, we, wn, tau, timing_sigma_s, jitter
         if hi == lo:
             count += 1
     return count, False
+
+
+@njit(cache=True)
+def chance_terms(sensor_of, x, y, t, sig, ox, oy, tau, c, we, wn, jitter_s_per_m, window_s,
+                 attach_sigma):  # fmt: skip
+    """`AcousticAssociator._chance`'s per-sensor terms, by sensor in increasing order (as
+    `np.unique` orders them): the count of the sensor's detections whose offset from the
+    origin's (ox, oy, tau; speed c, wind we, wn) predicted arrival is within `window_s`, as a
+    float (`np.bincount`'s weights), and `attach_sigma` times the arrival sigma of its last
+    detection (the last write of `tolerance[inverse] = ...`). The same numbers as the NumPy
+    form; the exponentials and their sum stay NumPy's."""
+    n = sensor_of.size
+    order = np.argsort(sensor_of, kind="mergesort")
+    near = np.zeros(n)
+    tolerance = np.zeros(n)
+    k = -1
+    previous = -1
+    for p in range(n):
+        i = order[p]
+        if k < 0 or sensor_of[i] != previous:
+            k += 1
+            previous = sensor_of[i]
+        dx = x[i] - ox
+        dy = y[i] - oy
+        d = max(math.hypot(dx, dy), 1.0)
+        offset = t[i] - tau - d / (c + (we * dx + wn * dy) / d)
+        if abs(offset) <= window_s:
+            near[k] += 1.0
+        jd = jitter_s_per_m * d
+        tolerance[k] = attach_sigma * math.sqrt(sig[i] * sig[i] + jd * jd)
+    return near[: k + 1], tolerance[: k + 1]
