@@ -267,6 +267,20 @@ class AssociateSettings(Section):
         "searched for provisional events at once, in the same batch, before the retries of "
         "`provisional_retry_s`; live streams only.",
     )
+    provisional_seeds: int = setting(
+        30,
+        "A provisional search of a dense group finally looks for rounds through each of this "
+        "many of its newest unexplained detections, at the places of the group's events, "
+        "gathering held detections too (a round part of which a mixture holds); 0: off.",
+        ge=0,
+    )
+    provisional_chance_all: bool = setting(
+        True,
+        "In provisional searches the chance test counts each sensor's rate from every recent "
+        "detection near the predicted arrival, whatever became of it, not only from the "
+        "searched detections (a leftover of a salvo is no quieter than the salvo); live "
+        "streams only.",
+    )
     solve_candidates: int = setting(
         3,
         "Distinct trial origins solved per search; the one explaining the most sensors wins.",

@@ -383,6 +383,74 @@ def test_a_live_stream_searches_a_leftover_at_once(monkeypatch):
     assert outcome[True, True][1:] == ([other], 1)
 
 
+def test_a_round_part_of_which_a_mixture_holds_is_found_through_a_free_detection():
+    """Two rounds from one place 0.4 s apart; a (provisional) mixture holds three of round A's
+    detections and some of round B's. A search that leaves the mixture's detections out sees
+    too few of A; `_rounds_through` tries A's free detections as seeds at the mixture's
+    place, gathers from the whole group (held detections too) and finds round A whole; it
+    finds nothing that would only repeat an event it was given."""
+    rng = np.random.default_rng(5)
+    net, pts = network(rng)
+    rows = detections(rng, pts, [(1000.0, 500.0), (1000.0, 500.0)], [100.0, 100.4])
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, provisional=True)
+    times = [EPOCH + round(r[2] * 1e9) for r in rows]
+    assoc.add([r[0] for r in rows], [r[1] for r in rows], times, [1] * len(rows))
+    members = np.arange(len(rows), dtype=np.int64)  # the group, whatever the search made of it
+    a = [i for i, r in enumerate(rows) if r[3] == 0]
+    b = [i for i, r in enumerate(rows) if r[3] == 1]
+    assert len(a) >= 8 and len(b) >= 5
+    with assoc.provisional._sandbox():
+        (mixture,) = assoc._extract(np.array(b[:5]), dense=False)
+    mixture.det = a[:3] + b[:3]  # at round B's place, holding part of both rounds
+    free = np.array(a[3:], dtype=np.int64)
+    with assoc.provisional._sandbox():
+        found = assoc._rounds_through(members, [mixture], free)
+    assert len(found) == 1
+    (round_a,) = found
+    assert set(a[:3]) & set(round_a.det)  # gathered from the mixture's detections too
+    assert sum(rows[g][3] == 0 for g in round_a.det) >= 0.9 * len(round_a.det)
+    assert len(round_a.det) >= 0.8 * len(a)
+    # Given round A itself, nothing new is found through its own detections.
+    with assoc.provisional._sandbox():
+        again = assoc._rounds_through(members, [mixture, round_a], free)
+    assert again == []
+
+
+def test_a_provisional_chance_test_counts_every_detection_of_a_salvo():
+    """One round's detections left alone in a group (a leftover whose other rounds were taken)
+    look like no other sound could be near them: the chance test over the group alone says a
+    pure round is certain. With `provisional_chance_all` a provisional search counts each
+    sensor's rate from all its recent detections (the salvo's other rounds), so the same
+    origin is far more likely by chance; a search for good keeps the group's own rates."""
+    from truceline.locate.solver import locate
+
+    _, net, rows = salvo_of_twelve()
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, provisional=True)
+    assoc.add(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [EPOCH + round(r[2] * 1e9) for r in rows],
+        [1] * len(rows),
+    )
+    heard = Counter(r[3] for r in rows)
+    k = max(heard, key=heard.get)
+    members = np.array([i for i, r in enumerate(rows) if r[3] == k], dtype=np.int64)
+    _, arr, speed = assoc._frame(members)
+    sol = locate(arr, speed, (float(arr.x_m.mean()), float(arr.y_m.mean()), 200.0))
+    assert sol is not None and sol.n_used >= 5
+    p = {}
+    for sandbox in (False, True):
+        assoc._sandbox = sandbox
+        p[sandbox] = assoc._chance(sol, members, arr, sol.n_used)
+    assoc._sandbox = False
+    assert p[False] < 1e-6  # one detection a sensor, each where predicted
+    assert p[True] > 1e3 * p[False]
+    off = AssociateSettings(provisional_chance_all=False)
+    assoc.s = off
+    assoc._sandbox = True
+    assert assoc._chance(sol, members, arr, sol.n_used) == p[False]
+
+
 def test_attaching_only_within_hearing_distance_changes_nothing(monkeypatch):
     """Attaching tests only the (detection, event) pairs within `max_source_distance_km` of
     each other (k-d trees) when a batch has many; the events are exactly those of testing every

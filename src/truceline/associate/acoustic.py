@@ -568,17 +568,24 @@ class AcousticAssociator:
             self.az_sigma.v[det],
         )
 
-    def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
-        """Find events in one component's detections, best first, until none is left; a dense
-        component (a salvo) is first searched at its places, then also by stacking."""
-        if not self._sandbox:
-            self.stats["extract_calls"] += 1
+    def _frame(self, members: NDArray[np.int64]) -> tuple[TangentPlane, Arrivals, SoundSpeed]:
+        """A group's tangent plane (at its sensors' mean position), its arrivals in that
+        plane, and the speed of sound at the plane's origin at the group's median time."""
         s_idx = self.sensor.v[members]
         lon0, lat0 = float(np.mean(self.net.lon[s_idx])), float(np.mean(self.net.lat[s_idx]))
         projection = TangentPlane(lon0, lat0)
         arr_all = self._arrivals(members, projection)
         t_mid = float(np.median(arr_all.t_s))
         speed = self.atmosphere.sound_speed(projection.origin, self.epoch_ns + int(t_mid * 1e9))
+        return projection, arr_all, speed
+
+    def _extract(self, members: NDArray[np.int64], dense: bool) -> list[WorkingEvent]:
+        """Find events in one component's detections, best first, until none is left; a dense
+        component (a salvo) is first searched at its places, then also by stacking."""
+        if not self._sandbox:
+            self.stats["extract_calls"] += 1
+        s_idx = self.sensor.v[members]
+        projection, arr_all, speed = self._frame(members)
         remaining = np.ones(members.size, dtype=bool)
         found: list[WorkingEvent] = []
         # Dense groups (salvos) are first searched round by round at the salvos' places, then
@@ -610,6 +617,51 @@ class AcousticAssociator:
             remaining &= ~used
         if self.s.uncross and len(found) > 1:
             self._uncross(found, members, arr_all, speed, projection)
+        return found
+
+    def _rounds_through(
+        self,
+        members: NDArray[np.int64],
+        events: list[WorkingEvent],
+        seeds: NDArray[np.int64],
+    ) -> list[WorkingEvent]:
+        """Rounds of a salvo through each of `seeds` (detections of the group `members` that
+        `events` do not hold), at the places of `events` (each seed's time there fixes the
+        origin time), gathered from all of the group's detections, held ones included. A
+        round that a greedy search missed because other events hold part of it is found so;
+        what is found may share detections with `events` (provisional searches only: the search
+        for good decides). A round holding most of an event's detections is that event."""
+        if not events or seeds.size == 0:
+            return []
+        projection, arr_all, speed = self._frame(members)
+        px, py = projection.from_ecef(np.array([ev.ecef for ev in events]))
+        keep: list[int] = []
+        for k in range(px.size):  # distinct places: 200 m apart
+            if all(np.hypot(px[k] - px[j], py[k] - py[j]) >= 200.0 for j in keep):
+                keep.append(k)
+        px, py = px[keep], py[keep]
+        pos = np.flatnonzero(isin(members, seeds))
+        everything = np.arange(members.size)
+        known = [set(ev.det) for ev in events]
+        found: list[WorkingEvent] = []
+        taken: set[int] = set()
+        for p in pos[np.argsort(-arr_all.t_s[pos], kind="stable")]:  # newest first
+            g = int(members[p])
+            if g in taken:
+                continue
+            travel, _ = speed.travel_time_s(arr_all.x_m[p] - px, arr_all.y_m[p] - py)
+            event = self._try_hypotheses(
+                members, everything, arr_all, speed, projection,
+                px, py, arr_all.t_s[p] - travel, n_forced=px.size,
+            )  # fmt: skip
+            if event is None or g not in event.det:
+                continue
+            det = set(event.det)
+            if any(2 * len(det & other) > min(len(det), len(other)) for other in known):
+                continue
+            found.append(event)
+            known.append(det)
+            taken |= det
         return found
 
     def _uncross(
@@ -1118,41 +1170,57 @@ class AcousticAssociator:
     def _chance(self, sol: Solution, members, arr_all: Arrivals, n_used: int) -> float:
         """Probability that `n_used` or more of the group's sensors have a detection within the
         gathering tolerance of the origin's predicted arrivals by chance: each sensor's rate is
-        that of its detections in the group within `chance_window_s` of its predicted arrival,
-        the count Poisson with the sum of the sensors' chances (docs/methods.md, Association)."""
+        that of its detections in the group (in a provisional search with
+        `provisional_chance_all`, of all its recent detections) within `chance_window_s` of its
+        predicted arrival, the count Poisson with the sum of the sensors' chances
+        (docs/methods.md, Association). The group's counts and tolerances are compiled
+        (`kernel.chance_terms`, the numbers of `_chance_terms`)."""
         window = self.s.chance_window_s
-        sp = sol.speed
-        # (compiled: the terms `_chance_terms` makes in NumPy, the same numbers)
-        near, tolerance = chance_terms(
-            self.sensor.v[members],
-            arr_all.x_m,
-            arr_all.y_m,
-            arr_all.t_s,
-            arr_all.sigma_s,
-            sol.x_m,
-            sol.y_m,
-            sol.tau_s,
-            sp.c_mps,
-            sp.wind_e_mps,
-            sp.wind_n_mps,
-            self.jitter_s_per_m,
-            window,
-            self.s.attach_sigma,
-        )
+        if self._sandbox and self.s.provisional_chance_all:
+            near, tolerance = self._chance_terms(sol, members, arr_all)
+        else:
+            sp = sol.speed
+            near, tolerance = chance_terms(
+                self.sensor.v[members],
+                arr_all.x_m,
+                arr_all.y_m,
+                arr_all.t_s,
+                arr_all.sigma_s,
+                sol.x_m,
+                sol.y_m,
+                sol.tau_s,
+                sp.c_mps,
+                sp.wind_e_mps,
+                sp.wind_n_mps,
+                self.jitter_s_per_m,
+                window,
+                self.s.attach_sigma,
+            )
         expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
         # P(N >= n_used), N ~ Poisson(expected): scipy.stats.poisson.sf's own arithmetic
         # (pdtrc) without its ~40 µs of argument handling per call.
         return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
 
     def _chance_terms(self, sol: Solution, members, arr_all: Arrivals):
-        """`kernel.chance_terms` in NumPy (the reference): the per-sensor counts within the
-        window and tolerances."""
+        """`_chance`'s per-sensor counts within the window and tolerances in NumPy: the
+        reference of `kernel.chance_terms`, and the form of a provisional search with
+        `provisional_chance_all`."""
         sensors = self.sensor.v[members]
         travel, d = sol.speed.travel_time_s(arr_all.x_m - sol.x_m, arr_all.y_m - sol.y_m)
         offset = arr_all.t_s - sol.tau_s - travel
         window = self.s.chance_window_s
-        uniq, inverse = np.unique(sensors, return_inverse=True)
-        near = np.bincount(inverse, weights=np.abs(offset) <= window, minlength=uniq.size)
+        uniq, first, inverse = np.unique(sensors, return_index=True, return_inverse=True)
+        if self._sandbox and self.s.provisional_chance_all:
+            # Every recent detection at the sensor, whatever became of it: a leftover of a
+            # group whose events took the rest is no quieter than the group was.
+            keys = self._recent_keys()
+            predicted = uniq * KEY_STRIDE_S + (arr_all.t_s - offset)[first]
+            near = (
+                np.searchsorted(keys, predicted + window, side="right")
+                - np.searchsorted(keys, predicted - window)
+            ).astype(float)
+        else:
+            near = np.bincount(inverse, weights=np.abs(offset) <= window, minlength=uniq.size)
         sigma = np.sqrt(arr_all.sigma_s**2 + (self.jitter_s_per_m * d) ** 2)
         tolerance = np.zeros(uniq.size)
         tolerance[inverse] = self.s.attach_sigma * sigma

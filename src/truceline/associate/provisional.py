@@ -131,6 +131,14 @@ class ProvisionalEvents:
                 if not more:
                     break
                 found += more
+            # Then rounds through the detections still unexplained, at the places found, from
+            # all of the group's detections: a round part of which a mixture (of this search
+            # or an earlier one) holds is otherwise missed until the group changes.
+            if dense:
+                held = {g for ev in found + before for g in ev.det}
+                free = members[~isin(members, np.array(list(held), dtype=np.int64))]
+                free = free[np.argsort(-a.t.v[free], kind="stable")][: self.s.provisional_seeds]
+                found += a._rounds_through(members, found + before, free)
         self._publish(found, before, out)
 
     def _publish(

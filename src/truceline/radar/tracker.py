@@ -19,14 +19,25 @@ after `coast_s` without a plot. Ended confirmed tracks are smoothed (Rauch-Tung-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from truceline.assign import assign
+from truceline.assign import SPLIT_CELLS, assign
 from truceline.config import RadarSettings
+from truceline.radar.tracker_kernel import (
+    assign_small,
+    candidate_pairs,
+    compact,
+    gate_pairs,
+    rts_recursion,
+    stale_tracks,
+    start_tracks,
+    update_pairs,
+)
 
 
 @dataclass
@@ -135,8 +146,11 @@ class GnnTracker:
 
     name = "gnn-cv"
 
-    def __init__(self, settings: RadarSettings):
+    def __init__(self, settings: RadarSettings, compiled: bool = True):
+        """`compiled`: a round's gating and update and the grouping of new plots by the Numba
+        kernels (`truceline.radar.tracker_kernel`); False, by the NumPy reference."""
         self.s = settings
+        self.compiled = compiled
         self.q_h = settings.accel_sigma_mps2**2
         self.q_v = settings.vertical_accel_sigma_mps2**2
         self.gate = float(chi2.ppf(settings.gate_probability, 3))
@@ -181,6 +195,8 @@ class GnnTracker:
         """Gate the batch's free plots (`members`: its plots in ascending order; `free`, one
         flag each, cleared as they are taken) against all tracks, assign, update. Returns
         assignments made."""
+        if self.compiled:
+            return self._assign_round_compiled(batch, members, free)
         at = np.flatnonzero(free)
         idx = members[at]
         n_tracks = self.x.shape[0]
@@ -238,6 +254,55 @@ class GnnTracker:
         self.counts["assigned"] += int(tr.size)
         return int(tr.size)
 
+    def _assign_round_compiled(
+        self, batch: PlotBatch, members: NDArray[np.int64], free: NDArray[np.bool_]
+    ) -> int:
+        """`_assign_round` by the compiled kernels."""
+        at = np.flatnonzero(free)
+        if at.size == 0 or self.x.shape[0] == 0:
+            return 0
+        idx = members[at]
+        pairs_t, local, dts = candidate_pairs(
+            self.x, self.p, self.t_ns, idx, batch.time_ns, batch.xyz, batch.sigma_m, self.gate,
+            self.q_h,
+        )  # fmt: skip
+        if pairs_t.size == 0:
+            return 0
+        # |dt|³ by NumPy's power (its SIMD routine on some machines), as the reference has it.
+        cubes = np.abs(dts) ** 3
+        kept, cost, apart = gate_pairs(
+            self.x, self.p, self.hits, self.s.confirm_hits, pairs_t, local, dts, cubes, idx,
+            batch.xyz, batch.sigma_m, self.gate, self.q_h, self.q_v,
+        )  # fmt: skip
+        if kept.size == 0:
+            return 0
+        pairs_t, local = pairs_t[kept], local[kept]
+        # Pairs sharing no track and no plot are all chosen (as `assign` would choose them).
+        if apart:
+            ks = np.arange(kept.size)
+        else:
+            ks = assign_small(pairs_t, local, cost, SPLIT_CELLS)
+            if ks is None:
+                ks = assign(pairs_t, local, cost)
+        if ks.size == 0:
+            return 0
+        tr, pl = pairs_t[ks], idx[local[ks]]
+        xn, pn = update_pairs(
+            self.x, self.p, self.t_ns, self.hits, tr, pl, dts[kept[ks]], cubes[kept[ks]],
+            batch.time_ns, batch.xyz, batch.sigma_m, self.q_h, self.q_v,
+        )  # fmt: skip
+        times = batch.time_ns[pl].tolist()
+        plots = pl.tolist()
+        for k, t in enumerate(tr.tolist()):
+            h = self.histories[t]
+            h.time_ns.append(times[k])
+            h.x.append(xn[k])
+            h.p.append(pn[k])
+            h.plots.append(plots[k])
+        free[at[local[ks]]] = False
+        self.counts["assigned"] += int(tr.size)
+        return int(tr.size)
+
     def _first_state(self, batch: PlotBatch, plots: NDArray[np.int64]):
         """The state and covariance a track starts from at each of `plots`: the plot's position
         and, if reported, velocity (else zero velocity, `initial_speed_sigma_mps`)."""
@@ -270,6 +335,14 @@ class GnnTracker:
         by_time = np.argsort(batch.time_ns[idx], kind="stable")
         order = idx[by_time]
         starters, taken_at = order, at[by_time]
+        if self.compiled:
+            keep, x, p = start_tracks(
+                order, batch.time_ns, batch.xyz, batch.sigma_m, batch.velocity, self.gate,
+                self.s.velocity_sigma_mps**2, self.s.initial_speed_sigma_mps**2,
+            )  # fmt: skip
+            self._add_tracks(batch, order[keep], x, p)
+            free[taken_at[keep]] = False
+            return
         if order.size > 1:
             speed = np.linalg.norm(batch.velocity[order], axis=1)
             speed = speed[np.isfinite(speed)]
@@ -278,6 +351,7 @@ class GnnTracker:
                 float(speed.max()) * span_s if speed.size else 0.0
             )
             xyz = batch.xyz[order]
+        if order.size > 1:
             a, b = _within(xyz, np.full(order.size, radius), xyz)
             # Each plot's neighbours within the radius (itself among them).
             counts = np.bincount(a, minlength=order.size)
@@ -291,40 +365,68 @@ class GnnTracker:
                 taken[near[i]] = True
             starters = order[np.asarray(keep, np.int64)]
             taken_at = taken_at[np.asarray(keep, np.int64)]
-        n = starters.size
         x, p = self._first_state(batch, starters)
+        self._add_tracks(batch, starters, x, p)
+        free[taken_at] = False
+
+    def _add_tracks(
+        self,
+        batch: PlotBatch,
+        starters: NDArray[np.int64],
+        x: NDArray[np.float64],
+        p: NDArray[np.float64],
+    ) -> None:
+        """Tentative tracks started at plots `starters` with states `x` and covariances `p`."""
+        n = starters.size
         self.x = np.vstack([self.x, x])
         self.p = np.concatenate([self.p, p])
         self.t_ns = np.concatenate([self.t_ns, batch.time_ns[starters]])
         self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
         self.number = np.concatenate([self.number, np.arange(self._next, self._next + n)])
         self._next += n
-        for k in range(n):
-            j = int(starters[k])
-            self.histories.append(_History([int(batch.time_ns[j])], [x[k]], [p[k]], [j]))
-        free[taken_at] = False
+        times = batch.time_ns[starters].tolist()
+        self.histories.extend(
+            _History([t], [xk], [pk], [j])
+            for t, xk, pk, j in zip(times, x, p, starters.tolist(), strict=True)
+        )
         self.counts["initiated"] += n
 
     def _end_stale(self, now_ns: int, final: bool = False) -> None:
         if self.x.shape[0] == 0:
             return
-        idle = (now_ns - self.t_ns) / 1e9
-        confirmed = self.hits >= self.s.confirm_hits
-        stale = np.where(confirmed, idle > self.s.coast_s, idle > self.s.tentative_coast_s)
         if final:
-            stale[:] = True
-        if not np.any(stale):
-            return
-        for i in np.flatnonzero(stale):
-            if confirmed[i] and self.hits[i] >= self.s.min_track_plots:
+            stale = np.ones(self.x.shape[0], bool)
+        elif self.compiled:
+            stale, anything = stale_tracks(
+                now_ns, self.t_ns, self.hits, self.s.confirm_hits, self.s.coast_s,
+                self.s.tentative_coast_s,
+            )  # fmt: skip
+            if not anything:
+                return
+        else:
+            idle = (now_ns - self.t_ns) / 1e9
+            confirmed = self.hits >= self.s.confirm_hits
+            stale = np.where(confirmed, idle > self.s.coast_s, idle > self.s.tentative_coast_s)
+            if not np.any(stale):
+                return
+        ended = np.flatnonzero(stale)
+        hits = self.hits[ended].tolist()
+        least = max(self.s.confirm_hits, self.s.min_track_plots)
+        for i, n in zip(ended.tolist(), hits, strict=True):
+            if n >= least:
                 self.finished.append(smooth(int(self.number[i]), self.histories[i], self))
                 self.counts["confirmed"] += 1
             else:
                 self.counts["dropped"] += 1
         keep = ~stale
-        self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
-        self.hits, self.number = self.hits[keep], self.number[keep]
-        self.histories = [h for h, k in zip(self.histories, keep, strict=True) if k]
+        if self.compiled:
+            self.x, self.p, self.t_ns, self.hits, self.number = compact(
+                keep, self.x, self.p, self.t_ns, self.hits, self.number
+            )
+        else:
+            self.x, self.p, self.t_ns = self.x[keep], self.p[keep], self.t_ns[keep]
+            self.hits, self.number = self.hits[keep], self.number[keep]
+        self.histories = list(compress(self.histories, keep.tolist()))
 
     # -- the driver -------------------------------------------------------------------------
 
@@ -488,10 +590,13 @@ def smooth(number: int, h: _History, tracker: GnnTracker) -> AirTrack:
                     gain[k] = p[k] @ ft[k] @ np.linalg.inv(pp[k])
                 except np.linalg.LinAlgError:
                     usable[k] = False
-        for k in range(n - 2, -1, -1):
-            if not usable[k]:
-                continue
-            c = gain[k]
-            xs[k] = x[k] + c @ (xs[k + 1] - xp[k])
-            ps[k] = p[k] + c @ (ps[k + 1] - pp[k]) @ c.T
+        if tracker.compiled:
+            rts_recursion(x, p, xp, pp, gain, usable, xs, ps)
+        else:
+            for k in range(n - 2, -1, -1):
+                if not usable[k]:
+                    continue
+                c = gain[k]
+                xs[k] = x[k] + c @ (xs[k + 1] - xp[k])
+                ps[k] = p[k] + c @ (ps[k + 1] - pp[k]) @ c.T
     return AirTrack(number, t, xs, ps, list(h.plots))
