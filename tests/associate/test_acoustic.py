@@ -486,3 +486,110 @@ def test_attaching_only_within_hearing_distance_changes_nothing(monkeypatch):
     assert len(results[0]) >= 0.8 * n
     assert results[0] == results[1]
     assert any(k < c for k, c in kept)  # the trees left pairs out
+
+
+def _same_found(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    (used_a, sol_a), (used_b, sol_b) = a, b
+    return (
+        np.array_equal(used_a, used_b)
+        and (sol_a.x_m, sol_a.y_m, sol_a.tau_s, sol_a.chi2, sol_a.dof, sol_a.iterations)
+        == (sol_b.x_m, sol_b.y_m, sol_b.tau_s, sol_b.chi2, sol_b.dof, sol_b.iterations)
+        and sol_a.cov.tobytes() == sol_b.cov.tobytes()
+        and np.array_equal(sol_a.keep, sol_b.keep)
+        and sol_a.speed == sol_b.speed
+        and sol_a.converged == sol_b.converged
+    )
+
+
+@pytest.mark.parametrize("case", ["scene", "salvo"])
+def test_compiled_trials_and_checks_are_the_numpy_forms(monkeypatch, case):
+    """Every trial origin solved by the compiled path (`kernel.trial_solve` and `solution_at`)
+    gives the NumPy path's result (`_solve_new`: the same detections and solution, bit for
+    bit); every silence test's count is `_silent_numpy`'s and every chance test's terms are
+    `_chance_terms`'; and the events are those of the NumPy forms throughout."""
+    import truceline.associate.acoustic as acoustic
+    from truceline.associate.kernel import TRIAL_UNSURE, chance_terms
+
+    if case == "scene":
+        rng = np.random.default_rng(5)
+        net, pts = network(rng)
+        n = 50
+        sources = np.column_stack([rng.uniform(-12000, 12000, n), rng.uniform(-4000, 4000, n)])
+        rows = detections(rng, pts, sources, np.sort(rng.uniform(0, 600, n)))
+        rows += [
+            (f"fa{j}", int(rng.integers(len(pts))), float(rng.uniform(0, 600)), -1)
+            for j in range(200)
+        ]
+        delay = rng.exponential(2.0, len(rows))
+    else:
+        rng, net, rows = salvo_of_twelve()
+        delay = rng.exponential(1.0, len(rows))
+    assoc_class = acoustic.AcousticAssociator
+    trial, silent, chance = assoc_class._solve_trial, assoc_class._silent_numpy, assoc_class._chance
+    counts = Counter()
+
+    def checked_trial(self, members, idx, arr_all, speed, projection, origin, tight, inputs, beat):
+        args = (self, members, idx, arr_all, speed, projection, origin, tight)
+        assert _same_found(trial(*args, inputs, None), trial(*args, None, None))
+        counts["trials"] += 1
+        return trial(*args, inputs, beat)
+
+    def checked_chance(self, sol, members, arr_all, n_used):
+        near, tolerance = self._chance_terms(sol, members, arr_all)
+        sp = sol.speed
+        near_c, tolerance_c = chance_terms(
+            self.sensor.v[members], arr_all.x_m, arr_all.y_m, arr_all.t_s, arr_all.sigma_s,
+            sol.x_m, sol.y_m, sol.tau_s, sp.c_mps, sp.wind_e_mps, sp.wind_n_mps,
+            self.jitter_s_per_m, self.s.chance_window_s, self.s.attach_sigma,
+        )  # fmt: skip
+        assert near.tobytes() == near_c.tobytes() and tolerance.tobytes() == tolerance_c.tobytes()
+        counts["chance"] += 1
+        return chance(self, sol, members, arr_all, n_used)
+
+    compiled_counts: list[int] = []
+    original_silent = assoc_class._silent
+
+    def checked_silent(self, sol, heard, hx, hy, projection, speed, fraction):
+        count = original_silent(self, sol, heard, hx, hy, projection, speed, fraction)
+        radius = fraction * acoustic._median(np.hypot(hx - sol.x_m, hy - sol.y_m))
+        assert count == silent(self, sol, heard, projection.to_ecef(sol.x_m, sol.y_m), radius)
+        compiled_counts.append(count)
+        return count
+
+    def numpy_chance(self, sol, members, arr_all, n_used):
+        near, tolerance = self._chance_terms(sol, members, arr_all)
+        expected = float(np.sum(1.0 - np.exp(-near / self.s.chance_window_s * tolerance)))
+        return 1.0 if n_used < 1 else float(acoustic.pdtrc(n_used - 1, expected))
+
+    results = []
+    for form in ("compiled", "numpy"):
+        if form == "compiled":
+            monkeypatch.setattr(assoc_class, "_solve_trial", checked_trial)
+            monkeypatch.setattr(assoc_class, "_chance", checked_chance)
+            monkeypatch.setattr(assoc_class, "_silent", checked_silent)
+        else:  # every compiled step made to defer to its NumPy form
+            monkeypatch.undo()
+            monkeypatch.setattr(
+                acoustic, "trial_solve", lambda *a: (TRIAL_UNSURE, None, None, 0, False, None)
+            )
+            monkeypatch.setattr(
+                acoustic, "silent_candidates", lambda *a: (np.zeros(0, np.int64), True)
+            )
+            monkeypatch.setattr(acoustic, "line_ratio", lambda x, y: -1.0)
+            monkeypatch.setattr(acoustic, "seed_pools", lambda *a: (None, None, None, True))
+            monkeypatch.setattr(assoc_class, "_chance", numpy_chance)
+        assoc = AcousticAssociator(net, Atmosphere(), EPOCH)
+        run(assoc, rows, delay)
+        results.append(
+            [
+                (ev.id, ev.det, ev.tau_s, ev.lon, ev.lat, ev.solution.cov.tobytes())
+                for ev in assoc.events
+            ]
+        )
+    assert len(results[0]) >= 8
+    assert results[0] == results[1]
+    assert counts["trials"] > 20 and counts["chance"] > 10 and len(compiled_counts) > 10
+    if case == "scene":
+        assert any(compiled_counts)  # some silence tests counted silent sensors

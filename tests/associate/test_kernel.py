@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -117,3 +119,71 @@ def test_within_reach_keeps_every_pair_within_hearing():
     keep = within_reach(sensors, events, ps, pe, 100e3)
     assert keep[d <= 100e3 - 1e-3].all()
     assert not keep[d > 100e3 + 1e-3].any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 80), n_seeds=st.integers(0, 30))
+def test_seed_pools_are_the_numpy_rows(seed, m, n_seeds):
+    """`kernel.seed_pools` gives the seeds and pools of `AcousticAssociator._hypotheses`' NumPy
+    rows (exactly), and flags a tie of |dt| in a kept row; times on a coarse grid make ties."""
+    from truceline.associate.kernel import seed_pools
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-5000, 5000, m), rng.uniform(-5000, 5000, m)
+    t = 1000.0 + np.round(rng.uniform(0, 20, m), int(rng.integers(0, 4)))
+    seeds = rng.permutation(m)[:n_seeds]
+    min_speed, tol = 300.0, 0.5
+    kept, pools, starts, ties = seed_pools(x, y, t, seeds, min_speed, tol, 8)
+    dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
+    compatible = (np.abs(t[seeds, None] - t[None, :]) <= dist / min_speed + tol) & (dist > 1.0)
+    drawn, expected, any_tie = [], [], False
+    for row, s in enumerate(seeds):
+        others = np.flatnonzero(compatible[row])
+        if others.size < 3:
+            continue
+        key = np.abs(t[others] - t[s])
+        any_tie |= np.unique(key).size < key.size
+        drawn.append(s)
+        expected.append(others[np.argsort(key)[:8]])
+    assert ties == any_tie
+    np.testing.assert_array_equal(kept, np.array(drawn, dtype=np.int64))
+    assert starts.tolist() == [0, *np.cumsum([p.size for p in expected]).tolist()]
+    if not ties:  # (with ties, NumPy's unstable order may differ: the caller then takes it)
+        got = [pools[a:b] for a, b in itertools.pairwise(starts)]
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(2, 40), flat=st.floats(1e-4, 2.0))
+def test_line_ratio_is_the_svds(seed, m, flat):
+    """`kernel.line_ratio` is the ratio of `np.linalg.svd`'s singular values of the centred
+    points, its square to 1e-12 (the smaller eigenvalue's rounding is relative to the larger):
+    far better than the mirror test's margin at 0.25 (1e-4); and it decides as the SVD does."""
+    from truceline.associate.kernel import line_ratio
+
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0, np.pi)
+    u, v = rng.uniform(-9000, 9000, m), flat * rng.uniform(-9000, 9000, m)
+    x = 20_000 + u * np.cos(a) - v * np.sin(a)
+    y = -5_000 + u * np.sin(a) + v * np.cos(a)
+    sv = np.linalg.svd(np.column_stack([x - x.mean(), y - y.mean()]), compute_uv=False)
+    ratio = line_ratio(x, y)
+    assert abs(ratio**2 - (sv[1] / sv[0]) ** 2) <= 1e-12
+    if ratio > 0.25 * (1 + 1e-4):
+        assert sv[1] > 0.25 * sv[0]
+
+
+def test_one_per_sensor_is_numpys():
+    from truceline.associate.acoustic import _one_per_sensor
+    from truceline.associate.kernel import _one_per_sensor as compiled
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(0, 40))
+        idx = np.sort(rng.choice(200, n, replace=False)).astype(np.int64)
+        sensor_of = rng.integers(0, 12, 200).astype(np.int64)
+        score = np.round(rng.uniform(0, 1, n), 1)  # ties
+        np.testing.assert_array_equal(
+            compiled(idx, score, sensor_of), _one_per_sensor(idx, score, sensor_of[idx])
+        )

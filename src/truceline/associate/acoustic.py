@@ -34,10 +34,18 @@ from scipy.special import pdtrc
 from truceline.associate.ambiguity import Ambiguity, mixture
 from truceline.associate.indices import KEY_STRIDE_S, isin
 from truceline.associate.kernel import (
+    TRIAL_NONE,
+    TRIAL_OK,
+    chance_terms,
     choose_many,
     component_labels,
     consensus_kernel,
     hypothesis_consensus,
+    line_ratio,
+    seed_pools,
+    silent_candidates,
+    silent_count,
+    trial_solve,
     within_reach,
 )
 from truceline.associate.network import AcousticNetwork
@@ -46,12 +54,22 @@ from truceline.associate.stack import coarse_regions, fine_peaks, salvo
 from truceline.config import AssociateSettings, LocateSettings
 from truceline.geo.projection import TangentPlane, enu_basis, from_ecef
 from truceline.locate.atmosphere import Atmosphere
-from truceline.locate.solver import Arrivals, Solution, SoundSpeed, locate
+from truceline.locate.solver import (
+    Arrivals,
+    Solution,
+    SoundSpeed,
+    locate,
+    prior_row,
+    solution_at,
+)
 from truceline.locate.start import solve_many
 
 log = logging.getLogger(__name__)
 
 LABEL_CODES = {"unknown": 0, "launch": 1, "impact": 2}
+_NOT_A_LINE = 0.25 * (1 + 1e-4)
+"""Above this `kernel.line_ratio` (closed form, to rounding) the SVD's ratio is surely above
+the mirror test's 0.25, so the sensors are not nearly on one line."""
 _DIRECT_PAIRS = 2000
 """Up to this many (detection, event) pairs in a batch, attaching tests them all rather than
 first keeping those within hearing distance."""
@@ -870,6 +888,19 @@ class AcousticAssociator:
         if first.size >= 4:
             subsets += _choices(self.rng, [first] * (budget // 2), 4).tolist()
         seeds = self.rng.permutation(m)[: budget - len(subsets)]
+        # Which detections sound could join to each seed, and of those the 8 nearest in time
+        # (compiled, `kernel.seed_pools`; NumPy's order decides where |dt| ties).
+        drawn, pool_cat, starts, ties = seed_pools(
+            x, y, t, seeds, self.s.min_speed_mps, self.s.link_tolerance_s, 8
+        )
+        if not ties:
+            if drawn.size:  # three of each seed's near neighbours (the draws in the seeds' order)
+                picks = choose_many(self.rng, pool_cat, starts, 3)
+                subsets += np.column_stack([drawn, picks]).tolist()
+            if not subsets:
+                return np.zeros(0), np.zeros(0), np.zeros(0)
+            sub = np.array(subsets)
+            return solve_many(x[sub], y[sub], t[sub], c)
         # Which detections sound could join to each seed (the seeds' rows only).
         dist = np.hypot(x[seeds, None] - x[None, :], y[seeds, None] - y[None, :])
         compatible = (
@@ -960,6 +991,7 @@ class AcousticAssociator:
         # the misfit test, but it does not gather the other sensors the way one round does.
         tried: list[tuple[float, float]] = []
         best: tuple[NDArray[np.int64], Solution] | None = None
+        trial = self._trial_inputs(members, arr_all, speed)
         order = np.argsort(-rank, kind="stable")
         for h in np.concatenate([forced, order[~isin(order, forced)]]):
             if len(tried) >= self.s.solve_candidates + forced.size:
@@ -969,19 +1001,12 @@ class AcousticAssociator:
             if any(np.hypot(hx[h] - a, hy[h] - b) < 200.0 for a, b in tried):
                 continue  # the same place as one already tried
             tried.append((hx[h], hy[h]))
-            travel, _ = speed.travel_time_s(x - hx[h], y - hy[h])
-            resid = np.abs(t - ht[h] - travel)
             # Start from the tight consensus where it suffices: within the loose tolerance, a
             # sensor that missed this sound may offer another round of a salvo instead.
-            near = (
-                (resid <= self.s.tight_tolerance_s)
-                if tight[h] >= self.s.min_sensors
-                else (resid <= self.s.inlier_tolerance_s)
-            )
-            chosen = _one_per_sensor(idx[near], resid[near], self.sensor.v[members[idx[near]]])
-            found = self._solve_new(
-                members, chosen, arr_all, idx, speed, projection, (hx[h], hy[h], ht[h])
-            )
+            found = self._solve_trial(
+                members, idx, arr_all, speed, projection, (hx[h], hy[h], ht[h]),
+                bool(tight[h] >= self.s.min_sensors), trial, None if best is None else best[1],
+            )  # fmt: skip
             if found is not None and (best is None or _better(found[1], best[1])):
                 best = found
         if best is None:
@@ -1013,6 +1038,68 @@ class AcousticAssociator:
         order = np.argsort(-np.array(out_s), kind="stable")
         return (np.array(out_x)[order], np.array(out_y)[order], np.array(out_t)[order])
 
+    def _trial_inputs(self, members, arr_all: Arrivals, speed: SoundSpeed) -> tuple | None:
+        """What `kernel.trial_solve` takes of a group, made once per set of trial origins: its
+        arrivals as contiguous arrays, their sensors, the speed and the weather prior (None
+        with the NumPy locator: the trials are then solved by `_solve_new` alone)."""
+        if self.locator.kernel != "compiled":
+            return None
+        loc = self.locator
+
+        def f64(a):
+            return np.ascontiguousarray(a, dtype=np.float64)
+
+        return (
+            f64(arr_all.x_m), f64(arr_all.y_m), f64(arr_all.t_s), f64(arr_all.sigma_s),
+            f64(arr_all.az_deg), f64(arr_all.az_sigma_deg), self.sensor.v[members],
+            np.array([speed.c_mps, speed.wind_e_mps, speed.wind_n_mps]),
+            prior_row(speed, loc),
+            loc.propagation_jitter_s_per_km * 1e-3, loc.huber_k, loc.max_iterations,
+            loc.tolerance_m, loc.outlier_sigma, loc.max_outliers,
+        )  # fmt: skip
+
+    def _solve_trial(
+        self, members, idx, arr_all: Arrivals, speed, projection, origin, use_tight, trial, beat
+    ) -> tuple[NDArray[np.int64], Solution] | None:
+        """A trial origin of `_try_hypotheses`: its consensus (the detections of `idx` within
+        the tight tolerance of its predicted arrivals if `use_tight`, else the loose one; the
+        closest per sensor) solved from it and checked by `_solve_new`. The consensus, the
+        solves and the gathering are one compiled call (`kernel.trial_solve`, the same numbers);
+        where it cannot be sure of a solve (a nearly singular covariance) or the locator is
+        NumPy's, `_solve_new` does it all. `beat`: the best solution so far (or None); a trial
+        that cannot be better (`_better`) is not made a solution nor checked, since the caller
+        would drop it: fewer sensors used (or fewer than `min_sensors`: rejected), where the
+        mirror test surely keeps the solution (its mirror image may use other sensors)."""
+        if trial is not None:
+            x, y, t, sig, az, az_sig, sensor_of, sp, prior, *loc = trial
+            status, theta, keep, iterations, converged, chosen = trial_solve(
+                x, y, t, sig, az, az_sig, sensor_of, idx, np.array(origin, dtype=float),
+                use_tight, sp, prior, *loc, self.s.tight_tolerance_s,
+                self.s.inlier_tolerance_s, self.s.attach_sigma, self.max_source_m,
+                self.s.min_sensors,
+            )  # fmt: skip
+            if status == TRIAL_NONE:
+                return None
+            if status == TRIAL_OK:
+                n_used = int(np.count_nonzero(keep))
+                if n_used < self.s.min_sensors or (beat is not None and n_used < beat.n_used):
+                    used = chosen[keep]
+                    if line_ratio(arr_all.x_m[used], arr_all.y_m[used]) > _NOT_A_LINE:
+                        return None  # (rejected by `_checked`, or dropped by the caller)
+                sol = solution_at(
+                    arr_all.subset(_mask(arr_all.n, chosen)), speed, self.locator, theta, keep,
+                    iterations, converged,
+                )  # fmt: skip
+                if sol is not None:
+                    return self._checked(sol, chosen, members, arr_all, speed, projection)
+        x, y, t = arr_all.x_m[idx], arr_all.y_m[idx], arr_all.t_s[idx]
+        travel, _ = speed.travel_time_s(x - origin[0], y - origin[1])
+        resid = np.abs(t - origin[2] - travel)
+        tolerance = self.s.tight_tolerance_s if use_tight else self.s.inlier_tolerance_s
+        near = resid <= tolerance
+        chosen = _one_per_sensor(idx[near], resid[near], self.sensor.v[members[idx[near]]])
+        return self._solve_new(members, chosen, arr_all, idx, speed, projection, origin)
+
     def _solve_new(
         self, members, chosen, arr_all: Arrivals, idx, speed, projection, start
     ) -> tuple[NDArray[np.int64], Solution] | None:
@@ -1043,6 +1130,13 @@ class AcousticAssociator:
             if sol2 is None:
                 break
             sol, chosen = sol2, gathered
+        return self._checked(sol, chosen, members, arr_all, speed, projection)
+
+    def _checked(
+        self, sol: Solution, chosen, members, arr_all: Arrivals, speed, projection
+    ) -> tuple[NDArray[np.int64], Solution] | None:
+        """`_solve_new`'s checks of a gathered solution (on the detections `chosen`, positions
+        in `members`): the mirror image, the solution's own test, the silent sensors, chance."""
         sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
         used = chosen[sol.keep]
         # The solution's own test first: it needs neither the silent sensors nor the chance.
@@ -1079,7 +1173,38 @@ class AcousticAssociator:
         that of its detections in the group (in a provisional search with
         `provisional_chance_all`, of all its recent detections) within `chance_window_s` of its
         predicted arrival, the count Poisson with the sum of the sensors' chances
-        (docs/methods.md, Association)."""
+        (docs/methods.md, Association). The group's counts and tolerances are compiled
+        (`kernel.chance_terms`, the numbers of `_chance_terms`)."""
+        window = self.s.chance_window_s
+        if self._sandbox and self.s.provisional_chance_all:
+            near, tolerance = self._chance_terms(sol, members, arr_all)
+        else:
+            sp = sol.speed
+            near, tolerance = chance_terms(
+                self.sensor.v[members],
+                arr_all.x_m,
+                arr_all.y_m,
+                arr_all.t_s,
+                arr_all.sigma_s,
+                sol.x_m,
+                sol.y_m,
+                sol.tau_s,
+                sp.c_mps,
+                sp.wind_e_mps,
+                sp.wind_n_mps,
+                self.jitter_s_per_m,
+                window,
+                self.s.attach_sigma,
+            )
+        expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
+        # P(N >= n_used), N ~ Poisson(expected): scipy.stats.poisson.sf's own arithmetic
+        # (pdtrc) without its ~40 µs of argument handling per call.
+        return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
+
+    def _chance_terms(self, sol: Solution, members, arr_all: Arrivals):
+        """`_chance`'s per-sensor counts within the window and tolerances in NumPy: the
+        reference of `kernel.chance_terms`, and the form of a provisional search with
+        `provisional_chance_all`."""
         sensors = self.sensor.v[members]
         travel, d = sol.speed.travel_time_s(arr_all.x_m - sol.x_m, arr_all.y_m - sol.y_m)
         offset = arr_all.t_s - sol.tau_s - travel
@@ -1099,10 +1224,7 @@ class AcousticAssociator:
         sigma = np.sqrt(arr_all.sigma_s**2 + (self.jitter_s_per_m * d) ** 2)
         tolerance = np.zeros(uniq.size)
         tolerance[inverse] = self.s.attach_sigma * sigma
-        expected = float(np.sum(1.0 - np.exp(-near / window * tolerance)))
-        # P(N >= n_used), N ~ Poisson(expected): scipy.stats.poisson.sf's own arithmetic
-        # (pdtrc) without its ~40 µs of argument handling per call.
-        return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
+        return near, tolerance
 
     def _silent(
         self,
@@ -1116,9 +1238,39 @@ class AcousticAssociator:
     ) -> int:
         """Sensors nearer the origin than `fraction` of the median distance of those that heard
         it, that have no detection at all within the inlier tolerance of the predicted arrival
-        (a detection taken by another event still counts as hearing)."""
+        (a detection taken by another event still counts as hearing). Compiled
+        (`kernel.silent_candidates`, `kernel.silent_count`) but where those cannot be sure of
+        the NumPy form's result (a sensor on the sphere, a detection at a window's edge to a
+        few ulps): then that form (`_silent_numpy`) decides."""
         radius = fraction * _median(np.hypot(hx - sol.x_m, hy - sol.y_m))
         origin_ecef = projection.to_ecef(sol.x_m, sol.y_m)
+        origin = origin_ecef[0]
+        net = self.net
+        near, unsure = silent_candidates(
+            *net.cells()[:1], net.cell_ids(), *net.cells()[1:], origin, radius, heard
+        )
+        if not unsure:
+            if near.size == 0:
+                return 0
+            sp = sol.speed
+            cov = sol.cov
+            sigma_origin2 = max(cov[2, 2], 0.0) + (cov[0, 0] + cov[1, 1]) / sp.c_mps**2
+            count, unsure = silent_count(
+                net.ecef, near, origin,
+                np.ascontiguousarray(enu_basis(*from_ecef(origin_ecef)[:2])[0, :2]),
+                sp.c_mps, sp.wind_e_mps, sp.wind_n_mps, sol.tau_s, net.timing_sigma_s,
+                self.jitter_s_per_m, sigma_origin2, self.s.silent_sigma, self._recent_keys(),
+                KEY_STRIDE_S,
+            )  # fmt: skip
+            if not unsure:
+                return count
+        return self._silent_numpy(sol, heard, origin_ecef, radius)
+
+    def _silent_numpy(
+        self, sol: Solution, heard: NDArray[np.int64], origin_ecef: NDArray, radius: float
+    ) -> int:
+        """`_silent`'s count in NumPy, about the origin `origin_ecef` (1 x 3) within `radius`:
+        the reference."""
         origin = origin_ecef[0]
         near = np.array(self.net.tree.query_ball_point(origin, r=radius), dtype=np.int64)
         # (a few dozen sensors each: a comparison table, not np.isin's sort)
@@ -1175,6 +1327,10 @@ class AcousticAssociator:
         hear the sound lie closer to it than the sensors that did."""
         used = chosen[sol.keep]
         x, y = arr_all.x_m[used], arr_all.y_m[used]
+        # The singular values' ratio in closed form decides where it is clearly above the
+        # threshold (most groups: spread sensors); near it and below, the SVD as always.
+        if line_ratio(x, y) > _NOT_A_LINE:
+            return sol
         pts = np.column_stack([x - x.mean(), y - y.mean()])
         _, sv, vt = np.linalg.svd(pts, full_matrices=False)
         if sv.size < 2 or sv[1] > 0.25 * sv[0]:
@@ -1334,6 +1490,10 @@ def _choices(rng: np.random.Generator, pools: list[NDArray[np.int64]], k: int) -
     (more than 10,000 elements: NumPy then shuffles instead of sampling by Floyd's algorithm)."""
     if any(p.size > 10_000 for p in pools):
         return np.array([rng.choice(p, size=k, replace=False) for p in pools])
+    if all(p is pools[0] for p in pools):  # one pool drawn from again and again
+        size = pools[0].size
+        starts = np.arange(len(pools) + 1, dtype=np.int64) * size
+        return choose_many(rng, np.tile(pools[0].astype(np.int64), len(pools)), starts, k)
     starts = np.zeros(len(pools) + 1, dtype=np.int64)
     starts[1:] = np.cumsum([p.size for p in pools])
     return choose_many(rng, np.concatenate(pools).astype(np.int64), starts, k)

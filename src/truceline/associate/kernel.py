@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 
-from truceline.locate.kernel import _solve6, _time_row
+from truceline.locate.kernel import _rows, _solve6, _time_row, locate_kernel
 
 # Implied origin times are first computed fast: sqrt(dx^2 + dy^2) for hypot, d^2 / (c d + w . dx)
 # for d / (c + w . dx / d), a multiplication by 1 / window for a division (division and hypot
@@ -800,3 +800,375 @@ def ambiguity_covariance(cov, moment, spread, p_drop_sum, unscaled_0, scale2):
         for k in range(3):
             sym[i, k] = (out[i, k] + out[k, i]) / 2
     return sym
+
+
+# -- a trial origin's solve and gathering (`AcousticAssociator._solve_new`) ----------------------
+
+TRIAL_OK, TRIAL_NONE, TRIAL_UNSURE = 0, 1, 2
+
+
+@njit(cache=True)
+def _one_per_sensor(cand, score, sensor_of):
+    """`acoustic._one_per_sensor`: of the positions `cand` (increasing), the one with the lowest
+    score per sensor (`sensor_of[cand]`), the first on ties (lexsort's stable order), sorted."""
+    m = cand.size
+    sensors = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        sensors[i] = sensor_of[cand[i]]
+    order = np.argsort(sensors, kind="mergesort")
+    out = np.empty(m, dtype=np.int64)
+    k = 0
+    i = 0
+    while i < m:
+        best = order[i]
+        j = i + 1
+        while j < m and sensors[order[j]] == sensors[order[i]]:
+            if score[order[j]] < score[best]:
+                best = order[j]
+            j += 1
+        out[k] = cand[best]
+        k += 1
+        i = j
+    return np.sort(out[:k])
+
+
+@njit(cache=True)
+def _well_posed(theta, sx, sy, t, sig, az, az_sig, keep, prior, jitter_s_per_m):
+    """Whether the normal matrix J^T J of the solution's rows (`solver._residuals` at theta, the
+    kept arrivals) is surely invertible: LU with partial pivoting of it scaled to a unit
+    diagonal, every pivot above 1e-9. NumPy's `inv`, which `solver.locate` calls, fails only on
+    an exactly zero pivot; a nearly singular matrix is left to that exact path (the caller's
+    NumPy reference)."""
+    n = sx.size
+    r = np.empty(2 * n + 3)
+    jac = np.empty((2 * n + 3, 6))
+    rows = _rows(theta, sx, sy, t, sig, az, az_sig, keep, prior, jitter_s_per_m, r, jac)
+    a = np.zeros((6, 6))
+    for i in range(rows):
+        for p in range(6):
+            for q in range(6):
+                a[p, q] += jac[i, p] * jac[i, q]
+    for p in range(6):
+        if not a[p, p] > 0.0 or not math.isfinite(a[p, p]):
+            return False
+    scale = np.empty(6)
+    for p in range(6):
+        scale[p] = 1.0 / math.sqrt(a[p, p])
+    for p in range(6):
+        for q in range(6):
+            a[p, q] *= scale[p] * scale[q]
+    for k in range(6):
+        p = k
+        best = abs(a[k, k])
+        for i in range(k + 1, 6):
+            if abs(a[i, k]) > best:
+                best = abs(a[i, k])
+                p = i
+        if not best > 1e-9:
+            return False
+        if p != k:
+            for j in range(6):
+                a[k, j], a[p, j] = a[p, j], a[k, j]
+        for i in range(k + 1, 6):
+            f = a[i, k] / a[k, k]
+            for j in range(k, 6):
+                a[i, j] -= f * a[k, j]
+    return True
+
+
+@njit(cache=True)
+def _locate_subset(x, y, t, sig, az, az_sig, chosen, start, prior, jitter_s_per_m, huber_k,
+                   max_it, tol, outlier_sigma, max_outliers):  # fmt: skip
+    """`solver.locate` on the arrivals `chosen` (positions, increasing) as far as association
+    reads it: (status, theta, keep, iterations, converged); status TRIAL_OK, TRIAL_NONE where
+    `locate` gives None, TRIAL_UNSURE where only NumPy's inverse could tell."""
+    sx, sy, st, ss = x[chosen], y[chosen], t[chosen], sig[chosen]
+    sa, sas = az[chosen], az_sig[chosen]
+    status, theta, keep, iterations, converged = locate_kernel(
+        sx, sy, st, ss, sa, sas, start, prior, jitter_s_per_m, huber_k, max_it, tol,
+        outlier_sigma, max_outliers,
+    )  # fmt: skip
+    if status != 0:
+        return TRIAL_NONE, theta, keep, iterations, converged
+    if not _well_posed(theta, sx, sy, st, ss, sa, sas, keep, prior, jitter_s_per_m):
+        return TRIAL_UNSURE, theta, keep, iterations, converged
+    return TRIAL_OK, theta, keep, iterations, converged
+
+
+@njit(cache=True)
+def trial_solve(x, y, t, sig, az, az_sig, sensor_of, idx, origin, use_tight, speed, prior,
+                jitter_s_per_m, huber_k, max_it, tol, outlier_sigma, max_outliers, tight_s,
+                inlier_s, attach_sigma, max_source_m, min_sensors):  # fmt: skip
+    """One trial origin of `AcousticAssociator._try_hypotheses` up to its checks: the
+    detections of `idx` (positions in the group's arrivals x, y, t, sig, az, az_sig;
+    `sensor_of` their sensors) within the tight (`use_tight`) or the loose tolerance of the
+    origin's (x, y, tau) predicted arrivals at the group's `speed` (c, w_e, w_n), one per
+    sensor; located from the origin, then `_solve_new`'s gathering: every detection within
+    `attach_sigma` of the solution's predictions and hearing distance, one per sensor, located
+    again, at most four times, until the set stops changing. The arithmetic of the NumPy code,
+    in its order, so the same numbers. Returns (status, theta, keep, iterations, converged,
+    chosen): TRIAL_NONE where the first solve fails (`_solve_new` gives None), TRIAL_UNSURE
+    where a solve's covariance might be singular (then the caller's NumPy path decides)."""
+    c, we, wn = speed[0], speed[1], speed[2]
+    m = idx.size
+    resid = np.empty(m)
+    near = np.zeros(m, dtype=np.bool_)
+    tolerance = tight_s if use_tight else inlier_s
+    n_near = 0
+    for i in range(m):
+        j = idx[i]
+        dx = x[j] - origin[0]
+        dy = y[j] - origin[1]
+        d = max(math.hypot(dx, dy), 1.0)
+        resid[i] = abs(t[j] - origin[2] - d / (c + (we * dx + wn * dy) / d))
+        if resid[i] <= tolerance:
+            near[i] = True
+            n_near += 1
+    cand = np.empty(n_near, dtype=np.int64)
+    score = np.empty(n_near)
+    k = 0
+    for i in range(m):
+        if near[i]:
+            cand[k] = idx[i]
+            score[k] = resid[i]
+            k += 1
+    chosen = _one_per_sensor(cand, score, sensor_of)
+    start = np.array([origin[0], origin[1], origin[2], we, wn, c])
+    status, theta, keep, iterations, converged = _locate_subset(
+        x, y, t, sig, az, az_sig, chosen, start, prior, jitter_s_per_m, huber_k, max_it, tol,
+        outlier_sigma, max_outliers,
+    )  # fmt: skip
+    if status != TRIAL_OK:
+        return status, theta, keep, iterations, converged, chosen
+    z = np.empty(m)
+    for _ in range(4):
+        sx, sy, tau = theta[0], theta[1], theta[2]
+        swe, swn, sc = theta[3], theta[4], theta[5]
+        n_near = 0
+        for i in range(m):
+            j = idx[i]
+            dx = x[j] - sx
+            dy = y[j] - sy
+            d = max(math.hypot(dx, dy), 1.0)
+            travel = d / (sc + (swe * dx + swn * dy) / d)
+            jd = jitter_s_per_m * d
+            sigma = math.sqrt(sig[j] * sig[j] + jd * jd)
+            z[i] = abs(t[j] - tau - travel) / sigma
+            near[i] = (z[i] <= attach_sigma) and (d <= max_source_m)
+            n_near += near[i]
+        cand = np.empty(n_near, dtype=np.int64)
+        score = np.empty(n_near)
+        k = 0
+        for i in range(m):
+            if near[i]:
+                cand[k] = idx[i]
+                score[k] = z[i]
+                k += 1
+        gathered = _one_per_sensor(cand, score, sensor_of)
+        if gathered.size < min_sensors:
+            break
+        same = gathered.size == keep.sum()
+        if same:
+            k = 0
+            for i in range(chosen.size):
+                if keep[i]:
+                    if chosen[i] != gathered[k]:
+                        same = False
+                        break
+                    k += 1
+        if same:
+            break
+        start = np.array([sx, sy, tau, we, wn, c])
+        status2, theta2, keep2, iterations2, converged2 = _locate_subset(
+            x, y, t, sig, az, az_sig, gathered, start, prior, jitter_s_per_m, huber_k, max_it,
+            tol, outlier_sigma, max_outliers,
+        )  # fmt: skip
+        if status2 == TRIAL_UNSURE:
+            return TRIAL_UNSURE, theta, keep, iterations, converged, chosen
+        if status2 != TRIAL_OK:
+            break
+        theta, keep, chosen = theta2, keep2, gathered
+        iterations, converged = iterations2, converged2
+    return TRIAL_OK, theta, keep, iterations, converged, chosen
+
+
+@njit(cache=True)
+def line_ratio(x, y):
+    """The ratio of the smaller to the larger singular value of the points (x, y) less their
+    mean, as `np.linalg.svd` gives them to rounding: from the 2 x 2 scatter's eigenvalues in
+    closed form. `AcousticAssociator._resolve_mirror` decides by it only where it is clearly on
+    one side of its threshold (-1 for fewer than two points)."""
+    n = x.size
+    if n < 2:
+        return -1.0
+    mx = 0.0
+    my = 0.0
+    for i in range(n):
+        mx += x[i]
+        my += y[i]
+    mx /= n
+    my /= n
+    a = 0.0
+    b = 0.0
+    c = 0.0
+    for i in range(n):
+        dx = x[i] - mx
+        dy = y[i] - my
+        a += dx * dx
+        b += dx * dy
+        c += dy * dy
+    big = 0.5 * (a + c) + math.sqrt(0.25 * (a - c) * (a - c) + b * b)
+    if not big > 0.0:
+        return -1.0
+    small = max((a * c - b * b) / big, 0.0)
+    return math.sqrt(small / big)
+
+
+@njit(cache=True)
+def seed_pools(x, y, t, seeds, min_speed_mps, link_tolerance_s, size):
+    """RANSAC's seed pools (`AcousticAssociator._hypotheses`): for each seed (in order), the
+    detections whose time difference from it sound could make (|t_i - t_s| <= d / min_speed +
+    tolerance, d = hypot > 1 m), if three or more, the `size` nearest in time. Returns the seeds
+    kept, their pools concatenated, the pools' starts, and whether the NumPy form could order
+    them otherwise: a tie of |t_i - t_s| in a kept seed's row (its `argsort` is not stable, so
+    the caller then takes NumPy's order)."""
+    m = x.size
+    kept = np.empty(seeds.size, dtype=np.int64)
+    pools = np.empty(seeds.size * size, dtype=np.int64)
+    starts = np.zeros(seeds.size + 1, dtype=np.int64)
+    others = np.empty(m, dtype=np.int64)
+    key = np.empty(m)
+    n_kept = 0
+    n_pool = 0
+    ties = False
+    for s in seeds:
+        k = 0
+        for i in range(m):
+            dist = math.hypot(x[s] - x[i], y[s] - y[i])
+            if abs(t[s] - t[i]) <= dist / min_speed_mps + link_tolerance_s and dist > 1.0:
+                others[k] = i
+                k += 1
+        if k < 3:
+            continue
+        for j in range(k):
+            key[j] = abs(t[others[j]] - t[s])
+        order = np.argsort(key[:k], kind="mergesort")
+        for j in range(1, k):
+            if key[order[j]] == key[order[j - 1]]:
+                ties = True
+        take = min(k, size)
+        for j in range(take):
+            pools[n_pool + j] = others[order[j]]
+        n_pool += take
+        kept[n_kept] = s
+        n_kept += 1
+        starts[n_kept] = n_pool
+    return kept[:n_kept], pools[:n_pool], starts[: n_kept + 1], ties
+
+
+@njit(cache=True)
+def silent_candidates(points, ids, lo, side, dims, starts, origin, radius, heard):
+    """The sensors `cKDTree.query_ball_point(origin, radius)` returns (the network's sensors
+    `ids`, at `points`, binned by `AcousticNetwork.cells`; any order) less those in `heard`:
+    the sensors `AcousticAssociator._silent` tests. Also whether a sensor lies so near the
+    sphere that only the tree can say (as `sensors_within`)."""
+    r2 = radius * radius
+    inside = r2 * (1.0 - _BALL_MARGIN)
+    outside = r2 * (1.0 + _BALL_MARGIN)
+    reach = radius * (1.0 + 1e-9) + 1.0
+    first = np.empty(3, dtype=np.int64)
+    last = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        first[a] = max(math.floor((origin[a] - reach - lo[a]) / side), 0)
+        last[a] = min(math.floor((origin[a] + reach - lo[a]) / side), dims[a] - 1)
+    out = np.empty(points.shape[0], dtype=np.int64)
+    k = 0
+    unsure = False
+    for i in range(first[0], last[0] + 1):
+        for j in range(first[1], last[1] + 1):
+            base = (i * dims[1] + j) * dims[2]
+            for q in range(starts[base + first[2]], starts[base + last[2] + 1]):
+                dx = points[q, 0] - origin[0]
+                dy = points[q, 1] - origin[1]
+                dz = points[q, 2] - origin[2]
+                s = (dx * dx + dy * dy) + dz * dz
+                if s <= inside:
+                    sensor = ids[q]
+                    for h in range(heard.size):
+                        if heard[h] == sensor:
+                            break
+                    else:
+                        out[k] = sensor
+                        k += 1
+                elif s < outside:
+                    unsure = True
+    return out[:k], unsure
+
+
+@njit(cache=True)
+def silent_count(ecef, near, origin, enu, c, we, wn, tau, timing_sigma_s, jitter_s_per_m,
+                 sigma_origin2, silent_sigma, keys, stride_s):  # fmt: skip
+    """`AcousticAssociator._silent`'s count: of the sensors `near`, those with no (sensor,
+    time) key in [k - tol, k + tol), k = sensor * stride + predicted arrival (from the origin
+    `origin` with east and north axes `enu`, speed c and wind (we, wn), origin time tau, as
+    `predicted_arrival` computes it), tol = silent_sigma * sqrt(timing^2 + (jitter d)^2 +
+    sigma_origin2). The dot products' order of summation may differ from einsum's by an ulp,
+    so a key within a few ulps of a bound makes the count unsure (the caller's NumPy path
+    decides). Returns (count, unsure)."""
+    count = 0
+    for i in range(near.size):
+        q = near[i]
+        v0 = ecef[q, 0] - origin[0]
+        v1 = ecef[q, 1] - origin[1]
+        v2 = ecef[q, 2] - origin[2]
+        d = max(math.sqrt((v0 * v0 + v1 * v1) + v2 * v2), 1e-3)
+        ue = (v0 * enu[0, 0] + v1 * enu[0, 1] + v2 * enu[0, 2]) / d
+        un = (v0 * enu[1, 0] + v1 * enu[1, 1] + v2 * enu[1, 2]) / d
+        c_eff = c + we * ue + wn * un
+        predicted = tau + d / c_eff
+        jd = jitter_s_per_m * d
+        ts = timing_sigma_s[q]
+        tol = silent_sigma * math.sqrt(ts * ts + jd * jd + sigma_origin2)
+        key = q * stride_s + predicted
+        a = key - tol
+        b = key + tol
+        guard = 8.0 * (abs(b) + 1.0) * 2.220446049250313e-16
+        lo = _left(keys, a)
+        hi = _left(keys, b)
+        for j in (lo - 1, lo, hi - 1, hi):
+            if 0 <= j < keys.size and (abs(keys[j] - a) <= guard or abs(keys[j] - b) <= guard):
+                return count, True
+        if hi == lo:
+            count += 1
+    return count, False
+
+
+@njit(cache=True)
+def chance_terms(sensor_of, x, y, t, sig, ox, oy, tau, c, we, wn, jitter_s_per_m, window_s,
+                 attach_sigma):  # fmt: skip
+    """`AcousticAssociator._chance`'s per-sensor terms, by sensor in increasing order (as
+    `np.unique` orders them): the count of the sensor's detections whose offset from the
+    origin's (ox, oy, tau; speed c, wind we, wn) predicted arrival is within `window_s`, as a
+    float (`np.bincount`'s weights), and `attach_sigma` times the arrival sigma of its last
+    detection (the last write of `tolerance[inverse] = ...`). The same numbers as the NumPy
+    form; the exponentials and their sum stay NumPy's."""
+    n = sensor_of.size
+    order = np.argsort(sensor_of, kind="mergesort")
+    near = np.zeros(n)
+    tolerance = np.zeros(n)
+    k = -1
+    previous = -1
+    for p in range(n):
+        i = order[p]
+        if k < 0 or sensor_of[i] != previous:
+            k += 1
+            previous = sensor_of[i]
+        dx = x[i] - ox
+        dy = y[i] - oy
+        d = max(math.hypot(dx, dy), 1.0)
+        offset = t[i] - tau - d / (c + (we * dx + wn * dy) / d)
+        if abs(offset) <= window_s:
+            near[k] += 1.0
+        jd = jitter_s_per_m * d
+        tolerance[k] = attach_sigma * math.sqrt(sig[i] * sig[i] + jd * jd)
+    return near[: k + 1], tolerance[: k + 1]

@@ -41,6 +41,7 @@ class AcousticNetwork:
         self.ecef = to_ecef(self.lon, self.lat) if sensors else np.zeros((0, 3))
         self.tree = cKDTree(self.ecef) if sensors else None
         self._cells = None
+        self._cell_ids: NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.sensors)
@@ -62,7 +63,15 @@ class AcousticNetwork:
             starts = np.searchsorted(cube[order], np.arange(int(np.prod(dims)) + 1))
             points = np.ascontiguousarray(self.ecef[order]) if len(self) else np.zeros((0, 3))
             self._cells = (points, lo, side, dims, starts.astype(np.int64))
+            self._cell_ids = order.astype(np.int64) if len(self) else np.zeros(1, np.int64)
         return self._cells
+
+    def cell_ids(self) -> NDArray[np.int64]:
+        """The sensor (index) at each position of `cells`' points."""
+        if getattr(self, "_cell_ids", None) is None:  # (a network pickled before it existed)
+            self._cells = None
+            self.cells()
+        return self._cell_ids
 
     def neighbours(self, k: int, max_distance_m: float, min_distance_m: float) -> NeighbourGraph:
         """Each sensor's neighbours, symmetric: its natural neighbours (Delaunay triangulation:

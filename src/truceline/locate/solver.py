@@ -188,6 +188,13 @@ def _prior_of(speed: SoundSpeed, temperature_sigma_c: float, wind_sigma_mps: flo
     )
 
 
+def prior_row(speed: SoundSpeed, settings: LocateSettings) -> F64:
+    """The weather prior as the compiled kernels take it: (w_e, w_n, c, sigma_w, sigma_c)."""
+    prior = _prior(speed, settings)
+    p = prior.speed
+    return np.array([p.wind_e_mps, p.wind_n_mps, p.c_mps, prior.sigma_w, prior.sigma_c])
+
+
 def _residuals(
     theta: F64,
     arr: Arrivals,
@@ -270,6 +277,44 @@ def locate(
     if found is None:
         return None
     theta, keep, total_iterations, converged, times = found
+    return _solution(arr, prior, settings, theta, keep, total_iterations, converged, times)
+
+
+def solution_at(
+    arr: Arrivals,
+    speed: SoundSpeed,
+    settings: LocateSettings,
+    theta: F64,
+    keep: NDArray[np.bool_],
+    iterations: int,
+    converged: bool,
+) -> Solution | None:
+    """The `Solution` `locate(arr, speed, ...)` makes once its compiled solve has found theta,
+    keep, iterations and convergence (for callers that run that solve inside their own compiled
+    code, `associate.kernel.trial_solve`): the same numbers, or None where `locate` gives None
+    after its solve."""
+    from truceline.locate.kernel import time_rows
+
+    x, y, t, sigma = (
+        np.ascontiguousarray(a, dtype=np.float64) for a in (arr.x_m, arr.y_m, arr.t_s, arr.sigma_s)
+    )
+    jitter = settings.propagation_jitter_s_per_km * 1e-3
+    times = time_rows(theta, x, y, t, sigma, keep, jitter)
+    prior = _prior(speed, settings)
+    return _solution(arr, prior, settings, theta, keep, int(iterations), bool(converged), times)
+
+
+def _solution(
+    arr: Arrivals,
+    prior: _Prior,
+    settings: LocateSettings,
+    theta: F64,
+    keep: NDArray[np.bool_],
+    total_iterations: int,
+    converged: bool,
+    times: tuple[F64, F64, F64] | None,
+) -> Solution | None:
+    """`locate`'s solution from its solve's result: the covariance, misfit and records."""
     sub = arr if keep.all() else arr.subset(keep)
     if sub.n < 4:
         return None
