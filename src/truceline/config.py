@@ -275,11 +275,12 @@ class AssociateSettings(Section):
         ge=0,
     )
     provisional_chance_all: bool = setting(
-        True,
+        False,
         "In provisional searches the chance test counts each sensor's rate from every recent "
         "detection near the predicted arrival, whatever became of it, not only from the "
-        "searched detections (a leftover of a salvo is no quieter than the salvo); live "
-        "streams only.",
+        "searched detections (a leftover of a salvo is no quieter than the salvo): fewer "
+        "provisional events later withdrawn, more events late (docs/performance.md, session "
+        "11); live streams only.",
     )
     solve_candidates: int = setting(
         3,

@@ -425,7 +425,8 @@ def test_a_provisional_chance_test_counts_every_detection_of_a_salvo():
     from truceline.locate.solver import locate
 
     _, net, rows = salvo_of_twelve()
-    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, provisional=True)
+    on = AssociateSettings(provisional_chance_all=True)
+    assoc = AcousticAssociator(net, Atmosphere(), EPOCH, on, provisional=True)
     assoc.add(
         [r[0] for r in rows],
         [r[1] for r in rows],
@@ -442,13 +443,11 @@ def test_a_provisional_chance_test_counts_every_detection_of_a_salvo():
     for sandbox in (False, True):
         assoc._sandbox = sandbox
         p[sandbox] = assoc._chance(sol, members, arr, sol.n_used)
-    assoc._sandbox = False
     assert p[False] < 1e-6  # one detection a sensor, each where predicted
     assert p[True] > 1e3 * p[False]
-    off = AssociateSettings(provisional_chance_all=False)
-    assoc.s = off
-    assoc._sandbox = True
+    assoc.s = AssociateSettings()  # off by default: the provisional search counts the group's
     assert assoc._chance(sol, members, arr, sol.n_used) == p[False]
+    assoc._sandbox = False
 
 
 def test_attaching_only_within_hearing_distance_changes_nothing(monkeypatch):
