@@ -1137,7 +1137,7 @@ class AcousticAssociator:
     ) -> tuple[NDArray[np.int64], Solution] | None:
         """`_solve_new`'s checks of a gathered solution (on the detections `chosen`, positions
         in `members`): the mirror image, the solution's own test, the silent sensors, chance."""
-        sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
+        sol = self._resolve_mirror(sol, chosen, members, arr_all, speed, projection)
         used = chosen[sol.keep]
         # The solution's own test first: it needs neither the silent sensors nor the chance.
         if used.size < self.s.min_sensors or not self._acceptable(sol):
@@ -1320,11 +1320,18 @@ class AcousticAssociator:
         return self._keys
 
     def _resolve_mirror(
-        self, sol: Solution, chosen, arr_all: Arrivals, speed: SoundSpeed, projection: TangentPlane
+        self,
+        sol: Solution,
+        chosen,
+        members,
+        arr_all: Arrivals,
+        speed: SoundSpeed,
+        projection: TangentPlane,
     ) -> Solution:
         """Sensors nearly on one line cannot tell a source from its mirror image across that line
         by timing alone. Solve from both sides and keep the side where fewer sensors that did not
-        hear the sound lie closer to it than the sensors that did."""
+        hear the sound lie closer to it than the sensors that did (`chosen`: positions in
+        `members`)."""
         used = chosen[sol.keep]
         x, y = arr_all.x_m[used], arr_all.y_m[used]
         # The singular values' ratio in closed form decides where it is clearly above the
@@ -1349,7 +1356,7 @@ class AcousticAssociator:
             return sol
         if not self._acceptable(sol):
             return alt
-        heard = self.sensor.v[chosen]
+        heard = self.sensor.v[members[chosen]]
 
         def silent_nearer(candidate: Solution) -> int:
             return self._silent(
