@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass, field
@@ -184,3 +185,11 @@ def test_a_failure_in_the_caller_stops_the_child(tmp_path):
     with pytest.raises(RuntimeError), ChildTask(partial(time.sleep, 60)) as task:
         raise RuntimeError("the caller failed")
     assert not task._process.is_alive()
+
+
+def test_a_child_task_leaves_the_collector_as_it_found_it(tmp_path):
+    assert gc.get_freeze_count() == 0
+    with ChildTask(partial(_write, tmp_path / "out.txt", "done")) as task:
+        assert gc.get_freeze_count() > 0  # the objects both processes share
+        task.wait()
+    assert gc.get_freeze_count() == 0

@@ -18,6 +18,7 @@ and imported modules rather than importing them again, and touches nothing of th
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import pickle
 import queue
@@ -201,6 +202,12 @@ class ChildTask:
             self._inline = task
             return
         context = mp.get_context("fork")
+        # The objects made so far are left out of the cyclic collector's passes until the
+        # child is done: a full pass in either process would write to every object's header
+        # and copy all the pages they share (if the caller has not frozen them itself).
+        self._froze = gc.get_freeze_count() == 0
+        if self._froze:
+            gc.freeze()
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_run_task, args=(task, send), name=f"truceline-{name}", daemon=True
@@ -229,6 +236,7 @@ class ChildTask:
             status, detail = "", None
         self._process.join()
         self._waited = True
+        self._thaw()
         if status == "error":
             raise WorkerError(f"the {self.name} child failed:\n{detail}")
         if status != "ok" or self._process.exitcode != 0:
@@ -245,6 +253,12 @@ class ChildTask:
             self._process.terminate()
         self._process.join()
         self._receive.close()
+        self._thaw()
+
+    def _thaw(self) -> None:
+        if self._froze:
+            gc.unfreeze()
+            self._froze = False
 
 
 def _run_task(task: Callable[[], Any], send: Any) -> None:
