@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import time
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 import pytest
 
 from truceline.records import Observation
-from truceline.worker import StageWorker, WorkerError
+from truceline.worker import ChildTask, StageWorker, WorkerError
 
 
 @dataclass
@@ -124,3 +128,68 @@ def test_observations_reach_the_worker_equal_to_those_sent():
     assert type(received[1].fields["extra"]) is FrozenDict
     assert received[1].fields["extra"]["a"] == (1, 2)
     assert hash(received[0].fields) == hash(sent[0].fields)
+
+
+# -- ChildTask: a side effect (a file) made in a forked child ---------------------------------
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def _fail() -> None:
+    raise ValueError("no room for the file")
+
+
+def _vanish() -> None:
+    os._exit(3)
+
+
+def test_a_child_task_writes_the_events_file_with_the_serial_writers_bytes(tmp_path):
+    from tests.store.factories import T0, event
+    from truceline.publish.events import write_events
+
+    events = [event(f"ev-{i}", time_ns=T0 + (i * 7919) % 50 * 10**9) for i in range(50)]
+    run = {"id": "run-1", "elapsed_s": 1.5, "truceline": "test"}
+    write_events(tmp_path / "serial.geojson", events, run=run)
+    with ChildTask(
+        partial(write_events, tmp_path / "forked.geojson", events, run=run), name="events file"
+    ) as task:
+        task.wait()
+    forked = (tmp_path / "forked.geojson").read_bytes()
+    assert forked == (tmp_path / "serial.geojson").read_bytes()
+    assert forked.count(b'"Feature"') == 50
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_child_task_runs_before_wait_returns(tmp_path, fork):
+    path = tmp_path / "out.txt"
+    with ChildTask(partial(_write, path, "done"), fork=fork) as task:
+        task.wait()
+        assert path.read_text() == "done"
+        task.wait()  # again: nothing more
+
+
+def test_a_failed_child_task_is_raised_with_its_traceback():
+    failed = r"(?s)events file child failed.*no room for the file"
+    with ChildTask(_fail, name="events file") as task, pytest.raises(WorkerError, match=failed):
+        task.wait()
+
+
+def test_a_child_task_that_stops_without_a_word_is_raised():
+    with ChildTask(_vanish) as task, pytest.raises(WorkerError, match="exit code 3"):
+        task.wait()
+
+
+def test_a_failure_in_the_caller_stops_the_child(tmp_path):
+    with pytest.raises(RuntimeError), ChildTask(partial(time.sleep, 60)) as task:
+        raise RuntimeError("the caller failed")
+    assert not task._process.is_alive()
+
+
+def test_a_child_task_leaves_the_collector_as_it_found_it(tmp_path):
+    assert gc.get_freeze_count() == 0
+    with ChildTask(partial(_write, tmp_path / "out.txt", "done")) as task:
+        assert gc.get_freeze_count() > 0  # the objects both processes share
+        task.wait()
+    assert gc.get_freeze_count() == 0

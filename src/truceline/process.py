@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from truceline.radar.joint import HeldArrivals
 from truceline.radar.stage import RadarStage, merge, merge_leftovers
 from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
-from truceline.worker import WORKER_BATCH, StageWorker
+from truceline.worker import WORKER_BATCH, ChildTask, StageWorker
 
 
 @dataclass
@@ -274,8 +275,17 @@ def process(
                 snr_by_observation=snr,
             ).apply(events)
         clock.lap("attribution")
-        store.add_events(events, run_id=run_id)  # with their violations
-        clock.lap("store events")
+        path = out / "events.geojson"
+        # The file is written by a forked child while this process stores the events (the
+        # two are independent, and this process would otherwise do both in turn); its run
+        # time is up to here (it cannot count itself), the summary's includes everything.
+        ready_s = time.perf_counter() - started
+        run = {"id": run_id, "elapsed_s": round(ready_s, 3), "truceline": __version__}
+        write = partial(write_events, path, events, run=run)
+        with ChildTask(write, name="events file", fork=settings.pipeline.workers >= 2) as file:
+            store.add_events(events, run_id=run_id)  # with their violations
+            clock.lap("store events")
+            file.wait()
         summary = ProcessSummary(run_id=run_id, ingest=ingestion.summary)
         summary.acoustic_detections = stage.counts.acoustic
         summary.weather_reports = stage.counts.weather
@@ -291,19 +301,10 @@ def process(
         summary.attributed = sum(bool(e.attribution) for e in events)
         summary.associate_seconds = stage.counts.seconds
         summary.association = dict(stage.counts.association)
-        path = out / "events.geojson"
-        # The file's run time is up to its writing (it cannot count itself); the summary's
-        # includes the file and signing the ledger's head.
-        ready_s = time.perf_counter() - started
-        write_events(
-            path,
-            events,
-            run={"id": run_id, "elapsed_s": round(ready_s, 3), "truceline": __version__},
-        )
         summary.events_path = str(path)
         summary.agreement = _agreement_reference(agreement)
         summary.ledger = sign_run_head(store, key)
-        clock.lap("events file, ledger head")
+        clock.lap("events file, ledger head")  # the rest of the file's writing, if any
         summary.stages_s = clock.laps
         summary.elapsed_s = time.perf_counter() - started
         store.finish_run(run_id, summary.as_dict())

@@ -18,6 +18,7 @@ and imported modules rather than importing them again, and touches nothing of th
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import pickle
 import queue
@@ -180,3 +181,91 @@ class StageWorker:
         self._inbox.cancel_join_thread()  # what the worker did not take is not needed
         self._inbox.close()
         self._outbox.close()
+
+
+class ChildTask:
+    """`task()` run in a forked process beside the caller, for work that needs nothing back
+    but its side effect (a file written): the child inherits the parent's memory, so nothing is
+    pickled to it. `wait()` returns when it is done and raises `WorkerError` (with the child's
+    traceback) if it failed or stopped; the caller must call it before relying on the effect.
+
+    The child must not touch what it shares with the parent beyond reading it: in particular
+    not the store (an SQLite connection is not to be used across a fork). Use as a context
+    manager, so that the child is stopped if the caller fails first. With `fork` False the
+    task runs in the caller, in `wait()` (one process: `pipeline.workers` 1)."""
+
+    def __init__(self, task: Callable[[], Any], *, name: str = "task", fork: bool = True) -> None:
+        self.name = name
+        self._waited = False
+        self._inline: Callable[[], Any] | None = None
+        if not fork:
+            self._inline = task
+            return
+        context = mp.get_context("fork")
+        # The objects made so far are left out of the cyclic collector's passes until the
+        # child is done: a full pass in either process would write to every object's header
+        # and copy all the pages they share (if the caller has not frozen them itself).
+        self._froze = gc.get_freeze_count() == 0
+        if self._froze:
+            gc.freeze()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_run_task, args=(task, send), name=f"truceline-{name}", daemon=True
+        )
+        self._process.start()
+        send.close()  # the child's end: the parent sees end of file if the child dies
+
+    def __enter__(self) -> ChildTask:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait(self) -> None:
+        """Wait for the child; raise `WorkerError` if it did not finish its task."""
+        if self._inline is not None:
+            task, self._inline = self._inline, None
+            self._waited = True
+            task()
+            return
+        if self._waited:
+            return
+        try:
+            status, detail = self._receive.recv()
+        except EOFError:  # it stopped without a word (killed, os._exit)
+            status, detail = "", None
+        self._process.join()
+        self._waited = True
+        self._thaw()
+        if status == "error":
+            raise WorkerError(f"the {self.name} child failed:\n{detail}")
+        if status != "ok" or self._process.exitcode != 0:
+            raise WorkerError(
+                f"the {self.name} child stopped (exit code {self._process.exitcode}) "
+                "before it finished"
+            )
+
+    def close(self) -> None:
+        """Stop the child if it is still running (the caller failed before `wait`)."""
+        if not hasattr(self, "_process"):
+            return
+        if not self._waited and self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()
+        self._thaw()
+
+    def _thaw(self) -> None:
+        if self._froze:
+            gc.unfreeze()
+            self._froze = False
+
+
+def _run_task(task: Callable[[], Any], send: Any) -> None:
+    try:
+        task()
+        send.send(("ok", None))
+    except BaseException:  # reported to the parent, which raises it
+        send.send(("error", traceback.format_exc()))
+    finally:
+        send.close()

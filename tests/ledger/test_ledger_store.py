@@ -21,6 +21,7 @@ from truceline.ledger.store import (
     event_text,
     observation_text,
     record_document,
+    violation_text,
 )
 from truceline.records import Ellipse, Observation, Origin, Quarantined, Review, Sensor
 from truceline.store import Store, open_store
@@ -200,6 +201,35 @@ def test_event_text_is_the_canonical_json_of_its_record(
     parts = event_parts(record)
     assert event_text(parts) == canonical_text(record_document("event", record)[1])
     assert list(parts) == sorted(parts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ident=_text,
+    article=_text,
+    explanation=_text,
+    party=st.none() | _text,
+    probability=_finite,
+    method=st.none() | _text,
+    inputs=st.lists(_text, max_size=3),
+)
+def test_violation_text_is_the_canonical_json_of_its_record(
+    ident, article, explanation, party, probability, method, inputs
+) -> None:
+    record = violation(
+        ident,
+        article=article,
+        explanation=explanation,
+        party=party,
+        probability=probability,
+        provenance=provenance(method=method, inputs=inputs),
+    )
+    assert violation_text(record) == canonical_text(record_document("violation", record)[1])
+
+
+def test_violation_text_refuses_what_the_canonical_form_refuses() -> None:
+    with pytest.raises(ValueError):
+        violation_text(violation(probability=float("nan")))
 
 
 def test_a_correction_appends_a_version_linked_to_the_one_it_supersedes(store: Store) -> None:

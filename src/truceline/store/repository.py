@@ -778,14 +778,16 @@ class Store:
     def _upsert_violations(
         self, connection: Connection, violations: list[Violation], run_id: str | None
     ) -> None:
-        table = schema.violations
-        insert = self._insert(table)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[table.c.id],
-            set_={c.name: insert.excluded[c.name] for c in table.c if c.name != "id"},
+        # Plain executemany of tuples, as for the events: Core's insert of dicts cost more
+        # than the database's work. The same row as `_violation_row` gives.
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        rows = {v.id: _violation_tuple(v, run_id) for v in violations}  # last one wins
+        connection.exec_driver_sql(
+            f"INSERT INTO violations ({', '.join(_VIOLATION_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_VIOLATION_COLUMNS))}) ON CONFLICT (id) DO "
+            f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _VIOLATION_COLUMNS[1:])}",
+            list(rows.values()),
         )
-        rows = {v.id: _violation_row(v, run_id) for v in violations}
-        connection.execute(stmt, list(rows.values()))
         self._to_ledger(connection, "violation", {v.id: v for v in violations}.values(), run_id)
 
     def violations(self, event_id: str | None = None) -> list[Violation]:
@@ -1072,6 +1074,17 @@ def _violation_row(violation: Violation, run_id: str | None) -> dict[str, Any]:
         **_provenance_row(violation.provenance),
         "run_id": run_id,
     }
+
+
+_VIOLATION_COLUMNS = tuple(c.name for c in schema.violations.c)  # "id" first
+
+
+def _violation_tuple(violation: Violation, run_id: str | None) -> tuple[Any, ...]:
+    """`_violation_row` in `_VIOLATION_COLUMNS` order, its JSON column as text (the engine's
+    own serializer, as the Core insert used)."""
+    row = _violation_row(violation, run_id)
+    row["inputs"] = _json_serializer(row["inputs"])
+    return tuple(row[c] for c in _VIOLATION_COLUMNS)
 
 
 def _violation(row: Row[Any]) -> Violation:
