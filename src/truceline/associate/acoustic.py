@@ -1137,7 +1137,7 @@ class AcousticAssociator:
     ) -> tuple[NDArray[np.int64], Solution] | None:
         """`_solve_new`'s checks of a gathered solution (on the detections `chosen`, positions
         in `members`): the mirror image, the solution's own test, the silent sensors, chance."""
-        sol = self._resolve_mirror(sol, chosen, members, arr_all, speed, projection)
+        sol = self._resolve_mirror(sol, chosen, arr_all, speed, projection)
         used = chosen[sol.keep]
         # The solution's own test first: it needs neither the silent sensors nor the chance.
         if used.size < self.s.min_sensors or not self._acceptable(sol):
@@ -1320,18 +1320,13 @@ class AcousticAssociator:
         return self._keys
 
     def _resolve_mirror(
-        self,
-        sol: Solution,
-        chosen,
-        members,
-        arr_all: Arrivals,
-        speed: SoundSpeed,
-        projection: TangentPlane,
+        self, sol: Solution, chosen, arr_all: Arrivals, speed: SoundSpeed, projection: TangentPlane
     ) -> Solution:
         """Sensors nearly on one line cannot tell a source from its mirror image across that line
         by timing alone. Solve from both sides and keep the side where fewer sensors that did not
-        hear the sound lie closer to it than the sensors that did (`chosen`: positions in
-        `members`)."""
+        hear the sound lie closer to it than the sensors that did. A sensor has heard it on a
+        side when it has a detection at that side's predicted arrival: a sensor of the chosen
+        detections whose detection does not fit a side counts against that side."""
         used = chosen[sol.keep]
         x, y = arr_all.x_m[used], arr_all.y_m[used]
         # The singular values' ratio in closed form decides where it is clearly above the
@@ -1356,11 +1351,11 @@ class AcousticAssociator:
             return sol
         if not self._acceptable(sol):
             return alt
-        heard = self.sensor.v[members[chosen]]
+        nobody = np.zeros(0, dtype=np.int64)  # (every sensor is tested by its detections)
 
         def silent_nearer(candidate: Solution) -> int:
             return self._silent(
-                candidate, heard, arr_all.x_m[chosen], arr_all.y_m[chosen], projection, speed, 1.0
+                candidate, nobody, arr_all.x_m[chosen], arr_all.y_m[chosen], projection, speed, 1.0
             )
 
         a, b = silent_nearer(sol), silent_nearer(alt)
