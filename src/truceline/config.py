@@ -245,10 +245,11 @@ class AssociateSettings(Section):
         ge=0,
     )
     provisional_interval_s: float = setting(
-        0.5,
+        0.0,
         "While a dense group waits to settle, it is searched again for provisional events "
         "(published at once, revised or withdrawn when the group settles) when it has grown "
-        "and at least this long after its last such search; live streams only.",
+        "and at least this long after its last such search (0: on every batch it grew); live "
+        "streams only.",
         unit="s",
         ge=0,
     )
