@@ -924,14 +924,7 @@ def trial_solve(x, y, t, sig, az, az_sig, sensor_of, idx, origin, use_tight, spe
         if resid[i] <= tolerance:
             near[i] = True
             n_near += 1
-    cand = np.empty(n_near, dtype=np.int64)
-    score = np.empty(n_near)
-    k = 0
-    for i in range(m):
-        if near[i]:
-            cand[k] = idx[i]
-            score[k] = resid[i]
-            k += 1
+    cand, score = _flagged(idx, resid, near, n_near)
     chosen = _one_per_sensor(cand, score, sensor_of)
     start = np.array([origin[0], origin[1], origin[2], we, wn, c])
     status, theta, keep, iterations, converged = _locate_subset(
@@ -956,14 +949,7 @@ def trial_solve(x, y, t, sig, az, az_sig, sensor_of, idx, origin, use_tight, spe
             z[i] = abs(t[j] - tau - travel) / sigma
             near[i] = (z[i] <= attach_sigma) and (d <= max_source_m)
             n_near += near[i]
-        cand = np.empty(n_near, dtype=np.int64)
-        score = np.empty(n_near)
-        k = 0
-        for i in range(m):
-            if near[i]:
-                cand[k] = idx[i]
-                score[k] = z[i]
-                k += 1
+        cand, score = _flagged(idx, z, near, n_near)
         gathered = _one_per_sensor(cand, score, sensor_of)
         if gathered.size < min_sensors:
             break
@@ -990,6 +976,20 @@ def trial_solve(x, y, t, sig, az, az_sig, sensor_of, idx, origin, use_tight, spe
         theta, keep, chosen = theta2, keep2, gathered
         iterations, converged = iterations2, converged2
     return TRIAL_OK, theta, keep, iterations, converged, chosen
+
+
+@njit(cache=True)
+def _flagged(idx, score, near, n_near):
+    """The `n_near` entries of `idx` and `score` where `near` is set, in order."""
+    cand = np.empty(n_near, dtype=np.int64)
+    kept = np.empty(n_near)
+    k = 0
+    for i in range(idx.size):
+        if near[i]:
+            cand[k] = idx[i]
+            kept[k] = score[i]
+            k += 1
+    return cand, kept
 
 
 @njit(cache=True)
