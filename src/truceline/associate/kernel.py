@@ -531,12 +531,11 @@ KD-tree's own arithmetic is within ~1e-15 of it): the caller asks the tree."""
 
 
 @njit(cache=True)
-def sensors_within(points, lo, side, dims, starts, origin, radius):
-    """The distances (m, as np.linalg.norm computes them) from ECEF point `origin` to the
-    network's sensors within `radius` (`points`, binned by `AcousticNetwork.cells`): those
-    `cKDTree.query_ball_point(origin, radius)` returns, looked up in the cubes around the
-    origin. Also whether a sensor lies so near the sphere (squared distance within a relative
-    1e-12 of radius^2) that only the tree can say: then the caller asks it."""
+def _ball(points, lo, side, dims, starts, origin, radius):
+    """The rows of `points` (binned by `AcousticNetwork.cells`) within `radius` of `origin`,
+    looked up in the cubes around it, in the cubes' order, with their squared distances
+    (summed in np.linalg.norm's order); and whether one lies so near the sphere (within a
+    relative `_BALL_MARGIN` of radius^2) that only the k-d tree can say."""
     r2 = radius * radius
     inside = r2 * (1.0 - _BALL_MARGIN)
     outside = r2 * (1.0 + _BALL_MARGIN)
@@ -546,7 +545,8 @@ def sensors_within(points, lo, side, dims, starts, origin, radius):
     for a in range(3):
         first[a] = max(math.floor((origin[a] - reach - lo[a]) / side), 0)
         last[a] = min(math.floor((origin[a] + reach - lo[a]) / side), dims[a] - 1)
-    out = np.empty(points.shape[0])
+    rows = np.empty(points.shape[0], dtype=np.int64)
+    sq = np.empty(points.shape[0])
     k = 0
     unsure = False
     for i in range(first[0], last[0] + 1):
@@ -556,13 +556,25 @@ def sensors_within(points, lo, side, dims, starts, origin, radius):
                 dx = points[q, 0] - origin[0]
                 dy = points[q, 1] - origin[1]
                 dz = points[q, 2] - origin[2]
-                s = (dx * dx + dy * dy) + dz * dz  # np.linalg.norm's order
-                if s <= inside:
-                    out[k] = math.sqrt(s)
+                d2 = (dx * dx + dy * dy) + dz * dz
+                if d2 <= inside:
+                    rows[k] = q
+                    sq[k] = d2
                     k += 1
-                elif s < outside:
+                elif d2 < outside:
                     unsure = True
-    return out[:k], unsure
+    return rows[:k], sq[:k], unsure
+
+
+@njit(cache=True)
+def sensors_within(points, lo, side, dims, starts, origin, radius):
+    """The distances (m, as np.linalg.norm computes them) from ECEF point `origin` to the
+    network's sensors within `radius` (`points`, binned by `AcousticNetwork.cells`): those
+    `cKDTree.query_ball_point(origin, radius)` returns, looked up in the cubes around the
+    origin. Also whether a sensor lies so near the sphere (squared distance within a relative
+    1e-12 of radius^2) that only the tree can say: then the caller asks it."""
+    _, sq, unsure = _ball(points, lo, side, dims, starts, origin, radius)
+    return np.sqrt(sq), unsure
 
 
 @njit(cache=True)
@@ -1072,36 +1084,17 @@ def silent_candidates(points, ids, lo, side, dims, starts, origin, radius, heard
     `ids`, at `points`, binned by `AcousticNetwork.cells`; any order) less those in `heard`:
     the sensors `AcousticAssociator._silent` tests. Also whether a sensor lies so near the
     sphere that only the tree can say (as `sensors_within`)."""
-    r2 = radius * radius
-    inside = r2 * (1.0 - _BALL_MARGIN)
-    outside = r2 * (1.0 + _BALL_MARGIN)
-    reach = radius * (1.0 + 1e-9) + 1.0
-    first = np.empty(3, dtype=np.int64)
-    last = np.empty(3, dtype=np.int64)
-    for a in range(3):
-        first[a] = max(math.floor((origin[a] - reach - lo[a]) / side), 0)
-        last[a] = min(math.floor((origin[a] + reach - lo[a]) / side), dims[a] - 1)
-    out = np.empty(points.shape[0], dtype=np.int64)
+    rows, _, unsure = _ball(points, lo, side, dims, starts, origin, radius)
+    out = np.empty(rows.size, dtype=np.int64)
     k = 0
-    unsure = False
-    for i in range(first[0], last[0] + 1):
-        for j in range(first[1], last[1] + 1):
-            base = (i * dims[1] + j) * dims[2]
-            for q in range(starts[base + first[2]], starts[base + last[2] + 1]):
-                dx = points[q, 0] - origin[0]
-                dy = points[q, 1] - origin[1]
-                dz = points[q, 2] - origin[2]
-                s = (dx * dx + dy * dy) + dz * dz
-                if s <= inside:
-                    sensor = ids[q]
-                    for h in range(heard.size):
-                        if heard[h] == sensor:
-                            break
-                    else:
-                        out[k] = sensor
-                        k += 1
-                elif s < outside:
-                    unsure = True
+    for q in rows:
+        sensor = ids[q]
+        for h in range(heard.size):
+            if heard[h] == sensor:
+                break
+        else:
+            out[k] = sensor
+            k += 1
     return out[:k], unsure
 
 
