@@ -462,6 +462,17 @@ def within_reach(sensor_ecef, event_ecef, pair_sensor, pair_event, reach_m):
 # (products of matrices) stays in NumPy, between these steps.
 
 
+@njit(cache=True, inline="always")
+def _path(dx, dy, c, we, wn, sigma_s, jitter_s_per_m):
+    """Over the horizontal offset (dx, dy) (m, source to sensor): the distance d (m, at least
+    1), the travel time d / (c + w . u) (s) and the arrival's sigma sqrt(sigma_s^2 +
+    (jitter d)^2) (s), in `SoundSpeed.travel_time_s`'s and the associator's arithmetic."""
+    d = max(math.hypot(dx, dy), 1.0)
+    travel = d / (c + (we * dx + wn * dy) / d)
+    jd = jitter_s_per_m * d
+    return d, travel, math.sqrt(sigma_s * sigma_s + jd * jd)
+
+
 @njit(cache=True)
 def ambiguity_gates(x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma_pred2,
                     attach_sigma, sensors, keys, key_stride, w_short, w_long):  # fmt: skip
@@ -477,12 +488,7 @@ def ambiguity_gates(x, y, t, sig, bx, by, btau, c, we, wn, jitter_s_per_m, sigma
     iw = np.empty((2, n), dtype=np.int64)
     radius = -np.inf
     for j in range(n):
-        dx = x[j] - bx
-        dy = y[j] - by
-        d = max(math.hypot(dx, dy), 1.0)
-        travel = d / (c + (we * dx + wn * dy) / d)
-        jd = jitter_s_per_m * d
-        s = math.sqrt(sig[j] * sig[j] + jd * jd)
+        d, travel, s = _path(x[j] - bx, y[j] - by, c, we, wn, sig[j], jitter_s_per_m)
         p = btau + travel
         gate = attach_sigma * math.sqrt(s * s + sigma_pred2)
         at = np.float64(sensors[j]) * key_stride + p
@@ -952,12 +958,7 @@ def trial_solve(x, y, t, sig, az, az_sig, sensor_of, idx, origin, use_tight, spe
         n_near = 0
         for i in range(m):
             j = idx[i]
-            dx = x[j] - sx
-            dy = y[j] - sy
-            d = max(math.hypot(dx, dy), 1.0)
-            travel = d / (sc + (swe * dx + swn * dy) / d)
-            jd = jitter_s_per_m * d
-            sigma = math.sqrt(sig[j] * sig[j] + jd * jd)
+            d, travel, sigma = _path(x[j] - sx, y[j] - sy, sc, swe, swn, sig[j], jitter_s_per_m)
             z[i] = abs(t[j] - tau - travel) / sigma
             near[i] = (z[i] <= attach_sigma) and (d <= max_source_m)
             n_near += near[i]
