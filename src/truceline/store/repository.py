@@ -692,11 +692,10 @@ class Store:
             # its ledger entry.
             parts = [event_parts(e) for e in latest.values()]
             with self._writing() as connection:
-                mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-                connection.exec_driver_sql(
-                    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
-                    f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))}) ON CONFLICT (id) DO "
-                    f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _EVENT_COLUMNS[1:])}",
+                _upsert(
+                    connection,
+                    "events",
+                    _EVENT_COLUMNS,
                     [_event_row(e, run_id, p) for e, p in zip(latest.values(), parts, strict=True)],
                 )
                 if self.ledger is not None:
@@ -778,16 +777,9 @@ class Store:
     def _upsert_violations(
         self, connection: Connection, violations: list[Violation], run_id: str | None
     ) -> None:
-        # Plain executemany of tuples, as for the events: Core's insert of dicts cost more
-        # than the database's work. The same row as `_violation_row` gives.
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        # The same row as `_violation_row` gives, as a tuple.
         rows = {v.id: _violation_tuple(v, run_id) for v in violations}  # last one wins
-        connection.exec_driver_sql(
-            f"INSERT INTO violations ({', '.join(_VIOLATION_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_VIOLATION_COLUMNS))}) ON CONFLICT (id) DO "
-            f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _VIOLATION_COLUMNS[1:])}",
-            list(rows.values()),
-        )
+        _upsert(connection, "violations", _VIOLATION_COLUMNS, list(rows.values()))
         self._to_ledger(connection, "violation", {v.id: v for v in violations}.values(), run_id)
 
     def violations(self, event_id: str | None = None) -> list[Violation]:
@@ -1074,6 +1066,21 @@ def _violation_row(violation: Violation, run_id: str | None) -> dict[str, Any]:
         **_provenance_row(violation.provenance),
         "run_id": run_id,
     }
+
+
+def _upsert(
+    connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert `rows` (tuples in `columns` order, "id" first) into `table`, replacing a row of
+    the same id, by a plain executemany: Core's insert of dicts cost more than the database's
+    work (events, violations)."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT (id) DO "
+        f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns[1:])}",
+        rows,
+    )
 
 
 _VIOLATION_COLUMNS = tuple(c.name for c in schema.violations.c)  # "id" first
