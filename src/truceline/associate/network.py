@@ -68,9 +68,7 @@ class AcousticNetwork:
 
     def cell_ids(self) -> NDArray[np.int64]:
         """The sensor (index) at each position of `cells`' points."""
-        if getattr(self, "_cell_ids", None) is None:  # (a network pickled before it existed)
-            self._cells = None
-            self.cells()
+        self.cells()
         return self._cell_ids
 
     def neighbours(self, k: int, max_distance_m: float, min_distance_m: float) -> NeighbourGraph:
