@@ -1177,7 +1177,7 @@ class AcousticAssociator:
         (`kernel.chance_terms`, the numbers of `_chance_terms`)."""
         window = self.s.chance_window_s
         if self._sandbox and self.s.provisional_chance_all:
-            near, tolerance = self._chance_terms(sol, members, arr_all)
+            near, tolerance = self._chance_terms(sol, members, arr_all, every_recent=True)
         else:
             sp = sol.speed
             near, tolerance = chance_terms(
@@ -1201,16 +1201,16 @@ class AcousticAssociator:
         # (pdtrc) without its ~40 µs of argument handling per call.
         return 1.0 if n_used < 1 else float(pdtrc(n_used - 1, expected))
 
-    def _chance_terms(self, sol: Solution, members, arr_all: Arrivals):
+    def _chance_terms(self, sol: Solution, members, arr_all: Arrivals, every_recent=False):
         """`_chance`'s per-sensor counts within the window and tolerances in NumPy: the
-        reference of `kernel.chance_terms`, and the form of a provisional search with
-        `provisional_chance_all`."""
+        reference of `kernel.chance_terms` (the group's detections counted), and with
+        `every_recent` the form of a provisional search with `provisional_chance_all`."""
         sensors = self.sensor.v[members]
         travel, d = sol.speed.travel_time_s(arr_all.x_m - sol.x_m, arr_all.y_m - sol.y_m)
         offset = arr_all.t_s - sol.tau_s - travel
         window = self.s.chance_window_s
         uniq, first, inverse = np.unique(sensors, return_index=True, return_inverse=True)
-        if self._sandbox and self.s.provisional_chance_all:
+        if every_recent:
             # Every recent detection at the sensor, whatever became of it: a leftover of a
             # group whose events took the rest is no quieter than the group was.
             keys = self._recent_keys()
