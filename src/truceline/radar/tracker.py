@@ -351,7 +351,6 @@ class GnnTracker:
                 float(speed.max()) * span_s if speed.size else 0.0
             )
             xyz = batch.xyz[order]
-        if order.size > 1:
             a, b = _within(xyz, np.full(order.size, radius), xyz)
             # Each plot's neighbours within the radius (itself among them).
             counts = np.bincount(a, minlength=order.size)
