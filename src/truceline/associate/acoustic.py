@@ -1492,10 +1492,6 @@ def _choices(rng: np.random.Generator, pools: list[NDArray[np.int64]], k: int) -
     (more than 10,000 elements: NumPy then shuffles instead of sampling by Floyd's algorithm)."""
     if any(p.size > 10_000 for p in pools):
         return np.array([rng.choice(p, size=k, replace=False) for p in pools])
-    if all(p is pools[0] for p in pools):  # one pool drawn from again and again
-        size = pools[0].size
-        starts = np.arange(len(pools) + 1, dtype=np.int64) * size
-        return choose_many(rng, np.tile(pools[0].astype(np.int64), len(pools)), starts, k)
     starts = np.zeros(len(pools) + 1, dtype=np.int64)
     starts[1:] = np.cumsum([p.size for p in pools])
     return choose_many(rng, np.concatenate(pools).astype(np.int64), starts, k)
