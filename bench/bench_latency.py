@@ -46,14 +46,21 @@ events over 1 s (`late`), with whether they were first published as provisional 
 stage is live (`AcousticStage(live=True)`): salvos still arriving are published as provisional
 events; a provisional event later withdrawn is not counted (the JSON reports how many were
 published and withdrawn), one later confirmed counts from its first, provisional, publication.
+With the scenario's truth.jsonl beside its observations, each late event names the source most
+of its detections came from and whether all did (`source`, `source_pure`), the late events are
+counted by cause (`late_causes`: the source's type, weapon class, whether it was fired in a
+barrage, mixed or pure, first published as provisional or not) and the latency is also given
+per weapon class (`by_weapon`).
 `--set SECTION.NAME=VALUE` changes a setting.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -80,12 +87,45 @@ def load(data: Path) -> tuple[list, list[Observation], np.ndarray]:
     return sensors, obs, arrival
 
 
+def load_truth(data: Path) -> dict[str, tuple[str, str, str, bool]]:
+    """{acoustic observation id: (source id, type, weapon class, fired in a barrage)} from the
+    scenario's truth.jsonl (empty without one): what each late event is made of."""
+    path = data / "truth.jsonl"
+    if not path.exists():
+        return {}
+    cause: dict[str, tuple[str, str, str, bool]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            source = json.loads(line)
+            what = (
+                str(source.get("id")),
+                str(source.get("type", "")),
+                str(source.get("weapon") or "-"),
+                bool(source.get("barrage")),
+            )
+            for observation_id in source.get("observations") or ():
+                cause[observation_id] = what
+    return cause
+
+
+def sources_of(det_ids: list[str], truth: dict) -> tuple[tuple[str, str, str, bool], bool]:
+    """The source most of an event's detections came from (false alarms count as their own
+    "source"), and whether all of them came from it."""
+    counts = Counter(truth.get(d, ("false alarm", "-", "-", False)) for d in det_ids)
+    ((source, n),) = counts.most_common(1)
+    return source, n == len(det_ids)
+
+
 def pct(values: np.ndarray, q: float) -> float:
     return round(float(np.percentile(values, q)), 4) if values.size else float("nan")
 
 
-def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict:
-    """Feed one slice to a new stage; latency figures for the events first emitted."""
+def replay(
+    sensors, obs, arrival, window, settings: Settings, mode: str, truth: dict | None = None
+) -> dict:
+    """Feed one slice to a new stage; latency figures for the events first emitted. With
+    `truth` (`load_truth`), each late event names its source, and the figures are also given
+    per weapon class of the events' sources."""
     warm_ns, start_ns, end_ns = window
     batch_s = settings.associate.batch_s
     span_ns = round(batch_s * NS)
@@ -163,6 +203,8 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         done[k] = prev
 
     lat, wait, proc, queued, late = [], [], [], [], []
+    weapon_of: list[str] = []  # the weapon class of each counted event's source
+    causes: Counter = Counter()
     for event_id, (wall, ready_ns, det_ids, k) in first.items():
         if event_id in withdrawn:
             continue
@@ -179,10 +221,18 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         proc.append(p)
         lat.append(w + p)
         queued.append(done[k] - a / NS)
+        source, pure = sources_of(det_ids, truth) if truth else (None, None)
+        weapon_of.append(source[2] if source else "-")
         if w + p > 1.0:
+            if source:
+                _, kind, weapon, barrage = source
+                cause = (kind, weapon, barrage, pure, event_id in provisional)
+                causes[cause] += 1
             late.append(
                 {
                     "id": event_id,
+                    "source": source[0] if source else None,
+                    "source_pure": pure,
                     "first_provisional": event_id in provisional,
                     "detections": len(det_ids),
                     "completing_arrival_h": round((a % (86_400 * NS)) / 3600 / NS, 5),
@@ -192,6 +242,16 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
                 }
             )
     lat_a, wait_a, proc_a, q_a = map(np.array, (lat, wait, proc, queued))
+    classes = np.array(weapon_of)
+    by_weapon = {
+        weapon: {
+            "events": int(np.count_nonzero(classes == weapon)),
+            "over_1s": int(np.count_nonzero(lat_a[classes == weapon] > 1.0)),
+            "wait_over_1s": int(np.count_nonzero(wait_a[classes == weapon] > 1.0)),
+            "latency_p99_s": pct(lat_a[classes == weapon], 99),
+        }
+        for weapon in sorted(set(weapon_of))
+    }
     sim_s = (end_ns - warm_ns) / NS
     proc_b = np.array([p for _, p in batches])
 
@@ -229,6 +289,20 @@ def replay(sensors, obs, arrival, window, settings: Settings, mode: str) -> dict
         "simulated_s": round(sim_s, 1),
         "processing_s_per_simulated_s": round(busy / sim_s, 4),
         "associator_stats": dict(stage.associator.stats) if stage.associator else {},
+        "by_weapon": by_weapon if truth else None,
+        "late_causes": [
+            {
+                "type": kind,
+                "weapon": weapon,
+                "barrage": barrage,
+                "pure": pure,
+                "first_provisional": first_provisional,
+                "events": n,
+            }
+            for (kind, weapon, barrage, pure, first_provisional), n in causes.most_common()
+        ]
+        if truth
+        else None,
         "late": sorted(late, key=lambda e: e["completing_arrival_h"]),
     }
 
@@ -265,6 +339,7 @@ def main() -> None:
     end_ns = start_ns + round(args.hours * 3600 * NS)
     warm_ns = start_ns - round(args.warmup_min * 60 * NS)
 
+    truth = load_truth(data)
     modes = ("feed", "timer") if args.mode == "both" else (args.mode,)
     figures = {
         "scenario": f"{args.scenario} seed {args.seed}",
@@ -274,7 +349,8 @@ def main() -> None:
         "load_and_validate_s": round(load_s, 1),
     }
     for mode in modes:
-        result = replay(sensors, obs, arrival, (warm_ns, start_ns, end_ns), settings, mode)
+        window = (warm_ns, start_ns, end_ns)
+        result = replay(sensors, obs, arrival, window, settings, mode, truth)
         figures[mode] = result
     figures["peak_rss_mib"] = round(peak_rss_mib(), 0)
     write_result(args.json, "latency", figures)
