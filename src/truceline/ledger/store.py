@@ -399,22 +399,26 @@ class Ledger:
         leaves = [sha256(b"\x00" + text.encode("utf-8")).digest() for text in texts]  # leaf_hash
         first = builder.size
         node_rows = builder.extend(leaves, LOWEST_STORED_LEVEL)
-        entry_rows = list(
-            zip(
-                range(first, builder.size),
-                [o.id for o in observations],
-                [sha256(text.encode("utf-8")).digest() for text in record_texts],
-                texts,
-                leaves,
-                strict=True,
-            )
-        )
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        connection.exec_driver_sql(
-            "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, data, "
-            f"leaf_hash) VALUES ({mark}, 'observation', {mark}, {mark}, NULL, {mark}, {mark})",
-            entry_rows,
-        )
+        # The driver's executemany, fed by a zip: no list of row tuples to make (and for the
+        # garbage collector to count); the connection's transaction, as exec_driver_sql's.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, "
+                f"data, leaf_hash) VALUES ({mark}, 'observation', {mark}, {mark}, NULL, {mark}, "
+                f"{mark})",
+                zip(
+                    range(first, builder.size),
+                    [o.id for o in observations],
+                    [sha256(text.encode("utf-8")).digest() for text in record_texts],
+                    texts,
+                    leaves,
+                    strict=True,
+                ),
+            )
+        finally:
+            cursor.close()
         self._insert_nodes(connection, node_rows)
         return list(range(first, builder.size))
 
