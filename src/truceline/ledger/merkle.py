@@ -11,9 +11,10 @@ domains of leaves and nodes, so no leaf can pass for a node (second-preimage att
 Proofs are made from the hashes of *complete* subtrees: the subtree of 2**level leaves starting
 at leaf `index * 2**level` is node `(level, index)`. Every subtree a proof needs, D[a:b], starts
 at a multiple of a power of two at least as large as b - a, so its hash is a right fold of at most
-log2(n) complete subtrees. With those node hashes stored (`truceline.ledger.store`), a proof
-costs O(log n) look-ups and hashes; `TreeBuilder` keeps the right edge of the tree so that an
-append costs O(1) amortised (one leaf hash and, on average, one node hash).
+log2(n) complete subtrees. With those node hashes at hand (`truceline.ledger.store` keeps those
+of 16 leaves or more and makes the smaller ones from their leaves, `low_nodes`), a proof costs
+O(log n) look-ups and hashes; `TreeBuilder` keeps the right edge of the tree so that an append
+costs O(1) amortised (one leaf hash and, on average, one node hash).
 """
 
 from __future__ import annotations
