@@ -16,6 +16,7 @@ from truceline.ledger.audit import audit
 from truceline.ledger.canonical import canonical_text
 from truceline.ledger.keys import Ed25519PrivateKey
 from truceline.ledger.store import (
+    LOWEST_STORED_LEVEL,
     entry_text,
     event_parts,
     event_text,
@@ -334,16 +335,18 @@ def test_a_rewritten_tree_is_caught_by_the_signed_head(store: Store) -> None:
     with store._engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM ledger_nodes"))
         for index, item in enumerate(data):
-            for level, i, value in builder.append(merkle.leaf_hash(item)):
+            leaf = merkle.leaf_hash(item)
+            for level, i, value in builder.append(leaf)[LOWEST_STORED_LEVEL:]:
                 connection.execute(
                     sa.text("INSERT INTO ledger_nodes VALUES (:l, :i, :h)"),
                     {"l": level, "i": i, "h": value},
                 )
             connection.execute(
-                sa.text("UPDATE ledger_entries SET data = :d WHERE idx = :i"),
-                {"d": item.decode(), "i": index},
+                sa.text("UPDATE ledger_entries SET data = :d, leaf_hash = :h WHERE idx = :i"),
+                {"d": item.decode(), "h": leaf, "i": index},
             )
     problems = audit(store, KEY.public_key())
+    assert not any("leaf hash" in p for p in problems)  # the hashes were forged to match
     assert any(
         "signed head #1 (size 8): the entries stored now give another root" in p for p in problems
     )

@@ -138,3 +138,38 @@ def test_a_builder_resumes_from_its_frontier() -> None:
         for item in data[size:]:
             resumed.append(merkle.leaf_hash(item))
         assert resumed.root() == ref_mth(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(leaves, st.integers(0, 6), st.data())
+def test_extend_makes_the_nodes_append_makes_from_a_level_up(data, lowest, draw) -> None:
+    whole = Tree(data)
+    split = draw.draw(st.integers(0, len(data)))
+    hashes = [merkle.leaf_hash(item) for item in data]
+    builder = merkle.TreeBuilder()
+    made = builder.extend(hashes[:split], lowest) + builder.extend(hashes[split:], lowest)
+    one_by_one = merkle.TreeBuilder()
+    assert made == [
+        node for item in hashes for node in one_by_one.append(item) if node[0] >= lowest
+    ]
+    assert {(level, index): value for level, index, value in made} == {
+        key: value for key, value in whole.nodes.items() if key[0] >= lowest
+    }
+    assert builder.size == len(data) and builder.root() == ref_mth(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(leaves, st.integers(0, 4), st.data())
+def test_low_nodes_of_a_block_are_the_trees(data, level, draw) -> None:
+    whole = Tree(data)
+    block = 1 << level
+    start = draw.draw(st.integers(0, (len(data) - 1) // block)) * block
+    hashes = [merkle.leaf_hash(item) for item in data[start : start + block]]
+    made = merkle.low_nodes(start, hashes)
+    assert made == {
+        (lv, index): value
+        for (lv, index), value in whole.nodes.items()
+        if start <= index << lv and (index + 1) << lv <= start + len(hashes)
+    }
+    with pytest.raises(ValueError):
+        merkle.low_nodes(2 * start + 1, [b"x" * 32] * 2)  # not the start of a block of 2

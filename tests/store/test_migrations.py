@@ -39,7 +39,7 @@ def _tables(url: str) -> set[str]:
 
 def test_a_fresh_database_is_migrated_to_head(store_url: str) -> None:
     with open_store(store_url) as store:
-        assert store.head_version() == head_revision() == "0002"
+        assert store.head_version() == head_revision() == "0003"
         assert store.schema_version() == store.head_version()
     assert TABLES | {"alembic_version"} <= _tables(store_url)
 
@@ -93,7 +93,7 @@ def test_the_migration_command_line_works_without_alembic_ini(
     url = f"url={store_url}"
     main(["--raiseerr", "-x", url, "upgrade", "head"])
     main(["--raiseerr", "-x", url, "current"])
-    assert "0002 (head)" in capsys.readouterr().out
+    assert "0003 (head)" in capsys.readouterr().out
     main(["--raiseerr", "-x", url, "check"])  # autogenerate finds nothing to do
     main(["--raiseerr", "-x", url, "downgrade", "base"])
     assert _tables(store_url) <= {"alembic_version"}
@@ -168,3 +168,52 @@ def test_passwords_are_not_shown_in_errors() -> None:
     with pytest.raises(UsageError) as raised:
         open_store("postgresql+psycopg://nobody:s3cret@127.0.0.1:1/truceline")
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_ledger_from_before_0003_is_migrated_and_still_verifies(store_url: str) -> None:
+    """0003 moves the leaf hashes to the entries and drops the node hashes below level 4; its
+    downgrade makes them again, as 0002 kept them. Roots, proofs and signed heads are the same
+    before and after, and `ledger check` finds nothing."""
+    from tests.store.factories import observation
+    from truceline.ledger import merkle
+    from truceline.ledger.audit import audit
+    from truceline.ledger.keys import Ed25519PrivateKey
+    from truceline.records import Sensor
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    with open_store(store_url, batch_size=7) as store:
+        store.add_sensors([Sensor("A-01", "acoustic", "monitor", 37.8, 48.0)])
+        store.add_observations([observation(f"obs-{i}", time_ns=i) for i in range(40)])
+        head = store.ledger.sign_head(key)
+        size = store.ledger.size()
+        leaves = [entry.leaf_hash for entry in store.ledger.entries()]
+        proofs = store.ledger.inclusion_proofs(range(size), size)
+        consistency = [store.ledger.consistency_proof(m, size) for m in range(1, size + 1)]
+    builder = merkle.TreeBuilder()
+    old_nodes = {(level, i, h) for leaf in leaves for level, i, h in builder.append(leaf)}
+    assert builder.root() == head.root_hash
+
+    url = f"url={store_url}"
+    main(["--raiseerr", "-x", url, "downgrade", "0002"])
+    engine = sa.create_engine(store_url)
+    try:
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("ledger_entries")}
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT level, idx, hash FROM ledger_nodes")
+            stored = {(int(level), int(i), bytes(h)) for level, i, h in rows}
+    finally:
+        engine.dispose()
+    assert "leaf_hash" not in columns
+    assert stored == old_nodes  # every complete subtree, as 0002's ledger kept them
+
+    main(["--raiseerr", "-x", url, "upgrade", "head"])
+    with open_store(store_url) as store:
+        ledger = store.ledger
+        assert ledger.root() == head.root_hash
+        assert list(ledger.leaf_hashes()) == list(enumerate(leaves))
+        assert ledger.inclusion_proofs(range(size), size) == proofs
+        assert [ledger.consistency_proof(m, size) for m in range(1, size + 1)] == consistency
+        assert audit(store, key.public_key()) == []
+        assert {node[0] for node in old_nodes} >= {0, 4, 5}  # big enough to keep some
+        store.add_observations([observation("obs-new", time_ns=99)])  # it appends as before
+        assert audit(store, key.public_key()) == []

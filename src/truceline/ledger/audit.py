@@ -2,9 +2,10 @@
 its signed heads? Names every disagreement: which record, which entry, which check.
 
 1. Each entry's bytes hash to the leaf hash stored for it, and say the kind and id indexed.
-2. The node hashes recomputed from the leaf hashes equal the stored ones, and the roots of the
-   signed heads' sizes equal those heads' roots (so no entry changed since it was signed, even
-   if its leaf and node hashes were rewritten to match); each head's signature is good.
+2. The node hashes recomputed from the leaf hashes equal the stored ones (of levels 4 and up,
+   the only ones kept), and the roots of the signed heads' sizes equal those heads' roots (so
+   no entry changed since it was signed, even if its leaf and node hashes were rewritten to
+   match); each head's signature is good.
 3. Every record in the store equals the current version on the ledger (sensors, observations,
    events, violations by id; quarantine and reviews as collections), and has one; and every
    record the ledger holds as current, not withdrawn, is still in the store (none deleted).
@@ -20,7 +21,13 @@ from typing import Any
 from truceline.ledger import merkle
 from truceline.ledger.head import TreeHead
 from truceline.ledger.keys import Ed25519PublicKey
-from truceline.ledger.store import Ledger, content_hash, is_withdrawal, record_document
+from truceline.ledger.store import (
+    LOWEST_STORED_LEVEL,
+    Ledger,
+    content_hash,
+    is_withdrawal,
+    record_document,
+)
 
 # The kinds of record the store keeps rows of, by id (others, such as `attribution`, live on the
 # ledger only).
@@ -78,7 +85,8 @@ def _check_tree(ledger: Ledger, key: Ed25519PublicKey | None) -> Iterator[str]:
         if head.root_hash != builder.root():
             yield f"signed head #{number} (size 0): root is not that of the empty tree"
     for _, leaf in ledger.leaf_hashes():
-        for level, index, value in builder.append(leaf)[1:]:
+        # The nodes kept (levels LOWEST_STORED_LEVEL and up); `append` makes one per level.
+        for level, index, value in builder.append(leaf)[LOWEST_STORED_LEVEL:]:
             recomputed[level, index] = value
         for number, head in wanted.get(builder.size, []):
             if head.root_hash != builder.root():
@@ -90,7 +98,7 @@ def _check_tree(ledger: Ledger, key: Ed25519PublicKey | None) -> Iterator[str]:
     for number, head in enumerate(heads, 1):
         if head.tree_size > size:
             yield f"signed head #{number}: size {head.tree_size} but the ledger has {size} entries"
-    level = 1
+    level = LOWEST_STORED_LEVEL
     while (1 << level) <= size:
         stored = dict(ledger.stored_nodes(level))
         for (lv, index), value in recomputed.items():

@@ -11,9 +11,10 @@ domains of leaves and nodes, so no leaf can pass for a node (second-preimage att
 Proofs are made from the hashes of *complete* subtrees: the subtree of 2**level leaves starting
 at leaf `index * 2**level` is node `(level, index)`. Every subtree a proof needs, D[a:b], starts
 at a multiple of a power of two at least as large as b - a, so its hash is a right fold of at most
-log2(n) complete subtrees. With those node hashes stored (`truceline.ledger.store`), a proof
-costs O(log n) look-ups and hashes; `TreeBuilder` keeps the right edge of the tree so that an
-append costs O(1) amortised (one leaf hash and, on average, one node hash).
+log2(n) complete subtrees. With those node hashes at hand (`truceline.ledger.store` keeps those
+of 16 leaves or more and makes the smaller ones from their leaves, `low_nodes`), a proof costs
+O(log n) look-ups and hashes; `TreeBuilder` keeps the right edge of the tree so that an append
+costs O(1) amortised (one leaf hash and, on average, one node hash).
 """
 
 from __future__ import annotations
@@ -212,37 +213,76 @@ def frontier_keys(size: int) -> list[NodeKey]:
     return decompose(0, size) if size else []
 
 
+def low_nodes(start: int, leaves: Sequence[bytes]) -> dict[NodeKey, bytes]:
+    """The hashes of every complete subtree of the leaves `start`, `start + 1`, ... whose leaf
+    hashes are `leaves` (the leaves themselves at level 0), `start` being a multiple of a power
+    of two >= len(leaves): how the store makes the nodes it does not keep (the lowest levels)
+    from a block of leaf hashes."""
+    if leaves and start % (1 << (len(leaves) - 1).bit_length()):
+        raise ValueError(f"{len(leaves)} leaves from {start} are not a block of the tree")
+    nodes: dict[NodeKey, bytes] = {}
+    row, level = list(leaves), 0
+    while row:
+        first = start >> level
+        for offset, value in enumerate(row):
+            nodes[level, first + offset] = value
+        row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
+        level += 1
+    return nodes
+
+
 class TreeBuilder:
     """Appends leaves to a tree, yielding the node hashes each append completes.
 
     It keeps only the right edge (`frontier`): the hashes of the complete subtrees that make up
-    the tree, at most log2(n) + 1 of them, so an append costs one leaf hash plus one node hash
-    per subtree it completes (one on average).
+    the tree, at most log2(n) + 1 of them, one per set bit of the size, so an append costs one
+    leaf hash plus one node hash per subtree it completes (one on average).
     """
 
     def __init__(self, size: int = 0, frontier: Sequence[bytes] = ()) -> None:
-        keys = frontier_keys(size)
-        if len(keys) != len(frontier):
-            raise ValueError(f"a tree of {size} leaves has {len(keys)} frontier nodes")
+        if size < 0 or size.bit_count() != len(frontier):
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier nodes")
         self.size = size
-        self._levels = [level for level, _ in keys]
         self._hashes = list(frontier)
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add leaf hash `leaf`; returns (level, index, hash) of every node it completes, the
-        leaf itself (level 0) first."""
+        leaf itself (level 0) first, one per level."""
         index = self.size
         made = [(0, index, leaf)]
-        levels, hashes = self._levels, self._hashes
-        level, value = 0, leaf
-        while levels and levels[-1] == level:
-            levels.pop()
+        hashes = self._hashes
+        level, value, rest = 0, leaf, index
+        while rest & 1:  # the frontier's lowest subtree is as big as this one: join them
             value = node_hash(hashes.pop(), value)
             level += 1
+            rest >>= 1
             made.append((level, index >> level, value))
-        levels.append(level)
         hashes.append(value)
         self.size = index + 1
+        return made
+
+    def extend(self, leaves: Iterable[bytes], lowest: int = 0) -> list[tuple[int, int, bytes]]:
+        """Add leaf hashes `leaves` in turn; returns (level, index, hash) of the nodes they
+        complete at levels >= `lowest` (the same nodes as `append`, fewer tuples)."""
+        pop, push, node = self._hashes.pop, self._hashes.append, node_hash
+        made: list[tuple[int, int, bytes]] = []
+        keep = made.append
+        index = self.size
+        try:
+            for value in leaves:
+                if lowest == 0:
+                    keep((0, index, value))
+                level, rest = 0, index
+                while rest & 1:
+                    value = node(pop(), value)
+                    level += 1
+                    rest >>= 1
+                    if level >= lowest:
+                        keep((level, index >> level, value))
+                push(value)
+                index += 1
+        finally:
+            self.size = index  # the frontier holds what was appended, even if `leaves` failed
         return made
 
     def root(self) -> bytes:

@@ -52,6 +52,13 @@ VERSIONED = frozenset({"sensor", "observation", "event", "violation", "attributi
 """Kinds with one current version per id; the others are appended every time."""
 KINDS = VERSIONED | {"quarantine", "review", "decision"}
 
+LOWEST_STORED_LEVEL = 4
+"""`ledger_nodes` keeps the hashes of the complete subtrees at this level and above (of 16
+leaves or more); the lower ones are made again from the leaf hashes of a block of at most
+2**LOWEST_STORED_LEVEL entries (`ledger_entries.leaf_hash`) when a proof or the tree's right
+edge needs them. Changing it needs a migration (0003 dropped the lower levels)."""
+_BLOCK = 1 << LOWEST_STORED_LEVEL
+
 _CHUNK = 500
 _entries = schema.ledger_entries
 _nodes = schema.ledger_nodes
@@ -344,9 +351,10 @@ class Ledger:
                 auth = "no-key" if key is None else "signed" if signature else "unsigned"
             text = entry_text(kind, ident, record_text, supersedes, stamp, run_id, auth)
             index = builder.size
-            made = builder.append(merkle.leaf_hash(text.encode("utf-8")))
+            leaf = merkle.leaf_hash(text.encode("utf-8"))
+            made = builder.append(leaf)
             if kind in VERSIONED:
-                previous[ident] = (index, content, made[0][2])  # type: ignore[index]
+                previous[ident] = (index, content, leaf)  # type: ignore[index]
             entry_rows.append(
                 (
                     index,
@@ -355,9 +363,10 @@ class Ledger:
                     content,
                     None if supersedes is None else supersedes["index"],
                     text,
+                    leaf,
                 )
             )
-            node_rows.extend(made)
+            node_rows.extend(made[LOWEST_STORED_LEVEL:])  # one per level, from level 0
             added.append(index)
         if entry_rows:
             self._insert_entries(connection, entry_rows, node_rows)
@@ -374,37 +383,45 @@ class Ledger:
     ) -> list[int]:
         """`append` of observations not on the ledger yet, each id once, with their
         `observation_text`s: the same entries, each entry's text made from a head and tail
-        shared by the batch (a quarter less of the ledger's CPU per observation)."""
+        shared by the batch (a quarter less of the ledger's CPU per observation), hashed and
+        written a batch at a time (`TreeBuilder.extend`; the rows zipped straight into the
+        driver's executemany)."""
         builder = self._tree(connection)
         keys = self._keys(connection)
         stamp = now_ns()
         head = f'{{"appended_ns":{stamp},"auth":'
         tail = f',"run":{_scalar_text(run_id)},"supersedes":null,"v":{ENTRY_VERSION}}}'
         no_key, signed, unsigned = (_scalar_text(a) for a in ("no-key", "signed", "unsigned"))
-        sha256, leaf_hash, grow = hashlib.sha256, merkle.leaf_hash, builder.append
-        encode = _encode_string
-        entry_rows: list[tuple[Any, ...]] = []
-        node_rows: list[tuple[int, int, bytes]] = []
+        encode, sha256 = _encode_string, hashlib.sha256
+        texts = [
+            f"{head}{no_key if o.sensor not in keys else signed if o.signature else unsigned},"
+            f'"id":{encode(o.id)},"kind":"observation","record":{record_text}{tail}'
+            for o, record_text in zip(observations, record_texts, strict=True)
+        ]
+        leaves = [sha256(b"\x00" + text.encode("utf-8")).digest() for text in texts]  # leaf_hash
         first = builder.size
-        for o, record_text in zip(observations, record_texts, strict=True):
-            auth = no_key if o.sensor not in keys else signed if o.signature else unsigned
-            text = (
-                f'{head}{auth},"id":{encode(o.id)},"kind":"observation",'
-                f'"record":{record_text}{tail}'
+        node_rows = builder.extend(leaves, LOWEST_STORED_LEVEL)
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        # The driver's executemany, fed by a zip: no list of row tuples to make (and for the
+        # garbage collector to count); the connection's transaction, as exec_driver_sql's.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, "
+                f"data, leaf_hash) VALUES ({mark}, 'observation', {mark}, {mark}, NULL, {mark}, "
+                f"{mark})",
+                zip(
+                    range(first, builder.size),
+                    [o.id for o in observations],
+                    [sha256(text.encode("utf-8")).digest() for text in record_texts],
+                    texts,
+                    leaves,
+                    strict=True,
+                ),
             )
-            index = builder.size
-            node_rows.extend(grow(leaf_hash(text.encode("utf-8"))))
-            entry_rows.append(
-                (
-                    index,
-                    "observation",
-                    o.id,
-                    sha256(record_text.encode("utf-8")).digest(),
-                    None,
-                    text,
-                )
-            )
-        self._insert_entries(connection, entry_rows, node_rows)
+        finally:
+            cursor.close()
+        self._insert_nodes(connection, node_rows)
         return list(range(first, builder.size))
 
     @staticmethod
@@ -417,13 +434,19 @@ class Ledger:
         # Plain executemany of tuples: a third of the cost of Core's insert of dicts.
         connection.exec_driver_sql(
             "INSERT INTO ledger_entries (idx, kind, record_id, content_hash, supersedes, "
-            f"data) VALUES ({', '.join([mark] * 6)})",
+            f"data, leaf_hash) VALUES ({', '.join([mark] * 7)})",
             entry_rows,
         )
-        connection.exec_driver_sql(
-            f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
-            node_rows,
-        )
+        Ledger._insert_nodes(connection, node_rows)
+
+    @staticmethod
+    def _insert_nodes(connection: Connection, node_rows: list[tuple[int, int, bytes]]) -> None:
+        if node_rows:
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            connection.exec_driver_sql(
+                f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
+                node_rows,
+            )
 
     def reset(self) -> None:
         """Forget what is cached (after a rolled-back transaction); reloaded when next needed."""
@@ -445,16 +468,14 @@ class Ledger:
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
-            stmt = (
-                sa.select(
-                    _entries.c.idx, _entries.c.record_id, _entries.c.content_hash, _nodes.c.hash
-                )
-                .join(_nodes, sa.and_(_nodes.c.level == 0, _nodes.c.idx == _entries.c.idx))
-                .where(_entries.c.kind == kind, _entries.c.record_id.in_(chunk))
-            )
-            for index, ident, content, leaf in connection.execute(stmt):
+            stmt = sa.select(
+                _entries.c.idx, _entries.c.record_id, _entries.c.content_hash, _entries.c.data
+            ).where(_entries.c.kind == kind, _entries.c.record_id.in_(chunk))
+            for index, ident, content, data in connection.execute(stmt):
                 if ident not in latest or latest[ident][0] < index:
-                    latest[ident] = (index, bytes(content), bytes(leaf))
+                    # The leaf hash of the entry's bytes, which a supersedes link names.
+                    leaf = merkle.leaf_hash(data.encode("utf-8"))
+                    latest[ident] = (index, bytes(content), leaf)
         return latest
 
     def _keys(self, connection: Connection) -> dict[str, str]:
@@ -480,10 +501,30 @@ class Ledger:
     def _fetch(
         connection: Connection, keys: Iterable[merkle.NodeKey]
     ) -> dict[merkle.NodeKey, bytes]:
+        """The hashes of the complete subtrees `keys`: stored ones from `ledger_nodes`, those
+        below `LOWEST_STORED_LEVEL` made from the leaf hashes of their blocks."""
         by_level: dict[int, list[int]] = {}
+        blocks: dict[int, list[merkle.NodeKey]] = {}
         for level, index in keys:
-            by_level.setdefault(level, []).append(index)
+            if level >= LOWEST_STORED_LEVEL:
+                by_level.setdefault(level, []).append(index)
+            else:
+                blocks.setdefault(index >> (LOWEST_STORED_LEVEL - level), []).append((level, index))
         found: dict[merkle.NodeKey, bytes] = {}
+        for block, wanted in blocks.items():
+            start = block * _BLOCK
+            stmt = (
+                sa.select(_entries.c.idx, _entries.c.leaf_hash)
+                .where(_entries.c.idx >= start, _entries.c.idx < start + _BLOCK)
+                .order_by(_entries.c.idx)
+            )
+            leaves: list[bytes] = []
+            for index, value in connection.execute(stmt):
+                if index != start + len(leaves) or value is None:
+                    break  # a gap: the subtrees from here on cannot be made (LookupError)
+                leaves.append(bytes(value))
+            made = merkle.low_nodes(start, leaves)
+            found.update((key, made[key]) for key in wanted if key in made)
         for level, indices in by_level.items():
             for start in range(0, len(indices), _CHUNK):
                 stmt = sa.select(_nodes.c.idx, _nodes.c.hash).where(
@@ -577,21 +618,23 @@ class Ledger:
             return [_entry(row) for row in connection.execute(stmt)]
 
     def leaf_hashes(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
-        """(index, leaf hash) as stored in the node table, in index order."""
-        stmt = sa.select(_nodes.c.idx, _nodes.c.hash).where(
-            _nodes.c.level == 0, _nodes.c.idx >= start
+        """(index, leaf hash) as stored with the entries, in index order (entries without one
+        left out)."""
+        stmt = sa.select(_entries.c.idx, _entries.c.leaf_hash).where(
+            _entries.c.idx >= start, _entries.c.leaf_hash.is_not(None)
         )
         if stop is not None:
-            stmt = stmt.where(_nodes.c.idx < stop)
+            stmt = stmt.where(_entries.c.idx < stop)
         with self._engine.connect() as connection:
             result = connection.execution_options(yield_per=5000).execute(
-                stmt.order_by(_nodes.c.idx)
+                stmt.order_by(_entries.c.idx)
             )
             for index, value in result:
                 yield int(index), bytes(value)
 
     def stored_nodes(self, level: int) -> Iterator[tuple[int, bytes]]:
-        """(index, hash) of the stored nodes of one level, in index order."""
+        """(index, hash) of the stored nodes of one level (`LOWEST_STORED_LEVEL` or above), in
+        index order."""
         stmt = sa.select(_nodes.c.idx, _nodes.c.hash).where(_nodes.c.level == level)
         with self._engine.connect() as connection:
             result = connection.execution_options(yield_per=5000).execute(

@@ -156,9 +156,12 @@ ledger_entries = sa.Table(
     sa.Column("content_hash", sa.LargeBinary, nullable=False),
     sa.Column("supersedes", sa.BigInteger),
     sa.Column("data", sa.Text, nullable=False),
+    sa.Column("leaf_hash", sa.LargeBinary),  # SHA-256(0x00 || data); null: none kept
     sa.Index("ix_ledger_entries_kind_record_id", "kind", "record_id"),
 )
 
+# The hashes of the complete subtrees of 16 leaves or more (truceline.ledger.store
+# LOWEST_STORED_LEVEL): the lower ones are made from the entries' leaf hashes when needed.
 ledger_nodes = sa.Table(
     "ledger_nodes",
     metadata,
