@@ -707,6 +707,15 @@ class RadarSettings(Section):
         "each with its own step, stopping at the ground) or `numpy` (the reference; the same "
         "arithmetic, ~4x slower).",
     )
+    backtrack_chunk: int = setting(
+        500,
+        "Counter-battery tracks the radar stage backtracks together as they arrive (during "
+        "ingest, in its worker with `pipeline.workers` 2); the results are the same bit for bit "
+        "as one batch of all tracks (`truceline.radar.projectile.backtrack_chunk`). Smaller "
+        "chunks cost more per track (about 1.5x at 1, the same from about 64 up).",
+        unit="tracks",
+        ge=1,
+    )
     muzzle_speed_sigma: float = setting(
         0.002,
         "One-sigma spread of a projectile's launch speed around its class's muzzle speed, as a "
