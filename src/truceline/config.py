@@ -66,18 +66,19 @@ class PipelineSettings(Section):
 
     workers: int = setting(
         2,
-        "Processes `truceline process` uses. 1: every stage in one process. 2: the acoustic "
-        "stage (association and location) in a second process beside ingest and radar, for "
-        "about twice the speed on two cores; the events are the same.",
+        "Processes `truceline process` uses for its stages. 1: every stage in one process. 2: "
+        "the acoustic stage (association and location) and the radar stage (backtracking, air "
+        "tracking) each in a worker process beside ingest, for about twice the speed on two "
+        "cores; the events are the same.",
         unit="processes",
         ge=1,
         le=2,
     )
     worker_backlog: int = setting(
         4_000_000,
-        "Observations the main process may send ahead of the acoustic worker (kept pickled, "
-        "about 300 bytes each) before it waits for it. A deep backlog lets ingest finish and "
-        "the radar stage start while the worker still associates; a shallow one bounds memory.",
+        "Observations the main process may send ahead of each stage's worker (kept pickled, "
+        "about 300 bytes each) before it waits for it. A deep backlog lets ingest finish while "
+        "the workers catch up; a shallow one bounds memory.",
         unit="observations",
         ge=1,
     )

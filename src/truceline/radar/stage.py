@@ -14,7 +14,9 @@
 The stage backtracks counter-battery tracks in chunks as they are fed (each `radar_track` is a
 whole flight; `radar.backtrack_chunk`), bit for bit as one batch of all of them, and keeps the
 results and the air plots for `finish`, which does the rest: the air tracker (tracks need their
-whole history to be smoothed), joining radar shots, batteries, events.
+whole history to be smoothed), joining radar shots, batteries, events. With `pipeline.workers`
+2, `truceline process` runs it in a worker process of its own (`truceline.worker`) beside
+ingest, so the backtracking is done while ingest runs.
 """
 
 from __future__ import annotations
