@@ -66,18 +66,19 @@ class PipelineSettings(Section):
 
     workers: int = setting(
         2,
-        "Processes `truceline process` uses. 1: every stage in one process. 2: the acoustic "
-        "stage (association and location) in a second process beside ingest and radar, for "
-        "about twice the speed on two cores; the events are the same.",
+        "Processes `truceline process` uses for its stages. 1: every stage in one process. 2: "
+        "the acoustic stage (association and location) and the radar stage (backtracking, air "
+        "tracking) each in a worker process beside ingest, for about twice the speed on two "
+        "cores; the events are the same.",
         unit="processes",
         ge=1,
         le=2,
     )
     worker_backlog: int = setting(
         4_000_000,
-        "Observations the main process may send ahead of the acoustic worker (kept pickled, "
-        "about 300 bytes each) before it waits for it. A deep backlog lets ingest finish and "
-        "the radar stage start while the worker still associates; a shallow one bounds memory.",
+        "Observations the main process may send ahead of each stage's worker (kept pickled, "
+        "about 300 bytes each) before it waits for it. A deep backlog lets ingest finish while "
+        "the workers catch up; a shallow one bounds memory.",
         unit="observations",
         ge=1,
     )
@@ -706,6 +707,15 @@ class RadarSettings(Section):
         "Ballistic integration of the backtracker: `compiled` (Numba, one track at a time, "
         "each with its own step, stopping at the ground) or `numpy` (the reference; the same "
         "arithmetic, ~4x slower).",
+    )
+    backtrack_chunk: int = setting(
+        500,
+        "Counter-battery tracks the radar stage backtracks together as they arrive (during "
+        "ingest, in its worker with `pipeline.workers` 2); the results are the same bit for bit "
+        "as one batch of all tracks (`truceline.radar.projectile.backtrack_chunk`). Smaller "
+        "chunks cost more per track (about 1.5x at 1, the same from about 64 up).",
+        unit="tracks",
+        ge=1,
     )
     muzzle_speed_sigma: float = setting(
         0.002,

@@ -4,13 +4,17 @@ ingest (validate, deduplicate, quarantine, store) -> acoustic stage (associate, 
 -> attribution and rules (attribute.stage) -> events and violations in the store and in
 `events.geojson`. Later stages (the evidence ledger) plug in after these; each stage talks only
 through records, so the same stages can later run as separate workers on a stream. With
-`pipeline.workers` 2 the acoustic stage already runs in a worker process (`truceline.worker`)
-while this process ingests and runs the radar stage.
+`pipeline.workers` 2 the acoustic stage and the radar stage each run in a worker process
+(`truceline.worker`) while this process ingests: the acoustic stage associates and the radar
+stage backtracks its projectile tracks as the observations come; at the end of ingest the radar
+worker tracks the air plots and makes its events while this process builds the store's indexes.
+With 1, both stages run here, in turn, with the same events.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,6 +23,7 @@ from typing import Any
 
 from truceline import __version__
 from truceline.agreement import load_agreement
+from truceline.agreement.model import Agreement
 from truceline.associate.stage import AcousticStage
 from truceline.attribute.stage import AttributionStage
 from truceline.config import Settings
@@ -56,8 +61,9 @@ class ProcessSummary:
     searches, ...; `truceline.associate.acoustic.AcousticAssociator.stats`)."""
     stages_s: dict[str, float] = field(default_factory=dict)
     """Wall seconds of each step of the run, in order (with `pipeline.workers` 2, "ingest"
-    includes feeding the acoustic worker, which associates meanwhile, and "acoustic (rest)" is
-    the wait for it after the radar stage)."""
+    includes feeding the acoustic and radar workers, which associate and backtrack meanwhile,
+    and "radar (rest)" and "acoustic (rest)" are the waits for them after the store's
+    indexes; with 1, "radar" is the whole radar stage)."""
     elapsed_s: float = 0.0
     """Wall seconds of the whole run, writing events.geojson included (the file's own
     `properties.run.elapsed_s` stops where its writing starts)."""
@@ -146,15 +152,22 @@ _RADAR_KINDS = frozenset({"radar_track", "radar_plot"})
 
 def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage | StageWorker:
     """The acoustic stage, in a worker process when `pipeline.workers` is 2 (same events)."""
+    return _stage(partial(AcousticStage, sensors, settings, live=False), "acoustic", settings)
 
-    def make() -> AcousticStage:
-        return AcousticStage(sensors, settings, live=False)
 
+def _radar_stage(
+    sensors: list[Sensor], settings: Settings, terms: Agreement
+) -> RadarStage | StageWorker:
+    """The radar stage, in a worker process when `pipeline.workers` is 2 (same events)."""
+    return _stage(partial(RadarStage, sensors, settings, terms), "radar", settings)
+
+
+def _stage(make: Callable[[], Any], name: str, settings: Settings) -> Any:
+    """`make()`'s stage in a worker process (`StageWorker`) when `pipeline.workers` is 2, else
+    in this one; either way a context manager giving a stage."""
     if settings.pipeline.workers >= 2:
-        pipeline = settings.pipeline
-        return StageWorker(
-            make, name="acoustic", queue_batches=max(1, pipeline.worker_backlog // WORKER_BATCH)
-        )
+        backlog = max(1, settings.pipeline.worker_backlog // WORKER_BATCH)
+        return StageWorker(make, name=name, queue_batches=backlog)
     return nullcontext(make())
 
 
@@ -196,28 +209,39 @@ def process(
             settings=settings,
             progress=progress,
         )
-        radar = RadarStage(sensor_list, settings, terms)
         snr: dict[str, tuple[str, float]] = {}  # the weapon class's loudness evidence
         clock = _Clock()
-        with _acoustic_stage(sensor_list, settings) as stage:
-            # A fresh SQLite store's secondary indexes are built after the radar stage, when
-            # this process would otherwise wait for the acoustic worker (`Store.bulk_load`).
+        with (
+            _acoustic_stage(sensor_list, settings) as stage,
+            _radar_stage(sensor_list, settings, terms) as radar,
+        ):
+            # Both workers (if any) are forked before ingest, so they share nothing it makes.
             with store.bulk_load():
-                with bulk_collection():  # in this process only: the worker is forked already
+                with bulk_collection():  # in this process only: the workers are forked already
                     for batch in ingestion.batches():
                         for obs in batch:
-                            if not radar.feed(obs) and obs.kind in _ACOUSTIC_KINDS:
+                            kind = obs.kind
+                            if kind in _RADAR_KINDS:
+                                radar.feed(obs)
+                            elif kind in _ACOUSTIC_KINDS:
                                 stage.feed(obs)
-                                if obs.kind == "acoustic" and obs.fields.get("snr_db") is not None:
+                                if kind == "acoustic" and obs.fields.get("snr_db") is not None:
                                     snr[obs.id] = (obs.sensor, float(obs.fields["snr_db"]))
-                            elif obs.kind not in _RADAR_KINDS:
-                                other[obs.kind] = other.get(obs.kind, 0) + 1
+                            else:
+                                other[kind] = other.get(kind, 0) + 1
                 clock.lap("ingest")
-                if isinstance(stage, StageWorker):
-                    stage.end_input()  # it finishes the acoustic stage while the radar stage runs
-                radar_events = radar.finish()
-                clock.lap("radar")
+                for worker in (radar, stage):
+                    if isinstance(worker, StageWorker):
+                        worker.end_input()  # each finishes its stage while this process goes on
+                # In one process, the radar stage here; else what follows (the indexes of a
+                # fresh SQLite store, `Store.bulk_load`) is built while the workers finish.
+                if not isinstance(radar, StageWorker):
+                    radar_events = radar.finish()
+                    clock.lap("radar")
             clock.lap("store indexes")
+            if isinstance(radar, StageWorker):
+                radar_events = radar.finish()
+                clock.lap("radar (rest)")
             acoustic = stage.finish()
             acoustic_events = acoustic.events
             clock.lap("acoustic (rest)")

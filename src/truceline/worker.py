@@ -1,14 +1,15 @@
 """A pipeline stage in a process of its own.
 
-`truceline process` runs ingest (parse, validate, store, ledger) and the radar stage in the main
-process, and the acoustic stage (association and location: about half the work) in a second
-process beside them (`pipeline.workers` = 2). The stage is the same object either way: it is
-fed the same observations in the same order, so its events are the same; only where it runs
-differs. Observations go to the worker in pickled batches (as plain tuples, `_pack`) through a
-bounded queue (the main process waits when the worker is that far behind, so memory stays
-bounded; pickled, a backlog of millions of observations takes a few hundred MB, so ingest can
-run ahead and the radar stage start while the worker catches up); at the end the worker sends
-back what `finish()` returned and the stage's `counts`.
+`truceline process` runs ingest (parse, validate, store, ledger) in the main process, and with
+`pipeline.workers` = 2 the acoustic stage (association and location: about half the work) and
+the radar stage (backtracking as tracks come, then the air tracker and its events) each in a
+process of its own beside it. A stage is the same object either way: it is fed the same
+observations in the same order, so its events are the same; only where it runs differs.
+Observations go to the worker in pickled batches (as plain tuples, `_pack`) through a bounded
+queue (the main process waits when the worker is that far behind, so memory stays bounded;
+pickled, a backlog of millions of observations takes a few hundred MB, so ingest can run ahead
+while the worker catches up); at the end the worker sends back what `finish()` returned and the
+stage's `counts`.
 
 This is the shape the stream deployment takes, each stage a worker consuming a subject, with a
 local queue in place of the stream. The child is forked (Linux): it inherits the stage factory

@@ -146,8 +146,9 @@ def test_accuracy_on_sector_quick(run):
 
 
 def test_one_process_gives_the_same_events(run: Path):
-    """`pipeline.workers` 1 (every stage in one process) and the default 2 (the acoustic stage
-    in a worker process) make the same events, field for field but the creation time."""
+    """`pipeline.workers` 1 (every stage in one process) and the default 2 (the acoustic and
+    the radar stage each in a worker process) make the same events, field for field but the
+    creation time."""
     sim = run / "sim"
     with pytest.raises(SystemExit) as info:
         main(

@@ -3,6 +3,7 @@ and both integrate the ballistic model as closely as SciPy's DOP853."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ from truceline.radar import projectile
 from truceline.radar.fence import Fence, _view
 from truceline.radar.projectile import (
     TrackPoints,
+    backtrack_chunk,
     backtrack_many,
     backtrack_many_alone,
     propagate,
@@ -156,3 +158,50 @@ def test_fits_without_the_fence_as_on_their_own():
         assert z.impact is None and same(z.launch, w.launch)
         assert z.weapon == w.weapon and z.class_weights == w.class_weights
         assert np.array_equal(z.state, w.state) and z.reference_ns == w.reference_ns
+
+
+def identical(a, b) -> bool:
+    """Bit for bit the same: every field of records (dataclasses, a tangent plane's slots),
+    arrays by their bytes, floats by their bits."""
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if dataclasses.is_dataclass(a):
+        names = [f.name for f in dataclasses.fields(a)]
+        return type(a) is type(b) and all(identical(getattr(a, n), getattr(b, n)) for n in names)
+    if isinstance(a, TangentPlane):
+        return all(identical(getattr(a, n), getattr(b, n)) for n in TangentPlane.__slots__)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, float):
+        return np.float64(a).tobytes() == np.float64(b).tobytes()
+    return type(a) is type(b) and a == b
+
+
+def test_tracks_backtracked_in_chunks_as_in_one_batch():
+    """`backtrack_chunk`: tracks of different lengths backtracked a few at a time, each chunk
+    padded to the whole set's widths, have bit for bit (every field) the fits and the fits
+    without the fence of one batch of all; the widths used are the larger of those asked for
+    and the chunk's own. (Padded only to its own, a chunk's chi-squares can differ in the last
+    bits: the padded residuals' sums are blocked by their length.)"""
+    tracks = noisy_tracks(np.random.default_rng(8))
+    tracks = [
+        replace(tr, times_ns=tr.times_ns[:n], lon=tr.lon[:n], lat=tr.lat[:n], alt_m=tr.alt_m[:n])
+        for q, tr in enumerate(tracks)
+        for n in [4 + 3 * (q % 4)]
+    ]
+    assert len({len(tr.times_ns) for tr in tracks}) == 4
+    fitted, alone = backtrack_many_alone(tracks, step_s=0.05)
+    _, _, whole = backtrack_chunk(tracks, step_s=0.05)
+    assert whole == (14, 13)  # the longest tracks' 13 points, and a fence point
+    assert sum(bt is not None for bt in fitted) == len(tracks)
+    for size in (1, 3, 5):
+        for start in range(0, len(tracks), size):
+            part = tracks[start : start + size]
+            got, got_alone, widths = backtrack_chunk(part, widths=whole, step_s=0.05)
+            assert widths == whole
+            for q, (x, y) in enumerate(zip(got, got_alone, strict=True)):
+                assert identical(x, fitted[start + q]) and identical(y, alone[start + q])
+    _, _, own = backtrack_chunk(tracks[:1], step_s=0.05)
+    assert own == (4, 0)  # 4 points, no fence

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
+from functools import partial
 
 import numpy as np
 import pytest
@@ -577,6 +579,44 @@ def test_two_radars_rounds_of_a_ripple_are_joined_by_their_flights(seed):
     for e in launches:
         rounds = {track.rsplit("-", 1)[1] for track in e.evidence}
         assert len(e.evidence) == 2 and len(rounds) == 1, e.evidence
+
+
+def test_tracks_backtracked_as_they_come_give_the_events_of_one_batch():
+    """The radar stage backtracks tracks in chunks as it is fed (`radar.backtrack_chunk`);
+    a chunk padded narrower than the tracks after it is done again at the end. In chunks of
+    one (the first, shorter tracks' chunks redone), in one chunk, and in a worker process
+    (`truceline.worker`, as `truceline process` runs it), the events are the same."""
+    from dataclasses import replace
+
+    from truceline.agreement import load_agreement
+    from truceline.publish.events import event_feature
+    from truceline.radar.stage import RadarStage
+    from truceline.worker import StageWorker
+
+    tracks = _ripple_tracks(3)
+    for q in range(3):  # the first tracks shorter: the first chunks are padded narrower
+        points = tracks[q].fields["points"]
+        tracks[q] = replace(tracks[q], fields={**tracks[q].fields, "points": points[: 6 + q]})
+    agreement = load_agreement("illustrative-2026")
+
+    def run(chunk: int, worker: bool = False):
+        make = partial(RadarStage, [], Settings(radar={"backtrack_chunk": chunk}), agreement)
+        with StageWorker(make, name="radar") if worker else nullcontext(make()) as stage:
+            for obs in tracks:
+                stage.feed(obs)
+            events = stage.finish()
+        features = [event_feature(e) for e in events]
+        for f in features:
+            del f["properties"]["created"]
+        return features, stage.counts
+
+    one, counts = run(1000)
+    assert counts.chunks_again == 0 and counts.backtracked == len(tracks) == 8
+    apart, counts = run(1)
+    assert counts.chunks_again == 3 and counts.backtracked == 8
+    assert apart == one and len(one) >= 4  # the four rounds, each joined across two radars
+    in_worker, counts = run(2, worker=True)
+    assert in_worker == one and counts.chunks_again == 1 and counts.backtracked == 8
 
 
 def test_flights_of_one_rocket_agree_and_of_neighbouring_rounds_do_not():

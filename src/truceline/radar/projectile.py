@@ -623,22 +623,63 @@ def backtrack_many_alone(
     prepared once for both fits, and the fenceless fits' impacts are carried to the ground
     only where the class weights need them (a track with more than one class in the running:
     the range weights; with one, its weight is 1 whatever its range)."""
+    fitted, alone, _ = backtrack_chunk(
+        tracks, step_s=step_s, muzzle_speed_sigma=muzzle_speed_sigma, kernel=kernel
+    )
+    return fitted, alone
+
+
+def backtrack_chunk(
+    tracks: Sequence[TrackPoints],
+    *,
+    widths: tuple[int, int] = (0, 0),
+    refits: bool = True,
+    step_s: float = 0.2,
+    muzzle_speed_sigma: float = 0.002,
+    kernel: str = "compiled",
+) -> tuple[list[Backtrack | None], list[Backtrack | None], tuple[int, int]]:
+    """`backtrack_many_alone` of one chunk of a larger set of tracks, padded (points) to at
+    least `widths`: (the fits', the fenceless refits'). Returns the results and the widths
+    used, the larger of `widths` and the chunk's own (`batch_widths`). Without `refits`, the
+    fenceless results are the fits (as `backtrack_many`'s, for a caller that needs none).
+
+    A track's result depends on the other tracks of its batch only through the padding width:
+    a row's fence and prior residuals follow its padded points, so the padding moves them
+    within the residual vector, and the sums over it (chi-square, JᵀJ, Jᵀr: `np.einsum`,
+    accumulated in several lanes by position) can round differently in the last bit. A track
+    backtracked in a chunk padded to the widths of the whole set has bit for bit the result it
+    has in one batch of the whole set (`truceline.radar.stage.RadarStage` backtracks tracks in
+    chunks as they arrive and does again, at the end, the chunks padded narrower)."""
     prepared = _prepare_all(tracks)
-    fitted = _backtrack_prepared(tracks, prepared, step_s, muzzle_speed_sigma, kernel, impacts=True)
-    fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None]
+    own = batch_widths(tracks, prepared)
+    used = (max(widths[0], own[0]), max(widths[1], own[1]))
+    settings = dict(step_s=step_s, muzzle_speed_sigma=muzzle_speed_sigma, kernel=kernel)
+    fitted = _backtrack_prepared(tracks, prepared, **settings, impacts=True, width=used[0])
+    fenced = [q for q, tp in enumerate(tracks) if tp.fence is not None] if refits else []
     alone = list(fitted)
     if fenced:
         refit = _backtrack_prepared(
             [replace(tracks[q], fence=None) for q in fenced],
             [None if prepared[q] is None else replace(prepared[q], fence=None) for q in fenced],
-            step_s,
-            muzzle_speed_sigma,
-            kernel,
+            **settings,
             impacts=False,
+            width=used[1],
         )
         for q, bt in zip(fenced, refit, strict=True):
             alone[q] = bt
-    return fitted, alone
+    return fitted, alone, used
+
+
+def batch_widths(
+    tracks: Sequence[TrackPoints], prepared: list[_Prepared | None]
+) -> tuple[int, int]:
+    """The widths `backtrack_many_alone` pads these tracks' points to (0 where no track needs
+    one): the fits' (points, and a track's fence point) and the fenceless refits' (the points
+    of the tracks with a fence)."""
+    live = [i for i, p in enumerate(prepared) if p is not None]
+    fits = max((prepared[i].t.size + (tracks[i].fence is not None) for i in live), default=0)
+    refits = max((prepared[i].t.size for i in live if tracks[i].fence is not None), default=0)
+    return fits, refits
 
 
 def _backtrack_prepared(
@@ -649,16 +690,18 @@ def _backtrack_prepared(
     kernel: str,
     *,
     impacts: bool,
+    width: int = 0,
 ) -> list[Backtrack | None]:
-    """`backtrack_many` of tracks already prepared (`_prepare_all`). Without `impacts`, each
-    result's impact is None and impacts are carried to the ground only for the tracks with
-    more than one class weighted (the range weights need them); the launches are the same."""
+    """`backtrack_many` of tracks already prepared (`_prepare_all`), their points padded to
+    the widest track's or `width` if wider. Without `impacts`, each result's impact is None
+    and impacts are carried to the ground only for the tracks with more than one class
+    weighted (the range weights need them); the launches are the same."""
     live = [i for i, p in enumerate(prepared) if p is not None]
     out: list[Backtrack | None] = [None] * len(tracks)
     if not live:
         return out
     rows = [(i, j) for i in live for j in range(len(prepared[i].cands))]
-    width = max(prepared[i].t.size + (tracks[i].fence is not None) for i in live)
+    width = max(width, max(prepared[i].t.size + (tracks[i].fence is not None) for i in live))
     r = len(rows)
     t = np.zeros((r, width))
     xyz = np.zeros((r, width, 3))

@@ -11,8 +11,12 @@
 - `merge` joins a radar launch or impact with the acoustic event of the same shot: one event
   with both kinds of evidence and the fused position.
 
-The stage keeps what it is fed and does its work in `finish` (tracks need their whole history to
-be smoothed; a streaming variant would emit tentative events per batch).
+The stage backtracks counter-battery tracks in chunks as they are fed (each `radar_track` is a
+whole flight; `radar.backtrack_chunk`), bit for bit as one batch of all of them, and keeps the
+results and the air plots for `finish`, which does the rest: the air tracker (tracks need their
+whole history to be smoothed), joining radar shots, batteries, events. With `pipeline.workers`
+2, `truceline process` runs it in a worker process of its own (`truceline.worker`) beside
+ingest, so the backtracking is done while ingest runs.
 """
 
 from __future__ import annotations
@@ -42,8 +46,7 @@ from truceline.radar.joint import ArrivalsOf, JointFit, joint_fit
 from truceline.radar.projectile import (
     Backtrack,
     TrackPoints,
-    backtrack_many,
-    backtrack_many_alone,
+    backtrack_chunk,
     ellipse95,
     propagate,
 )
@@ -94,7 +97,22 @@ class RadarCounts:
     battery_refined: int = 0
     """Radar launch events refined by other rounds of their battery (`truceline.radar.battery`)."""
     tracker: dict[str, int] = field(default_factory=dict)
+    chunks_again: int = 0
+    """Chunks of tracks backtracked again at the end, padded as wide as the whole set
+    (`RadarStage.feed`; those before the widest track came)."""
     seconds: float = 0.0
+    """The stage's own work, s: backtracking chunks as they come and `finish`."""
+
+
+@dataclass
+class _Chunk:
+    """Tracks backtracked together (`RadarStage.feed`): the observations with their points,
+    the results (`backtrack_chunk`'s fits and fenceless refits) and the padding widths."""
+
+    fed: list[tuple[Observation, TrackPoints]]
+    results: list[Backtrack | None]
+    alone: list[Backtrack | None]
+    widths: tuple[int, int]
 
 
 def radar_fence(sensor: Sensor, radar: RadarSettings) -> Fence | None:
@@ -132,16 +150,27 @@ class RadarStage:
         self.sensor_ids = {s.id for s in sensors}
         self.fences = {s.id: f for s in sensors if (f := radar_fence(s, settings.radar))}
         self.counts = RadarCounts()
-        self._tracks: list[Observation] = []
+        self._pending: list[tuple[Observation, TrackPoints]] = []
+        self._chunks: list[_Chunk] = []
+        self._widths = (0, 0)  # the backtracks' padding widths so far (`backtrack_chunk`)
         self._plot_ids: list[str] = []
         self._plot_cols: list[tuple] = []
 
     def feed(self, obs: Observation) -> bool:
-        """Take one observation; True if it was a radar kind (kept for `finish`)."""
+        """Take one observation; True if it was a radar kind (kept for `finish`; a chunk of
+        `radar.backtrack_chunk` tracks is backtracked as soon as it is complete)."""
         f = obs.fields
         if obs.kind == "radar_track":
-            self._tracks.append(obs)
             self.counts.tracks += 1
+            track = self._track_points(obs)
+            if track is None:
+                self.counts.not_backtracked += 1
+                return True
+            self._pending.append((obs, track))
+            if len(self._pending) >= self.radar.backtrack_chunk:
+                started = time.perf_counter()
+                self._backtrack_pending()
+                self.counts.seconds += time.perf_counter() - started
             return True
         if obs.kind == "radar_plot":
             pos = f.get("position") or ()
@@ -166,45 +195,69 @@ class RadarStage:
 
     # -- projectiles ----------------------------------------------------------------------------
 
-    def _backtrack_all(self, created_ns: int) -> list[Event]:
-        events: list[Event] = []
-        kept: list[Observation] = []
-        tracks: list[TrackPoints] = []
-        for obs in self._tracks:
-            pts = obs.fields.get("points") or ()
-            try:
-                times = [_point_time(p) for p in pts]
-                lon = [float(p["position"][0]) for p in pts]
-                lat = [float(p["position"][1]) for p in pts]
-                alt = [float(p["position"][2]) for p in pts]
-            except (KeyError, IndexError, TypeError, ValueError):
-                self.counts.not_backtracked += 1
-                continue
-            kept.append(obs)
-            tracks.append(
-                TrackPoints(
-                    times,
-                    lon,
-                    lat,
-                    alt,
-                    float(obs.fields.get("sigma_m", 0.0)),
-                    str(obs.fields.get("class", "")),
-                    self.fences.get(obs.sensor),
-                )
-            )
-        # All tracks are fitted and carried to the ground in one batch. The battery's other
-        # rounds locate a round's battery from their launch points fitted without the search
-        # fence: the fence's error is shared by one radar's rounds of one battery (their
-        # flights enter the coverage alike), so it would not average out.
-        settings = dict(
+    def _track_points(self, obs: Observation) -> TrackPoints | None:
+        """A `radar_track` observation's points; None if they cannot be read."""
+        pts = obs.fields.get("points") or ()
+        try:
+            times = [_point_time(p) for p in pts]
+            lon = [float(p["position"][0]) for p in pts]
+            lat = [float(p["position"][1]) for p in pts]
+            alt = [float(p["position"][2]) for p in pts]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        return TrackPoints(
+            times,
+            lon,
+            lat,
+            alt,
+            float(obs.fields.get("sigma_m", 0.0)),
+            str(obs.fields.get("class", "")),
+            self.fences.get(obs.sensor),
+        )
+
+    def _backtrack(
+        self, tracks: list[TrackPoints], widths: tuple[int, int]
+    ) -> tuple[list[Backtrack | None], list[Backtrack | None], tuple[int, int]]:
+        """`backtrack_chunk` of tracks, padded to at least `widths`. The battery's other rounds
+        locate a round's battery from their launch points fitted without the search fence
+        (the fence's error is shared by one radar's rounds of one battery: their flights enter
+        the coverage alike, so it would not average out); without batteries, no refits."""
+        return backtrack_chunk(
+            tracks,
+            widths=widths,
+            refits=self.radar.battery_window_s > 0,
             step_s=self.radar.step_s,
             muzzle_speed_sigma=self.radar.muzzle_speed_sigma,
             kernel=self.radar.kernel,
         )
-        if self.radar.battery_window_s > 0 and any(tp.fence is not None for tp in tracks):
-            results, alone = backtrack_many_alone(tracks, **settings)
-        else:
-            results = alone = backtrack_many(tracks, **settings)
+
+    def _backtrack_pending(self) -> None:
+        """Backtrack the tracks fed since the last chunk, padded as wide as every track so far."""
+        if not self._pending:
+            return
+        fed, self._pending = self._pending, []
+        results, alone, self._widths = self._backtrack([t for _, t in fed], self._widths)
+        self._chunks.append(_Chunk(fed, results, alone, self._widths))
+
+    def _backtrack_all(self, created_ns: int) -> list[Event]:
+        # The tracks are backtracked in chunks as they come (`feed`), each chunk padded as wide
+        # as the tracks before it; chunks padded narrower than the whole set are done again
+        # here at its width, so every result is bit for bit that of one batch of all tracks
+        # (`truceline.radar.projectile.backtrack_chunk`).
+        self._backtrack_pending()
+        kept: list[Observation] = []
+        results: list[Backtrack | None] = []
+        alone: list[Backtrack | None] = []
+        for chunk in self._chunks:
+            if chunk.widths != self._widths:
+                got, got_alone, widths = self._backtrack([t for _, t in chunk.fed], self._widths)
+                chunk = _Chunk(chunk.fed, got, got_alone, widths)
+                self.counts.chunks_again += 1
+            kept += [obs for obs, _ in chunk.fed]
+            results += chunk.results
+            alone += chunk.alone
+        self._chunks = []
+        events: list[Event] = []
         # Where every launch and impact point is, in one go (each in its track's plane).
         ends = [
             (bt.plane, point)
