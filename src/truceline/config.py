@@ -74,6 +74,12 @@ class PipelineSettings(Section):
         ge=1,
         le=2,
     )
+    radar_worker: bool = setting(
+        True,
+        "With `workers` 2, the radar stage in a worker process of its own (backtracking its "
+        "counter-battery tracks during ingest); off: in the main process after ingest, as "
+        "with `workers` 1. Either way the events are the same.",
+    )
     worker_backlog: int = setting(
         4_000_000,
         "Observations the main process may send ahead of each stage's worker (kept pickled, "

@@ -158,14 +158,16 @@ def _acoustic_stage(sensors: list[Sensor], settings: Settings) -> AcousticStage 
 def _radar_stage(
     sensors: list[Sensor], settings: Settings, terms: Agreement
 ) -> RadarStage | StageWorker:
-    """The radar stage, in a worker process when `pipeline.workers` is 2 (same events)."""
-    return _stage(partial(RadarStage, sensors, settings, terms), "radar", settings)
+    """The radar stage, in a worker process when `pipeline.workers` is 2 and
+    `pipeline.radar_worker` is on (same events)."""
+    make = partial(RadarStage, sensors, settings, terms)
+    return _stage(make, "radar", settings, worker=settings.pipeline.radar_worker)
 
 
-def _stage(make: Callable[[], Any], name: str, settings: Settings) -> Any:
-    """`make()`'s stage in a worker process (`StageWorker`) when `pipeline.workers` is 2, else
-    in this one; either way a context manager giving a stage."""
-    if settings.pipeline.workers >= 2:
+def _stage(make: Callable[[], Any], name: str, settings: Settings, worker: bool = True) -> Any:
+    """`make()`'s stage in a worker process (`StageWorker`) when `pipeline.workers` is 2 (and
+    `worker`), else in this one; either way a context manager giving a stage."""
+    if worker and settings.pipeline.workers >= 2:
         backlog = max(1, settings.pipeline.worker_backlog // WORKER_BATCH)
         return StageWorker(make, name=name, queue_batches=backlog)
     return nullcontext(make())

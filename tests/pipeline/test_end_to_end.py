@@ -145,16 +145,20 @@ def test_accuracy_on_sector_quick(run):
     assert metric(run, "crb", "crb_pooled_ratio") <= 1.25
 
 
-def test_one_process_gives_the_same_events(run: Path):
-    """`pipeline.workers` 1 (every stage in one process) and the default 2 (the acoustic and
-    the radar stage each in a worker process) make the same events, field for field but the
-    creation time."""
+@pytest.mark.parametrize(
+    "setting", ["pipeline.workers=1", "pipeline.radar_worker=false"], ids=["one", "radar-here"]
+)
+def test_one_process_gives_the_same_events(run: Path, setting: str):
+    """`pipeline.workers` 1 (every stage in one process), 2 with the radar stage in the main
+    process (`pipeline.radar_worker` off) and the default (the acoustic and the radar stage
+    each in a worker process) make the same events, field for field but the creation time."""
     sim = run / "sim"
+    name = setting.split("=")[0].split(".")[1]
     with pytest.raises(SystemExit) as info:
         main(
-            ["--db", str(run / "one.db"), "--set", "pipeline.workers=1", "process",
+            ["--db", str(run / f"{name}.db"), "--set", setting, "process",
              "--agreement", str(sim / "agreement.yaml"), "--sensors", str(sim / "sensors.geojson"),
-             "--observations", str(sim / "observations.jsonl"), "--out", str(run / "one"),
+             "--observations", str(sim / "observations.jsonl"), "--out", str(run / name),
              "--no-progress"]
         )  # fmt: skip
     assert info.value.code == 0
@@ -166,6 +170,6 @@ def test_one_process_gives_the_same_events(run: Path):
         return found
 
     two = features(run / "events" / "events.geojson")
-    one = features(run / "one" / "events.geojson")
+    one = features(run / name / "events.geojson")
     assert len(two) > 100
     assert one == two
