@@ -20,6 +20,7 @@ from truceline.ledger.store import (
     entry_text,
     event_parts,
     event_text,
+    event_texts,
     observation_text,
     record_document,
     violation_text,
@@ -184,11 +185,13 @@ _finite = st.floats(allow_nan=False, allow_infinity=False)
     rms=st.none() | _finite,
     attribution=st.dictionaries(_text, _finite, max_size=3),
     properties=st.dictionaries(_text, _json_value, max_size=4),
-    inputs=st.lists(_text, max_size=3),
+    inputs=st.none() | st.lists(_text, max_size=3),  # None: the evidence's ids, as usual
 )
 def test_event_text_is_the_canonical_json_of_its_record(
     ident, paired, evidence, path, ellipse, covariance, rms, attribution, properties, inputs
 ) -> None:
+    if inputs is None:
+        inputs = list(evidence)
     record = event(
         ident,
         paired=paired,
@@ -200,8 +203,13 @@ def test_event_text_is_the_canonical_json_of_its_record(
         provenance=provenance(inputs=inputs),
     )
     parts = event_parts(record)
-    assert event_text(parts) == canonical_text(record_document("event", record)[1])
+    document = record_document("event", record)[1]
+    assert event_text(parts) == canonical_text(document)
     assert list(parts) == sorted(parts)
+    texts = event_texts(record)  # what the store's row also holds
+    assert texts.parts == parts
+    assert texts.covariance == canonical_text(document["origin"]["covariance"])
+    assert texts.inputs == canonical_text(document["provenance"]["inputs"])
 
 
 @settings(max_examples=60, deadline=None)

@@ -34,7 +34,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -108,58 +108,90 @@ def observation_text(observation: Observation, fields_text: str | None = None) -
     )
 
 
+class EventTexts(NamedTuple):
+    """An event's canonical texts: its `event_parts`, and those of two values the store's
+    row repeats (each made once for both)."""
+
+    parts: dict[str, str]
+    covariance: str
+    """`canonical_text(event.origin.covariance)` (`null` when None)."""
+    inputs: str
+    """`canonical_text(plain(event.provenance.inputs))`."""
+
+
 def event_parts(event: Event) -> dict[str, str]:
     """The canonical text of each member of an event's `record_document`, in key order (so
     that `event_text` can join them, and the store can use them for its JSON columns): the
     same text as `plain` then `canonical_text`, with the large members (evidence, path,
     origin, provenance) written out directly."""
+    return event_texts(event).parts
+
+
+def event_texts(event: Event) -> EventTexts:
+    """`event_parts`, with the canonical text of the origin's covariance and of the
+    provenance's inputs, which the store's row holds again: each value encoded once (the
+    inputs not at all when they are the evidence, as an event's usually are)."""
     origin, provenance, ellipse = event.origin, event.provenance, event.origin.ellipse95
-    evidence, path = event.evidence, event.path
-    return {
+    evidence, path, inputs = event.evidence, event.path, provenance.inputs
+    evidence_ids = all(type(i) is str for i in evidence)
+    evidence_text = canonical_text(evidence) if evidence_ids else canonical_text(plain(evidence))
+    if evidence_ids and inputs == evidence and all(type(i) is str for i in inputs):
+        inputs_text = evidence_text  # equal sequences of str: the same text
+    else:
+        inputs_text = _ids_text(inputs)
+    covariance_text = canonical_text(origin.covariance)  # a tuple of float tuples or None
+    # "covariance" is the origin's first key in code-point order: its text goes in front.
+    origin_rest = canonical_text(
+        {
+            "ellipse95": None
+            if ellipse is None
+            else {
+                "azimuth_deg": ellipse.azimuth_deg,
+                "major_m": ellipse.major_m,
+                "minor_m": ellipse.minor_m,
+            },
+            "lat": origin.lat,
+            "lon": origin.lon,
+            "n_sensors": origin.n_sensors,
+            "rms_residual_s": origin.rms_residual_s,
+            "time_ns": origin.time_ns,
+        }
+    )
+    parts = {
         "attribution": canonical_text(plain(event.attribution)),
-        "evidence": canonical_text(evidence)
-        if all(type(i) is str for i in evidence)
-        else canonical_text(plain(evidence)),
+        "evidence": evidence_text,
         "id": _text(event.id),
-        "origin": canonical_text(
-            {
-                "covariance": origin.covariance,  # a tuple of float tuples or None
-                "ellipse95": None
-                if ellipse is None
-                else {
-                    "azimuth_deg": ellipse.azimuth_deg,
-                    "major_m": ellipse.major_m,
-                    "minor_m": ellipse.minor_m,
-                },
-                "lat": origin.lat,
-                "lon": origin.lon,
-                "n_sensors": origin.n_sensors,
-                "rms_residual_s": origin.rms_residual_s,
-                "time_ns": origin.time_ns,
-            }
-        ),
+        "origin": f'{{"covariance":{covariance_text},{origin_rest[1:]}',
         "paired": _text(event.paired),  # null when None
         "path": canonical_text(path),  # None or (float, float, float, int) tuples
         "properties": canonical_text(plain(event.properties)),
-        "provenance": _provenance_text(provenance),
+        "provenance": _provenance_text(provenance, inputs_text),
         "type": _text(event.type),
     }
+    return EventTexts(parts, covariance_text, inputs_text)
 
 
-def _provenance_text(provenance: Provenance) -> str:
-    """`canonical_text(plain(provenance))`, without `plain`'s walk."""
-    return canonical_text(
+def _ids_text(ids: Any) -> str:
+    """`canonical_text(plain(ids))` of a sequence of ids, without `plain`'s copy when they are
+    all `str`."""
+    return canonical_text(ids) if all(type(i) is str for i in ids) else canonical_text(plain(ids))
+
+
+def _provenance_text(provenance: Provenance, inputs_text: str | None = None) -> str:
+    """`canonical_text(plain(provenance))`, without `plain`'s walk; `inputs_text` is
+    `_ids_text(provenance.inputs)` if the caller has made it."""
+    if inputs_text is None:
+        inputs_text = _ids_text(provenance.inputs)
+    # Keys in code-point order: these four, then "inputs", then "method".
+    head = canonical_text(
         {
             "author": provenance.author,
             "created_ns": provenance.created_ns,
             "evaluation_mode": provenance.evaluation_mode,  # StrEnums: their values
             "evaluation_status": provenance.evaluation_status,
-            "inputs": provenance.inputs
-            if all(type(i) is str for i in provenance.inputs)
-            else plain(provenance.inputs),
-            "method": provenance.method,
         }
     )
+    return f'{head[:-1]},"inputs":{inputs_text},"method":{canonical_text(provenance.method)}}}'
 
 
 def violation_text(violation: Violation) -> str:

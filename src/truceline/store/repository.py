@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -35,7 +35,7 @@ from sqlalchemy.exc import (
 
 from truceline.errors import UsageError
 from truceline.jsontext import json_encoder
-from truceline.ledger.canonical import canonical_text, plain
+from truceline.ledger.canonical import canonical_text
 from truceline.records import (
     EMPTY,
     AcousticArrival,
@@ -54,6 +54,9 @@ from truceline.records import (
 from truceline.store import schema
 from truceline.store.migrate import head_revision, migrations_config
 from truceline.timeutil import format_time, now_ns
+
+if TYPE_CHECKING:
+    from truceline.ledger.store import EventTexts  # at run time it imports the schema
 
 DEFAULT_BATCH_SIZE = 5000
 """Records written per transaction unless the caller says otherwise (`store.batch_size`)."""
@@ -673,7 +676,7 @@ class Store:
         """Store events whole, their violations included. An event stored under the same id is
         replaced, and so are its violations. Returns how many events were given."""
         # here: the ledger imports the schema
-        from truceline.ledger.store import event_parts, event_text, withdrawal
+        from truceline.ledger.store import event_text, event_texts, withdrawal
 
         self._require_schema()
         count = 0
@@ -690,13 +693,13 @@ class Store:
                     violations.append(violation)
             # Each event's members encoded once, canonically, for its row's JSON columns and
             # its ledger entry.
-            parts = [event_parts(e) for e in latest.values()]
+            texts = [event_texts(e) for e in latest.values()]
             with self._writing() as connection:
                 _upsert(
                     connection,
                     "events",
                     _EVENT_COLUMNS,
-                    [_event_row(e, run_id, p) for e, p in zip(latest.values(), parts, strict=True)],
+                    [_event_row(e, run_id, t) for e, t in zip(latest.values(), texts, strict=True)],
                 )
                 if self.ledger is not None:
                     self.ledger.append(
@@ -704,7 +707,7 @@ class Store:
                         "event",
                         latest.values(),
                         run_id=run_id,
-                        record_texts=[event_text(p) for p in parts],
+                        record_texts=[event_text(t.parts) for t in texts],
                     )
                 ids = list(latest)
                 kept = {v.id for v in violations}
@@ -997,9 +1000,10 @@ def _provenance(row: Row[Any]) -> Provenance:
 _EVENT_COLUMNS = tuple(c.name for c in schema.events.c)  # "id" first
 
 
-def _event_row(event: Event, run_id: str | None, parts: dict[str, str]) -> tuple[Any, ...]:
+def _event_row(event: Event, run_id: str | None, texts: EventTexts) -> tuple[Any, ...]:
     """An event's row, in `_EVENT_COLUMNS` order; JSON columns as text, from its
-    `event_parts` (canonical JSON: keys in code-point order) where it has them."""
+    `event_texts` (canonical JSON: keys in code-point order)."""
+    parts = texts.parts
     origin = event.origin
     ellipse = origin.ellipse95
     provenance = event.provenance
@@ -1012,7 +1016,7 @@ def _event_row(event: Event, run_id: str | None, parts: dict[str, str]) -> tuple
         "ellipse_major_m": None if ellipse is None else ellipse.major_m,
         "ellipse_minor_m": None if ellipse is None else ellipse.minor_m,
         "ellipse_azimuth_deg": None if ellipse is None else ellipse.azimuth_deg,
-        "covariance": None if origin.covariance is None else canonical_text(origin.covariance),
+        "covariance": None if origin.covariance is None else texts.covariance,
         "rms_residual_s": origin.rms_residual_s,
         "n_sensors": origin.n_sensors,
         "evidence": parts["evidence"],
@@ -1020,7 +1024,7 @@ def _event_row(event: Event, run_id: str | None, parts: dict[str, str]) -> tuple
         "path": None if event.path is None else parts["path"],
         "attribution": parts["attribution"],
         **_provenance_row(provenance),
-        "inputs": canonical_text(plain(provenance.inputs)),
+        "inputs": texts.inputs,
         "properties": parts["properties"],
         "run_id": run_id,
     }
