@@ -2,8 +2,8 @@
 
 `truceline process` runs ingest (parse, validate, store, ledger) in the main process, and with
 `pipeline.workers` = 2 the acoustic stage (association and location: about half the work) and
-the radar stage (backtracking as tracks come, then the air tracker and its events) each in a
-process of its own beside it. A stage is the same object either way: it is fed the same
+the radar stage (backtracking as tracks come, then the air tracker and its events; unless
+`pipeline.radar_worker` is off) each in a process of its own beside it. A stage is the same object either way: it is fed the same
 observations in the same order, so its events are the same; only where it runs differs.
 Observations go to the worker in pickled batches (as plain tuples, `_pack`) through a bounded
 queue (the main process waits when the worker is that far behind, so memory stays bounded;
