@@ -3,8 +3,9 @@
 `truceline process` runs ingest (parse, validate, store, ledger) in the main process, and with
 `pipeline.workers` = 2 the acoustic stage (association and location: about half the work) and
 the radar stage (backtracking as tracks come, then the air tracker and its events; unless
-`pipeline.radar_worker` is off) each in a process of its own beside it. A stage is the same object either way: it is fed the same
-observations in the same order, so its events are the same; only where it runs differs.
+`pipeline.radar_worker` is off) each in a process of its own beside it. A stage is the same
+object either way: it is fed the same observations in the same order, so its events are the
+same; only where it runs differs.
 Observations go to the worker in pickled batches (as plain tuples, `_pack`) through a bounded
 queue (the main process waits when the worker is that far behind, so memory stays bounded;
 pickled, a backlog of millions of observations takes a few hundred MB, so ingest can run ahead
@@ -27,6 +28,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from truceline.ingest import bulk_collection
 from truceline.ingest.observations import _make_observation
 from truceline.records import Observation
 
@@ -68,13 +70,17 @@ def _unpack(payload: bytes) -> list[Observation]:
 
 
 def _serve(make_stage: Callable[[], Stage], inbox: Any, outbox: Any) -> None:
-    """The worker's loop: make the stage, feed it every batch, send back what it finished."""
+    """The worker's loop: make the stage, feed it every batch, send back what it finished;
+    with Python's cyclic garbage collector set as for ingest (`bulk_collection`): a stage
+    holds millions of acyclic records (the radar stage's plots), which the default settings
+    would scan again and again."""
     try:
         stage = make_stage()
-        while (payload := inbox.get()) is not None:
-            for obs in _unpack(payload):
-                stage.feed(obs)
-        result = stage.finish()
+        with bulk_collection():
+            while (payload := inbox.get()) is not None:
+                for obs in _unpack(payload):
+                    stage.feed(obs)
+            result = stage.finish()
         outbox.put(("ok", result, stage.counts))
     except BaseException:  # reported to the parent, which raises it
         outbox.put(("error", traceback.format_exc(), None))
