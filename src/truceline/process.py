@@ -24,7 +24,7 @@ from typing import Any
 from truceline import __version__
 from truceline.agreement import load_agreement
 from truceline.agreement.model import Agreement
-from truceline.associate.stage import AcousticStage
+from truceline.associate.stage import AcousticResult, AcousticStage
 from truceline.attribute.stage import AttributionStage
 from truceline.config import Settings
 from truceline.ingest import Ingestion, IngestSummary, bulk_collection
@@ -33,7 +33,7 @@ from truceline.ledger.keys import Ed25519PrivateKey, load_private_key
 from truceline.publish.events import write_events
 from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
 from truceline.radar.joint import HeldArrivals
-from truceline.radar.stage import RadarStage, merge, merge_leftovers
+from truceline.radar.stage import RadarCounts, RadarStage, merge, merge_leftovers
 from truceline.records import Event, Sensor
 from truceline.store import Store, open_store
 from truceline.worker import WORKER_BATCH, ChildTask, StageWorker
@@ -178,6 +178,64 @@ EVIDENCE_BLOCK = 2000
 not hand it on (`HeldArrivals`)."""
 
 
+def _merged(
+    acoustic: AcousticResult,
+    radar_events: list[Event],
+    counts: RadarCounts,
+    store: Store,
+    sensor_list: list[Sensor],
+    settings: Settings,
+) -> list[Event]:
+    """The acoustic stage's events and the radar stage's merged: fused where they are one
+    shot, mixtures the radar accounts for explained away, second events of one shot removed,
+    shots sent back alone merged again. Fills the radar stage's `counts` of each."""
+    # The acoustic events' arrivals, as the acoustic stage handed them on (others, such as
+    # events the merge makes, are read from the store): what the joint fit of both merges
+    # and explaining away (below) read.
+    held = HeldArrivals(
+        store.acoustic_arrivals,
+        acoustic.events,
+        sensor_list,
+        block=EVIDENCE_BLOCK,
+        columns=acoustic.arrivals,
+    )
+    # The gates of both merges: fusion's, and the joint fit's on the arrivals.
+    r = settings.radar
+    gates = {
+        "arrivals": held if r.joint_search_m > 0 else None,
+        "locate": settings.locate,
+        "joint_search_m": r.joint_search_m,
+    }
+    events, merged = merge(
+        acoustic.events,
+        radar_events,
+        r.merge_sigma,
+        r.merge_window_s,
+        r.standalone_shots,
+        **gates,
+    )
+    counts.merged = merged
+    # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
+    test = ArrivalTest.of(settings)
+    events, dissolved = explain_away(
+        events,
+        held,
+        test,
+        radar_shots={e.id: e for e in radar_events},
+    )
+    counts.explained_away = len(dissolved)
+    if settings.radar.explain_second_events:
+        # Second events of one shot (docs/methods.md, Radar, "Second events of one shot").
+        events, seconds = explain_second_events(events, held, test)
+        counts.second_events = len(seconds)
+    if settings.radar.merge_leftovers and counts.explained_away:
+        # Shots sent back alone from dissolved mixtures, beside their rounds' own events.
+        events, counts.merged_again = merge_leftovers(
+            events, {e.id for e in radar_events}, r.merge_sigma, r.merge_window_s, **gates
+        )
+    return events
+
+
 def process(
     agreement: str | Path,
     sensors: str | Path,
@@ -245,52 +303,9 @@ def process(
                 radar_events = radar.finish()
                 clock.lap("radar (rest)")
             acoustic = stage.finish()
-            acoustic_events = acoustic.events
             clock.lap("acoustic (rest)")
-        # The acoustic events' arrivals, as the acoustic stage handed them on (others, such as
-        # events the merge makes, are read from the store): what the joint fit of both merges
-        # and explaining away (below) read.
-        held = HeldArrivals(
-            store.acoustic_arrivals,
-            acoustic_events,
-            sensor_list,
-            block=EVIDENCE_BLOCK,
-            columns=acoustic.arrivals,
-        )
-        # The gates of both merges: fusion's, and the joint fit's on the arrivals.
-        r = settings.radar
-        gates = {
-            "arrivals": held if r.joint_search_m > 0 else None,
-            "locate": settings.locate,
-            "joint_search_m": r.joint_search_m,
-        }
-        events, merged = merge(
-            acoustic_events,
-            radar_events,
-            r.merge_sigma,
-            r.merge_window_s,
-            r.standalone_shots,
-            **gates,
-        )
-        radar.counts.merged = merged
-        # Mixtures of rounds the radar accounts for (docs/methods.md, Radar, "Explaining away").
-        test = ArrivalTest.of(settings)
-        events, dissolved = explain_away(
-            events,
-            held,
-            test,
-            radar_shots={e.id: e for e in radar_events},
-        )
-        radar.counts.explained_away = len(dissolved)
-        if settings.radar.explain_second_events:
-            # Second events of one shot (docs/methods.md, Radar, "Second events of one shot").
-            events, seconds = explain_second_events(events, held, test)
-            radar.counts.second_events = len(seconds)
-        if settings.radar.merge_leftovers and radar.counts.explained_away:
-            # Shots sent back alone from dissolved mixtures, beside their rounds' own events.
-            events, radar.counts.merged_again = merge_leftovers(
-                events, {e.id for e in radar_events}, r.merge_sigma, r.merge_window_s, **gates
-            )
+        with bulk_collection():  # it makes many small records, none in cycles
+            events = _merged(acoustic, radar_events, radar.counts, store, sensor_list, settings)
         clock.lap("merge")
         with bulk_collection():  # it makes many small records, none in cycles
             events, violations = AttributionStage(
