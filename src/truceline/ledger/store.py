@@ -430,7 +430,8 @@ class Ledger:
             f'"id":{encode(o.id)},"kind":"observation","record":{record_text}{tail}'
             for o, record_text in zip(observations, record_texts, strict=True)
         ]
-        leaves = [sha256(b"\x00" + text.encode("utf-8")).digest() for text in texts]  # leaf_hash
+        leaf_hash = merkle.leaf_hash
+        leaves = [leaf_hash(text.encode("utf-8")) for text in texts]
         first = builder.size
         node_rows = builder.extend(leaves, LOWEST_STORED_LEVEL)
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
