@@ -143,7 +143,17 @@ def radar_fence(sensor: Sensor, radar: RadarSettings) -> Fence | None:
 class RadarStage:
     """Backtracks projectile tracks and tracks air plots."""
 
-    def __init__(self, sensors: Sequence[Sensor], settings: Settings, agreement: Agreement):
+    def __init__(
+        self,
+        sensors: Sequence[Sensor],
+        settings: Settings,
+        agreement: Agreement,
+        *,
+        live: bool = False,
+    ):
+        """`live`: a stream's stage, whose tracks are backtracked when its consumer calls
+        `flush_shots` (not in chunks for `finish`)."""
+        self.live = live
         self.settings = settings
         self.radar = settings.radar
         self.agreement = agreement
@@ -167,7 +177,7 @@ class RadarStage:
                 self.counts.not_backtracked += 1
                 return True
             self._pending.append((obs, track))
-            if len(self._pending) >= self.radar.backtrack_chunk:
+            if not self.live and len(self._pending) >= self.radar.backtrack_chunk:
                 started = time.perf_counter()
                 self._backtrack_pending()
                 self.counts.seconds += time.perf_counter() - started
@@ -257,6 +267,35 @@ class RadarStage:
             results += chunk.results
             alone += chunk.alone
         self._chunks = []
+        events, flights, unfenced = self._track_events(kept, results, alone, created_ns)
+        tracks_of = {e.id: e for e in events}
+        # Several radars tracking one shot give one event per track: join them here, where the
+        # fitted flights can be compared, so a shot the acoustic network did not hear is one event.
+        events, joined_id = join_radar_shots(
+            events,
+            self.radar.merge_sigma,
+            self.radar.merge_window_s,
+            flights,
+            kernel=self.radar.kernel,
+        )
+        events = [
+            replace(r, paired=joined_id.get(r.paired, r.paired)) if r.paired else r for r in events
+        ]
+        if self.radar.battery_window_s > 0:
+            events = self._with_batteries(events, tracks_of, unfenced, joined_id)
+        partner_of = {r.paired: r.id for r in events if r.paired}
+        self.counts.joined = len(joined_id)
+        return [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in events]
+
+    def _track_events(
+        self,
+        kept: list[Observation],
+        results: list[Backtrack | None],
+        alone: list[Backtrack | None],
+        created_ns: int,
+    ) -> tuple[list[Event], dict[str, Flight], dict[str, Backtrack]]:
+        """Each backtracked track's launch and impact events (`_shot_events`), the fitted flight
+        behind each event, and each launch's track fitted without the fence (by event id)."""
         events: list[Event] = []
         # Where every launch and impact point is, in one go (each in its track's plane).
         ends = [
@@ -284,24 +323,28 @@ class RadarStage:
             if bt_alone is not None and bt_alone.launch is not None:
                 unfenced[made[0].id] = bt_alone
             events.extend(made)
-        tracks_of = {e.id: e for e in events}
-        # Several radars tracking one shot give one event per track: join them here, where the
-        # fitted flights can be compared, so a shot the acoustic network did not hear is one event.
-        events, joined_id = join_radar_shots(
-            events,
-            self.radar.merge_sigma,
-            self.radar.merge_window_s,
-            flights,
-            kernel=self.radar.kernel,
-        )
-        events = [
-            replace(r, paired=joined_id.get(r.paired, r.paired)) if r.paired else r for r in events
-        ]
-        if self.radar.battery_window_s > 0:
-            events = self._with_batteries(events, tracks_of, unfenced, joined_id)
-        partner_of = {r.paired: r.id for r in events if r.paired}
-        self.counts.joined = len(joined_id)
-        return [r if r.paired else replace(r, paired=partner_of.get(r.id)) for r in events]
+        return events, flights, unfenced
+
+    @property
+    def pending(self) -> bool:
+        """Whether tracks wait to be backtracked (`flush_shots`, or the next chunk)."""
+        return bool(self._pending)
+
+    def flush_shots(self) -> tuple[list[Event], dict[str, Flight]]:
+        """Live: backtrack the tracks fed since the last call now; each one's launch and impact
+        events, one radar's track each (as `finish` makes them before it joins several radars'
+        tracks of one shot and refines launches by their battery; a live stream joins them
+        with `truceline.radar.live.LiveFusion`), and the fitted flight behind each event. The
+        tracks are not kept for `finish`: a live stage is not finished as a file is."""
+        if not self._pending:
+            return [], {}
+        started = time.perf_counter()
+        fed, self._pending = self._pending, []
+        results, alone, _ = self._backtrack([t for _, t in fed], (0, 0))
+        kept = [obs for obs, _ in fed]
+        events, flights, _ = self._track_events(kept, results, alone, time.time_ns())
+        self.counts.seconds += time.perf_counter() - started
+        return events, flights
 
     def _with_batteries(
         self,
