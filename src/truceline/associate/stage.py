@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -58,6 +58,11 @@ class StageCounts:
     seconds: float = 0.0
     association: dict[str, float] = field(default_factory=dict)
     """The associator's counts at the end (`AcousticAssociator.stats`)."""
+
+
+def _no_arrivals() -> EvidenceArrivals:
+    no = np.zeros(0)
+    return EvidenceArrivals((), no.astype(np.int32), no.astype(np.int64), no, no, {})
 
 
 class AcousticStage:
@@ -117,6 +122,11 @@ class AcousticStage:
         )
         return done
 
+    @property
+    def pending(self) -> bool:
+        """Whether detections wait for their batch (`flush_batch`)."""
+        return bool(self._batch)
+
     def _weather(self, obs: Observation) -> None:
         sensor = self.sensor_by_id.get(obs.sensor)
         if sensor is None or "temperature_c" not in obs.fields:
@@ -157,9 +167,7 @@ class AcousticStage:
         """End of input: close every event, decide launch or impact, pair, make records."""
         self.flush_batch()
         if self.associator is None:  # no acoustic detection: no events, no arrivals
-            no = np.zeros(0)
-            nothing = EvidenceArrivals((), no.astype(np.int32), no.astype(np.int64), no, no, {})
-            return AcousticResult([], nothing)
+            return AcousticResult([], _no_arrivals())
         started = time.perf_counter()
         self.associator.flush()
         events = self.associator.events
@@ -183,6 +191,31 @@ class AcousticStage:
         self.counts.seconds += time.perf_counter() - started
         self.counts.association = dict(self.associator.stats)
         return AcousticResult(records, self._arrivals(records, in_order))
+
+    def records(self, events: Sequence[WorkingEvent]) -> AcousticResult:
+        """Live: the records of events a batch created or revised, as they are published now,
+        and their detections' arrivals: each launch or impact decided from its own labels and
+        place (pairing waits for the whole input: `finish`), its ellipse and properties as
+        `finish` reports them, with `provisional` for an event of a salvo still arriving."""
+        assert self.associator is not None or not events
+        created_ns = time.time_ns()
+        out: list[Event] = []
+        dets: list[np.ndarray] = []
+        for ev in events:
+            t = self.associator.t.v
+            det = np.asarray(ev.det, np.int64)
+            det = det[np.argsort(t[det], kind="stable")]
+            labels = self._label_counts(ev)
+            shot = ShotInput(ev.lon, ev.lat, ev.tau_s, labels["launch"], labels["impact"])
+            (decision,) = decide([shot], self.settings.shots)
+            record = self._record(ev, det, labels, decision, [ev], created_ns)
+            if ev.provisional:
+                record = replace(record, properties={**record.properties, "provisional": True})
+            out.append(record)
+            dets.append(det)
+        if not out:
+            return AcousticResult([], _no_arrivals())
+        return AcousticResult(out, self._arrivals(out, dets))
 
     def _arrivals(self, records: list[Event], dets: list[np.ndarray]) -> EvidenceArrivals:
         """The arrivals of the records' detections (`dets`, each in its evidence's order)."""
