@@ -805,6 +805,14 @@ class RadarSettings(Section):
         unit="s",
         gt=0,
     )
+    live_retain_s: float = setting(
+        900.0,
+        "How long a live monitor keeps a published event to join later parts of its shot to "
+        "it (the other network's event, another radar's track; `truceline.radar.live`), "
+        "counted in origin time behind the newest event.",
+        unit="s",
+        gt=0,
+    )
     joint_search_m: float = setting(
         2000.0,
         "A radar launch or impact and an acoustic event left apart by the fusion gate, this "
