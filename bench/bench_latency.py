@@ -51,6 +51,26 @@ of its detections came from and whether all did (`source`, `source_pure`), the l
 counted by cause (`late_causes`: the source's type, weapon class, whether it was fired in a
 barrage, mixed or pure, first published as provisional or not) and the latency is also given
 per weapon class (`by_weapon`).
+
+With `--radar` the slice goes through the live monitor (`truceline.monitor.LiveMonitor`) instead:
+counter-battery `radar_track` observations are fed too (from the warm-up on), and backtracked on
+a timer of their own (`batch_s` after the arrival of the first track waiting, as the acoustic
+batches; in `feed` mode each track at once); the acoustic batches are the same as without
+radar, so the figures are given three ways:
+
+* `acoustic`: the acoustic stage's own events, counted as above (the same figures as without
+  `--radar`);
+* `published`: the events of the fused stream (`truceline.radar.live.LiveFusion`), each from its
+  first publication, whichever network's part made it; an event's completing input is the last
+  to arrive of the inputs it held then (`provenance.inputs`: its detections, or the radar track
+  it was backtracked from); events withdrawn are not counted, acoustic mixtures held back are
+  never published so never counted;
+* `published_with_acoustic`: those of `published` that hold acoustic detections at the end, the
+  same population as `acoustic` (less the mixtures held back or withdrawn): for a round whose
+  radar track came first, the latency is the radar path's.
+
+`first_published_by_radar` counts the events of the last kind first published by a radar shot,
+`fusion` the joins (`LiveFusion.counts`, and the mixtures held at the end).
 `--set SECTION.NAME=VALUE` changes a setting.
 """
 
@@ -67,10 +87,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import peak_rss_mib, write_result
+from truceline.agreement.load import load_agreement
 from truceline.associate.stage import AcousticStage
 from truceline.config import Settings, load_settings, parse_assignment
 from truceline.ingest.observations import ObservationReader
 from truceline.ingest.sensors import read_sensors
+from truceline.monitor import LiveMonitor
 from truceline.records import Observation
 
 HERE = Path(__file__).resolve().parent
@@ -195,6 +217,184 @@ def replay(
     if stage._batch:
         busy += tick(max(opened + span_ns, max(arr_of.values())))
 
+    return summarise(
+        first,
+        withdrawn,
+        provisional,
+        batches,
+        (pos_of, arr_of, fed_wall),
+        window,
+        truth,
+        busy,
+        mode,
+    ) | {
+        "acoustic_detections_in_slice": sum(1 for a in arr_of.values() if start_ns <= a < end_ns),
+        "acoustic_fed_incl_warmup": len(arr_of),
+        "associator_stats": dict(stage.associator.stats) if stage.associator else {},
+    }
+
+
+def replay_monitor(
+    sensors, obs, arrival, window, settings: Settings, terms, mode: str, truth: dict | None = None
+) -> dict:
+    """Feed one slice to a new `LiveMonitor` (acoustic detections and counter-battery radar
+    tracks, each network on its own batch timer); latency figures of the acoustic events alone
+    (`acoustic`: the same batches as `replay`'s, so the same events) and of the published
+    stream (`published`: events as `LiveFusion` publishes them, a radar shot and the acoustic
+    event of one shot being one event; `published_with_acoustic`: those holding an acoustic
+    event at the end, the population of `acoustic`)."""
+    warm_ns, _, end_ns = window
+    span_ns = round(settings.associate.batch_s * NS)
+    monitor = LiveMonitor(sensors, settings, terms)
+    fed_wall: dict[str, float] = {}  # input id -> wall clock when fed
+    arr_of: dict[str, int] = {}  # input id -> arrival (ns)
+    pos_of: dict[str, int] = {}  # input id -> position in the file
+    acoustic_ids: set[str] = set()
+    views = {
+        name: {"first": {}, "withdrawn": set(), "provisional": set(), "last": {}}
+        for name in ("acoustic", "published")
+    }
+    batches: list[tuple[int, float]] = []
+    busy = 0.0
+    opened = {"acoustic": None, "radar": None}  # arrival of each network's first pending input
+    clock = time.perf_counter
+
+    def emitted(pubs, wall: float, ready_ns: int) -> None:
+        k = len(batches) - 1
+        published = views["published"]
+        for pub in pubs:
+            ev = pub.event
+            if pub.action == "withdrawn":
+                published["withdrawn"].add(ev.id)
+            else:
+                if ev.properties.get("provisional"):
+                    published["provisional"].add(ev.id)
+                published["first"].setdefault(
+                    ev.id, (wall, ready_ns, list(ev.provenance.inputs), k)
+                )
+            published["last"][ev.id] = ev
+        # The acoustic stage's own output, as `replay` counts it.
+        alone = views["acoustic"]
+        ids = monitor.acoustic.associator.obs_id.v if monitor.acoustic_changes else None
+        for ev in monitor.acoustic_changes:
+            if ev.withdrawn:
+                alone["withdrawn"].add(ev.id)
+                continue
+            if ev.provisional:
+                alone["provisional"].add(ev.id)
+            if ev.id not in alone["first"]:
+                alone["first"][ev.id] = (wall, ready_ns, [ids[g] for g in ev.det], k)
+
+    def tick(network: str, ready_ns: int) -> float:
+        w0 = clock()
+        out = monitor.flush_acoustic() if network == "acoustic" else monitor.flush_radar()
+        w1 = clock()
+        batches.append((ready_ns, w1 - w0))
+        emitted(out, w1, ready_ns)
+        opened[network] = None
+        return w1 - w0
+
+    for i, o in enumerate(obs):
+        a = int(arrival[i])
+        if a >= end_ns:
+            break
+        if o.kind in ("acoustic", "radar_track"):
+            if a < warm_ns:
+                continue
+        elif o.kind != "weather":
+            continue
+        if mode == "timer":
+            due = sorted((t + span_ns, n) for n, t in opened.items() if t is not None)
+            for ready, network in due:
+                if a >= ready:
+                    busy += tick(network, ready)
+        n_before = monitor.acoustic.counts.batches
+        w0 = clock()
+        if o.kind != "weather":
+            fed_wall[o.id] = w0
+            arr_of[o.id] = a
+            pos_of[o.id] = i
+            if o.kind == "acoustic":
+                acoustic_ids.add(o.id)
+        out = monitor.feed(o)
+        if mode == "feed" and o.kind == "radar_track":
+            out += monitor.flush_radar()  # no timer: each track at once
+        w1 = clock()
+        busy += w1 - w0
+        if monitor.acoustic.counts.batches != n_before or out or monitor.acoustic_changes:
+            batches.append((a, w1 - w0))
+            if monitor.acoustic.counts.batches != n_before:
+                opened["acoustic"] = None
+        emitted(out, w1, a)
+        if opened["acoustic"] is None and monitor.acoustic_pending:
+            opened["acoustic"] = a
+        if opened["radar"] is None and monitor.radar_pending:
+            opened["radar"] = a
+    for network, t in opened.items():  # the end of the slice, as the timer would flush it
+        if t is not None:
+            busy += tick(network, max(t + span_ns, max(arr_of.values())))
+
+    fed = (pos_of, arr_of, fed_wall)
+    out = {}
+    for name, view in views.items():
+        out[name] = summarise(
+            view["first"],
+            view["withdrawn"],
+            view["provisional"],
+            batches,
+            fed,
+            window,
+            truth,
+            busy,
+            mode,
+        )
+    published = views["published"]
+    with_acoustic = {
+        eid
+        for eid, ev in published["last"].items()
+        if eid not in published["withdrawn"] and any(d in acoustic_ids for d in ev.evidence)
+    }
+    out["published_with_acoustic"] = summarise(
+        published["first"],
+        published["withdrawn"],
+        published["provisional"],
+        batches,
+        fed,
+        window,
+        truth,
+        busy,
+        mode,
+        keep=with_acoustic,
+    )
+    out["first_published_by_radar"] = sum(
+        1 for eid in with_acoustic if eid.startswith(("RL-", "RI-"))
+    )
+    out["fusion"] = dict(monitor.fusion.counts) | {"held_at_end": len(monitor.fusion.held)}
+    out["held"] = dict(monitor.held)
+    out["associator_stats"] = (
+        dict(monitor.acoustic.associator.stats) if monitor.acoustic.associator else {}
+    )
+    return out
+
+
+def summarise(
+    first: dict[str, tuple],
+    withdrawn: set[str],
+    provisional: set[str],
+    batches: list[tuple[int, float]],
+    fed: tuple[dict, dict, dict],
+    window: tuple[int, int, int],
+    truth: dict | None,
+    busy: float,
+    mode: str,
+    keep: set[str] | None = None,
+) -> dict:
+    """Latency figures of the events first emitted (`first`: event id -> (wall at return,
+    batch ready ns, input ids, batch index)), withdrawn ones left out; `fed`: each input's
+    position in the file, arrival (ns) and wall clock when fed; only the ids in `keep` if
+    given."""
+    pos_of, arr_of, fed_wall = fed
+    warm_ns, start_ns, end_ns = window
     # Queueing model: when each batch would be done on a live single-threaded monitor.
     done = np.empty(len(batches))
     prev = -np.inf
@@ -206,7 +406,7 @@ def replay(
     weapon_of: list[str] = []  # the weapon class of each counted event's source
     causes: Counter = Counter()
     for event_id, (wall, ready_ns, det_ids, k) in first.items():
-        if event_id in withdrawn:
+        if event_id in withdrawn or (keep is not None and event_id not in keep):
             continue
         known = [d for d in det_ids if d in pos_of]
         if not known:
@@ -260,8 +460,7 @@ def replay(
 
     return {
         "flush": mode,
-        "acoustic_detections_in_slice": sum(1 for a in arr_of.values() if start_ns <= a < end_ns),
-        "acoustic_fed_incl_warmup": len(arr_of),
+        "inputs_in_slice": sum(1 for a in arr_of.values() if start_ns <= a < end_ns),
         "batches": len(batches),
         "events_emitted": len(first) - len(withdrawn & first.keys()),
         "provisional_published": len(provisional),
@@ -288,7 +487,6 @@ def replay(
         "processing_s": round(busy, 2),
         "simulated_s": round(sim_s, 1),
         "processing_s_per_simulated_s": round(busy / sim_s, 4),
-        "associator_stats": dict(stage.associator.stats) if stage.associator else {},
         "by_weapon": by_weapon if truth else None,
         "late_causes": [
             {
@@ -323,6 +521,11 @@ def main() -> None:
         default="both",
         help="feed: batches flushed only by feed(); timer: also by a clock tick (see above)",
     )
+    parser.add_argument(
+        "--radar",
+        action="store_true",
+        help="replay counter-battery radar tracks too, through the live monitor (see above)",
+    )
     parser.add_argument("--set", action="append", default=[], help="SECTION.NAME=VALUE")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -350,7 +553,11 @@ def main() -> None:
     }
     for mode in modes:
         window = (warm_ns, start_ns, end_ns)
-        result = replay(sensors, obs, arrival, window, settings, mode, truth)
+        if args.radar:
+            terms = load_agreement(data / "agreement.yaml")
+            result = replay_monitor(sensors, obs, arrival, window, settings, terms, mode, truth)
+        else:
+            result = replay(sensors, obs, arrival, window, settings, mode, truth)
         figures[mode] = result
     figures["peak_rss_mib"] = round(peak_rss_mib(), 0)
     write_result(args.json, "latency", figures)
