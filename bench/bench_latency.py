@@ -52,7 +52,8 @@ counted by cause (`late_causes`: the source's type, weapon class, whether it was
 barrage, mixed or pure, first published as provisional or not) and the latency is also given
 per weapon class (`by_weapon`).
 
-With `--radar` the slice goes through the live monitor (`truceline.monitor.LiveMonitor`) instead:
+By default (`--radar`; `--no-radar` for the acoustic stage alone, as above) the slice goes
+through the live monitor (`truceline.monitor.LiveMonitor`) instead:
 counter-battery `radar_track` observations are fed too (from the warm-up on), and backtracked on
 a timer of their own (`batch_s` after the arrival of the first track waiting, as the acoustic
 batches; in `feed` mode each track at once); the acoustic batches are the same as without
@@ -523,8 +524,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--radar",
-        action="store_true",
-        help="replay counter-battery radar tracks too, through the live monitor (see above)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replay counter-battery radar tracks too, through the live monitor (see above); "
+        "--no-radar: the acoustic stage alone",
     )
     parser.add_argument("--set", action="append", default=[], help="SECTION.NAME=VALUE")
     parser.add_argument("--json")
