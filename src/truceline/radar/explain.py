@@ -40,7 +40,7 @@ pairing, and the count is in the run's radar summary (`explained_away`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -48,7 +48,7 @@ import numpy as np
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane, to_ecef
 from truceline.radar.joint import ArrivalsOf
-from truceline.records import Event
+from truceline.records import Event, frozen_update
 
 _M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
 _MARGIN = 1.05  # the equirectangular distance's error over tens of km is far below 5%
@@ -414,16 +414,17 @@ def _without(
     out = []
     for e in events:
         if e.id in back_to:
-            e = replace(back_to[e.id], paired=renamed.get(e.paired, e.paired))
+            e = back_to[e.id].refined(paired=renamed.get(e.paired, e.paired))
         elif e.id in gone:
             continue
         elif e.paired in renamed:
-            e = replace(e, paired=renamed[e.paired])
+            e = e.refined(paired=renamed[e.paired])
         elif e.paired in gone:
-            e = replace(e, paired=None)  # its partner was dissolved
+            e = e.refined(paired=None)  # its partner was dissolved
         if e.id in explains:
-            props = dict(e.properties)
-            props["explains"] = [*props.get("explains", ()), *explains[e.id]]
-            e = replace(e, properties=props)
+            props = frozen_update(
+                e.properties, {"explains": [*e.properties.get("explains", ()), *explains[e.id]]}
+            )
+            e = e.refined(properties=props)
         out.append(e)
     return out

@@ -59,6 +59,7 @@ from truceline.records import (
     Provenance,
     Sensor,
     Violation,
+    frozen_update,
 )
 from truceline.timeutil import format_time
 
@@ -674,7 +675,7 @@ def merge(
         mine = final_id.get(r.id, r.id)
         new_pair[mine] = partner
         if r.id not in final_id and standalone:
-            out_radar.append(replace(r, paired=partner))
+            out_radar.append(r.refined(paired=partner))
     kept = {e.id for e in acoustic} | {e.id for e in out_radar}
     new_pair = {k: (v if v in kept else None) for k, v in new_pair.items()}
     repaired = set(new_pair)
@@ -682,9 +683,9 @@ def merge(
     for a in acoustic:
         ev = fused.get(a.id, a)
         if a.id in fused:
-            ev = replace(ev, paired=new_pair[a.id])
+            ev = ev.refined(paired=new_pair[a.id])
         elif a.paired in repaired and new_pair.get(a.paired) != a.id:
-            ev = replace(ev, paired=None)  # its partner is now paired through the radar
+            ev = ev.refined(paired=None)  # its partner is now paired through the radar
         out_acoustic.append(ev)
     return out_acoustic + out_radar + others, len(used_r)
 
@@ -742,10 +743,14 @@ def merge_leftovers(
         if e.id not in shot_ids and isinstance(block, dict) and block.get("event") in shot_ids:
             final_id[block["event"]] = e.id
             if "explains" in block:  # what the shot explained, the event now explains
-                props = dict(e.properties)
-                props["radar"] = {k: v for k, v in block.items() if k != "explains"}
-                props["explains"] = [*props.get("explains", ()), *block["explains"]]
-                now[e.id] = replace(e, properties=props)
+                props = frozen_update(
+                    e.properties,
+                    {
+                        "radar": {k: v for k, v in block.items() if k != "explains"},
+                        "explains": [*e.properties.get("explains", ()), *block["explains"]],
+                    },
+                )
+                now[e.id] = e.refined(properties=props)
     changed = set(final_id) | set(final_id.values())
     result = []
     for e in events:
@@ -753,7 +758,7 @@ def merge_leftovers(
             continue  # fused into its acoustic event
         e = now.get(e.id, e)
         if e.paired in final_id:
-            e = replace(e, paired=final_id[e.paired])
+            e = e.refined(paired=final_id[e.paired])
         result.append(e)
     # A pairing to an event whose partner changed here holds only if it holds both ways.
     by_id = {e.id: e for e in result}
@@ -762,7 +767,7 @@ def merge_leftovers(
             continue
         p = by_id.get(e.paired)
         if p is None or p.paired != e.id:
-            result[k] = replace(e, paired=None)
+            result[k] = e.refined(paired=None)
     return result, fused
 
 
@@ -1218,19 +1223,26 @@ def _fuse(a: Event, r: Event, joint: JointFit | None = None) -> Event:
         n_sensors=a.origin.n_sensors + 1,
     )
     evidence = tuple(dict.fromkeys(a.evidence + r.evidence))
-    props = dict(a.properties)
-    props["radar"] = {k: v for k, v in r.properties.items() if k != "radar_all"}
-    props["radar"]["event"] = r.id
-    props["radar"]["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
+    radar = {k: v for k, v in r.properties.items() if k != "radar_all"}
+    radar["event"] = r.id
+    radar["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
     if joint is not None:
-        props["radar"]["joint_delta_chi2"] = round(joint.delta_chi2, 3)
-    props["radar_all"] = [*a.properties.get("radar_all", ()), *_radar_blocks(r)]
-    props["acoustic_type"] = a.type
+        radar["joint_delta_chi2"] = round(joint.delta_chi2, 3)
+    # `a`'s properties are frozen already: only the new ones are frozen (`frozen_update`), and
+    # the event is made by `Event.refined`, not normalised whole again (the same event).
+    props = frozen_update(
+        a.properties,
+        {
+            "radar": radar,
+            "radar_all": [*a.properties.get("radar_all", ()), *_radar_blocks(r)],
+            "acoustic_type": a.type,
+        },
+    )
     prov = replace(
         a.provenance,
         method=f"{a.provenance.method}; fused with {r.provenance.method}",
         inputs=tuple(dict.fromkeys(a.provenance.inputs + r.provenance.inputs)),
     )
-    return replace(
-        a, type=r.type, origin=origin, evidence=evidence, properties=props, provenance=prov
+    return a.refined(
+        type=r.type, origin=origin, evidence=evidence, properties=props, provenance=prov
     )
