@@ -146,8 +146,9 @@ def explain_away(
             continue
         arr, speed = found
         near = _within_hearing(x, arr, origins, test)
-        idx = [int(k) for k in near if k != position.get(x.id)]
-        ids = [known[k].id for k in idx]
+        mine = position.get(x.id)  # the event itself is not among those that explain it
+        idx = near if mine is None else near[near != mine]
+        ids = [known[k].id for k in idx.tolist()]
         cov = known_cov[idx]
         ns, ecef = known_ns[idx], known_ecef[idx]
         if own is not None:
