@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane, to_ecef
@@ -239,7 +240,7 @@ def _explained_by(
     tau = (known_ns - x.time_ns) / 1e9
     predicted = tau[None, :] + d / c_eff
     g = np.stack([-ue / c_eff, -un / c_eff, np.ones_like(d)], axis=-1)  # (n, m, 3)
-    var_origin = np.einsum("nmi,mij,nmj->nm", g, known_cov, g)
+    var_origin = _origin_variance(g, known_cov)
     var = (arr.sigma_s**2)[:, None] + (propagation_s_per_km * 1e-3 * d) ** 2 + var_origin
     var = np.maximum(var, 1e-12)
     z2 = (arr.t_s[:, None] - predicted) ** 2 / var
@@ -248,6 +249,23 @@ def _explained_by(
     cost = np.where(z2 <= sigma**2, 0.5 * (z2 + np.log(var)), np.inf)
     best = np.argmin(cost, axis=1)
     return np.where(np.isfinite(cost[np.arange(cost.shape[0]), best]), best, -1)
+
+
+@njit(cache=True)
+def _origin_variance(g: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """gᵀ C g for each (detection n, known event m): `np.einsum("nmi,mij,nmj->nm", g, cov, g)`
+    bit for bit (the same products, (g_i C_ij) g_j, summed in the same order from 0, i then
+    j), compiled: the einsum's setup was most of its cost on these small arrays."""
+    n, m = g.shape[0], g.shape[1]
+    out = np.empty((n, m))
+    for a in range(n):
+        for b in range(m):
+            acc = 0.0
+            for i in range(3):
+                for j in range(3):
+                    acc += g[a, b, i] * cov[b, i, j] * g[a, b, j]
+            out[a, b] = acc
+    return out
 
 
 def is_acoustically_located(e: Event) -> bool:
