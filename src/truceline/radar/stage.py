@@ -634,13 +634,16 @@ def merge(
     at, ct = GateOrigins.of(shots), GateOrigins.of(cands)
     order = np.argsort(ct.time_ns)
     times_sorted = ct.time_ns[order]
-    var_sorted = _time_variance(cands)[order]
+    var_sorted = ct.time_variance()[order]
     ri, ki = _within_time_reach(
-        at.time_ns, _time_variance(shots), (times_sorted, order, var_sorted), window_s, merge_sigma
+        at.time_ns, at.time_variance(), (times_sorted, order, var_sorted), window_s, merge_sigma
     )
     d2 = gate_distance2(at, ri, ct, ki)
     near = np.flatnonzero(d2 < merge_sigma**2)
-    pairs = [(float(d2[q]), shots[ri[q]].id, int(ki[q])) for q in near]
+    pairs = [
+        (d, shots[i].id, k)
+        for d, i, k in zip(d2[near].tolist(), ri[near].tolist(), ki[near].tolist(), strict=True)
+    ]
     # One shot each way (the radars of one shot were joined above), as many pairs as the gates
     # allow, then the closest in place and time: the rounds of a salvo are tens of metres and
     # half a second apart, and taking the closest pair first can leave a round's radar shot
@@ -916,6 +919,11 @@ class GateOrigins:
             np.array([e.time_ns for e in events], np.int64),
             cov,
         )
+
+    def time_variance(self) -> NDArray[np.float64]:
+        """`_time_variance` of the events, from their gate covariances (the same values)."""
+        var = self.covariance[:, 2, 2]
+        return np.where(np.isfinite(var), var, 0.0)
 
 
 def gate_distance2(
