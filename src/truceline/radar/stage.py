@@ -667,9 +667,20 @@ def merge(
     by_id = {e.id: e for e in shots}
     final_id = {rid: cands[k].id for rid, k in used_r.items()}
     fused: dict[str, Event] = {}
+    # The information weighting's inverses of the pairs fused without a joint fit, all at once.
+    plain = [(rid, k) for rid, k in used_r.items() if rid not in joint]
+    weights = dict(
+        zip(
+            [rid for rid, _ in plain],
+            _fusion_weights([cands[k] for _, k in plain], [by_id[rid] for rid, _ in plain]),
+            strict=True,
+        )
+    )
     for rid, k in used_r.items():
         fit = joint[rid][1] if rid in joint else None
-        fused[cands[k].id] = _fuse(fused.get(cands[k].id, cands[k]), by_id[rid], fit)
+        a = fused.get(cands[k].id, cands[k])
+        given = weights.get(rid) if a is cands[k] else None  # (fused once, as a rule)
+        fused[cands[k].id] = _fuse(a, by_id[rid], fit, given)
     # Pairing follows the radar: a merged launch pairs with its radar impact (merged or not).
     out_radar = []
     new_pair: dict[str, str | None] = {}
@@ -1200,18 +1211,43 @@ def _fuse_radar(a: Event, b: Event) -> Event:
     )
 
 
-def _fuse(a: Event, r: Event, joint: JointFit | None = None) -> Event:
+def _fusion_weights(
+    acoustic: Sequence[Event], radar: Sequence[Event]
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """For each pair (acoustic[q], radar[q]) to be fused by information weighting (`_fuse`
+    without a joint fit): (the radar covariance's pseudo-inverse, the fused covariance),
+    the pseudo-inverses of all pairs computed as stacks, each bit for bit that of its matrix
+    alone (the same SVD per matrix, the same products)."""
+    if not acoustic:
+        return []
+    ca = np.array([a.origin.covariance for a in acoustic], float)
+    cr = np.array([r.origin.covariance for r in radar], float)
+    ir = np.linalg.pinv(cr)
+    cov = np.linalg.pinv(np.linalg.pinv(ca) + ir)
+    return [(ir[q], cov[q]) for q in range(len(acoustic))]
+
+
+def _fuse(
+    a: Event,
+    r: Event,
+    joint: JointFit | None = None,
+    weights: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+) -> Event:
     """One event from an acoustic event and a radar event of the same shot: the information-
     weighted position and time (or, given the `joint` fit of the acoustic arrivals with the
     radar's origin, its minimum and covariance), the radar's launch/impact decision, both
-    evidences."""
+    evidences. `weights`: the radar covariance's pseudo-inverse and the fused covariance, if
+    `_fusion_weights` has computed them."""
     plane = TangentPlane(a.origin.lon, a.origin.lat)
     if joint is None:
         e, n = plane.forward(r.origin.lon, r.origin.lat)
-        ca = np.asarray(a.origin.covariance)
-        cr = np.asarray(r.origin.covariance)
-        ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
-        cov = np.linalg.pinv(ia + ir)
+        if weights is None:
+            ca = np.asarray(a.origin.covariance)
+            cr = np.asarray(r.origin.covariance)
+            ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
+            cov = np.linalg.pinv(ia + ir)
+        else:
+            ir, cov = weights
         tr = (r.time_ns - a.time_ns) / 1e9
         mean = cov @ (ir @ np.array([e[0], n[0], tr]))
         lon, lat = plane.inverse(mean[0], mean[1])
