@@ -90,6 +90,17 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def frozen_update(frozen: FrozenDict, changes: Mapping[str, Any]) -> FrozenDict:
+    """`FrozenDict({**frozen, **changes})`, equal and in the same key order, with only the
+    `changes` frozen: `frozen`'s values are already (a record's properties), and freezing them
+    again walks every nested tuple."""
+    out = dict.__new__(FrozenDict)
+    dict.update(out, frozen)
+    for key, value in changes.items():
+        dict.__setitem__(out, key, freeze(value))
+    return out
+
+
 def _set(record: Any, name: str, value: Any) -> None:
     object.__setattr__(record, name, value)
 

@@ -46,7 +46,7 @@ from truceline.attribute.weapon import Cadence, WeaponClassifier
 from truceline.attribute.words import describe, yardstick
 from truceline.config import AttributeSettings
 from truceline.geo.projection import geodesic_distance_m
-from truceline.records import Event
+from truceline.records import Event, frozen_update
 from truceline.weapons import weapon_classes
 
 SHOT_TYPES = ("launch", "impact")
@@ -433,8 +433,9 @@ def with_attribution(event: Event, attribution: Attribution | None) -> Event:
     """The event with its attribution and `attribution_detail` property set."""
     if attribution is None:
         return event
-    props = dict(event.properties)
-    props["attribution_detail"] = attribution.detail
+    changes: dict[str, Any] = {"attribution_detail": attribution.detail}
     if attribution.weapon is not None:
-        props["weapon_class"] = attribution.weapon
+        changes["weapon_class"] = attribution.weapon
+    # The event's properties are frozen already: only the new ones are frozen here.
+    props = frozen_update(event.properties, changes)
     return event.refined(attribution=attribution.probabilities, properties=props)

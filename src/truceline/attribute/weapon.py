@@ -172,6 +172,20 @@ class DetectionIndex(Mapping[str, Detection]):
                     out.append(Detection(lon, lat, float(found[1]), noise, threshold))
         return out
 
+    def rows_among(self, observation_ids: Iterable[str]) -> list[tuple[float, ...]]:
+        """`among` as plain tuples (lon, lat, snr_db, noise_db, threshold_db): the same values,
+        without making a `Detection` of each (for `level_logliks`, which wants arrays)."""
+        snr_of, sensors = self._snr.get, self._sensors.get
+        out = []
+        for oid in observation_ids:
+            found = snr_of(oid)
+            if found is not None:
+                sensor = sensors(found[0])
+                if sensor is not None:
+                    lon, lat, noise, threshold = sensor
+                    out.append((lon, lat, float(found[1]), noise, threshold))
+        return out
+
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
@@ -518,7 +532,7 @@ class WeaponClassifier:
         out: list[tuple[np.ndarray, int]] = [(zero, 0)] * len(events)
         index = self.detections
         if isinstance(index, DetectionIndex):
-            found = [index.among(e.evidence) for e in events]
+            found = [index.rows_among(e.evidence) for e in events]
         else:
             found = [[Detection(*index[o]) for o in e.evidence if o in index] for e in events]
         by_count: dict[int, list[int]] = {}

@@ -191,7 +191,9 @@ class RulesEngine:
         """The crossing of each air track (each with a path), or None: all tracks' points
         placed and measured against the line at once."""
         a = self.agreement
-        paths = [np.array([p[:2] for p in event.path or ()], float) for event in events]
+        # Longitude and latitude of each point (the whole path converted at once, its
+        # altitude and time dropped after: the same numbers as point by point).
+        paths = [np.array(event.path or (), float).reshape(-1, 4)[:, :2] for event in events]
         if not paths:
             return []
         ends = np.cumsum([len(path) for path in paths])

@@ -40,15 +40,16 @@ pairing, and the count is in the run's radar summary (`explained_away`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from truceline.config import Settings
 from truceline.geo.projection import TangentPlane, to_ecef
 from truceline.radar.joint import ArrivalsOf
-from truceline.records import Event
+from truceline.records import Event, frozen_update
 
 _M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
 _MARGIN = 1.05  # the equirectangular distance's error over tens of km is far below 5%
@@ -146,8 +147,9 @@ def explain_away(
             continue
         arr, speed = found
         near = _within_hearing(x, arr, origins, test)
-        idx = [int(k) for k in near if k != position.get(x.id)]
-        ids = [known[k].id for k in idx]
+        mine = position.get(x.id)  # the event itself is not among those that explain it
+        idx = near if mine is None else near[near != mine]
+        ids = [known[k].id for k in idx.tolist()]
         cov = known_cov[idx]
         ns, ecef = known_ns[idx], known_ecef[idx]
         if own is not None:
@@ -238,7 +240,7 @@ def _explained_by(
     tau = (known_ns - x.time_ns) / 1e9
     predicted = tau[None, :] + d / c_eff
     g = np.stack([-ue / c_eff, -un / c_eff, np.ones_like(d)], axis=-1)  # (n, m, 3)
-    var_origin = np.einsum("nmi,mij,nmj->nm", g, known_cov, g)
+    var_origin = _origin_variance(g, known_cov)
     var = (arr.sigma_s**2)[:, None] + (propagation_s_per_km * 1e-3 * d) ** 2 + var_origin
     var = np.maximum(var, 1e-12)
     z2 = (arr.t_s[:, None] - predicted) ** 2 / var
@@ -247,6 +249,23 @@ def _explained_by(
     cost = np.where(z2 <= sigma**2, 0.5 * (z2 + np.log(var)), np.inf)
     best = np.argmin(cost, axis=1)
     return np.where(np.isfinite(cost[np.arange(cost.shape[0]), best]), best, -1)
+
+
+@njit(cache=True)
+def _origin_variance(g: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """gᵀ C g for each (detection n, known event m): `np.einsum("nmi,mij,nmj->nm", g, cov, g)`
+    bit for bit (the same products, (g_i C_ij) g_j, summed in the same order from 0, i then
+    j), compiled: the einsum's setup was most of its cost on these small arrays."""
+    n, m = g.shape[0], g.shape[1]
+    out = np.empty((n, m))
+    for a in range(n):
+        for b in range(m):
+            acc = 0.0
+            for i in range(3):
+                for j in range(3):
+                    acc += g[a, b, i] * cov[b, i, j] * g[a, b, j]
+            out[a, b] = acc
+    return out
 
 
 def is_acoustically_located(e: Event) -> bool:
@@ -414,16 +433,17 @@ def _without(
     out = []
     for e in events:
         if e.id in back_to:
-            e = replace(back_to[e.id], paired=renamed.get(e.paired, e.paired))
+            e = back_to[e.id].refined(paired=renamed.get(e.paired, e.paired))
         elif e.id in gone:
             continue
         elif e.paired in renamed:
-            e = replace(e, paired=renamed[e.paired])
+            e = e.refined(paired=renamed[e.paired])
         elif e.paired in gone:
-            e = replace(e, paired=None)  # its partner was dissolved
+            e = e.refined(paired=None)  # its partner was dissolved
         if e.id in explains:
-            props = dict(e.properties)
-            props["explains"] = [*props.get("explains", ()), *explains[e.id]]
-            e = replace(e, properties=props)
+            props = frozen_update(
+                e.properties, {"explains": [*e.properties.get("explains", ()), *explains[e.id]]}
+            )
+            e = e.refined(properties=props)
         out.append(e)
     return out

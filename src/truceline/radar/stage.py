@@ -59,6 +59,7 @@ from truceline.records import (
     Provenance,
     Sensor,
     Violation,
+    frozen_update,
 )
 from truceline.timeutil import format_time
 
@@ -676,13 +677,16 @@ def merge(
     at, ct = GateOrigins.of(shots), GateOrigins.of(cands)
     order = np.argsort(ct.time_ns)
     times_sorted = ct.time_ns[order]
-    var_sorted = _time_variance(cands)[order]
+    var_sorted = ct.time_variance()[order]
     ri, ki = _within_time_reach(
-        at.time_ns, _time_variance(shots), (times_sorted, order, var_sorted), window_s, merge_sigma
+        at.time_ns, at.time_variance(), (times_sorted, order, var_sorted), window_s, merge_sigma
     )
     d2 = gate_distance2(at, ri, ct, ki)
     near = np.flatnonzero(d2 < merge_sigma**2)
-    pairs = [(float(d2[q]), shots[ri[q]].id, int(ki[q])) for q in near]
+    pairs = [
+        (d, shots[i].id, k)
+        for d, i, k in zip(d2[near].tolist(), ri[near].tolist(), ki[near].tolist(), strict=True)
+    ]
     # One shot each way (the radars of one shot were joined above), as many pairs as the gates
     # allow, then the closest in place and time: the rounds of a salvo are tens of metres and
     # half a second apart, and taking the closest pair first can leave a round's radar shot
@@ -706,9 +710,20 @@ def merge(
     by_id = {e.id: e for e in shots}
     final_id = {rid: cands[k].id for rid, k in used_r.items()}
     fused: dict[str, Event] = {}
+    # The information weighting's inverses of the pairs fused without a joint fit, all at once.
+    plain = [(rid, k) for rid, k in used_r.items() if rid not in joint]
+    weights = dict(
+        zip(
+            [rid for rid, _ in plain],
+            _fusion_weights([cands[k] for _, k in plain], [by_id[rid] for rid, _ in plain]),
+            strict=True,
+        )
+    )
     for rid, k in used_r.items():
         fit = joint[rid][1] if rid in joint else None
-        fused[cands[k].id] = _fuse(fused.get(cands[k].id, cands[k]), by_id[rid], fit)
+        a = fused.get(cands[k].id, cands[k])
+        given = weights.get(rid) if a is cands[k] else None  # (fused once, as a rule)
+        fused[cands[k].id] = _fuse(a, by_id[rid], fit, given)
     # Pairing follows the radar: a merged launch pairs with its radar impact (merged or not).
     out_radar = []
     new_pair: dict[str, str | None] = {}
@@ -717,7 +732,7 @@ def merge(
         mine = final_id.get(r.id, r.id)
         new_pair[mine] = partner
         if r.id not in final_id and standalone:
-            out_radar.append(replace(r, paired=partner))
+            out_radar.append(r.refined(paired=partner))
     kept = {e.id for e in acoustic} | {e.id for e in out_radar}
     new_pair = {k: (v if v in kept else None) for k, v in new_pair.items()}
     repaired = set(new_pair)
@@ -725,9 +740,9 @@ def merge(
     for a in acoustic:
         ev = fused.get(a.id, a)
         if a.id in fused:
-            ev = replace(ev, paired=new_pair[a.id])
+            ev = ev.refined(paired=new_pair[a.id])
         elif a.paired in repaired and new_pair.get(a.paired) != a.id:
-            ev = replace(ev, paired=None)  # its partner is now paired through the radar
+            ev = ev.refined(paired=None)  # its partner is now paired through the radar
         out_acoustic.append(ev)
     return out_acoustic + out_radar + others, len(used_r)
 
@@ -785,10 +800,14 @@ def merge_leftovers(
         if e.id not in shot_ids and isinstance(block, dict) and block.get("event") in shot_ids:
             final_id[block["event"]] = e.id
             if "explains" in block:  # what the shot explained, the event now explains
-                props = dict(e.properties)
-                props["radar"] = {k: v for k, v in block.items() if k != "explains"}
-                props["explains"] = [*props.get("explains", ()), *block["explains"]]
-                now[e.id] = replace(e, properties=props)
+                props = frozen_update(
+                    e.properties,
+                    {
+                        "radar": {k: v for k, v in block.items() if k != "explains"},
+                        "explains": [*e.properties.get("explains", ()), *block["explains"]],
+                    },
+                )
+                now[e.id] = e.refined(properties=props)
     changed = set(final_id) | set(final_id.values())
     result = []
     for e in events:
@@ -796,7 +815,7 @@ def merge_leftovers(
             continue  # fused into its acoustic event
         e = now.get(e.id, e)
         if e.paired in final_id:
-            e = replace(e, paired=final_id[e.paired])
+            e = e.refined(paired=final_id[e.paired])
         result.append(e)
     # A pairing to an event whose partner changed here holds only if it holds both ways.
     by_id = {e.id: e for e in result}
@@ -805,7 +824,7 @@ def merge_leftovers(
             continue
         p = by_id.get(e.paired)
         if p is None or p.paired != e.id:
-            result[k] = replace(e, paired=None)
+            result[k] = e.refined(paired=None)
     return result, fused
 
 
@@ -954,6 +973,11 @@ class GateOrigins:
             np.array([e.time_ns for e in events], np.int64),
             cov,
         )
+
+    def time_variance(self) -> NDArray[np.float64]:
+        """`_time_variance` of the events, from their gate covariances (the same values)."""
+        var = self.covariance[:, 2, 2]
+        return np.where(np.isfinite(var), var, 0.0)
 
 
 def gate_distance2(
@@ -1230,18 +1254,43 @@ def _fuse_radar(a: Event, b: Event) -> Event:
     )
 
 
-def _fuse(a: Event, r: Event, joint: JointFit | None = None) -> Event:
+def _fusion_weights(
+    acoustic: Sequence[Event], radar: Sequence[Event]
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """For each pair (acoustic[q], radar[q]) to be fused by information weighting (`_fuse`
+    without a joint fit): (the radar covariance's pseudo-inverse, the fused covariance),
+    the pseudo-inverses of all pairs computed as stacks, each bit for bit that of its matrix
+    alone (the same SVD per matrix, the same products)."""
+    if not acoustic:
+        return []
+    ca = np.array([a.origin.covariance for a in acoustic], float)
+    cr = np.array([r.origin.covariance for r in radar], float)
+    ir = np.linalg.pinv(cr)
+    cov = np.linalg.pinv(np.linalg.pinv(ca) + ir)
+    return [(ir[q], cov[q]) for q in range(len(acoustic))]
+
+
+def _fuse(
+    a: Event,
+    r: Event,
+    joint: JointFit | None = None,
+    weights: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+) -> Event:
     """One event from an acoustic event and a radar event of the same shot: the information-
     weighted position and time (or, given the `joint` fit of the acoustic arrivals with the
     radar's origin, its minimum and covariance), the radar's launch/impact decision, both
-    evidences."""
+    evidences. `weights`: the radar covariance's pseudo-inverse and the fused covariance, if
+    `_fusion_weights` has computed them."""
     plane = TangentPlane(a.origin.lon, a.origin.lat)
     if joint is None:
         e, n = plane.forward(r.origin.lon, r.origin.lat)
-        ca = np.asarray(a.origin.covariance)
-        cr = np.asarray(r.origin.covariance)
-        ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
-        cov = np.linalg.pinv(ia + ir)
+        if weights is None:
+            ca = np.asarray(a.origin.covariance)
+            cr = np.asarray(r.origin.covariance)
+            ia, ir = np.linalg.pinv(ca), np.linalg.pinv(cr)
+            cov = np.linalg.pinv(ia + ir)
+        else:
+            ir, cov = weights
         tr = (r.time_ns - a.time_ns) / 1e9
         mean = cov @ (ir @ np.array([e[0], n[0], tr]))
         lon, lat = plane.inverse(mean[0], mean[1])
@@ -1261,19 +1310,26 @@ def _fuse(a: Event, r: Event, joint: JointFit | None = None) -> Event:
         n_sensors=a.origin.n_sensors + 1,
     )
     evidence = tuple(dict.fromkeys(a.evidence + r.evidence))
-    props = dict(a.properties)
-    props["radar"] = {k: v for k, v in r.properties.items() if k != "radar_all"}
-    props["radar"]["event"] = r.id
-    props["radar"]["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
+    radar = {k: v for k, v in r.properties.items() if k != "radar_all"}
+    radar["event"] = r.id
+    radar["position"] = [round(r.origin.lon, 7), round(r.origin.lat, 7)]
     if joint is not None:
-        props["radar"]["joint_delta_chi2"] = round(joint.delta_chi2, 3)
-    props["radar_all"] = [*a.properties.get("radar_all", ()), *_radar_blocks(r)]
-    props["acoustic_type"] = a.type
+        radar["joint_delta_chi2"] = round(joint.delta_chi2, 3)
+    # `a`'s properties are frozen already: only the new ones are frozen (`frozen_update`), and
+    # the event is made by `Event.refined`, not normalised whole again (the same event).
+    props = frozen_update(
+        a.properties,
+        {
+            "radar": radar,
+            "radar_all": [*a.properties.get("radar_all", ()), *_radar_blocks(r)],
+            "acoustic_type": a.type,
+        },
+    )
     prov = replace(
         a.provenance,
         method=f"{a.provenance.method}; fused with {r.provenance.method}",
         inputs=tuple(dict.fromkeys(a.provenance.inputs + r.provenance.inputs)),
     )
-    return replace(
-        a, type=r.type, origin=origin, evidence=evidence, properties=props, provenance=prov
+    return a.refined(
+        type=r.type, origin=origin, evidence=evidence, properties=props, provenance=prov
     )
