@@ -4,6 +4,11 @@ attribution and rules (`AttributionStage`), on inputs saved from a run.
 
     python bench/bench_tail.py save DATA_DIR OBSERVATIONS OUT
     python bench/bench_tail.py time OUT [--repeat N] [--steps merge,attribution] [--json FILE]
+    python bench/bench_tail.py [--json FILE]
+
+Without a command (as `make bench` runs it) it saves sector-day seed 1's tail
+(bench/.cache/sector-day-1, made by bench_process.py or `truceline simulate`) to
+bench/.cache/tail-sector-day-1 once, and times it.
 
 `save` runs `truceline process` on DATA_DIR's agreement.yaml and sensors.geojson and
 OBSERVATIONS (a fresh SQLite store in OUT, events.geojson there too) and pickles what the two
@@ -205,7 +210,8 @@ def time_steps(out: Path, repeat: int, steps: list[str], json_path: str | None) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--json", help="without a command: write the timing here")
+    sub = parser.add_subparsers(dest="command")
     s = sub.add_parser("save")
     s.add_argument("data", type=Path)
     s.add_argument("observations")
@@ -216,7 +222,13 @@ def main() -> int:
     t.add_argument("--steps", default="merge,attribution")
     t.add_argument("--json")
     args = parser.parse_args()
-    if args.command == "save":
+    if args.command is None:
+        here = Path(__file__).resolve().parent / ".cache"
+        data, out = here / "sector-day-1", here / "tail-sector-day-1"
+        if not (out / "tail" / "attr_out.pkl").exists():
+            save(data, str(data / "observations.jsonl"), out)
+        time_steps(out, 2, ["merge", "attribution"], args.json)
+    elif args.command == "save":
         save(args.data, args.observations, args.out)
     else:
         time_steps(args.out, args.repeat, args.steps.split(","), args.json)
