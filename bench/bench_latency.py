@@ -336,8 +336,18 @@ def replay_monitor(
             busy += tick(network, max(t + span_ns, max(arr_of.values())))
 
     fed = (pos_of, arr_of, fed_wall)
+    published = views["published"]
+    with_acoustic = {
+        eid
+        for eid, ev in published["last"].items()
+        if eid not in published["withdrawn"] and any(d in acoustic_ids for d in ev.evidence)
+    }
     out = {}
-    for name, view in views.items():
+    for name, view, keep in (
+        ("acoustic", views["acoustic"], None),
+        ("published", published, None),
+        ("published_with_acoustic", published, with_acoustic),
+    ):
         out[name] = summarise(
             view["first"],
             view["withdrawn"],
@@ -348,25 +358,8 @@ def replay_monitor(
             truth,
             busy,
             mode,
+            keep=keep,
         )
-    published = views["published"]
-    with_acoustic = {
-        eid
-        for eid, ev in published["last"].items()
-        if eid not in published["withdrawn"] and any(d in acoustic_ids for d in ev.evidence)
-    }
-    out["published_with_acoustic"] = summarise(
-        published["first"],
-        published["withdrawn"],
-        published["provisional"],
-        batches,
-        fed,
-        window,
-        truth,
-        busy,
-        mode,
-        keep=with_acoustic,
-    )
     out["first_published_by_radar"] = sum(
         1 for eid in with_acoustic if eid.startswith(("RL-", "RI-"))
     )

@@ -124,15 +124,9 @@ class LiveFusion:
             best = self._same_flight(shot, flight)
             if best is None:
                 best = self._closest(shot, lambda p: p.acoustic is not None and not p.radar)
-            if best is None:
-                best = _Published(id=shot.id)
-                action = "created"
-            else:
-                self.counts["joined_radar"] += 1
-                action = "revised"
-            best.radar.append(shot)
-            self._of_part[shot.id] = best
-            out.append(self._publish(best, action, shot.id))
+            mine, action = self._joined(best, shot.id, "joined_radar")
+            mine.radar.append(shot)
+            out.append(self._publish(mine, action, shot.id))
         return out
 
     def acoustic(
@@ -156,15 +150,9 @@ class LiveFusion:
                 self.held.add(record.id)
                 continue
             self.held.discard(record.id)
-            if best is None:
-                best = _Published(id=record.id)
-                action = "created"
-            else:
-                self.counts["joined_acoustic"] += 1
-                action = "revised"
-            best.acoustic = record
-            self._of_part[record.id] = best
-            out.append(self._publish(best, action, record.id))
+            mine, action = self._joined(best, record.id, "joined_acoustic")
+            mine.acoustic = record
+            out.append(self._publish(mine, action, record.id))
         for part in withdrawn:
             self.held.discard(part)
             mine = self._of_part.pop(part, None)
@@ -184,6 +172,15 @@ class LiveFusion:
         return mine.id if mine is not None else None
 
     # -- inside ------------------------------------------------------------------------------------
+
+    def _joined(self, best: _Published | None, part: str, count: str) -> tuple[_Published, str]:
+        """The event `part` joins (`best`, counted under `count`) or a new one of its own, and
+        the action its publication is."""
+        self._of_part[part] = mine = best if best is not None else _Published(id=part)
+        if best is None:
+            return mine, "created"
+        self.counts[count] += 1
+        return mine, "revised"
 
     def _publish(
         self, mine: _Published, action: str, part: str, *, left: bool = False
