@@ -204,7 +204,7 @@ class LiveFusion:
         anchor = mine.anchor()
         slot = anchor.time_ns // SLOT_NS
         if self._events.get(mine.id) is mine and slot != mine.slot:
-            self._slots[mine.slot].discard(mine.id)
+            self._slots.get(mine.slot, set()).discard(mine.id)
         self._events[mine.id] = mine
         mine.slot = slot
         self._slots.setdefault(slot, set()).add(mine.id)
