@@ -13,7 +13,7 @@ batch when a detection comes more than `batch_s` after the batch's first.
 Not live yet: air-radar plots (the air tracker smooths whole tracks), batteries of radar launches,
 attribution and violations; `held` counts what the monitor did not process, which the file run
 (`truceline process`) does. Each stage is one object here; on the stream engine each becomes a
-worker and the fusion a consumer of both.
+worker and the fusion a consumer of both. `truceline live` replays a file through it.
 """
 
 from __future__ import annotations

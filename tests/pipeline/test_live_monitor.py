@@ -38,7 +38,7 @@ def stream(tmp_path_factory):
         source = json.loads(line)
         truth[source["id"]] = source
         source_of.update((o, source["id"]) for o in source.get("observations") or ())
-    return monitor, published, truth, source_of
+    return monitor, published, truth, source_of, sim
 
 
 def _last(published) -> dict:
@@ -46,7 +46,7 @@ def _last(published) -> dict:
 
 
 def test_each_event_is_created_once_then_revised_or_withdrawn(stream):
-    _, published, _, _ = stream
+    _, published, *_ = stream
     state: dict[str, str] = {}
     for _, p in published:
         before = state.get(p.event.id)
@@ -57,7 +57,7 @@ def test_each_event_is_created_once_then_revised_or_withdrawn(stream):
 
 
 def test_a_radar_shot_is_published_first_and_its_acoustic_event_joins_it(stream):
-    monitor, published, _, _ = stream
+    monitor, published, *_ = stream
     last = _last(published)
     radar_first = [
         e.event
@@ -74,7 +74,7 @@ def test_a_radar_shot_is_published_first_and_its_acoustic_event_joins_it(stream)
 
 def test_fused_parts_are_one_shot(stream):
     """The acoustic event and the radar track(s) of each fused event are the same source."""
-    _, published, truth, source_of = stream
+    _, published, truth, source_of, _ = stream
     fused = same = 0
     for p in _last(published).values():
         block = p.event.properties.get("radar")
@@ -91,7 +91,7 @@ def test_fused_parts_are_one_shot(stream):
 
 
 def test_several_radars_tracks_of_a_shot_are_one_event(stream):
-    _, published, _, source_of = stream
+    _, published, _, source_of, _ = stream
     joined = [
         p.event
         for p in _last(published).values()
@@ -106,6 +106,31 @@ def test_several_radars_tracks_of_a_shot_are_one_event(stream):
 def test_mixtures_held_back_are_not_published(stream):
     """Acoustic events explained as mixtures of rounds the radar has published are held back:
     never in the stream (unless a revision makes them more, when they leave `held`)."""
-    monitor, published, _, _ = stream
+    monitor, published, *_ = stream
     assert monitor.fusion.held
     assert not monitor.fusion.held & {p.part for _, p in published}
+
+
+def test_the_live_command_writes_the_stream_and_counts_bad_lines(stream, tmp_path, capsys):
+    """`truceline live`: the same stream as the monitor's replay, one JSON line per message with
+    the event as a contract feature; a malformed line is counted by reason, not published."""
+    _, published, _, _, sim = stream
+    observations = tmp_path / "observations.jsonl"
+    good = (sim / "observations.jsonl").read_text()
+    observations.write_text('{"id": "broken-1", "kind": "acoustic"}\n' + good)
+    out = tmp_path / "stream.jsonl"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(
+            ["live", "--agreement", str(sim / "agreement.yaml"), "--sensors",
+             str(sim / "sensors.geojson"), "--observations", str(observations), "--out", str(out)]
+        )  # fmt: skip
+    assert done.value.code == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(m["action"], m["event"]["properties"]["id"], m["part"]) for m in lines] == [
+        (p.action, p.event.id, p.part) for _, p in published
+    ]
+    assert all(m["event"]["type"] == "Feature" for m in lines)
+    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert summary["quarantined"] == {"missing-field": 1}
+    assert summary["published"]["created"] == sum(m["action"] == "created" for m in lines)

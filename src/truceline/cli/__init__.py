@@ -102,6 +102,7 @@ def _register() -> None:
         ingest,
         keys,
         ledger,
+        live,
         place,
         process,
         report,
@@ -115,6 +116,7 @@ def _register() -> None:
     app.command("simulate")(simulate.simulate)
     app.command("ingest")(ingest.ingest)
     app.command("process")(process.process)
+    app.command("live")(live.live)
     app.command("evaluate")(evaluate.evaluate)
     app.command("place")(place.place)
     app.add_typer(keys.app, name="keys")
