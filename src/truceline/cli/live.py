@@ -11,18 +11,15 @@ from typing import Annotated
 
 import typer
 
+from truceline.cli.options import AgreementOption, ObservationsOption, SensorsOption
 from truceline.errors import UsageError
 
 
 def live(
     ctx: typer.Context,
-    agreement: Annotated[
-        str, typer.Option("--agreement", help="agreement.yaml, its directory or a bundled name.")
-    ],
-    sensors: Annotated[Path, typer.Option("--sensors", help="sensors.geojson.")],
-    observations: Annotated[
-        str, typer.Option("--observations", help="observations.jsonl, or - for standard input.")
-    ],
+    agreement: AgreementOption,
+    sensors: SensorsOption,
+    observations: ObservationsOption,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write the stream here (JSON lines); default standard output."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,3 +14,10 @@ Progress = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+AgreementOption = Annotated[
+    str, typer.Option("--agreement", help="agreement.yaml, its directory or a bundled name.")
+]
+SensorsOption = Annotated[Path, typer.Option("--sensors", help="sensors.geojson.")]
+ObservationsOption = Annotated[
+    str, typer.Option("--observations", help="observations.jsonl, or - for standard input.")
+]

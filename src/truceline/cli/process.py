@@ -10,19 +10,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from truceline.cli.options import AsJson, Progress
+from truceline.cli.options import (
+    AgreementOption,
+    AsJson,
+    ObservationsOption,
+    Progress,
+    SensorsOption,
+)
 from truceline.errors import UsageError
 
 
 def process(
     ctx: typer.Context,
-    agreement: Annotated[
-        str, typer.Option("--agreement", help="agreement.yaml, its directory or a bundled name.")
-    ],
-    sensors: Annotated[Path, typer.Option("--sensors", help="sensors.geojson.")],
-    observations: Annotated[
-        str, typer.Option("--observations", help="observations.jsonl, or - for standard input.")
-    ],
+    agreement: AgreementOption,
+    sensors: SensorsOption,
+    observations: ObservationsOption,
     out: Annotated[Path, typer.Option("--out", help="Directory for events.geojson.")],
     progress: Progress = True,
     as_json: AsJson = False,
