@@ -96,4 +96,4 @@ def test_rows_among_are_the_detections_as_tuples() -> None:
     ]
     index = DetectionIndex(sensors, {"o1": ("S1", 12.5), "o2": ("S2", 9.0), "o3": ("S3", 20.0)})
     ids = ["o3", "o9", "o2", "o1"]
-    assert index.rows_among(ids) == [tuple(d) for d in index.among(ids)]
+    assert index.rows_among(ids) == [tuple(index[o]) for o in ids if o in index]

@@ -160,21 +160,10 @@ class DetectionIndex(Mapping[str, Detection]):
     def __iter__(self) -> Iterator[str]:
         return (oid for oid, (sid, _) in self._snr.items() if sid in self._sensors)
 
-    def among(self, observation_ids: Iterable[str]) -> list[Detection]:
-        """The detections among `observation_ids`, in their order (one look-up each)."""
-        out = []
-        for oid in observation_ids:
-            found = self._snr.get(oid)
-            if found is not None:
-                sensor = self._sensors.get(found[0])
-                if sensor is not None:
-                    lon, lat, noise, threshold = sensor
-                    out.append(Detection(lon, lat, float(found[1]), noise, threshold))
-        return out
-
     def rows_among(self, observation_ids: Iterable[str]) -> list[tuple[float, ...]]:
-        """`among` as plain tuples (lon, lat, snr_db, noise_db, threshold_db): the same values,
-        without making a `Detection` of each (for `level_logliks`, which wants arrays)."""
+        """The detections among `observation_ids`, in their order (one look-up each), as plain
+        tuples (lon, lat, snr_db, noise_db, threshold_db): the fields of each `Detection`,
+        without making one (for `level_logliks`, which wants arrays)."""
         snr_of, sensors = self._snr.get, self._sensors.get
         out = []
         for oid in observation_ids:
