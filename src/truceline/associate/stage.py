@@ -201,8 +201,8 @@ class AcousticStage:
         created_ns = time.time_ns()
         out: list[Event] = []
         dets: list[np.ndarray] = []
+        t = self.associator.t.v if events else None
         for ev in events:
-            t = self.associator.t.v
             det = np.asarray(ev.det, np.int64)
             det = det[np.argsort(t[det], kind="stable")]
             labels = self._label_counts(ev)

@@ -48,9 +48,9 @@ from .stage import (
     _flight_distance2,
     _fuse,
     _fuse_radar,
-    _gate_covariance,
     in_time_reach,
 )
+from .stage import _time_variance as _time_variances
 
 NS = 1_000_000_000
 SLOT_NS = 10 * NS
@@ -305,5 +305,5 @@ class LiveFusion:
 
 
 def _time_variance(event: Event) -> float:
-    """The origin-time variance (s^2) the gate uses."""
-    return max(float(_gate_covariance(event)[2, 2]), 0.0)
+    """The origin-time variance (s^2) the gate uses (`truceline.radar.stage._time_variance`)."""
+    return float(_time_variances((event,))[0])
