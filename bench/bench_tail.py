@@ -39,7 +39,6 @@ import numpy as np
 
 import truceline.process as pipeline
 from truceline.agreement import load_agreement
-from truceline.attribute.stage import AttributionStage
 from truceline.config import load_settings
 from truceline.ledger.store import event_text, event_texts, violation_text
 from truceline.store import open_store
@@ -180,14 +179,9 @@ def time_steps(out: Path, repeat: int, steps: list[str], json_path: str | None) 
                 del merged
             if "attribution" in steps:
                 started = time.process_time()
-                with pipeline.bulk_collection():
-                    events, violations = AttributionStage(
-                        terms,
-                        settings.attribute,
-                        shots=settings.shots,
-                        sensors=sensors,
-                        snr_by_observation=snr,
-                    ).apply(merged_want, meta["created_ns"])
+                events, violations = pipeline._attributed(
+                    merged_want, terms, settings, sensors, snr, meta["created_ns"]
+                )
                 cpu["attribution"].append(time.process_time() - started)
                 check(events, attributed_want, "attributed events")
                 check(violations, violations_want, "violations")

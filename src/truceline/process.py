@@ -34,7 +34,7 @@ from truceline.publish.events import write_events
 from truceline.radar.explain import ArrivalTest, explain_away, explain_second_events
 from truceline.radar.joint import HeldArrivals
 from truceline.radar.stage import RadarCounts, RadarStage, merge, merge_leftovers
-from truceline.records import Event, Sensor
+from truceline.records import Event, Sensor, Violation
 from truceline.store import Store, open_store
 from truceline.worker import WORKER_BATCH, ChildTask, StageWorker
 
@@ -236,6 +236,27 @@ def _merged(
     return events
 
 
+def _attributed(
+    events: list[Event],
+    terms: Agreement,
+    settings: Settings,
+    sensor_list: list[Sensor],
+    snr: dict[str, tuple[str, float]],
+    created_ns: int | None = None,
+) -> tuple[list[Event], list[Violation]]:
+    """The merged events attributed and checked against the agreement's rules (with the
+    loudness evidence `snr`: observation id -> (sensor, SNR dB)), and their violations; under
+    ingest's garbage-collector settings, as it makes many small records, none in cycles."""
+    with bulk_collection():
+        return AttributionStage(
+            terms,
+            settings.attribute,
+            shots=settings.shots,
+            sensors=sensor_list,
+            snr_by_observation=snr,
+        ).apply(events, created_ns)
+
+
 def process(
     agreement: str | Path,
     sensors: str | Path,
@@ -307,14 +328,7 @@ def process(
         with bulk_collection():  # it makes many small records, none in cycles
             events = _merged(acoustic, radar_events, radar.counts, store, sensor_list, settings)
         clock.lap("merge")
-        with bulk_collection():  # it makes many small records, none in cycles
-            events, violations = AttributionStage(
-                terms,
-                settings.attribute,
-                shots=settings.shots,
-                sensors=sensor_list,
-                snr_by_observation=snr,
-            ).apply(events)
+        events, violations = _attributed(events, terms, settings, sensor_list, snr)
         clock.lap("attribution")
         path = out / "events.geojson"
         # The file is written by a forked child while this process stores the events (the
