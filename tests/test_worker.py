@@ -70,6 +70,29 @@ def test_the_worker_returns_what_the_stage_made_in_order():
     assert worker.counts.kinds == {"weather": 1523, "acoustic": 3044}
 
 
+class Busy(Tally):
+    """A toy stage that spends `cpu_s` of CPU in `finish`."""
+
+    def __init__(self, cpu_s: float) -> None:
+        super().__init__()
+        self.cpu_s = cpu_s
+
+    def finish(self) -> list[str]:
+        until = time.process_time() + self.cpu_s
+        while time.process_time() < until:
+            pass
+        return self.ids
+
+
+def test_the_worker_reports_its_own_cpu_time_not_the_callers():
+    mine = time.process_time()
+    with StageWorker(partial(Busy, 0.3), name="busy") as worker:
+        assert worker.cpu_s is None  # not until it has finished
+        worker.finish()
+    assert 0.3 <= worker.cpu_s < 0.3 + 2.0  # its spin, plus starting up and unpickling
+    assert time.process_time() - mine < 0.3  # the caller waited, it did not spin
+
+
 @pytest.mark.parametrize(
     ("stage", "reported"),
     [

@@ -67,6 +67,10 @@ class ProcessSummary:
     elapsed_s: float = 0.0
     """Wall seconds of the whole run, writing events.geojson included (the file's own
     `properties.run.elapsed_s` stops where its writing starts)."""
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds (user and system) of each process of the run: this one (`main`, from the
+    run's start), and the acoustic and radar workers, if any (from their fork), so where the
+    run's work went can be told apart from where it waited."""
     events_path: str = ""
     agreement: str = ""
     """The agreement the run checked events against: a bundled name or a file's absolute path."""
@@ -94,6 +98,7 @@ class ProcessSummary:
             },
             "stages_s": {k: round(v, 3) for k, v in self.stages_s.items()},
             "elapsed_s": round(self.elapsed_s, 3),
+            "cpu_s": {k: round(v, 3) for k, v in self.cpu_s.items()},
             "detections_per_s": round(self.acoustic_detections / self.elapsed_s, 1)
             if self.elapsed_s
             else None,
@@ -268,6 +273,7 @@ def process(
 ) -> tuple[ProcessSummary, list[Event]]:
     """Run the pipeline on files; write `out_dir/events.geojson` and fill the store."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     # Validated up front: a broken agreement stops the run (exit 2).
     terms = load_agreement(agreement)
     sensor_list = read_sensors(sensors)
@@ -362,5 +368,9 @@ def process(
         clock.lap("events file, ledger head")  # the rest of the file's writing, if any
         summary.stages_s = clock.laps
         summary.elapsed_s = time.perf_counter() - started
+        summary.cpu_s = {"main": time.process_time() - cpu_started}
+        for name, part in (("acoustic worker", stage), ("radar worker", radar)):
+            if isinstance(part, StageWorker) and part.cpu_s is not None:
+                summary.cpu_s[name] = part.cpu_s
         store.finish_run(run_id, summary.as_dict())
     return summary, events

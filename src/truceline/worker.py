@@ -24,6 +24,7 @@ import gc
 import multiprocessing as mp
 import pickle
 import queue
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -81,9 +82,9 @@ def _serve(make_stage: Callable[[], Stage], inbox: Any, outbox: Any) -> None:
                 for obs in _unpack(payload):
                     stage.feed(obs)
             result = stage.finish()
-        outbox.put(("ok", result, stage.counts))
+        outbox.put(("ok", result, stage.counts, time.process_time()))
     except BaseException:  # reported to the parent, which raises it
-        outbox.put(("error", traceback.format_exc(), None))
+        outbox.put(("error", traceback.format_exc(), None, time.process_time()))
 
 
 class StageWorker:
@@ -116,6 +117,8 @@ class StageWorker:
         )
         self._process.start()
         self.counts: Any = None
+        self.cpu_s: float | None = None
+        """The worker's CPU seconds (user and system) from its fork to its result."""
 
     def __enter__(self) -> StageWorker:
         return self
@@ -156,7 +159,7 @@ class StageWorker:
         self.end_input()
         while True:
             try:
-                status, result, counts = self._outbox.get(timeout=_POLL_S)
+                status, result, counts, self.cpu_s = self._outbox.get(timeout=_POLL_S)
                 break
             except queue.Empty:
                 self._check_alive()
@@ -170,7 +173,7 @@ class StageWorker:
         if self._process.is_alive():
             return
         try:  # a stage that failed said why before it stopped
-            status, result, _ = self._outbox.get(timeout=_POLL_S)
+            status, result, *_ = self._outbox.get(timeout=_POLL_S)
         except queue.Empty:
             status, result = "", None
         if status == "error":

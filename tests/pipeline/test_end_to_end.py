@@ -173,3 +173,15 @@ def test_one_process_gives_the_same_events(run: Path, setting: str):
     one = features(run / name / "events.geojson")
     assert len(two) > 100
     assert one == two
+
+
+def test_the_runs_summary_says_each_process_cpu_time(run):
+    """With two workers (the default), the summary gives the CPU seconds of the main process
+    and of each worker, each positive: the acoustic worker associated thousands of detections,
+    so its share is not nothing."""
+    with open_store(run / "truceline.db") as store:
+        (last,) = store.runs()[-1:]
+    cpu = last.summary["cpu_s"]
+    assert set(cpu) == {"main", "acoustic worker", "radar worker"}
+    assert all(v > 0 for v in cpu.values())
+    assert cpu["acoustic worker"] > 0.5
